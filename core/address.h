@@ -1,0 +1,54 @@
+// Support addresses: normalisation and the recipient -> queue router.
+//
+// A queue lists addresses of three shapes: exact ("support@example.com"), wildcard
+// ("*@help.example.com", any local part at that domain) and, implicitly, plus-addressed forms of an
+// exact address ("support+anything@example.com" matches "support@example.com"). Matching ignores case
+// and surrounding angle brackets. Exact addresses win over wildcards. Lookups are hash lookups, so
+// thousands of support addresses cost nothing per recipient.
+//
+// Thread-safety: a built QueueRouter is immutable and safe to share.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/config.h"
+#include "core/status.h"
+
+namespace desk {
+
+// "<Foo@Example.COM>" -> "foo@example.com". Returns "" for the null sender "<>".
+std::string NormalizeAddress(std::string_view addr);
+
+// Splits "local+tag@domain" into base "local@domain" and tag "tag" (tag "" when there is none).
+void SplitPlus(std::string_view normalized, std::string* base, std::string* tag);
+
+struct QueueMatch {
+  const QueueConfig* queue = nullptr;  // nullptr: not a support address
+  std::string address;      // the normalized recipient as received
+  std::string support_address;  // the configured address it matched ("*@d" for a wildcard)
+  std::string plus_tag;     // "anything" from support+anything@...; "" if none
+  bool wildcard = false;
+};
+
+class QueueRouter {
+ public:
+  // Validates the queues' addresses (kConfig on a malformed pattern or an address claimed by two
+  // queues) and builds the lookup tables. The router keeps pointers into config.queues: the Config
+  // must outlive it.
+  static Status Build(const Config& config, QueueRouter* out);
+
+  // Returns the match for one envelope recipient; queue == nullptr when it is no support address.
+  QueueMatch Match(std::string_view rcpt) const;
+
+  // True when addr (any form) is one of our support addresses.
+  bool IsSupportAddress(std::string_view addr) const { return Match(addr).queue != nullptr; }
+
+ private:
+  std::unordered_map<std::string, const QueueConfig*> exact_;
+  std::unordered_map<std::string, const QueueConfig*> wildcard_domains_;
+};
+
+}  // namespace desk

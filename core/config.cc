@@ -1,0 +1,30 @@
+#include "core/config.h"
+
+namespace desk {
+
+const char* ActionName(Action a) {
+  switch (a) {
+    case Action::kAccept: return "accept";
+    case Action::kTempfail: return "tempfail";
+    case Action::kReject: return "reject";
+    case Action::kHold: return "hold";
+    case Action::kDiscard: return "discard";
+  }
+  return "unknown";
+}
+
+bool ParseAction(const std::string& s, Action* out) {
+  static const struct { const char* name; Action a; } kActions[] = {
+      {"accept", Action::kAccept}, {"tempfail", Action::kTempfail}, {"reject", Action::kReject},
+      {"hold", Action::kHold},     {"discard", Action::kDiscard},
+  };
+  for (const auto& e : kActions) {
+    if (s == e.name) {
+      *out = e.a;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace desk

@@ -1,0 +1,70 @@
+// Config: the options the core and the adapter run with, as plain data.
+//
+// This struct carries no defaults and no docs on purpose: every option is declared exactly once, with
+// its name, type, default, bounds and one-line doc, in the schema table of config/schema.cc. The
+// loader (config/loader.h) fills a Config from a TOML file, applying those defaults. Tests may build
+// a Config by hand through config::DefaultConfig().
+//
+// A Config is immutable once loaded; connections hold a shared_ptr<const Config> snapshot, so a reload
+// on SIGHUP never changes the options of a message in flight.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace desk {
+
+// What to do with a message when a failure class or policy outcome fires.
+enum class Action { kAccept, kTempfail, kReject, kHold, kDiscard };
+const char* ActionName(Action a);
+// Parses "accept", "tempfail", "reject", "hold", "discard". Returns false on anything else.
+bool ParseAction(const std::string& s, Action* out);
+
+// What a reply to a closed ticket does.
+enum class ClosedReply { kReopen, kNew };
+
+struct QueueConfig {
+  std::string name;                    // unique, e.g. "support"
+  std::string color;                   // "#RRGGBB", for agents' clients and deskctl
+  std::vector<std::string> addresses;  // "support@example.com" or "*@help.example.com"
+  std::string default_address;         // reply-via address for wildcard tickets; first exact address
+  std::string subject_tag;             // format with "{n}", e.g. "[#{n}]"
+  bool tag_subject = true;             // add the tag to the delivered subject when missing
+  ClosedReply closed_reply = ClosedReply::kReopen;
+};
+
+struct Config {
+  std::string source_file;  // the file this was loaded from, for messages; "" when built in code
+
+  // [milter]
+  std::string socket;           // "unix:/path" or "inet:PORT@HOST"
+  int64_t socket_mode = 0;      // permissions of a unix socket (octal in the file)
+  int64_t timeout_seconds = 0;  // libmilter's I/O timeout
+  std::string hostname;         // used in generated Message-IDs and the loop stamp
+
+  // [store]
+  std::string store_dir;       // LMDB environment directory
+  int64_t store_map_mb = 0;    // initial LMDB map size; grown when full
+  std::string spool_dir;       // temp files for bodies above spool_threshold
+  int64_t spool_threshold = 0; // bytes held in memory before a message is spooled to a file
+
+  // [limits]
+  int64_t max_message_bytes = 0;
+  int64_t max_header_bytes = 0;
+  int64_t max_mime_depth = 0;
+  int64_t max_mime_parts = 0;
+  int64_t max_body_chars = 0;  // text body stored on the ticket, in characters
+
+  // [actions] for failure classes
+  Action on_internal_error = Action::kTempfail;
+  Action on_store_error = Action::kTempfail;
+  Action on_malformed = Action::kTempfail;
+
+  // [tickets]
+  bool add_ticket_header = true;  // X-Deskmilter-Ticket on delivered mail
+
+  std::vector<QueueConfig> queues;
+};
+
+}  // namespace desk

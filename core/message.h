@@ -1,0 +1,56 @@
+// ParsedMessage: what the core knows about one mail after parsing it.
+//
+// Produced by ParseMessage() (core/mime_parser.h) from a Spool; consumed by threading, the ticket
+// store and, later, attachment policy and loop detection. Plain data; no GMime types leak out.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace desk {
+
+struct Mailbox {
+  std::string name;     // display name, RFC 2047 decoded, UTF-8; may be empty
+  std::string address;  // addr-spec as written (case kept); may be empty for a broken header
+};
+
+struct AttachmentInfo {
+  std::string filename;       // RFC 2231 / 2047 decoded, UTF-8; "" when the part has none
+  std::string declared_type;  // lower-case "type/subtype" from Content-Type
+  std::string part_path;      // MIME position, e.g. "1.2" ("1" is the first child of the root)
+  uint64_t size = 0;          // decoded bytes
+  std::string sha256;         // lower-case hex of the decoded bytes
+  bool inline_disposition = false;
+};
+
+struct ParsedMessage {
+  // Message-ID without angle brackets. When the mail has none, the parser generates one
+  // (message_id_generated = true) and the adapter adds the header.
+  std::string message_id;
+  bool message_id_generated = false;
+  std::string in_reply_to;              // first id of In-Reply-To, no brackets; "" if none
+  std::vector<std::string> references;  // ids of References, oldest first, no brackets
+
+  Mailbox from;
+  std::vector<Mailbox> to;
+  std::vector<Mailbox> cc;
+  std::string subject;  // RFC 2047 decoded, UTF-8, unfolded
+  std::string date;     // Date header as written (trimmed); "" if none
+  int64_t date_unix = 0;  // parsed Date, seconds since the epoch; 0 if missing or unparsable
+
+  std::string text_body;  // text/plain preferred, else HTML reduced to text; UTF-8
+  bool body_from_html = false;
+
+  std::vector<AttachmentInfo> attachments;
+
+  // Every top-level header, unfolded, in order (name as written, value decoded only of folding).
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  uint64_t size_bytes = 0;  // size of the raw message as received
+  int mime_parts = 0;       // number of MIME parts seen
+  int mime_depth = 0;       // deepest nesting seen
+};
+
+}  // namespace desk
