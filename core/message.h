@@ -42,6 +42,9 @@ struct ParsedMessage {
 
   std::string text_body;  // text/plain preferred, else HTML reduced to text; UTF-8
   bool body_from_html = false;
+  // True when text_body was cut at ParseLimits::max_body_chars (it then holds exactly that many
+  // code points); the engine appends a visible marker.
+  bool text_body_truncated = false;
 
   std::vector<AttachmentInfo> attachments;
 
