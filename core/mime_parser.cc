@@ -381,6 +381,26 @@ class Lister {
   std::vector<AttachmentInfo>* out_;
 };
 
+// GMime files the top-level Content-* headers under the root part, the rest under the message;
+// stream offsets restore the order they were written in.
+std::vector<GMimeHeader*> TopLevelHeaders(GMimeObject* message, GMimeObject* root) {
+  std::vector<GMimeHeader*> all;
+  for (GMimeObject* obj : {message, root}) {
+    if (obj == nullptr) continue;
+    GMimeHeaderList* list = g_mime_object_get_header_list(obj);
+    int n = g_mime_header_list_get_count(list);
+    for (int i = 0; i < n; ++i) {
+      GMimeHeader* h = g_mime_header_list_get_header_at(list, i);
+      if (obj == root && g_mime_header_get_offset(h) < 0) continue;  // synthesized, not received
+      all.push_back(h);
+    }
+  }
+  std::stable_sort(all.begin(), all.end(), [](GMimeHeader* a, GMimeHeader* b) {
+    return g_mime_header_get_offset(a) < g_mime_header_get_offset(b);
+  });
+  return all;
+}
+
 Status ChooseBody(GMimeObject* root, const ParseLimits& limits, BodyChoice* choice,
                   ParsedMessage* out) {
   bool html = false;
@@ -454,10 +474,7 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, ParsedMessage
                              std::to_string(limits.max_mime_parts));
   }
 
-  GMimeHeaderList* headers = g_mime_object_get_header_list(GMIME_OBJECT(message.get()));
-  int header_count = g_mime_header_list_get_count(headers);
-  for (int i = 0; i < header_count; ++i) {
-    GMimeHeader* h = g_mime_header_list_get_header_at(headers, i);
+  for (GMimeHeader* h : TopLevelHeaders(GMIME_OBJECT(message.get()), root)) {
     std::string name = Str(g_mime_header_get_name(h));
     std::string value = Unfold(g_mime_header_get_raw_value(h));
     if (out->date.empty() && g_ascii_strcasecmp(name.c_str(), "Date") == 0) out->date = value;
