@@ -73,15 +73,6 @@ bool Feed(int fd, Transaction* tx, std::string* error) {
   }
 }
 
-// What the milter adapter does for mail with no support recipient: let it pass untouched.
-Decision NotSupportDecision() {
-  Decision d;
-  d.verdict = Verdict::kAccept;
-  d.kind = "not_support";
-  d.ticket_action = "none";
-  return d;
-}
-
 }  // namespace
 
 int RunIngest(const std::string& config_path, const IngestOptions& opts) {
@@ -106,6 +97,8 @@ int RunIngest(const std::string& config_path, const IngestOptions& opts) {
       continue;
     }
     Transaction tx(*ctx.engine, base);
+    // Mail with no support recipient is decided without its content, as the milter does; the file
+    // is still opened so a typo in its name is reported.
     bool fed = true;
     if (tx.IsSupport()) fed = Feed(fd, &tx, &error);
     if (fd != STDIN_FILENO) ::close(fd);
@@ -114,9 +107,7 @@ int RunIngest(const std::string& config_path, const IngestOptions& opts) {
       status = kExitFailure;
       continue;
     }
-    Decision d = tx.IsSupport() ? tx.EndOfMessage(static_cast<int64_t>(std::time(nullptr)),
-                                                  opts.dry_run)
-                                : NotSupportDecision();
+    Decision d = tx.EndOfMessage(static_cast<int64_t>(std::time(nullptr)), opts.dry_run);
     PrintLine(DecisionJson(file, d));
   }
   return status;

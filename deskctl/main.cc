@@ -13,6 +13,25 @@
 
 #include "deskctl/commands.h"
 
+namespace {
+
+// Plain decimal digits, within uint64 (CLI11's own range checks print DBL_MAX in their messages).
+CLI::Validator Decimal(bool allow_zero) {
+  return CLI::Validator(
+      [allow_zero](std::string& s) -> std::string {
+        if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos) {
+          return "'" + s + "' is not a number";
+        }
+        if (!allow_zero && s.find_first_not_of('0') == std::string::npos) {
+          return "tickets are numbered from 1";
+        }
+        return "";
+      },
+      allow_zero ? "UINT" : "N");
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace desk::ctl;
   CLI::App app{"deskctl: inspect and feed deskmilter's help-desk ticket store"};
@@ -29,6 +48,7 @@ int main(int argc, char** argv) {
       ->required();
   ingest_cmd->add_option("--rcpt", ingest.rcpts, "Envelope recipient (repeatable)")
       ->required()
+      ->allow_extra_args(false)  // one address per --rcpt, so the files are not swallowed
       ->take_all();
   ingest_cmd->add_option("--auth", ingest.auth_user, "SMTP AUTH user the mail came with");
   ingest_cmd->add_option("--client-addr", ingest.client_addr, "Client IP address");
@@ -42,20 +62,26 @@ int main(int argc, char** argv) {
   tickets_cmd->add_option("--queue", list.queue, "Only this queue");
   tickets_cmd->add_option("--status", list.status, "open, closed or all (default all)")
       ->check(CLI::IsMember({"open", "closed", "all"}));
-  tickets_cmd->add_option("--limit", list.limit, "At most N tickets (0 = all)");
+  tickets_cmd->add_option("--limit", list.limit, "At most N tickets (0 = all)")
+      ->check(Decimal(true));
   tickets_cmd->add_flag("--json", list.json, "One JSON array instead of a table");
 
   uint64_t show_number = 0;
   bool show_json = false;
   CLI::App* ticket_cmd = app.add_subcommand("ticket", "Show, close or reopen one ticket");
-  CLI::Option* show_opt = ticket_cmd->add_option("number", show_number, "Ticket number to show");
+  CLI::Option* show_opt = ticket_cmd->add_option("number", show_number, "Ticket number to show")
+                               ->check(Decimal(false));
   ticket_cmd->add_flag("--json", show_json, "One JSON object instead of text");
   ticket_cmd->require_subcommand(0, 1);
   uint64_t close_number = 0, reopen_number = 0;
   CLI::App* close_cmd = ticket_cmd->add_subcommand("close", "Close a ticket");
-  close_cmd->add_option("number", close_number, "Ticket number")->required();
+  close_cmd->add_option("number", close_number, "Ticket number")
+      ->required()
+      ->check(Decimal(false));
   CLI::App* reopen_cmd = ticket_cmd->add_subcommand("reopen", "Reopen a ticket");
-  reopen_cmd->add_option("number", reopen_number, "Ticket number")->required();
+  reopen_cmd->add_option("number", reopen_number, "Ticket number")
+      ->required()
+      ->check(Decimal(false));
 
   try {
     app.parse(argc, argv);
