@@ -107,6 +107,19 @@ std::string AddrList(const std::vector<Mailbox>& list) {
   return out;
 }
 
+// Appends each line of text (already Printable) to *out, prefixed with indent.
+void AppendIndented(std::string* out, const char* indent, const std::string& text) {
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string::npos) nl = text.size();
+    *out += indent;
+    out->append(text, start, nl - start);
+    *out += '\n';
+    start = nl + 1;
+  }
+}
+
 std::string PadRight(const std::string& s, size_t width, size_t shown_width) {
   return shown_width >= width ? s : s + std::string(width - shown_width, ' ');
 }
@@ -224,18 +237,7 @@ std::string FormatTicketDetail(const Ticket& t, const std::vector<TicketMessage>
     }
     out += '\n';
     // The body, indented; Printable keeps its line breaks and nothing else.
-    std::string body = Printable(m.body, true);
-    size_t start = 0;
-    while (start <= body.size()) {
-      size_t nl = body.find('\n', start);
-      if (nl == std::string::npos) nl = body.size();
-      if (!(nl == body.size() && start == nl && start != 0)) {  // no empty line after a final \n
-        out += "    ";
-        out.append(body, start, nl - start);
-        out += '\n';
-      }
-      start = nl + 1;
-    }
+    AppendIndented(&out, "    ", Printable(m.body, true));
     if (m.body_truncated) out += "    [body truncated]\n";
   }
 
@@ -244,9 +246,10 @@ std::string FormatTicketDetail(const Ticket& t, const std::vector<TicketMessage>
     for (const TicketEvent& e : events) {
       std::string line = "  " + std::to_string(e.seq) + "  " + IsoTime(e.at) + "  " + Printable(e.type);
       if (e.related_ticket != 0) line += " #" + std::to_string(e.related_ticket);
-      if (!e.text.empty()) line += "  " + Printable(e.text);
       out += line;
       out += '\n';
+      // Event texts may span lines (the "created" comment does).
+      AppendIndented(&out, "      ", Printable(e.text, true));
     }
   }
   return out;
