@@ -217,8 +217,8 @@ const Option kOptions[] = {
      .field = &Config::add_ticket_header},
     {.name = "tickets.max_references", .type = Type::kInt, .default_value = "20",
      .min = 1, .max = 1000,
-     .doc = "Newest Message-IDs of In-Reply-To/References used for threading and remembered on "
-            "the ticket.",
+     .doc = "Most Message-IDs a message names (In-Reply-To, then References newest first) used "
+            "for threading and indexed on its ticket.",
      .field = &Config::max_references},
 };
 
