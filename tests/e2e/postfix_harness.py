@@ -337,15 +337,19 @@ class PostfixInstance:
                    what=f"{n} delivered messages (have {len(self.maildir_paths())})")
         return self.maildir_messages()
 
-    def find_delivered(self, timeout=15.0, **headers):
-        """Waits for delivered messages whose headers equal the given values (Message_Id=...
-        matches Message-Id); returns the list of matches."""
+    def find_delivered(self, count=1, timeout=15.0, **headers):
+        """Waits until at least count delivered messages have headers equal to the given values
+        (Message_Id=... matches Message-Id, whitespace-normalised); returns all matches."""
         want = {k.replace("_", "-"): v for k, v in headers.items()}
 
+        def norm(v):
+            return None if v is None else re.sub(r"\s+", " ", str(v)).strip()
+
         def matches():
-            return [m for m in self.maildir_messages()
-                    if all(m.get(k) is not None and m.get(k).strip() == v for k, v in want.items())]
-        return wait_until(matches, timeout, what=f"delivered message with {want}")
+            found = [m for m in self.maildir_messages()
+                     if all(norm(m.get(k)) == v for k, v in want.items())]
+            return found if len(found) >= count else None
+        return wait_until(matches, timeout, what=f"{count} delivered message(s) with {want}")
 
     # --- queue and log ---
 
