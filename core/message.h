@@ -42,6 +42,7 @@ struct ParsedMessage {
 
   std::string text_body;  // text/plain preferred, else HTML reduced to text; UTF-8
   bool body_from_html = false;
+  bool text_body_truncated = false;  // text_body was cut at ParseLimits::max_body_chars
 
   std::vector<AttachmentInfo> attachments;
 

@@ -1,0 +1,404 @@
+// Engine and Transaction: see engine.h. This file holds the per-message pipeline: limits while
+// feeding, parse, route, thread, build the ticket write, commit, and turn it into a Decision.
+#include "core/engine.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+
+#include "core/mime_parser.h"
+#include "core/threading.h"
+
+namespace desk {
+namespace {
+
+constexpr size_t kRawChunk = 64 * 1024;
+
+// RFC 2392 mid: URL of a Message-ID: the addr-spec with URL-unsafe bytes %-encoded.
+std::string MidUrl(const std::string& id) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out = "mid:";
+  for (unsigned char c : id) {
+    if (std::isalnum(c) || std::string_view("!$&'()*+,;=:@-._~").find(static_cast<char>(c)) !=
+                               std::string_view::npos) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string FormatMailbox(const Mailbox& m) {
+  if (m.name.empty()) return m.address;
+  return m.name + " <" + m.address + ">";
+}
+
+// First value of a top-level header (case-insensitive name), and how many there are.
+int FindHeader(const ParsedMessage& msg, std::string_view name, std::string* first) {
+  int count = 0;
+  for (const auto& [n, v] : msg.headers) {
+    if (n.size() == name.size() &&
+        std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
+      if (count++ == 0 && first != nullptr) *first = v;
+    }
+  }
+  return count;
+}
+
+// Adds addr (normalized) to list unless empty, a support address, or present.
+void AddParticipant(const QueueRouter& router, const std::string& addr,
+                    std::vector<std::string>* list) {
+  std::string a = NormalizeAddress(addr);
+  if (a.empty() || a.find('@') == std::string::npos || router.IsSupportAddress(a)) return;
+  if (std::find(list->begin(), list->end(), a) == list->end()) list->push_back(a);
+}
+
+std::string TruncatedBody(const ParsedMessage& msg, int64_t max_chars) {
+  if (!msg.text_body_truncated) return msg.text_body;
+  return msg.text_body + "\n[... truncated by deskmilter at " + std::to_string(max_chars) +
+         " characters ...]";
+}
+
+}  // namespace
+
+const char* VerdictName(Verdict v) {
+  switch (v) {
+    case Verdict::kAccept: return "accept";
+    case Verdict::kReject: return "reject";
+    case Verdict::kTempfail: return "tempfail";
+    case Verdict::kHold: return "hold";
+    case Verdict::kDiscard: return "discard";
+  }
+  return "unknown";
+}
+
+const char* HeaderEditOpName(HeaderEdit::Op op) {
+  switch (op) {
+    case HeaderEdit::Op::kAdd: return "add";
+    case HeaderEdit::Op::kChange: return "change";
+    case HeaderEdit::Op::kInsert: return "insert";
+  }
+  return "unknown";
+}
+
+Status Engine::Create(std::shared_ptr<const Config> config, TicketStore* store,
+                      std::unique_ptr<Engine>* out) {
+  std::unique_ptr<Engine> e(new Engine());
+  e->config_ = std::move(config);
+  e->store_ = store;
+  Status st = QueueRouter::Build(*e->config_, &e->router_);
+  if (!st.ok()) return st;
+  *out = std::move(e);
+  return Status::Ok();
+}
+
+Decision Engine::FailureDecision(const Status& st) const {
+  const Config& c = *config_;
+  Action action = c.on_internal_error;
+  const char* what = "internal error";
+  std::string rcode = "554", xcode = "5.3.0";
+  switch (st.error_class()) {
+    case ErrorClass::kMalformed:
+      action = c.on_malformed;
+      what = "malformed message";
+      rcode = "550";
+      xcode = "5.6.0";
+      break;
+    case ErrorClass::kStore:
+      action = c.on_store_error;
+      what = "ticket store error";
+      break;
+    default:
+      break;
+  }
+  Decision d;
+  d.kind = "error";
+  d.ticket_action = "none";
+  d.error = st.ToString();
+  d.reasons.push_back(std::string(ErrorClassName(st.error_class())));
+  switch (action) {
+    case Action::kAccept: d.verdict = Verdict::kAccept; break;
+    case Action::kTempfail:
+      d.verdict = Verdict::kTempfail;
+      d.rcode = "451";
+      d.xcode = "4.3.0";
+      d.reply_text = std::string("deskmilter: ") + what + ", try again later";
+      break;
+    case Action::kReject:
+      d.verdict = Verdict::kReject;
+      d.rcode = rcode;
+      d.xcode = xcode;
+      // Malformed-mail reasons describe the sender's mail and help its author; other failures
+      // stay generic on the wire and are detailed in the log.
+      d.reply_text = std::string("deskmilter: ") + what +
+                     (st.error_class() == ErrorClass::kMalformed ? ": " + st.message() : "");
+      break;
+    case Action::kHold:
+      d.verdict = Verdict::kHold;
+      d.hold_reason = std::string(what) + ": " + st.message();
+      break;
+    case Action::kDiscard: d.verdict = Verdict::kDiscard; break;
+  }
+  return d;
+}
+
+Status Engine::SetTicketStatus(uint64_t ticket, TicketStatus status, int64_t now) const {
+  if (store_ == nullptr) return Status::Invalid("no ticket store");
+  TicketEvent ev;
+  ev.at = now;
+  ev.type = status == TicketStatus::kClosed ? "closed" : "reopened";
+  ev.text = status == TicketStatus::kClosed ? "Ticket closed" : "Ticket reopened";
+  return store_->SetStatus(ticket, status, ev, now);
+}
+
+Transaction::Transaction(const Engine& engine, Envelope envelope)
+    : engine_(engine),
+      envelope_(std::move(envelope)),
+      spool_(engine.config().spool_dir, static_cast<uint64_t>(engine.config().spool_threshold)) {
+  for (const std::string& r : envelope_.rcpts) {
+    QueueMatch m = engine_.router().Match(r);
+    if (m.queue != nullptr) support_.push_back(std::move(m));
+  }
+}
+
+Transaction::~Transaction() = default;
+
+void Transaction::Header(std::string_view name, std::string_view value) {
+  if (!feed_status_.ok()) return;
+  header_bytes_ += name.size() + value.size() + 4;
+  if (header_bytes_ > static_cast<uint64_t>(engine_.config().max_header_bytes)) {
+    feed_status_ = Status::Malformed("header bytes exceed limit " +
+                                     std::to_string(engine_.config().max_header_bytes));
+    return;
+  }
+  feed_status_ = spool_.AppendHeader(name, value);
+}
+
+void Transaction::EndOfHeaders() {
+  if (!feed_status_.ok()) return;
+  feed_status_ = spool_.Append("\r\n");
+}
+
+void Transaction::Body(std::string_view chunk) {
+  if (!feed_status_.ok()) return;
+  if (spool_.size() + chunk.size() > static_cast<uint64_t>(engine_.config().max_message_bytes)) {
+    feed_status_ = Status::Malformed("message size exceeds limit " +
+                                     std::to_string(engine_.config().max_message_bytes));
+    return;
+  }
+  feed_status_ = spool_.Append(chunk);
+}
+
+void Transaction::Raw(std::string_view chunk) {
+  while (!chunk.empty() && feed_status_.ok()) {
+    size_t n = std::min(chunk.size(), kRawChunk);
+    Body(chunk.substr(0, n));
+    chunk.remove_prefix(n);
+  }
+}
+
+Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
+  const Config& cfg = engine_.config();
+  if (!IsSupport()) {
+    Decision d;
+    d.kind = "not_support";
+    d.ticket_action = "none";
+    return d;
+  }
+  if (!feed_status_.ok()) return engine_.FailureDecision(feed_status_);
+
+  ParseLimits limits;
+  limits.max_header_bytes = cfg.max_header_bytes;
+  limits.max_mime_depth = cfg.max_mime_depth;
+  limits.max_mime_parts = cfg.max_mime_parts;
+  limits.max_body_chars = cfg.max_body_chars;
+  limits.hostname = cfg.hostname;
+  ParsedMessage msg;
+  Status st = ParseMessage(spool_, limits, &msg);
+  if (!st.ok()) return engine_.FailureDecision(st);
+
+  const QueueMatch& route = support_.front();
+  const QueueConfig& queue = *route.queue;
+  std::string sender = NormalizeAddress(msg.from.address);
+  if (sender.empty()) sender = NormalizeAddress(envelope_.mail_from);
+
+  TicketStore* store = engine_.store();
+  ThreadResult thread;
+  st = ResolveThread(store, msg, route, sender, &thread);
+  if (!st.ok()) return engine_.FailureDecision(st);
+
+  Decision d;
+  d.queue = queue.name;
+  d.message_id = msg.message_id;
+
+  TicketWrite w;
+  w.now = now;
+  TicketMessage& tm = w.message;
+  tm.direction = Direction::kInbound;
+  tm.message_id = msg.message_id;
+  tm.queue_id = envelope_.queue_id;
+  tm.from = msg.from;
+  tm.to = msg.to;
+  tm.cc = msg.cc;
+  tm.envelope_from = envelope_.mail_from;
+  for (const QueueMatch& m : support_) tm.envelope_rcpts.push_back(m.address);
+  tm.subject = msg.subject;
+  tm.date = msg.date;
+  tm.received_at = now;
+  tm.size = msg.size_bytes;
+  tm.body = TruncatedBody(msg, cfg.max_body_chars);
+  tm.body_truncated = msg.text_body_truncated;
+  for (const AttachmentInfo& a : msg.attachments) {
+    StoredAttachment sa;
+    sa.filename = a.filename;
+    sa.declared_type = a.declared_type;
+    sa.size = a.size;
+    sa.sha256 = a.sha256;
+    tm.attachments.push_back(std::move(sa));
+  }
+  AddParticipant(engine_.router(), msg.from.address, &w.participants);
+  if (msg.from.address.empty()) AddParticipant(engine_.router(), envelope_.mail_from, &w.participants);
+  for (const Mailbox& m : msg.to) AddParticipant(engine_.router(), m.address, &w.participants);
+  for (const Mailbox& m : msg.cc) AddParticipant(engine_.router(), m.address, &w.participants);
+
+  // Decide create / append / reopen.
+  bool create = thread.kind == ThreadResult::Kind::kNew;
+  uint64_t linked_from = 0;
+  if (thread.kind == ThreadResult::Kind::kDuplicate) {
+    d.kind = "duplicate";
+    d.ticket = thread.ticket;
+    d.ticket_action = "none";
+    d.reasons.push_back("duplicate_message_id");
+  } else if (thread.kind == ThreadResult::Kind::kReply) {
+    d.kind = "reply";
+    d.reasons.push_back("thread:" + thread.matched_by);
+    Ticket old;
+    st = store->GetTicket(thread.ticket, &old);
+    if (!st.ok()) return engine_.FailureDecision(st);
+    if (old.status == TicketStatus::kClosed && queue.closed_reply == ClosedReply::kNew) {
+      create = true;
+      linked_from = old.number;
+      d.reasons.push_back("closed_reply:new:" + std::to_string(old.number));
+    } else {
+      w.op = TicketWrite::Op::kAppend;
+      w.ticket = thread.ticket;
+      if (old.status == TicketStatus::kClosed) {
+        w.reopen = true;
+        d.reasons.push_back("closed_reply:reopen");
+        TicketEvent ev;
+        ev.at = now;
+        ev.type = "reopened";
+        ev.text = "Ticket reopened by a reply from " + FormatMailbox(msg.from);
+        w.events.push_back(std::move(ev));
+      }
+    }
+  } else {
+    d.kind = "new";
+  }
+
+  if (thread.kind != ThreadResult::Kind::kDuplicate) {
+    tm.kind = d.kind;
+    if (create) {
+      w.op = TicketWrite::Op::kCreate;
+      Ticket& t = w.new_ticket;
+      t.queue = queue.name;
+      t.title = msg.subject;
+      t.requester = msg.from;
+      if (t.requester.address.empty()) t.requester.address = envelope_.mail_from;
+      t.description = tm.body;
+      t.received_at = route.address;
+      t.linked_from = linked_from;
+      TicketEvent created;
+      created.at = now;
+      created.type = "created";
+      created.text = "Sent by: " + FormatMailbox(t.requester) + "\nReceived by: " + route.address +
+                     "\nSession ID: " + envelope_.queue_id + "\nAssigned agent: unassigned" +
+                     "\nQueue: " + queue.name + "\nSubject: " + msg.subject;
+      w.events.push_back(std::move(created));
+      if (linked_from != 0) {
+        TicketEvent ev;
+        ev.at = now;
+        ev.type = "linked";
+        ev.related_ticket = linked_from;
+        ev.text = "Reply to closed ticket " + std::to_string(linked_from) + " opened this ticket";
+        w.events.push_back(std::move(ev));
+      }
+      if (thread.ignored_tag_ticket != 0) {
+        TicketEvent ev;
+        ev.at = now;
+        ev.type = "tag_ignored";
+        ev.related_ticket = thread.ignored_tag_ticket;
+        ev.text = "Subject tag " + FormatSubjectTag(queue.subject_tag, thread.ignored_tag_ticket) +
+                  " ignored: " + (sender.empty() ? std::string("the sender") : sender) +
+                  " is not a participant of that ticket";
+        w.events.push_back(std::move(ev));
+        d.reasons.push_back("tag_ignored:" + std::to_string(thread.ignored_tag_ticket));
+      }
+    }
+    TicketEvent latest;
+    latest.at = now;
+    latest.type = "latest_email";
+    latest.text = MidUrl(msg.message_id);
+    w.events.push_back(std::move(latest));
+
+    if (dry_run || store == nullptr) {
+      d.ticket_action = create ? "created" : (w.reopen ? "reopened" : "appended");
+      if (!create) d.ticket = w.ticket;
+      d.reasons.push_back("dry_run");
+    } else {
+      WriteResult res;
+      st = store->Write(w, &res);
+      if (!st.ok()) return engine_.FailureDecision(st);
+      d.ticket = res.ticket;
+      if (res.duplicate) {  // raced with a copy committed since ResolveThread
+        d.kind = "duplicate";
+        d.ticket_action = "none";
+        d.reasons.push_back("duplicate_message_id");
+      } else {
+        d.ticket_action = create ? "created" : (w.reopen ? "reopened" : "appended");
+      }
+    }
+  }
+
+  // Header edits for the delivered copy.
+  if (msg.message_id_generated) {
+    d.header_changes.push_back({HeaderEdit::Op::kAdd, "Message-ID", "<" + msg.message_id + ">", 1});
+  }
+  if (d.ticket) {
+    const std::string n = std::to_string(*d.ticket);
+    if (cfg.add_ticket_header) {
+      int existing = FindHeader(msg, "X-Deskmilter-Ticket", nullptr);
+      // Replace any copy that came from outside; delete extras from the highest index down so
+      // earlier indexes stay valid.
+      for (int i = existing; i >= 2; --i) {
+        d.header_changes.push_back({HeaderEdit::Op::kChange, "X-Deskmilter-Ticket", "", i});
+      }
+      if (existing > 0) {
+        d.header_changes.push_back({HeaderEdit::Op::kChange, "X-Deskmilter-Ticket", n, 1});
+      } else {
+        d.header_changes.push_back({HeaderEdit::Op::kAdd, "X-Deskmilter-Ticket", n, 1});
+      }
+    }
+    if (queue.tag_subject && FindSubjectTag(msg.subject, queue.subject_tag) != *d.ticket) {
+      const std::string tag = FormatSubjectTag(queue.subject_tag, *d.ticket);
+      std::string raw;
+      if (FindHeader(msg, "Subject", &raw) > 0) {
+        d.header_changes.push_back({HeaderEdit::Op::kChange, "Subject", tag + " " + raw, 1});
+      } else {
+        d.header_changes.push_back({HeaderEdit::Op::kAdd, "Subject", tag, 1});
+      }
+    }
+  }
+
+  d.log_fields.emplace_back("thread", thread.matched_by.empty() ? "-" : thread.matched_by);
+  d.log_fields.emplace_back("attachments", std::to_string(msg.attachments.size()));
+  return d;
+}
+
+}  // namespace desk

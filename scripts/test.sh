@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command: installs dependencies, builds, and runs every test: unit, protocol (miltertest),
+# end-to-end (private Postfix) and corpus tests; then builds again with AddressSanitizer + UBSan and
+# runs the unit, protocol and corpus tests under them. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+
+jobs=$(nproc)
+echo "== build (RelWithDebInfo)"
+./scripts/build.sh build
+echo "== tests"
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+echo "== build (ASan + UBSan)"
+./scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DDESK_SANITIZE=ON
+echo "== tests under sanitizers"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" -L 'unit|protocol|corpus'
+echo "== all tests passed"
