@@ -123,9 +123,9 @@ class SliceTest(unittest.TestCase):
     def messages(t):
         return t["messages"]
 
-    @staticmethod
-    def message_count(t):
-        return len(t["messages"])
+    def message_count(self, t):
+        self.assertEqual(t["message_count"], len(t["messages"]))
+        return t["message_count"]
 
     def delivered_one(self, message_id):
         msgs = self.pf.find_delivered(Message_Id=f"<{message_id}>")
@@ -168,6 +168,12 @@ class SliceTest(unittest.TestCase):
         self.assertTrue(latest, events)
         self.assertIn("mid:", latest[-1]["text"])
         self.assertEqual(self.message_count(t), 1)
+        stored = self.messages(t)[0]
+        self.assertEqual(stored["message_id"], mid)
+        self.assertEqual(stored["queue_id"], qid)
+        self.assertEqual(t["requester"]["address"], "alice@customer.test")
+        self.assertEqual(t["received_at"], SUPPORT)
+        self.assertEqual(t["assigned_agent"], "")
 
     def test_2_reply_joins_ticket_1(self):
         mid = "reply.alice@customer.test"
@@ -181,7 +187,9 @@ class SliceTest(unittest.TestCase):
         self.assertEqual(_header(msg, "X-Deskmilter-Ticket"), "1", self.diag())
         t = self.ticket(1)
         self.assertEqual(self.message_count(t), 2)
-        self.assertIn(mid, [m["message_id"] for m in self.messages(t)])
+        self.assertEqual([m["message_id"] for m in self.messages(t)],
+                         ["first.alice@customer.test", mid])
+        self.assertEqual(self.messages(t)[1]["queue_id"], self.pf.queue_id_for(mid))
 
     def test_3_stranger_with_tag_opens_new_ticket(self):
         mid = "tag.mallory@elsewhere.test"
@@ -196,7 +204,9 @@ class SliceTest(unittest.TestCase):
         self.assertNotEqual(n, "1")
         self.assertEqual(n, "2")
         t = self.ticket(n)
-        self.assertIn("tag_ignored", [e["type"] for e in self.events(t)])
+        ignored = [e for e in self.events(t) if e["type"] == "tag_ignored"]
+        self.assertEqual(len(ignored), 1, self.events(t))
+        self.assertEqual(ignored[0]["related_ticket"], 1)
         self.assertEqual(self.message_count(self.ticket(1)), 2)
 
     def test_4_same_message_twice_is_stored_once(self):
