@@ -459,7 +459,8 @@ class Milter:
                        "UndefinedBehaviorSanitizer")
 
     def __init__(self, tmpdir, config_text, binary=None, port=None, name="deskmilter"):
-        self.binary = binary or os.environ.get("DESKMILTER") or "build/deskmilter"
+        # Absolute: the daemon runs in its own dir, so relative paths in its config stay inside.
+        self.binary = os.path.abspath(binary or os.environ.get("DESKMILTER") or "build/deskmilter")
         self.dir = _mkdir(os.path.join(os.path.abspath(tmpdir), name), 0o755)
         self.port = port or free_port()
         self.config_path = os.path.join(self.dir, "deskmilter.toml")
