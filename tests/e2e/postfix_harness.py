@@ -53,6 +53,14 @@ def _stop_everything():
             pass
 
 
+def _on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds context managers, then atexit stops the rest
+
+
+if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 class HarnessError(Exception):
     pass
 
