@@ -105,6 +105,12 @@ class SliceTest(unittest.TestCase):
         cls._teardown()
         print(f"\ntotal: {time.monotonic() - cls.t0:.1f} s", file=sys.stderr)
 
+    def setUp(self):
+        self._t = time.monotonic()
+
+    def tearDown(self):
+        print(f" [{time.monotonic() - self._t:.2f} s]", end=" ", file=sys.stderr, flush=True)
+
     # --- helpers ---
 
     def send(self, *args, want_rc=0):
@@ -202,12 +208,14 @@ class SliceTest(unittest.TestCase):
         n = _header(msg, "X-Deskmilter-Ticket")
         self.assertIsNotNone(n, self.diag())
         self.assertNotEqual(n, "1")
-        self.assertEqual(n, "2")
         t = self.ticket(n)
+        # A new ticket (2 when test_2 threaded correctly; not asserted, so one failure stays one).
+        self.assertEqual([m["message_id"] for m in self.messages(t)], [mid])
+        self.assertEqual(t["requester"]["address"], "mallory@elsewhere.test")
         ignored = [e for e in self.events(t) if e["type"] == "tag_ignored"]
         self.assertEqual(len(ignored), 1, self.events(t))
         self.assertEqual(ignored[0]["related_ticket"], 1)
-        self.assertEqual(self.message_count(self.ticket(1)), 2)
+        self.assertNotIn(mid, [m["message_id"] for m in self.messages(self.ticket(1))])
 
     def test_4_same_message_twice_is_stored_once(self):
         mid = "dup.bob@customer.test"
