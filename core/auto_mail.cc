@@ -298,8 +298,19 @@ bool BounceSubject(std::string_view subject) {
 }
 
 // The bits of a "From:" header we need when the parser left msg->from empty (hand-built input).
-Mailbox FromHeaderFallback(const std::string& value) {
+Mailbox FromHeaderFallback(const std::string& raw) {
   Mailbox m;
+  std::string value;  // without (comments): "pm@example.com (Postmaster)"
+  int depth = 0;
+  for (char c : raw) {
+    if (c == '(') {
+      ++depth;
+    } else if (c == ')' && depth > 0) {
+      --depth;
+    } else if (depth == 0) {
+      value.push_back(c);
+    }
+  }
   size_t lt = value.find('<');
   size_t gt = value.find('>', lt == std::string::npos ? 0 : lt);
   if (lt != std::string::npos && gt != std::string::npos) {
@@ -506,7 +517,9 @@ bool CheckBounce(const AutoMailInput& in, const Facts& f, AutoVerdict* out) {
   if (HasLineStartingWith(in.raw_body_prefix, "x-hmxmroriginalrecipient:")) return bounce("jmrp");
   // Amazon SES bounce and complaint notifications delivered by SNS carry the report as JSON.
   if (FindHeader(*f.headers, "x-amz-sns-message-id") != nullptr) {
+    // The report may sit inside an escaped JSON string ("Message" : "{\"notificationType\"...").
     std::string body = Lower(in.raw_body_prefix.substr(0, 4096));
+    std::erase_if(body, [](char c) { return c == '\\' || IsSpace(c); });
     if (body.find("\"notificationtype\":\"bounce\"") != std::string::npos) {
       return bounce("amazon-sns:bounce");
     }
