@@ -443,22 +443,21 @@ Config DefaultConfig() {
 }
 
 std::string OptionsHelp() {
-  auto line = [](std::string name, const std::string& type, const std::string& def,
-                 const std::string& range, std::string_view doc) {
+  auto line = [](std::string name, const auto& option) {
     name.resize(std::max<size_t>(name.size(), 32), ' ');
-    std::string out = "  " + name + " " + type;
-    out += def == "required" ? ", required" : ", default " + def;
+    std::string out = "  " + name + " " + TypeName(option.type);
+    std::string def = DefaultText(option);
+    out += option.required ? ", required" : ", default " + def;
+    std::string range = RangeText(option);
+    if (option.type == Type::kAction || option.type == Type::kEnum) range = "one of " + range;
     if (!range.empty()) out += ", " + range;
-    return out + ": " + std::string(doc) + "\n";
+    return out + ": " + std::string(option.doc) + "\n";
   };
   std::string help = "Configuration file options (TOML; docs/CONFIG.md has the full reference):\n";
-  for (const Option& o : Options()) {
-    help += line(std::string(o.name), TypeName(o.type), DefaultText(o), RangeText(o), o.doc);
-  }
+  for (const Option& o : Options()) help += line(std::string(o.name), o);
   help += "Per-queue options, in each [[queue]] table:\n";
   for (const QueueOption& o : QueueOptions()) {
-    help += line(std::string(kQueueSection) + "." + std::string(o.name), TypeName(o.type),
-                 DefaultText(o), RangeText(o), o.doc);
+    help += line(std::string(kQueueSection) + "." + std::string(o.name), o);
   }
   return help;
 }

@@ -215,6 +215,11 @@ const Option kOptions[] = {
     {.name = "tickets.add_ticket_header", .type = Type::kBool, .default_value = "true",
      .doc = "Add an X-Deskmilter-Ticket header naming the ticket to delivered support mail.",
      .field = &Config::add_ticket_header},
+    {.name = "tickets.max_references", .type = Type::kInt, .default_value = "20",
+     .min = 1, .max = 1000,
+     .doc = "Most Message-IDs a message names (In-Reply-To, then References newest first) used "
+            "for threading and indexed on its ticket.",
+     .field = &Config::max_references},
 };
 
 const QueueOption kQueueOptions[] = {

@@ -5,11 +5,11 @@
 //   DESK_REGENERATE_DOCS=1 build/desk_unit_tests --gtest_filter='ConfigDocs.*'
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <memory>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -47,6 +47,18 @@ std::string Squeeze(const std::string& s) {
   return out;
 }
 
+// "section.key": lower-case letters, one dot, then lower-case letters and underscores.
+bool IsSectionDotKey(const std::string& name) {
+  size_t dot = name.find('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == name.size()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool ok = (c >= 'a' && c <= 'z') || (i > dot && c == '_') || i == dot;
+    if (!ok) return false;
+  }
+  return true;
+}
+
 // Loads text, expecting success.
 std::shared_ptr<const Config> MustLoad(const std::string& text) {
   std::shared_ptr<const Config> config;
@@ -62,7 +74,7 @@ TEST(ConfigSchema, NamesAreUniqueAndWellFormed) {
   std::set<std::string> seen;
   for (const Option& o : Options()) {
     std::string name(o.name);
-    EXPECT_TRUE(std::regex_match(name, std::regex("[a-z]+\\.[a-z_]+"))) << name;
+    EXPECT_TRUE(IsSectionDotKey(name)) << name;
     EXPECT_TRUE(seen.insert(name).second) << "duplicate " << name;
     EXPECT_NE(SectionOf(o.name), kQueueSection) << name;
     EXPECT_FALSE(o.doc.empty()) << name;
@@ -120,6 +132,7 @@ TEST(ConfigSchema, DefaultConfigMatchesTheIssue) {
       {"on_store_error", ActionName(got.on_store_error), "tempfail"},
       {"on_malformed", ActionName(got.on_malformed), "tempfail"},
       {"add_ticket_header", got.add_ticket_header ? "true" : "false", "true"},
+      {"max_references", std::to_string(got.max_references), "20"},
       {"queues", std::to_string(got.queues.size()), "0"},
       {"source_file", got.source_file, ""},
   };
@@ -169,6 +182,7 @@ on_store_error = "hold"
 on_malformed = "reject"
 [tickets]
 add_ticket_header = false
+max_references = 1000
 [[queue]]
 name = "sales-eu"
 color = "#ABCdef"
@@ -201,6 +215,7 @@ addresses = ["b@example.com"]
   EXPECT_EQ(c.on_store_error, Action::kHold);
   EXPECT_EQ(c.on_malformed, Action::kReject);
   EXPECT_FALSE(c.add_ticket_header);
+  EXPECT_EQ(c.max_references, 1000);
   ASSERT_EQ(c.queues.size(), 2u);
   const QueueConfig& q = c.queues[0];
   EXPECT_EQ(q.name, "sales-eu");
@@ -328,6 +343,7 @@ TEST(ConfigLoad, Errors) {
       {"[limits]\nmax_mime_parts = 100001",
        "x.toml: limits.max_mime_parts: 100001 is above the maximum 100000"},
       {"[limits]\nmax_body_chars = 99", "x.toml: limits.max_body_chars: 99 is below the minimum 100"},
+      {"[tickets]\nmax_references = 0", "x.toml: tickets.max_references: 0 is below the minimum 1"},
       {"[milter]\nsocket_mode = \"01777\"",
        "x.toml: milter.socket_mode: 01777 is above the maximum 0777"},
       {"[milter]\nsocket_mode = 512", "x.toml: milter.socket_mode: 01000 is above the maximum 0777"},
@@ -443,22 +459,45 @@ struct ExampleKey {
   int line = 0;
 };
 
+// "[name]" or "[[name]]" -> name; "" for any other line.
+std::string SectionHeader(const std::string& line) {
+  size_t open = line.find_first_not_of('[');
+  size_t close = line.find(']');
+  if (!line.starts_with("[") || open == std::string::npos || close == std::string::npos) return "";
+  return line.substr(open, close - open);
+}
+
+// "key = value" or "# key = value": true with *key and *value set.
+bool KeyLine(const std::string& line, bool* commented, std::string* key, std::string* value) {
+  std::string rest = line;
+  *commented = rest.starts_with("# ");
+  if (*commented) rest = rest.substr(2);
+  size_t eq = rest.find(" = ");
+  if (eq == std::string::npos || eq == 0) return false;
+  *key = rest.substr(0, eq);
+  for (char c : *key) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') {
+      return false;
+    }
+  }
+  *value = rest.substr(eq + 3);
+  return true;
+}
+
 // Every "key = value" line of the example, also commented-out ones ("# key = value").
 std::vector<ExampleKey> ScanExample(const std::string& text) {
-  static const std::regex kSection(R"(^\[\[?([a-z_]+)\]\]?\s*$)");
-  static const std::regex kKey(R"(^(# )?([A-Za-z0-9_.-]+) = (.*)$)");
   std::vector<ExampleKey> out;
   std::istringstream in(text);
-  std::string line, section, block;
+  std::string line, section, block, key, value;
+  bool commented = false;
   int number = 0;
   while (std::getline(in, line)) {
     ++number;
-    std::smatch m;
-    if (std::regex_match(line, m, kSection)) {
-      section = m[1];
+    if (std::string name = SectionHeader(line); !name.empty()) {
+      section = name;
       block.clear();
-    } else if (std::regex_match(line, m, kKey)) {
-      out.push_back({section, m[2], m[3], m[1].matched, Squeeze(block), number});
+    } else if (KeyLine(line, &commented, &key, &value)) {
+      out.push_back({section, key, value, commented, Squeeze(block), number});
       block.clear();
     } else if (line.starts_with("#")) {
       block += line.substr(1) + "\n";
