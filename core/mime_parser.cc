@@ -22,6 +22,9 @@
 // it), non-attachment text/plain and text/html leaves are other renderings of the body and are not
 // listed; other leaves there (inline images of a multipart/related) are.
 //
+// The subject is GMime's RFC 2047 decoding with every whitespace run (folding included) turned
+// into one space, since it becomes a ticket title; headers[] keeps values as written, unfolded.
+//
 // Part paths follow IMAP: the children of the root multipart are "1", "2", ...; a single-part
 // message's body is "1"; an attached message at "2" has its parts at "2.1", "2.2", ....
 // mime_parts counts every entity (leaves, multiparts, message/rfc822 wrappers); mime_depth is the
@@ -76,6 +79,22 @@ std::string Lower(std::string s) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
   return s;
+}
+
+// Runs of whitespace (folding included) become one space; trimmed. For a subject turned title.
+std::string CollapseSpace(const std::string& s) {
+  std::string out;
+  bool space = false;
+  for (char c : s) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      space = true;
+      continue;
+    }
+    if (space && !out.empty()) out.push_back(' ');
+    space = false;
+    out.push_back(c);
+  }
+  return out;
 }
 
 // A raw header value without its line breaks (the folding whitespace stays), trimmed.
@@ -514,7 +533,7 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, ParsedMessage
   if (!from.empty()) out->from = std::move(from.front());
   AddMailboxes(g_mime_message_get_to(message.get()), &out->to);
   AddMailboxes(g_mime_message_get_cc(message.get()), &out->cc);
-  out->subject = std::string(Trim(Str(g_mime_message_get_subject(message.get()))));
+  out->subject = CollapseSpace(Str(g_mime_message_get_subject(message.get())));
   GDateTime* date = g_mime_message_get_date(message.get());
   if (date != nullptr && !out->date.empty()) out->date_unix = g_date_time_to_unix(date);
 
