@@ -24,6 +24,16 @@ bool ParseAction(const std::string& s, Action* out);
 // What a reply to a closed ticket does.
 enum class ClosedReply { kReopen, kNew };
 
+// Agents (issue 5, core/agents.h): one [[queue.agent]] table each.
+struct AgentConfig {
+  std::string address;  // the agent's personal address, lower-case
+  std::string name;     // display name ("" = none)
+  std::string login;    // SMTP AUTH user ({auth_authen}) as the MTA reports it; "" = none
+};
+
+// Display name of the From header of agents' mail to customers.
+enum class ReplyName { kQueue, kAgentViaQueue };  // "support" | "Alice via support"
+
 struct QueueConfig {
   std::string name;                    // unique, e.g. "support"
   std::string color;                   // "#RRGGBB", for agents' clients and deskctl
@@ -32,6 +42,11 @@ struct QueueConfig {
   std::string subject_tag;             // format with "{n}", e.g. "[#{n}]"
   bool tag_subject = true;             // add the tag to the delivered subject when missing
   ClosedReply closed_reply = ClosedReply::kReopen;
+  // Agents' mail (issue 5).
+  std::vector<AgentConfig> agents;
+  ReplyName reply_name = ReplyName::kQueue;
+  bool rewrite_envelope = true;  // envelope sender of agents' mail -> the reply-via address
+  bool reply_token = false;      // Reply-To support+TOKEN@domain (needs reply_token_secret)
 };
 
 struct Config {
@@ -64,6 +79,10 @@ struct Config {
   // [tickets]
   bool add_ticket_header = true;  // X-Deskmilter-Ticket on delivered mail
   int64_t max_references = 0;     // newest References ids considered for threading and indexed
+
+  // [agents]
+  std::vector<std::string> trusted_networks;  // CIDRs whose envelope sender may identify an agent
+  std::string reply_token_secret;             // HMAC key of reply tokens; "" = none
 
   std::vector<QueueConfig> queues;
 };

@@ -165,6 +165,8 @@ Transaction::Transaction(const Engine& engine, Envelope envelope)
     QueueMatch m = engine_.router().Match(r);
     if (m.queue != nullptr) support_.push_back(std::move(m));
   }
+  agent_ = IdentifyAgent(engine_.config(), envelope_.auth_user, envelope_.client_addr,
+                         envelope_.mail_from);  // issue 5
 }
 
 Transaction::~Transaction() = default;
@@ -205,7 +207,7 @@ void Transaction::Raw(std::string_view chunk) {
 
 Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
   const Config& cfg = engine_.config();
-  if (!IsSupport()) {
+  if (!IsRelevant()) {
     Decision d;
     d.kind = "not_support";
     d.ticket_action = "none";
@@ -223,6 +225,13 @@ Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
   Status st = ParseMessage(spool_, limits, &msg);
   if (!st.ok()) return engine_.FailureDecision(st);
 
+  // Issue 5: agents' mail has its own pipeline (core/agents.cc); false = ordinary support mail.
+  if (Decision agent_decision;
+      IsAgent() && AgentEndOfMessage(engine_, envelope_, agent_, support_, msg, now, dry_run,
+                                     &agent_decision)) {
+    return agent_decision;
+  }
+
   const QueueMatch& route = support_.front();
   const QueueConfig& queue = *route.queue;
   std::string sender = NormalizeAddress(msg.from.address);
@@ -230,7 +239,8 @@ Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
 
   TicketStore* store = engine_.store();
   ThreadResult thread;
-  st = ResolveThread(store, msg, route, sender, cfg.max_references, &thread);
+  st = ResolveThread(store, msg, route, sender, cfg.max_references, &thread,
+                     cfg.reply_token_secret);
   if (!st.ok()) return engine_.FailureDecision(st);
 
   Decision d;

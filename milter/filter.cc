@@ -279,7 +279,7 @@ sfsistat Begin(SMFICTX* ctx, Connection* conn) {
   // Postfix sends the queue id from DATA on; Sendmail already at MAIL.
   if (m.envelope.queue_id.empty()) m.envelope.queue_id = Macro(ctx, "i");
   auto tx = std::make_unique<Transaction>(*conn->engine, m.envelope);
-  if (!tx->IsSupport()) {
+  if (!tx->IsRelevant()) {
     m.passed = true;
     return SMFIS_ACCEPT;
   }
