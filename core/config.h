@@ -24,6 +24,14 @@ bool ParseAction(const std::string& s, Action* out);
 // What a reply to a closed ticket does.
 enum class ClosedReply { kReopen, kNew };
 
+// What automatic mail of one class does to tickets.
+//   kNone    never touches a ticket
+//   kRecord  recorded on the ticket it belongs to (a bounce as a delivery-failure event on the
+//            ticket of the message it reports; an auto-reply joins its thread, marked automatic);
+//            never opens a ticket
+//   kOpen    treated like a person's mail: joins or opens a ticket
+enum class TicketEffect { kNone, kRecord, kOpen };
+
 struct QueueConfig {
   std::string name;                    // unique, e.g. "support"
   std::string color;                   // "#RRGGBB", for agents' clients and deskctl
@@ -64,6 +72,23 @@ struct Config {
   // [tickets]
   bool add_ticket_header = true;  // X-Deskmilter-Ticket on delivered mail
   int64_t max_references = 0;     // newest References ids considered for threading and indexed
+
+  // [loops] automatic mail and loop protection
+  std::string installation_id;  // value of our loop stamp header; "" = milter.hostname
+  int64_t max_received = 0;     // more Received headers than this is a loop
+  std::vector<std::string> blocked_senders;  // "filter outgoing emails": never open tickets
+  int64_t flood_max = 0;        // mails from one sender to one queue per window; 0 = off
+  int64_t flood_window = 0;     // seconds
+  Action bounce_action = Action::kAccept;
+  TicketEffect bounce_ticket = TicketEffect::kRecord;
+  Action auto_reply_action = Action::kAccept;
+  TicketEffect auto_reply_ticket = TicketEffect::kRecord;
+  Action list_action = Action::kAccept;
+  TicketEffect list_ticket = TicketEffect::kNone;
+  Action own_action = Action::kAccept;
+  TicketEffect own_ticket = TicketEffect::kNone;
+  Action loop_action = Action::kHold;
+  Action flood_action = Action::kTempfail;
 
   std::vector<QueueConfig> queues;
 };
