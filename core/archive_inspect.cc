@@ -63,23 +63,25 @@ class Walker {
   // Lists one archive level. Status::Malformed only when the very first header cannot be read.
   Status Level(const Source& src, int depth, const std::string& prefix) {
     ArchivePtr a = NewReader(false);
-    if (Open(a.get(), src) != ARCHIVE_OK) return Status::Malformed("archive: " + ErrorOf(a.get()));
     archive_entry* entry = nullptr;
-    int r = archive_read_next_header(a.get(), &entry);
+    int r = Open(a.get(), src);
+    const bool opened = r == ARCHIVE_OK;
+    if (opened) r = archive_read_next_header(a.get(), &entry);
     if (r < ARCHIVE_WARN) {
-      if (archive_read_has_encrypted_entries(a.get()) > 0) {
+      // Only a reader that chose a format can be asked (libarchive crashes otherwise).
+      if (opened && archive_read_has_encrypted_entries(a.get()) > 0) {
         out_->encrypted_headers = true;
         return Status::Ok();
       }
-      std::string err = ErrorOf(a.get());
-      bool compressed = archive_filter_count(a.get()) > 1;
-      if (!compressed) return Status::Malformed("archive: " + err);
-      // A compressed single file: start over with the raw format.
+      // No archive format claims it (format bidding happens at open). A compressed single file
+      // (x.exe.gz) is read with the raw format, but only when a real compression filter is found,
+      // so plain data is never taken for an archive.
+      Status not_archive = Status::Malformed("archive: " + ErrorOf(a.get()));
       if (src.fd >= 0 && (src.fd_start < 0 || lseek(src.fd, src.fd_start, SEEK_SET) < 0)) {
-        return Status::Malformed("archive: " + err);
+        return not_archive;
       }
       a = NewReader(true);
-      if (Open(a.get(), src) != ARCHIVE_OK) return Status::Malformed("archive: " + ErrorOf(a.get()));
+      if (Open(a.get(), src) != ARCHIVE_OK || archive_filter_count(a.get()) < 2) return not_archive;
       r = archive_read_next_header(a.get(), &entry);
       if (r < ARCHIVE_WARN) return Status::Malformed("archive: " + ErrorOf(a.get()));
     }
