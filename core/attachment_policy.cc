@@ -118,9 +118,7 @@ bool AttachmentPolicy::TypeIn(const std::vector<std::string>& patterns,
                      [&](const std::string& p) { return TypeMatches(p, mime); });
 }
 
-Verdict AttachmentPolicy::JudgeFile(std::string_view filename, std::string_view declared_type,
-                                    std::string_view detected_type, Category category,
-                                    uint64_t size) const {
+Verdict AttachmentPolicy::JudgeName(std::string_view filename) const {
   const auto& c = config_;
   auto has = [](const std::vector<std::string>& v, std::string_view s) {
     return std::find(v.begin(), v.end(), s) != v.end();
@@ -129,12 +127,6 @@ Verdict AttachmentPolicy::JudgeFile(std::string_view filename, std::string_view 
     return std::find(c.allowed_categories.begin(), c.allowed_categories.end(), cat) !=
            c.allowed_categories.end();
   };
-  // 1. size
-  if (c.max_attachment_bytes > 0 && size > c.max_attachment_bytes) {
-    return Verdict{Verdict::Outcome::kTooLarge, "size " + std::to_string(size) + " > " +
-                                                    std::to_string(c.max_attachment_bytes)};
-  }
-  // 2. extension
   for (const std::string& ext : ExtensionsOf(filename)) {
     if (ext.empty()) continue;
     bool archive_name = std::find(kArchiveExtensions.begin(), kArchiveExtensions.end(), ext) !=
@@ -150,6 +142,28 @@ Verdict AttachmentPolicy::JudgeFile(std::string_view filename, std::string_view 
       return Refused(ext.empty() ? "no extension" : "extension ." + ext + " not allowed");
     }
   }
+  if (IsExecutableName(filename) && !category_allowed(Category::kExecutable)) {
+    return Refused("executable");
+  }
+  return Verdict{};
+}
+
+Verdict AttachmentPolicy::JudgeFile(std::string_view filename, std::string_view declared_type,
+                                    std::string_view detected_type, Category category,
+                                    uint64_t size) const {
+  const auto& c = config_;
+  auto category_allowed = [&](Category cat) {
+    return std::find(c.allowed_categories.begin(), c.allowed_categories.end(), cat) !=
+           c.allowed_categories.end();
+  };
+  // 1. size
+  if (c.max_attachment_bytes > 0 && size > c.max_attachment_bytes) {
+    return Verdict{Verdict::Outcome::kTooLarge, "size " + std::to_string(size) + " > " +
+                                                    std::to_string(c.max_attachment_bytes)};
+  }
+  // 2. and the name's part of 3.
+  Verdict by_name = JudgeName(filename);
+  if (!by_name.allowed()) return by_name;
   // 3. executable, by content, name or declared type
   if (!category_allowed(Category::kExecutable) &&
       (category == Category::kExecutable ||
@@ -188,7 +202,7 @@ Verdict AttachmentPolicy::JudgeEntries(const AttachmentFacts& f, bool office) co
     Category cat = i < f.entry_categories.size() ? f.entry_categories[i] : CategoryOf(type, e.name);
     if (e.encrypted) {
       // The name is visible even when the content is not: judge it first.
-      Verdict v = JudgeFile(e.name, "", "", CategoryOf("", e.name), 0);
+      Verdict v = JudgeName(e.name);
       if (v.outcome == Verdict::Outcome::kRefusedType) return Refused("entry " + e.path + ": " + v.reason);
       Verdict enc = encrypted("encrypted entry " + e.path);
       if (enc.outcome == Verdict::Outcome::kRefusedType) return enc;

@@ -123,9 +123,11 @@ class AttachmentPolicy {
   const AttachmentPolicyConfig& config() const { return config_; }
 
  private:
-  // Rules 1-4 and 6 for a file (the attachment or an archive entry); nullopt-like: allowed.
+  // Rules 1-4 and 6 for a file (the attachment or an archive entry); archives pass rule 6.
   Verdict JudgeFile(std::string_view filename, std::string_view declared_type,
                     std::string_view detected_type, Category category, uint64_t size) const;
+  // Rule 2 and the name part of rule 3: what the name alone says.
+  Verdict JudgeName(std::string_view filename) const;
   Verdict JudgeEntries(const AttachmentFacts& facts, bool office) const;
   bool TypeIn(const std::vector<std::string>& patterns, std::string_view mime) const;
 
