@@ -13,6 +13,13 @@ constexpr std::string_view kLimitPrefix = "Heuristics.Limits.Exceeded";
 
 void SilentMessage(enum cl_msg, const char*, const char*, void*) {}
 
+// libclamav 1.4 may return CL_VIRUS with *virname left null (seen for a top-level file over
+// max_file_size); the virus-found callback always gets the name. context: the scan's std::string.
+void VirusFound(int, const char* virname, void* context) {
+  auto* name = static_cast<std::string*>(context);
+  if (name != nullptr && name->empty() && virname != nullptr) *name = virname;
+}
+
 // cl_init once per process; its result is remembered for every later Create.
 cl_error_t InitOnce() {
   static std::once_flag once;
@@ -32,12 +39,12 @@ struct cl_scan_options ScanOptions() {
   return o;
 }
 
-ScanResult ResultOf(cl_error_t r, const char* virname) {
+ScanResult ResultOf(cl_error_t r, const char* virname, const std::string& found) {
   ScanResult out;
   if (r == CL_CLEAN) {
     out.outcome = ScanResult::kClean;
   } else if (r == CL_VIRUS) {
-    std::string name = virname ? virname : "unknown";
+    std::string name = virname ? virname : found.empty() ? "unknown" : found;
     if (std::string_view(name).substr(0, kLimitPrefix.size()) == kLimitPrefix) {
       out.outcome = ScanResult::kScanLimit;
       out.error = name;
@@ -98,6 +105,7 @@ Status VirusScanner::Create(const ScannerOptions& options, std::shared_ptr<Virus
       return fail(std::string("setting ") + l.name, r);
     }
   }
+  cl_engine_set_clcb_virus_found(engine, VirusFound);
   unsigned int signatures = 0;
   r = cl_load(dir.c_str(), engine, &signatures, CL_DB_STDOPT);
   if (r == CL_EOPEN && signatures == 0) {
@@ -123,9 +131,10 @@ ScanResult VirusScanner::Scan(const char* data, size_t len) const {
   struct cl_scan_options opts = ScanOptions();
   const char* virname = nullptr;
   unsigned long scanned = 0;
+  std::string found;
   cl_error_t r = cl_scanmap_callback(map, nullptr, &virname, &scanned,
-                                     static_cast<const cl_engine*>(engine_), &opts, nullptr);
-  ScanResult out = ResultOf(r, virname);
+                                     static_cast<const cl_engine*>(engine_), &opts, &found);
+  ScanResult out = ResultOf(r, virname, found);
   cl_fmap_close(map);
   return out;
 }
@@ -134,9 +143,10 @@ ScanResult VirusScanner::ScanFd(int fd) const {
   struct cl_scan_options opts = ScanOptions();
   const char* virname = nullptr;
   unsigned long scanned = 0;
-  cl_error_t r = cl_scandesc(fd, nullptr, &virname, &scanned,
-                             static_cast<const cl_engine*>(engine_), &opts);
-  return ResultOf(r, virname);
+  std::string found;
+  cl_error_t r = cl_scandesc_callback(fd, nullptr, &virname, &scanned,
+                                      static_cast<const cl_engine*>(engine_), &opts, &found);
+  return ResultOf(r, virname, found);
 }
 
 ScannerHolder::ScannerHolder(ScannerOptions options) : options_(std::move(options)) {}
