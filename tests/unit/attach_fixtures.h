@@ -71,7 +71,7 @@ inline std::string Eicar() {
 
 inline std::string Png() {
   std::string s("\x89PNG\r\n\x1a\n", 8);
-  s += std::string("\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00", 25);
+  s += std::string("\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00", 21);
   s += std::string("\x90\x77\x53\xde", 4);
   return s + std::string(64, '\0');
 }

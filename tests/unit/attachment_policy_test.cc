@@ -37,7 +37,7 @@ std::string Noise(size_t n) {
 
 // An EBML header with DocType "matroska".
 std::string Matroska() {
-  return std::string("\x1a\x45\xdf\xa3\x93\x42\x82\x88matroska\x42\x87\x81\x04\x42\x85\x81\x02", 28) +
+  return std::string("\x1a\x45\xdf\xa3\x93\x42\x82\x88matroska\x42\x87\x81\x04\x42\x85\x81\x02", 24) +
          std::string(100, '\0');
 }
 
