@@ -63,6 +63,7 @@ struct Config {
 
   // [tickets]
   bool add_ticket_header = true;  // X-Deskmilter-Ticket on delivered mail
+  int64_t max_references = 0;     // newest References ids considered for threading and indexed
 
   std::vector<QueueConfig> queues;
 };

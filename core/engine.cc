@@ -230,7 +230,7 @@ Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
 
   TicketStore* store = engine_.store();
   ThreadResult thread;
-  st = ResolveThread(store, msg, route, sender, &thread);
+  st = ResolveThread(store, msg, route, sender, cfg.max_references, &thread);
   if (!st.ok()) return engine_.FailureDecision(st);
 
   Decision d;
@@ -262,6 +262,7 @@ Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
     sa.sha256 = a.sha256;
     tm.attachments.push_back(std::move(sa));
   }
+  w.referenced_ids = ReferencedIds(msg, cfg.max_references);
   AddParticipant(engine_.router(), msg.from.address, &w.participants);
   if (msg.from.address.empty()) AddParticipant(engine_.router(), envelope_.mail_from, &w.participants);
   for (const Mailbox& m : msg.to) AddParticipant(engine_.router(), m.address, &w.participants);
@@ -340,6 +341,15 @@ Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
         w.events.push_back(std::move(ev));
         d.reasons.push_back("tag_ignored:" + std::to_string(thread.ignored_tag_ticket));
       }
+    }
+    if (thread.also_ticket != 0) {
+      TicketEvent ev;
+      ev.at = now;
+      ev.type = "also_referenced";
+      ev.related_ticket = thread.also_ticket;
+      ev.text = "This message also referred to ticket " + std::to_string(thread.also_ticket);
+      w.events.push_back(std::move(ev));
+      d.reasons.push_back("also_referenced:" + std::to_string(thread.also_ticket));
     }
     TicketEvent latest;
     latest.at = now;

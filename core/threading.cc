@@ -6,18 +6,27 @@
 namespace desk {
 namespace {
 
-// Looks id up; true when it is a stored message of some ticket.
-Status LookupStored(TicketStore* store, const std::string& id, uint64_t* ticket) {
-  if (id.empty()) return Status::NotFound("empty id");
-  MessageIdEntry e;
-  Status st = store->FindMessageId(id, &e);
-  if (!st.ok()) return st;
-  if (!e.stored) return Status::NotFound("only referenced");
-  *ticket = e.ticket;
-  return Status::Ok();
+bool WellFormedId(const std::string& id) {
+  if (id.empty() || id.size() > 250 || id.find('@') == std::string::npos) return false;
+  for (unsigned char c : id) {
+    if (c <= ' ' || c >= 0x7f || c == '<' || c == '>') return false;
+  }
+  return true;
 }
 
 }  // namespace
+
+std::vector<std::string> ReferencedIds(const ParsedMessage& msg, int64_t max_references) {
+  std::vector<std::string> ids;
+  auto add = [&](const std::string& id) {
+    if (static_cast<int64_t>(ids.size()) >= max_references) return;
+    if (!WellFormedId(id) || id == msg.message_id) return;
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  };
+  add(msg.in_reply_to);
+  for (auto it = msg.references.rbegin(); it != msg.references.rend(); ++it) add(*it);
+  return ids;
+}
 
 std::string FormatSubjectTag(const std::string& format, uint64_t n) {
   std::string out = format;
@@ -48,44 +57,46 @@ std::optional<uint64_t> FindSubjectTag(const std::string& subject, const std::st
 }
 
 Status ResolveThread(TicketStore* store, const ParsedMessage& msg, const QueueMatch& match,
-                     const std::string& sender, ThreadResult* out) {
+                     const std::string& sender, int64_t max_references, ThreadResult* out) {
   *out = ThreadResult{};
   if (store == nullptr) return Status::Ok();
 
-  uint64_t ticket = 0;
-  Status st = LookupStored(store, msg.message_id, &ticket);
+  MessageIdEntry e;
+  Status st = msg.message_id.empty() ? Status::NotFound("") : store->FindMessageId(msg.message_id, &e);
   if (st.ok()) {
-    out->kind = ThreadResult::Kind::kDuplicate;
-    out->ticket = ticket;
+    out->kind = e.stored ? ThreadResult::Kind::kDuplicate : ThreadResult::Kind::kReply;
+    out->ticket = e.ticket;
+    out->matched_by = e.stored ? "" : "referenced_by";
     out->matched_id = msg.message_id;
-    return Status::Ok();
+    if (e.stored) return Status::Ok();
+  } else if (!st.IsNotFound()) {
+    return st;
   }
-  if (!st.IsNotFound()) return st;
 
-  // Rule 1: In-Reply-To, then References newest first.
-  std::vector<std::pair<std::string, const char*>> candidates;
-  if (!msg.in_reply_to.empty()) candidates.emplace_back(msg.in_reply_to, "in_reply_to");
-  for (auto it = msg.references.rbegin(); it != msg.references.rend(); ++it) {
-    candidates.emplace_back(*it, "references");
-  }
-  for (const auto& [id, rule] : candidates) {
-    st = LookupStored(store, id, &ticket);
-    if (st.ok()) {
+  // Rule 1: In-Reply-To, then References newest first; the first hit wins, a second ticket named
+  // is reported.
+  const bool irt_valid = !msg.in_reply_to.empty() && msg.in_reply_to != msg.message_id;
+  for (const std::string& id : ReferencedIds(msg, max_references)) {
+    st = store->FindMessageId(id, &e);
+    if (st.IsNotFound()) continue;
+    if (!st.ok()) return st;
+    if (out->ticket == 0) {
       out->kind = ThreadResult::Kind::kReply;
-      out->ticket = ticket;
-      out->matched_by = rule;
+      out->ticket = e.ticket;
+      out->matched_by = irt_valid && id == msg.in_reply_to ? "in_reply_to" : "references";
       out->matched_id = id;
-      return Status::Ok();
+    } else if (e.ticket != out->ticket && out->also_ticket == 0) {
+      out->also_ticket = e.ticket;
     }
-    if (!st.IsNotFound()) return st;
   }
+  if (out->ticket != 0) return Status::Ok();
 
   // Rule 2: the queue's subject tag, from a participant only.
   if (match.queue != nullptr) {
     if (auto n = FindSubjectTag(msg.subject, match.queue->subject_tag)) {
       Ticket t;
-      st = store->GetTicket(*n, &t);
-      if (st.ok()) {
+      Status tst = store->GetTicket(*n, &t);
+      if (tst.ok()) {
         const auto& p = t.participants;
         if (!sender.empty() && std::find(p.begin(), p.end(), sender) != p.end()) {
           out->kind = ThreadResult::Kind::kReply;
@@ -94,10 +105,10 @@ Status ResolveThread(TicketStore* store, const ParsedMessage& msg, const QueueMa
           return Status::Ok();
         }
         out->ignored_tag_ticket = *n;
-      } else if (st.IsNotFound()) {
+      } else if (tst.IsNotFound()) {
         out->ignored_tag_ticket = *n;  // a tag naming no ticket is ignored the same way
       } else {
-        return st;
+        return tst;
       }
     }
   }

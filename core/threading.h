@@ -1,7 +1,12 @@
 // Threading: which ticket, if any, a message belongs to.
 //
 // Rules, in order (never on subject text alone):
-//   1. In-Reply-To, then References newest first, against every Message-ID the store has indexed.
+//   0. The message's own Message-ID: stored already -> a duplicate; named earlier by a message of a
+//      ticket (a reply that arrived before its parent) -> that ticket.
+//   1. In-Reply-To, then References newest first (at most the last max_references, malformed ids
+//      skipped), against every Message-ID the store has indexed: the ids of stored messages and the
+//      ids those messages named (JWZ-style containers for unseen messages). When the ids name two
+//      tickets, In-Reply-To wins, else the newest reference; the other is reported (also_ticket).
 //   2. The receiving queue's subject tag (e.g. "[#42]"), only when the sender is a participant of
 //      ticket 42; otherwise the tag is ignored and reported (ignored_tag_ticket), and a new ticket
 //      is opened.
@@ -31,11 +36,17 @@ struct ThreadResult {
   std::string matched_id;         // the Message-ID that matched, if any
   uint64_t ignored_tag_ticket = 0;  // a subject tag named this ticket but the sender is no
                                     // participant
+  uint64_t also_ticket = 0;  // another ticket the message's references named (not joined)
 };
+
+// Ids a message names, for threading and for indexing: In-Reply-To first, then References newest
+// first, at most max_references of them, malformed ids (no '@', spaces, over 250 bytes) dropped,
+// no repeats, never the message's own id.
+std::vector<std::string> ReferencedIds(const ParsedMessage& msg, int64_t max_references);
 
 // store may be nullptr (nothing is known: every message is new).
 Status ResolveThread(TicketStore* store, const ParsedMessage& msg, const QueueMatch& match,
-                     const std::string& sender, ThreadResult* out);
+                     const std::string& sender, int64_t max_references, ThreadResult* out);
 
 // Finds the first ticket number written in subject with the tag format (e.g. "[#{n}]").
 std::optional<uint64_t> FindSubjectTag(const std::string& subject, const std::string& format);

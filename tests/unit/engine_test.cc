@@ -407,3 +407,96 @@ TEST_F(EngineTest, MilterStyleFeedingMatchesRaw) {
 
 }  // namespace
 }  // namespace desk
+
+namespace desk {
+namespace {
+
+// Reference threading (issue 7): ids named but never seen belong to the ticket that named them.
+TEST_F(EngineTest, ReferencedButUnseenIdsThread) {
+  // Carol's first mail answers an agent's mail we never saw (<agent1@desk>).
+  Mail first;
+  first.in_reply_to = "<agent1@desk>";
+  first.references = "<orig@desk> <agent1@desk>";
+  ASSERT_EQ(*Ingest(first).ticket, 1u);
+  struct Case {
+    const char* name;
+    Mail mail;
+    const char* want_kind;
+    uint64_t want_ticket;
+    const char* want_reason;
+  };
+  auto mk = [](const char* id, const char* irt, const char* refs) {
+    Mail m;
+    m.message_id = id;
+    m.in_reply_to = irt;
+    m.references = refs;
+    m.subject = "Re: something";
+    m.from = "bob@colleague.test";
+    return m;
+  };
+  Case cases[] = {
+      {"colleague replies to the unseen agent mail", mk("<c1@x>", "<agent1@desk>", ""), "reply",
+       1, "thread:in_reply_to"},
+      {"only the unseen root in references", mk("<c2@x>", "", "<orig@desk>"), "reply", 1,
+       "thread:references"},
+      {"the unseen parent arrives later", mk("<agent1@desk>", "", ""), "reply", 1,
+       "thread:referenced_by"},
+      {"malformed ids are ignored", mk("<c3@x>", "<no-at-sign>", "<also bad@x>"), "new", 2,
+       nullptr},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Decision got = Ingest(c.mail, "support@example.com", "bob@colleague.test");
+    EXPECT_EQ(got.kind, c.want_kind);
+    ASSERT_TRUE(got.ticket.has_value());
+    EXPECT_EQ(*got.ticket, c.want_ticket);
+    if (c.want_reason != nullptr) {
+      bool found = false;
+      for (const auto& r : got.reasons) found |= r == c.want_reason;
+      EXPECT_TRUE(found) << c.want_reason;
+    }
+  }
+  // The late parent is now a stored message: sending it again is a duplicate.
+  EXPECT_EQ(Ingest(mk("<agent1@desk>", "", ""), "support@example.com", "bob@colleague.test").kind,
+            "duplicate");
+}
+
+TEST_F(EngineTest, TwoTicketsNamedJoinsInReplyToAndSaysSo) {
+  Mail a;
+  a.message_id = "<a@x>";
+  ASSERT_EQ(*Ingest(a).ticket, 1u);
+  Mail b;
+  b.message_id = "<b@x>";
+  b.subject = "Other";
+  ASSERT_EQ(*Ingest(b).ticket, 2u);
+  Mail m;
+  m.message_id = "<m@x>";
+  m.in_reply_to = "<a@x>";
+  m.references = "<a@x> <b@x>";  // newest reference is ticket 2, In-Reply-To wins
+  Decision d = Ingest(m);
+  EXPECT_EQ(*d.ticket, 1u);
+  auto ev = Events(1);
+  bool found = false;
+  for (const auto& e : ev) found |= e.type == "also_referenced" && e.related_ticket == 2;
+  EXPECT_TRUE(found);
+  Mail n;
+  n.message_id = "<n@x>";
+  n.references = "<a@x> <b@x>";  // no In-Reply-To: the newest reference wins
+  EXPECT_EQ(*Ingest(n).ticket, 2u);
+}
+
+TEST_F(EngineTest, ReferencesAreBounded) {
+  Config c = *config_;
+  c.max_references = 3;
+  Reconfigure(c);
+  Mail a;
+  a.message_id = "<a@x>";
+  ASSERT_EQ(*Ingest(a).ticket, 1u);
+  Mail m;
+  m.message_id = "<m@x>";
+  m.references = "<a@x> <r1@x> <r2@x> <r3@x>";  // <a@x> is the 4th newest: not considered
+  EXPECT_EQ(Ingest(m).kind, "new");
+}
+
+}  // namespace
+}  // namespace desk
