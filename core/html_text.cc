@@ -59,9 +59,9 @@ bool DecodeEntity(std::string_view name, std::string* out) {
     std::string_view text;
   };
   static constexpr Named kNamed[] = {
-      {"amp", "&"}, {"lt", "<"},  {"gt", ">"}, {"quot", "\""}, {"apos", "'"},
-      {"nbsp", " "}, {"copy", "\u00a9"}, {"reg", "\u00ae"}, {"hellip", "\u2026"},
-      {"mdash", "\u2014"}, {"ndash", "\u2013"}, {"euro", "\u20ac"},
+      {"amp", "&"},         {"lt", "<"},         {"gt", ">"},         {"quot", "\""},
+      {"apos", "'"},        {"nbsp", " "},       {"copy", "\u00a9"},  {"reg", "\u00ae"},
+      {"hellip", "\u2026"}, {"mdash", "\u2014"}, {"ndash", "\u2013"}, {"euro", "\u20ac"},
   };
   if (name.size() >= 2 && name[0] == '#') {
     bool hex = name[1] == 'x' || name[1] == 'X';
@@ -94,9 +94,9 @@ bool DecodeEntity(std::string_view name, std::string* out) {
 
 // What a tag contributes to the text, by lower-case name ("/p" for a closing tag).
 std::string_view TagBreak(std::string_view tag) {
-  static constexpr std::string_view kLine[] = {"br", "br/", "li", "/div", "/tr", "/li", "/h1",
-                                               "/h2", "/h3", "/h4", "/h5", "/h6", "/table",
-                                               "/ul", "/ol", "/blockquote", "hr", "/title"};
+  static constexpr std::string_view kLine[] = {
+      "br",  "br/", "li",  "/div",   "/tr", "/li", "/h1",         "/h2", "/h3",
+      "/h4", "/h5", "/h6", "/table", "/ul", "/ol", "/blockquote", "hr",  "/title"};
   if (tag == "/p") return "\n\n";
   for (std::string_view t : kLine) {
     if (tag == t) return "\n";

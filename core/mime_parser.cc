@@ -7,8 +7,9 @@
 // stops once enough bytes for max_body_chars code points are in hand (HTML: kHtmlBytesPerChar
 // bytes per character, at least kMinHtmlBytes).
 //
-// Order of work: the top-level header block is measured before GMime sees the mail; the MIME tree
-// is then counted (parts, depth) before anything is decoded, so mail over a limit costs no decoding.
+// Order of work: the top-level header block is measured and the MIME structure counted by a
+// line scan (core/mime_scan.h) before GMime sees the mail, so mail over a limit never costs GMime's
+// object tree; the tree GMime builds is counted again (parts, depth) before anything is decoded.
 // GMime itself stops nesting at about 1000 levels, which bounds the recursion here.
 //
 // Body choice: the first text/plain leaf that is not an attachment (no "attachment" disposition,
@@ -20,6 +21,9 @@
 // message/rfc822 parts. Inside the multipart/alternative that holds the body (at any depth below
 // it), non-attachment text/plain and text/html leaves are other renderings of the body and are not
 // listed; other leaves there (inline images of a multipart/related) are.
+//
+// The subject is GMime's RFC 2047 decoding with every whitespace run (folding included) turned
+// into one space, since it becomes a ticket title; headers[] keeps values as written, unfolded.
 //
 // Part paths follow IMAP: the children of the root multipart are "1", "2", ...; a single-part
 // message's body is "1"; an attached message at "2" has its parts at "2.1", "2.2", ....
@@ -39,6 +43,8 @@
 #include <mutex>
 #include <string_view>
 #include <vector>
+
+#include "core/mime_scan.h"
 
 namespace desk {
 namespace {
@@ -73,6 +79,22 @@ std::string Lower(std::string s) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
   return s;
+}
+
+// Runs of whitespace (folding included) become one space; trimmed. For a subject turned title.
+std::string CollapseSpace(const std::string& s) {
+  std::string out;
+  bool space = false;
+  for (char c : s) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      space = true;
+      continue;
+    }
+    if (space && !out.empty()) out.push_back(' ');
+    space = false;
+    out.push_back(c);
+  }
+  return out;
 }
 
 // A raw header value without its line breaks (the folding whitespace stays), trimmed.
@@ -111,7 +133,8 @@ Status CheckHeaderBytes(const Spool& spool, int64_t max_bytes) {
   } else {
     for (size_t i = 0; i + 1 < head.size(); ++i) {
       if (head[i] != '\n') continue;
-      if (head[i + 1] == '\n' || (head[i + 1] == '\r' && i + 2 < head.size() && head[i + 2] == '\n')) {
+      if (head[i + 1] == '\n' ||
+          (head[i + 1] == '\r' && i + 2 < head.size() && head[i + 2] == '\n')) {
         end = i + 1;
         break;
       }
@@ -184,7 +207,11 @@ bool TruncateUtf8(std::string* s, int64_t max_chars) {
   int64_t chars = 0;
   while (pos < s->size() && chars < max_chars) {
     unsigned char c = static_cast<unsigned char>((*s)[pos]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xE  ? 3
+                 : (c >> 3) == 0x1E ? 4
+                                    : 1;
     pos = std::min(s->size(), pos + len);
     ++chars;
   }
@@ -199,7 +226,11 @@ void DropPartialTail(std::string* s) {
   for (size_t back = 1; back <= 3 && back <= n; ++back) {
     unsigned char c = static_cast<unsigned char>((*s)[n - back]);
     if ((c & 0xC0) == 0x80) continue;  // continuation byte: keep looking for the lead
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xE  ? 3
+                 : (c >> 3) == 0x1E ? 4
+                                    : 1;
     if (len > back) s->resize(n - back);
     return;
   }
@@ -254,8 +285,8 @@ Status ReadText(GMimePart* part, uint64_t max_bytes, std::string* out, bool* cut
   if (!g_utf8_validate(out->data(), static_cast<gssize>(out->size()), nullptr)) {
     if (!converting) {
       // Undeclared or lying charset: let GMime guess (UTF-8, then its fallbacks, then Latin-1).
-      GString_ guessed(g_mime_utils_decode_8bit(g_mime_parser_options_get_default(), out->data(),
-                                                out->size()));
+      GString_ guessed(
+          g_mime_utils_decode_8bit(g_mime_parser_options_get_default(), out->data(), out->size()));
       *out = Str(guessed.get());
     } else {
       GString_ valid(g_utf8_make_valid(out->data(), static_cast<gssize>(out->size())));
@@ -292,10 +323,12 @@ void CountTree(GMimeObject* obj, int depth, int* parts, int* max_depth) {
   if (GMIME_IS_MULTIPART(obj)) {
     GMimeMultipart* mp = GMIME_MULTIPART(obj);
     int n = g_mime_multipart_get_count(mp);
-    for (int i = 0; i < n; ++i) CountTree(g_mime_multipart_get_part(mp, i), depth + 1, parts, max_depth);
+    for (int i = 0; i < n; ++i)
+      CountTree(g_mime_multipart_get_part(mp, i), depth + 1, parts, max_depth);
   } else if (GMIME_IS_MESSAGE_PART(obj)) {
     GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
-    if (inner != nullptr) CountTree(g_mime_message_get_mime_part(inner), depth + 1, parts, max_depth);
+    if (inner != nullptr)
+      CountTree(g_mime_message_get_mime_part(inner), depth + 1, parts, max_depth);
   }
 }
 
@@ -341,7 +374,8 @@ class Lister {
       GMimeMultipart* mp = GMIME_MULTIPART(obj);
       int n = g_mime_multipart_get_count(mp);
       for (int i = 0; i < n; ++i) {
-        std::string child = path.empty() ? std::to_string(i + 1) : path + "." + std::to_string(i + 1);
+        std::string child =
+            path.empty() ? std::to_string(i + 1) : path + "." + std::to_string(i + 1);
         Status s = Visit(g_mime_multipart_get_part(mp, i), child, in_body_alternative);
         if (!s.ok()) return s;
       }
@@ -363,7 +397,8 @@ class Lister {
     info.declared_type = type;
     info.part_path = path;
     const char* disposition = g_mime_object_get_disposition(obj);
-    info.inline_disposition = disposition != nullptr && g_ascii_strcasecmp(disposition, "inline") == 0;
+    info.inline_disposition =
+        disposition != nullptr && g_ascii_strcasecmp(disposition, "inline") == 0;
     Status s = HashContent(GMIME_PART(obj), &info);
     if (!s.ok()) return s;
     out_->push_back(std::move(info));
@@ -411,7 +446,8 @@ Status ChooseBody(GMimeObject* root, const ParseLimits& limits, BodyChoice* choi
   }
   const int64_t max_chars = std::max<int64_t>(limits.max_body_chars, 0);
   uint64_t max_bytes = static_cast<uint64_t>(max_chars) * 4 + 16;  // >= max_chars + 1 code points
-  if (html) max_bytes = static_cast<uint64_t>(std::max(max_chars * kHtmlBytesPerChar, kMinHtmlBytes));
+  if (html)
+    max_bytes = static_cast<uint64_t>(std::max(max_chars * kHtmlBytesPerChar, kMinHtmlBytes));
   std::string text;
   bool cut = false;
   Status s = ReadText(GMIME_PART(choice->part), max_bytes, &text, &cut);
@@ -440,6 +476,8 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, ParsedMessage
   out->size_bytes = spool.size();
   Status s = CheckHeaderBytes(spool, limits.max_header_bytes);
   if (!s.ok()) return s;
+  s = ScanMimeStructure(spool, limits.max_mime_parts, limits.max_mime_depth);
+  if (!s.ok()) return s;
 
   // In memory: a GByteArray header over the spool's buffer; the stream does not own it, and it
   // outlives every GMime object below (declared first, destroyed last).
@@ -465,14 +503,8 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, ParsedMessage
   CountTree(root, 0, &parts, &depth);
   out->mime_parts = parts;
   out->mime_depth = depth;
-  if (depth > limits.max_mime_depth) {
-    return Status::Malformed("mime depth " + std::to_string(depth) + " exceeds limit " +
-                             std::to_string(limits.max_mime_depth));
-  }
-  if (parts > limits.max_mime_parts) {
-    return Status::Malformed("mime parts " + std::to_string(parts) + " exceed limit " +
-                             std::to_string(limits.max_mime_parts));
-  }
+  if (depth > limits.max_mime_depth) return MimeLimitError("depth", depth, limits.max_mime_depth);
+  if (parts > limits.max_mime_parts) return MimeLimitError("parts", parts, limits.max_mime_parts);
 
   for (GMimeHeader* h : TopLevelHeaders(GMIME_OBJECT(message.get()), root)) {
     std::string name = Str(g_mime_header_get_name(h));
@@ -501,7 +533,7 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, ParsedMessage
   if (!from.empty()) out->from = std::move(from.front());
   AddMailboxes(g_mime_message_get_to(message.get()), &out->to);
   AddMailboxes(g_mime_message_get_cc(message.get()), &out->cc);
-  out->subject = std::string(Trim(Str(g_mime_message_get_subject(message.get()))));
+  out->subject = CollapseSpace(Str(g_mime_message_get_subject(message.get())));
   GDateTime* date = g_mime_message_get_date(message.get());
   if (date != nullptr && !out->date.empty()) out->date_unix = g_date_time_to_unix(date);
 

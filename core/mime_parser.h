@@ -8,6 +8,9 @@
 // kMalformed Status naming the limit. Mail that GMime cannot parse at all is kMalformed too; mail that
 // is merely odd (no From, no Date, bad charset) parses with empty fields.
 //
+// The text body is cut at exactly max_body_chars code points (never inside one), and
+// ParsedMessage::text_body_truncated tells the caller it was cut.
+//
 // Thread-safety: call InitMimeLibrary() once at start-up; ParseMessage is then safe from any thread.
 #pragma once
 

@@ -42,7 +42,7 @@ int OpenTempFile(const std::string& dir, std::string* error) {
 #ifdef O_TMPFILE
   fd = open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (fd >= 0) return fd;
-  // Not all file systems support O_TMPFILE (EOPNOTSUPP, EISDIR on old kernels): fall back.
+    // Not all file systems support O_TMPFILE (EOPNOTSUPP, EISDIR on old kernels): fall back.
 #endif
   std::string path = dir + "/deskmilter-spool-XXXXXX";
   fd = mkostemp(path.data(), O_CLOEXEC);

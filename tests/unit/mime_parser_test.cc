@@ -81,7 +81,7 @@ TEST_F(MimeParserTest, PlainText) {
   EXPECT_EQ(m.cc[0].address, "carol@example.net");
   EXPECT_EQ(m.cc[1].name, "Dave");
   EXPECT_EQ(m.cc[2].address, "erin@example.net");
-  EXPECT_EQ(m.subject, "Printer  on fire");
+  EXPECT_EQ(m.subject, "Printer on fire");  // folding whitespace collapsed for a title
   EXPECT_EQ(m.date, "Tue, 02 Jan 2024 10:00:00 +0000");
   GDateTime* want_date = g_date_time_new_utc(2024, 1, 2, 10, 0, 0);
   EXPECT_EQ(m.date_unix, g_date_time_to_unix(want_date));
@@ -116,6 +116,10 @@ TEST_F(MimeParserTest, MissingHeadersAreEmpty) {
   EXPECT_EQ(m.date_unix, 0);
   EXPECT_TRUE(m.to.empty());
   EXPECT_EQ(m.text_body, "body\n");  // no Content-Type: text/plain by default
+
+  ParsedMessage bad_date = MustParse("Date: the day after tomorrow\n\nbody\n");
+  EXPECT_EQ(bad_date.date, "the day after tomorrow");
+  EXPECT_EQ(bad_date.date_unix, 0);
 }
 
 TEST_F(MimeParserTest, UnparsableIsMalformed) {
@@ -217,6 +221,7 @@ TEST_F(MimeParserTest, EncodedWordsInSubjectAndFrom) {
        "Caf\u00e9 cr\u00e8me", "Ren\u00e9e"},
       {"Re: =?utf-8?q?caf=C3=A9?=\n =?utf-8?q?_ouvert?=", "\"Plain Name\" <p@example.com>",
        "Re: caf\u00e9 ouvert", "Plain Name"},
+      {"=?utf-8?q?Caf=C3=A9?= folded\n\tline", "<bare@example.com>", "Caf\u00e9 folded line", ""},
   };
   for (const Case& c : cases) {
     ParsedMessage m = MustParse("From: " + c.from_raw + "\nSubject: " + c.subject_raw +
@@ -377,8 +382,12 @@ TEST_F(MimeParserTest, ReplyHeaders) {
   const std::vector<Case> cases = {
       {"<orig@example.com>", "<a@x> <b@y>", "orig@example.com", {"a@x", "b@y"}},
       {"Your message of Tue, 2 Jan <orig@example.com> (sent at 10:00)",
-       "<a@x> junk <notanid> <b@y>\n\t<c@z> <broken@", "orig@example.com", {"a@x", "b@y", "c@z"}},
-      {"<no-at-sign> <second@example.com>", "<<nested@x>> < spaced id@x >", "second@example.com",
+       "<a@x> junk <notanid> <b@y>\n\t<c@z> <broken@",
+       "orig@example.com",
+       {"a@x", "b@y", "c@z"}},
+      {"<no-at-sign> <second@example.com>",
+       "<<nested@x>> < spaced id@x >",
+       "second@example.com",
        {"nested@x"}},
       {"garbage only", "", "", {}},
   };
@@ -399,7 +408,9 @@ TEST_F(MimeParserTest, BodyCharsetAndLineEndings) {
   };
   const std::vector<Case> cases = {
       {"Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: 8bit\n",
-       "Gr\xfc\xdf" "e\r\nzwei\r\n", "Gr\u00fc\u00dfe\nzwei\n"},
+       "Gr\xfc\xdf"
+       "e\r\nzwei\r\n",
+       "Gr\u00fc\u00dfe\nzwei\n"},
       {"Content-Type: text/plain; charset=windows-1252\n"
        "Content-Transfer-Encoding: quoted-printable\n",
        "=80 5\n", "\u20ac 5\n"},
@@ -433,8 +444,7 @@ TEST_F(MimeParserTest, BodyTruncation) {
   for (const Case& c : cases) {
     ParseLimits limits;
     limits.max_body_chars = c.max_chars;
-    ParsedMessage m =
-        MustParse("Content-Type: text/plain; charset=utf-8\n\n" + c.body, limits);
+    ParsedMessage m = MustParse("Content-Type: text/plain; charset=utf-8\n\n" + c.body, limits);
     std::string got_ = m.text_body;
     EXPECT_EQ(got_, c.want) << c.body;
     EXPECT_EQ(m.text_body_truncated, c.want_truncated) << c.body;
@@ -467,7 +477,8 @@ std::string Nested(int depth) {
 
 std::string ManyParts(int n) {
   std::string raw = "Content-Type: multipart/mixed; boundary=b\n\n";
-  for (int i = 0; i < n; ++i) raw += "--b\nContent-Type: text/plain\n\npart " + std::to_string(i) + "\n";
+  for (int i = 0; i < n; ++i)
+    raw += "--b\nContent-Type: text/plain\n\npart " + std::to_string(i) + "\n";
   return raw + "--b--\n";
 }
 
@@ -502,6 +513,49 @@ TEST_F(MimeParserTest, Limits) {
       EXPECT_EQ(got_.error_class(), ErrorClass::kMalformed) << c.name;
       EXPECT_NE(got_.message().find(c.want_error), std::string::npos)
           << c.name << ": " << got_.message();
+    }
+  }
+}
+
+TEST_F(MimeParserTest, ManyEmptyPartsStopBeforeGMimeBuildsThem) {
+  // 1 million empty parts in 7 MB: GMime alone would allocate over a gigabyte for them.
+  std::string raw = "Content-Type: multipart/mixed; boundary=b\n\n";
+  for (int i = 0; i < 1000000; ++i) raw += "--b\n\nx\n";
+  raw += "--b--\n";
+  ParsedMessage m;
+  Status got_ = Parse(raw, ParseLimits(), &m);
+  EXPECT_EQ(got_.message(), "mime parts 501 exceed limit 500");
+  EXPECT_EQ(m.mime_parts, 0) << "GMime must not have been run";
+}
+
+TEST_F(MimeParserTest, StructureScanAgreesOnHandWrittenShapes) {
+  // Each shape parses with limits equal to its own count and fails with one less.
+  const std::vector<std::string> shapes = {
+      kPlain,
+      Nested(5),
+      ManyParts(7),
+      "Content-Type: multipart/mixed; boundary=\"a b\"\n\n--a b  \n\nx\n--a b--\t\n",
+      "Content-Type: multipart/mixed;\n boundary*0=\"con\";\n boundary*1=\"tinued\"\n\n"
+      "--continued\n\none\n--continued\n\ntwo\n--continued--\n",
+      "Content-Type: message/rfc822\n\nSubject: inner\nContent-Type: multipart/mixed; "
+      "boundary=i\n\n--i\n\n--i\nContent-Type: message/rfc822\n\nX: y\n\nz\n--i--\n",
+      "Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: multipart/alternative; "
+      "boundary=i\n\n--i\n\na\n--o\n\nparent boundary closes the inner one\n--o--\n",
+  };
+  for (const std::string& raw : shapes) {
+    ParsedMessage m = MustParse(raw);
+    ParseLimits exact;
+    exact.max_mime_parts = m.mime_parts;
+    exact.max_mime_depth = m.mime_depth;
+    ParsedMessage again;
+    Status at_limit = Parse(raw, exact, &again);
+    EXPECT_TRUE(at_limit.ok()) << raw << at_limit.ToString();
+    exact.max_mime_parts = m.mime_parts - 1;
+    EXPECT_EQ(Parse(raw, exact, &again).error_class(), ErrorClass::kMalformed) << raw;
+    if (m.mime_depth > 0) {
+      exact.max_mime_parts = m.mime_parts;
+      exact.max_mime_depth = m.mime_depth - 1;
+      EXPECT_EQ(Parse(raw, exact, &again).error_class(), ErrorClass::kMalformed) << raw;
     }
   }
 }
@@ -613,10 +667,20 @@ TEST_F(MimeParserTest, CorpusSmoke) {
         Status s = Parse(raw, ParseLimits(), &m, threshold);
         EXPECT_TRUE(s.ok() || s.error_class() == ErrorClass::kMalformed)
             << e->d_name << ": " << s.ToString();
-        if (s.ok()) {
-          EXPECT_TRUE(g_utf8_validate(m.text_body.data(), m.text_body.size(), nullptr)) << e->d_name;
-          ++parsed;
-        }
+        if (!s.ok()) continue;
+        EXPECT_TRUE(g_utf8_validate(m.text_body.data(), m.text_body.size(), nullptr)) << e->d_name;
+        ++parsed;
+        // The pre-parse structure scan must agree with GMime's tree: limits equal to what was
+        // counted pass, one less fails.
+        ParseLimits exact;
+        exact.max_mime_parts = m.mime_parts;
+        exact.max_mime_depth = m.mime_depth;
+        ParsedMessage again;
+        Status at_limit = Parse(raw, exact, &again, threshold);
+        EXPECT_TRUE(at_limit.ok()) << e->d_name << ": " << at_limit.ToString();
+        exact.max_mime_parts = m.mime_parts - 1;
+        EXPECT_EQ(Parse(raw, exact, &again, threshold).error_class(), ErrorClass::kMalformed)
+            << e->d_name;
       }
     }
     closedir(d);

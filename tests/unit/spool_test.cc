@@ -1,4 +1,5 @@
-// Spool: memory/disk switch, content and SHA-256 across the switch, header formatting, Reset, errors.
+// Spool: memory/disk switch, content and SHA-256 across the switch, header formatting, Reset,
+// errors.
 #include "core/spool.h"
 
 #include <dirent.h>
