@@ -127,7 +127,8 @@ class Walker {
       if (!Read(a, limits_.head_bytes, e, &counted, &content)) return false;
     }
     e.head = content.substr(0, limits_.head_bytes);
-    bool descend = regular && !e.encrypted && descend_ && !e.head.empty() && descend_(e.name, e.head);
+    bool descend =
+        regular && !e.encrypted && descend_ && !e.head.empty() && descend_(e.name, e.head);
     size_t index = out_->entries.size();
     out_->entries.push_back(std::move(e));
     if (!descend) return true;

@@ -10,8 +10,8 @@ namespace {
 // Names that say "archive". Refused by name while archives = refuse; under inspect the content
 // decides, so a zip named .zip can be opened and judged.
 constexpr std::array<std::string_view, 22> kArchiveExtensions = {
-    "zip", "rar", "7z",  "tar", "gz",  "tgz", "bz2", "tbz", "tbz2", "xz", "txz",
-    "zst", "lz",  "lzh", "lha", "cab", "arj", "cpio", "iso", "z",   "ace", "zipx",
+    "zip", "rar", "7z",  "tar", "gz",  "tgz", "bz2",  "tbz", "tbz2", "xz",  "txz",
+    "zst", "lz",  "lzh", "lha", "cab", "arj", "cpio", "iso", "z",    "ace", "zipx",
 };
 
 constexpr std::string_view kOoxmlPrefix = "application/vnd.openxmlformats-officedocument.";
@@ -51,9 +51,12 @@ const char* ArchiveModeName(ArchiveMode m) {
 }
 
 bool ParseArchiveMode(std::string_view s, ArchiveMode* out) {
-  if (s == "refuse") *out = ArchiveMode::kRefuse;
-  else if (s == "inspect") *out = ArchiveMode::kInspect;
-  else return false;
+  if (s == "refuse")
+    *out = ArchiveMode::kRefuse;
+  else if (s == "inspect")
+    *out = ArchiveMode::kInspect;
+  else
+    return false;
   return true;
 }
 
@@ -62,18 +65,25 @@ const char* EncryptedModeName(EncryptedMode m) {
 }
 
 bool ParseEncryptedMode(std::string_view s, EncryptedMode* out) {
-  if (s == "refuse") *out = EncryptedMode::kRefuse;
-  else if (s == "scan_limit") *out = EncryptedMode::kScanLimit;
-  else return false;
+  if (s == "refuse")
+    *out = EncryptedMode::kRefuse;
+  else if (s == "scan_limit")
+    *out = EncryptedMode::kScanLimit;
+  else
+    return false;
   return true;
 }
 
 const char* OutcomeName(Verdict::Outcome o) {
   switch (o) {
-    case Verdict::Outcome::kAllowed: return "allowed";
-    case Verdict::Outcome::kRefusedType: return "refused_type";
-    case Verdict::Outcome::kTooLarge: return "too_large";
-    case Verdict::Outcome::kScanLimit: return "scan_limit";
+    case Verdict::Outcome::kAllowed:
+      return "allowed";
+    case Verdict::Outcome::kRefusedType:
+      return "refused_type";
+    case Verdict::Outcome::kTooLarge:
+      return "too_large";
+    case Verdict::Outcome::kScanLimit:
+      return "scan_limit";
   }
   return "unknown";
 }
@@ -94,9 +104,9 @@ AttachmentPolicyConfig DefaultAttachmentPolicy() {
       "audio/mpeg", "audio/x-wav", "audio/wav", "audio/vnd.wave",
       // an empty file carries nothing
       "application/x-empty"};
-  // DLL, EXE, SCR are executables by content and name anyway; BAT too, but a batch file libmagic calls
-  // text/plain is caught here by name. BIN content is application/octet-stream, which no allowed
-  // category holds. ZIP and RAR: archives = refuse, by content and by name.
+  // DLL, EXE, SCR are executables by content and name anyway; BAT too, but a batch file libmagic
+  // calls text/plain is caught here by name. BIN content is application/octet-stream, which no
+  // allowed category holds. ZIP and RAR: archives = refuse, by content and by name.
   c.refused_extensions = {"exe", "dll", "bat", "scr", "bin"};
   c.archives = ArchiveMode::kRefuse;
   return c;
@@ -158,8 +168,8 @@ Verdict AttachmentPolicy::JudgeFile(std::string_view filename, std::string_view 
   };
   // 1. size
   if (c.max_attachment_bytes > 0 && size > c.max_attachment_bytes) {
-    return Verdict{Verdict::Outcome::kTooLarge, "size " + std::to_string(size) + " > " +
-                                                    std::to_string(c.max_attachment_bytes)};
+    return Verdict{Verdict::Outcome::kTooLarge,
+                   "size " + std::to_string(size) + " > " + std::to_string(c.max_attachment_bytes)};
   }
   // 2. and the name's part of 3.
   Verdict by_name = JudgeName(filename);
@@ -196,14 +206,16 @@ Verdict AttachmentPolicy::JudgeEntries(const AttachmentFacts& f, bool office) co
     std::string type = i < f.entry_types.size() ? f.entry_types[i] : "";
     if (office) {
       // Only content counts inside an office file; see the header.
-      if (CategoryOf(type, "") == Category::kExecutable) return Refused("entry " + e.path + ": executable");
+      if (CategoryOf(type, "") == Category::kExecutable)
+        return Refused("entry " + e.path + ": executable");
       continue;
     }
     Category cat = i < f.entry_categories.size() ? f.entry_categories[i] : CategoryOf(type, e.name);
     if (e.encrypted) {
       // The name is visible even when the content is not: judge it first.
       Verdict v = JudgeName(e.name);
-      if (v.outcome == Verdict::Outcome::kRefusedType) return Refused("entry " + e.path + ": " + v.reason);
+      if (v.outcome == Verdict::Outcome::kRefusedType)
+        return Refused("entry " + e.path + ": " + v.reason);
       Verdict enc = encrypted("encrypted entry " + e.path);
       if (enc.outcome == Verdict::Outcome::kRefusedType) return enc;
       note_limit(enc.reason);
@@ -214,7 +226,8 @@ Verdict AttachmentPolicy::JudgeEntries(const AttachmentFacts& f, bool office) co
       v.reason = "entry " + e.path + ": " + v.reason;
       return v;
     }
-    if (cat == Category::kArchive && !e.opened) note_limit("archive entry not inspected: " + e.path);
+    if (cat == Category::kArchive && !e.opened)
+      note_limit("archive entry not inspected: " + e.path);
   }
   if (office) return Verdict{};
   if (l.encrypted_headers) {
@@ -234,9 +247,9 @@ Verdict AttachmentPolicy::Judge(const AttachmentFacts& f) const {
     return JudgeEntries(f, /*office=*/true);
   }
   if (f.category != Category::kArchive) return v;
-  auto allowed_archive = std::find(config_.allowed_categories.begin(),
-                                   config_.allowed_categories.end(),
-                                   Category::kArchive) != config_.allowed_categories.end();
+  auto allowed_archive =
+      std::find(config_.allowed_categories.begin(), config_.allowed_categories.end(),
+                Category::kArchive) != config_.allowed_categories.end();
   if (config_.archives == ArchiveMode::kRefuse) {
     if (allowed_archive) return Verdict{};
     return Refused("type " + f.detected_type);
@@ -249,7 +262,8 @@ Verdict AttachmentPolicy::Judge(const AttachmentFacts& f) const {
 Verdict AttachmentPolicy::JudgeTotal(uint64_t total_bytes) const {
   if (config_.max_total_bytes > 0 && total_bytes > config_.max_total_bytes) {
     return Verdict{Verdict::Outcome::kTooLarge, "total size " + std::to_string(total_bytes) +
-                                                    " > " + std::to_string(config_.max_total_bytes)};
+                                                    " > " +
+                                                    std::to_string(config_.max_total_bytes)};
   }
   return Verdict{};
 }

@@ -2,8 +2,8 @@
 //
 // The facts about one attachment (name, declared type, type detected by libmagic, category, size,
 // and for an inspected archive the entries inside it) go in; a Verdict comes out: allowed,
-// refused_type, too_large or scan_limit, with a short reason for the 5xx reply, the strip notice and
-// the log ("executable", "extension .exe", "type application/zip", "size 61234567 > 52428800").
+// refused_type, too_large or scan_limit, with a short reason for the 5xx reply, the strip notice
+// and the log ("executable", "extension .exe", "type application/zip", "size 61234567 > 52428800").
 //
 // Rules, in order (the first that fires decides):
 //  1. size > max_attachment_bytes                      -> too_large
@@ -24,12 +24,13 @@
 //
 // Office zip containers (docx, xlsx, odt, ...) are documents, not archives; when they were listed
 // (DescribeAttachment does, whatever the archives mode), an entry whose CONTENT is executable
-// refuses the document ("entry x.exe: executable"), because anyone can put an [Content_Types].xml in
-// a zip. Names inside office files are not judged: real ones hold oleObject1.bin and the like.
+// refuses the document ("entry x.exe: executable"), because anyone can put an [Content_Types].xml
+// in a zip. Names inside office files are not judged: real ones hold oleObject1.bin and the like.
 //
-// Encrypted archive entries are refused by default: neither the policy nor ClamAV can see inside, and
-// a password-protected zip with the password in the mail body is a classic way to deliver malware.
-// A queue that receives them legitimately sets encrypted = kScanLimit (hold for an administrator).
+// Encrypted archive entries are refused by default: neither the policy nor ClamAV can see inside,
+// and a password-protected zip with the password in the mail body is a classic way to deliver
+// malware. A queue that receives them legitimately sets encrypted = kScanLimit (hold for an
+// administrator).
 //
 // Pure: no I/O but through the detector and inspector passed in, no clock, no logging.
 // Thread-safety: AttachmentPolicy is immutable after construction and safe to share.
@@ -47,11 +48,11 @@
 namespace desk {
 
 enum class ArchiveMode { kRefuse, kInspect };
-const char* ArchiveModeName(ArchiveMode m);                  // "refuse", "inspect"
+const char* ArchiveModeName(ArchiveMode m);                   // "refuse", "inspect"
 bool ParseArchiveMode(std::string_view s, ArchiveMode* out);  // false on anything else
 
 enum class EncryptedMode { kRefuse, kScanLimit };
-const char* EncryptedModeName(EncryptedMode m);                  // "refuse", "scan_limit"
+const char* EncryptedModeName(EncryptedMode m);                   // "refuse", "scan_limit"
 bool ParseEncryptedMode(std::string_view s, EncryptedMode* out);  // false on anything else
 
 // One queue's attachment policy. Type patterns are lower-case MIME types, "type/*", or a prefix
@@ -79,9 +80,9 @@ AttachmentPolicyConfig DefaultAttachmentPolicy();
 bool TypeMatches(std::string_view pattern, std::string_view mime);
 
 struct AttachmentFacts {
-  std::string filename;       // decoded, UTF-8; "" when the part has none
-  std::string declared_type;  // lower-case "type/subtype" from Content-Type; may be ""
-  std::string detected_type;  // from FileTypeDetector::Detect
+  std::string filename;                  // decoded, UTF-8; "" when the part has none
+  std::string declared_type;             // lower-case "type/subtype" from Content-Type; may be ""
+  std::string detected_type;             // from FileTypeDetector::Detect
   Category category = Category::kOther;  // CategoryOf(detected_type, filename)
   uint64_t size = 0;                     // decoded bytes
   // Filled when the attachment was listed (archive under inspect, or an office container).
@@ -99,7 +100,8 @@ struct Verdict {
   std::string reason;  // "" when allowed
   bool allowed() const { return outcome == Outcome::kAllowed; }
 };
-const char* OutcomeName(Verdict::Outcome o);  // "allowed", "refused_type", "too_large", "scan_limit"
+const char* OutcomeName(
+    Verdict::Outcome o);  // "allowed", "refused_type", "too_large", "scan_limit"
 
 class AttachmentPolicy {
  public:
@@ -110,11 +112,11 @@ class AttachmentPolicy {
   // The message-level size rule: total decoded attachment bytes against max_total_bytes.
   Verdict JudgeTotal(uint64_t total_bytes) const;
 
-  // Builds the facts for one decoded attachment: detects its type (first kDetectBytes), its category
-  // and, when it is an archive and archives = inspect or it is an office zip container, lists it with
-  // the inspector (nested archives opened when their head is detected as an archive, to
-  // max_archive_depth), detecting each entry. A zip that libmagic calls application/zip but whose
-  // listing shows an office document gets the office type. Errors: only the detector's
+  // Builds the facts for one decoded attachment: detects its type (first kDetectBytes), its
+  // category and, when it is an archive and archives = inspect or it is an office zip container,
+  // lists it with the inspector (nested archives opened when their head is detected as an archive,
+  // to max_archive_depth), detecting each entry. A zip that libmagic calls application/zip but
+  // whose listing shows an office document gets the office type. Errors: only the detector's
   // (Status::Internal); an unreadable archive is a fact (list_error), not an error.
   Status Describe(FileTypeDetector* detector, const ArchiveInspector& inspector,
                   std::string_view filename, std::string_view declared_type,

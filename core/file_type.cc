@@ -65,16 +65,16 @@ constexpr std::array<std::string_view, 23> kArchiveTypes = {
 
 // Extensions that run code when opened on a desktop, Windows above all.
 constexpr std::array<std::string_view, 28> kExecutableExtensions = {
-    "exe", "dll", "bat", "cmd", "scr", "com", "pif", "cpl", "msi", "msp", "msc", "vbs", "vbe", "js",
-    "jse", "wsf", "wsh", "hta", "ps1", "lnk", "jar", "reg", "sys", "ocx", "drv", "scf", "gadget",
-    "application",
+    "exe", "dll", "bat", "cmd", "scr", "com", "pif",    "cpl",         "msi", "msp",
+    "msc", "vbs", "vbe", "js",  "jse", "wsf", "wsh",    "hta",         "ps1", "lnk",
+    "jar", "reg", "sys", "ocx", "drv", "scf", "gadget", "application",
 };
 
 // Document types outside text/*, application/vnd.ms-*, OOXML and ODF.
 constexpr std::array<std::string_view, 10> kDocumentTypes = {
-    "application/pdf",      "application/msword",   "application/rtf",
+    "application/pdf",        "application/msword",   "application/rtf",
     "application/postscript", "application/epub+zip", "application/json",
-    "application/xml",      "application/csv",      "application/x-mobipocket-ebook",
+    "application/xml",        "application/csv",      "application/x-mobipocket-ebook",
     "message/rfc822",
 };
 
@@ -132,13 +132,20 @@ std::string OfficeTypeFromLocalHeaders(std::string_view b) {
 
 const char* CategoryName(Category c) {
   switch (c) {
-    case Category::kImage: return "image";
-    case Category::kVideo: return "video";
-    case Category::kAudio: return "audio";
-    case Category::kDocument: return "document";
-    case Category::kExecutable: return "executable";
-    case Category::kArchive: return "archive";
-    case Category::kOther: return "other";
+    case Category::kImage:
+      return "image";
+    case Category::kVideo:
+      return "video";
+    case Category::kAudio:
+      return "audio";
+    case Category::kDocument:
+      return "document";
+    case Category::kExecutable:
+      return "executable";
+    case Category::kArchive:
+      return "archive";
+    case Category::kOther:
+      return "other";
   }
   return "other";
 }

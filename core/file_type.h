@@ -2,25 +2,29 @@
 //
 // The detected type comes from libmagic (MAGIC_MIME_TYPE) on the decoded bytes, never from the
 // declared Content-Type or the name alone. CategoryOf() then sorts a detected type into the coarse
-// classes the attachment policy speaks of: image, video, audio, document, executable, archive, other.
+// classes the attachment policy speaks of: image, video, audio, document, executable, archive,
+// other.
 //
 // Guarantees:
-// - Detect() returns a bare lower-case "type/subtype": libmagic's extra text (", no program header",
+// - Detect() returns a bare lower-case "type/subtype": libmagic's extra text (", no program
+// header",
 //   "; charset=") is cut off.
 // - Office files that are zip containers (OOXML docx/xlsx/pptx, ODF odt/ods/odp) are reported with
-//   their office type even when libmagic says application/zip because the entries are not in the order
-//   it expects: Detect() looks for "[Content_Types].xml" / "mimetype" in the zip local headers of the
-//   bytes it is given, and OfficeTypeFromEntryNames() does the same from a full archive listing.
+//   their office type even when libmagic says application/zip because the entries are not in the
+//   order it expects: Detect() looks for "[Content_Types].xml" / "mimetype" in the zip local
+//   headers of the bytes it is given, and OfficeTypeFromEntryNames() does the same from a full
+//   archive listing.
 // - Text, including UTF-8 French or Japanese and Latin-1, is a document, never executable; scripts
 //   are executable when libmagic says so (text/x-shellscript, text/x-msdos-batch) or when the name
-//   ends in an extension Windows runs (.exe .bat .cmd .scr .com .js .vbs ...), see IsExecutableName().
+//   ends in an extension Windows runs (.exe .bat .cmd .scr .com .js .vbs ...), see
+//   IsExecutableName().
 //
 // Limits: give Detect() at least the first kDetectBytes of the decoded content (or all of it when
 // shorter); libmagic misreads zips and PE files cut to a few dozen bytes.
 //
-// Thread-safety: a FileTypeDetector owns one magic_t cookie, which is NOT safe to share between threads:
-// use one detector per connection or thread, or guard a shared one with a mutex. CategoryOf() and the
-// other free functions are pure and thread-safe.
+// Thread-safety: a FileTypeDetector owns one magic_t cookie, which is NOT safe to share between
+// threads: use one detector per connection or thread, or guard a shared one with a mutex.
+// CategoryOf() and the other free functions are pure and thread-safe.
 #pragma once
 
 #include <memory>
@@ -44,15 +48,16 @@ class FileTypeDetector {
   // How many leading bytes of the decoded content Detect() wants to see.
   static constexpr size_t kDetectBytes = 64 * 1024;
 
-  // Opens a libmagic cookie with the system database. Status::Internal when libmagic cannot load it.
+  // Opens a libmagic cookie with the system database. Status::Internal when libmagic cannot load
+  // it.
   static Status Create(std::unique_ptr<FileTypeDetector>* out);
   ~FileTypeDetector();
   FileTypeDetector(const FileTypeDetector&) = delete;
   FileTypeDetector& operator=(const FileTypeDetector&) = delete;
 
   // Sets *mime to the detected "type/subtype" of content (the first kDetectBytes or more of the
-  // decoded attachment; longer input is cut to kDetectBytes). Empty content is "application/x-empty".
-  // Status::Internal when libmagic fails; *mime is then unchanged.
+  // decoded attachment; longer input is cut to kDetectBytes). Empty content is
+  // "application/x-empty". Status::Internal when libmagic fails; *mime is then unchanged.
   Status Detect(std::string_view content, std::string* mime);
 
  private:

@@ -66,10 +66,14 @@ ScanResult ResultOf(cl_error_t r, const char* virname, const std::string& found)
 
 const char* ScanOutcomeName(ScanResult::Outcome o) {
   switch (o) {
-    case ScanResult::kClean: return "clean";
-    case ScanResult::kInfected: return "infected";
-    case ScanResult::kScanLimit: return "scan_limit";
-    case ScanResult::kError: return "error";
+    case ScanResult::kClean:
+      return "clean";
+    case ScanResult::kInfected:
+      return "infected";
+    case ScanResult::kScanLimit:
+      return "scan_limit";
+    case ScanResult::kError:
+      return "error";
   }
   return "error";
 }
@@ -117,7 +121,8 @@ Status VirusScanner::Create(const ScannerOptions& options, std::shared_ptr<Virus
     cl_engine_free(engine);
     return Status::Scanner("no signatures loaded from " + dir);
   }
-  if ((r = cl_engine_compile(engine)) != CL_SUCCESS) return fail("compiling the database " + dir, r);
+  if ((r = cl_engine_compile(engine)) != CL_SUCCESS)
+    return fail("compiling the database " + dir, r);
   out->reset(new VirusScanner(engine, signatures, options));
   return Status::Ok();
 }
@@ -191,7 +196,16 @@ Status ScannerHolder::Rebuild() {
 Status ScannerHolder::MaybeReload(bool* reloaded) {
   if (reloaded) *reloaded = false;
   std::lock_guard<std::mutex> lock(mu_);
-  bool changed = stat_ == nullptr || cl_statchkdir(static_cast<cl_stat*>(stat_)) == 1;
+  auto* stat = static_cast<cl_stat*>(stat_);
+  bool changed = stat == nullptr || cl_statchkdir(stat) == 1;
+  if (!changed) {
+    // cl_statchkdir sees added and changed files, not removed ones: compare the count too.
+    cl_stat now{};
+    if (cl_statinidir(options_.database_dir.c_str(), &now) == CL_SUCCESS) {
+      changed = now.entries != stat->entries;
+      cl_statfree(&now);
+    }
+  }
   if (!changed) return Status::Ok();
   Status st = Rebuild();
   if (st.ok() && reloaded) *reloaded = true;

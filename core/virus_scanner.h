@@ -9,10 +9,10 @@
 //
 // ScannerHolder keeps the current engine and swaps in a new one when the database directory changes
 // (MaybeReload, from a background thread, e.g. every few seconds) or on demand (ReloadNow, on
-// SIGHUP). The new engine is built in the calling thread while scans continue on the old one; a scan
-// holds its engine through a shared_ptr, so the old engine is freed when its last scan ends. While a
-// reload runs, memory holds both engines (about twice the database size: ~2.4 GiB with the official
-// signatures). A reload that fails keeps the old engine and returns the error.
+// SIGHUP). The new engine is built in the calling thread while scans continue on the old one; a
+// scan holds its engine through a shared_ptr, so the old engine is freed when its last scan ends.
+// While a reload runs, memory holds both engines (about twice the database size: ~2.4 GiB with the
+// official signatures). A reload that fails keeps the old engine and returns the error.
 //
 // Limits: no database (an empty directory) or a broken one is Status::Scanner from Create
 // ("no supported database files found in DIR"). libclamav writes temporary files while it unpacks
@@ -39,13 +39,13 @@
 namespace desk {
 
 struct ScannerOptions {
-  std::string database_dir;                // directory of .cvd/.cld/.hdb/.ndb/... files
-  std::string temp_dir;                    // "" = libclamav's default
-  uint64_t max_scan_size = 400ull << 20;   // bytes scanned per attachment, all nested files together
-  uint64_t max_file_size = 100ull << 20;   // largest single (nested) file scanned
-  uint32_t max_recursion = 17;             // archive / container nesting
-  uint32_t max_files = 10000;              // files scanned inside one attachment
-  uint32_t max_scan_time_ms = 120000;      // wall time per scan
+  std::string database_dir;               // directory of .cvd/.cld/.hdb/.ndb/... files
+  std::string temp_dir;                   // "" = libclamav's default
+  uint64_t max_scan_size = 400ull << 20;  // bytes scanned per attachment, all nested files together
+  uint64_t max_file_size = 100ull << 20;  // largest single (nested) file scanned
+  uint32_t max_recursion = 17;            // archive / container nesting
+  uint32_t max_files = 10000;             // files scanned inside one attachment
+  uint32_t max_scan_time_ms = 120000;     // wall time per scan
 };
 
 struct ScanResult {
@@ -91,9 +91,10 @@ class ScannerHolder {
   // it keeps that engine alive however many reloads happen meanwhile.
   std::shared_ptr<const VirusScanner> Get() const { return current_.load(); }
 
-  // Rebuilds the engine when a file of the database directory was added, removed or changed since
-  // the last (attempted) load; sets *reloaded when it did. A failed rebuild keeps the current engine,
-  // returns the error, and is not retried until the directory changes again (or ReloadNow).
+  // Rebuilds the engine when a database file of the directory was added, removed or changed since
+  // the last (attempted) load (cl_statchkdir, whose mtime has a one-second grain, plus a file
+  // count for removals); sets *reloaded when it did. A failed rebuild keeps the current
+  // engine, returns the error, and is not retried until the directory changes again (or ReloadNow).
   Status MaybeReload(bool* reloaded = nullptr);
 
   // Rebuilds the engine now, whatever the directory says.
@@ -109,7 +110,7 @@ class ScannerHolder {
   ScannerOptions options_;
   std::atomic<std::shared_ptr<const VirusScanner>> current_;
   std::atomic<uint64_t> reloads_{0};
-  std::mutex mu_;  // serializes reloads and guards stat_
+  std::mutex mu_;         // serializes reloads and guards stat_
   void* stat_ = nullptr;  // struct cl_stat*, state of database_dir at the last load attempt
 };
 

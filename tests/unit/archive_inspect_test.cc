@@ -32,8 +32,8 @@ TEST(ArchiveInspectTest, ListsFormats) {
   struct Case {
     const char* format;
     const char* filter;
-  } cases[] = {{"zip", ""}, {"7zip", ""}, {"ustar", ""}, {"ustar", "gzip"}, {"ustar", "bzip2"},
-               {"ustar", "xz"}, {"pax", "gzip"}};
+  } cases[] = {{"zip", ""},        {"7zip", ""},    {"ustar", ""},  {"ustar", "gzip"},
+               {"ustar", "bzip2"}, {"ustar", "xz"}, {"pax", "gzip"}};
   ArchiveInspector inspector;
   for (const auto& c : cases) {
     std::string label = std::string(c.format) + "+" + c.filter;
@@ -89,8 +89,8 @@ TEST(ArchiveInspectTest, CompressedSingleFile) {
 }
 
 TEST(ArchiveInspectTest, NotAnArchive) {
-  for (const std::string& data : {Pdf(), Png(), std::string("plain text, nothing else\n"),
-                                  std::string()}) {
+  for (const std::string& data :
+       {Pdf(), Png(), std::string("plain text, nothing else\n"), std::string()}) {
     ArchiveListing got;
     Status st = ArchiveInspector().List(data, nullptr, &got);
     EXPECT_EQ(st.error_class(), ErrorClass::kMalformed) << data.substr(0, 8);
@@ -119,8 +119,8 @@ TEST(ArchiveInspectTest, NestedToDepth) {
     ArchiveListing got;
     ASSERT_TRUE(ArchiveInspector(limits).List(outer, DescendByName, &got).ok());
     EXPECT_EQ(Paths(got), c.want_paths) << "depth " << c.max_depth;
-    EXPECT_EQ(!got.incomplete.empty(), c.want_incomplete) << "depth " << c.max_depth << ": "
-                                                          << got.incomplete;
+    EXPECT_EQ(!got.incomplete.empty(), c.want_incomplete)
+        << "depth " << c.max_depth << ": " << got.incomplete;
     if (c.max_depth == 3) {
       EXPECT_TRUE(got.entries[0].opened);
       EXPECT_TRUE(got.entries[1].opened);
@@ -146,7 +146,8 @@ TEST(ArchiveInspectTest, NestedNotAnArchiveIsListedNotOpened) {
 
 TEST(ArchiveInspectTest, Limits) {
   std::vector<FixtureEntry> many;
-  for (int i = 0; i < 20; ++i) many.push_back({"f" + std::to_string(i) + ".txt", std::string(1000, 'x')});
+  for (int i = 0; i < 20; ++i)
+    many.push_back({"f" + std::to_string(i) + ".txt", std::string(1000, 'x')});
   std::string zip = MakeArchive(many);
   {
     ArchiveLimits limits;
@@ -198,7 +199,8 @@ TEST(ArchiveInspectTest, EncryptedEntries) {
 
 TEST(ArchiveInspectTest, TruncatedArchive) {
   std::vector<FixtureEntry> files;
-  for (int i = 0; i < 10; ++i) files.push_back({"f" + std::to_string(i) + ".bin", std::string(5000, char('a' + i))});
+  for (int i = 0; i < 10; ++i)
+    files.push_back({"f" + std::to_string(i) + ".bin", std::string(5000, char('a' + i))});
   std::string tgz = MakeArchive(files, "ustar", "gzip");
   ArchiveListing got;
   Status st = ArchiveInspector().List(tgz.substr(0, tgz.size() / 2), nullptr, &got);
@@ -227,8 +229,8 @@ TEST(ArchiveInspectTest, ListFd) {
 TEST(ArchiveInspectTest, ClamTestFiles) {
   // The archive formats of clamav-testfiles that libarchive reads all list at least one entry.
   if (!std::filesystem::exists(kClamTestFiles)) GTEST_SKIP() << "clamav-testfiles not installed";
-  for (const char* name : {"clam.zip", "clam.7z", "clam.tar.gz", "clam.cab", "clam.newc.cpio",
-                           "clam.exe.bz2"}) {
+  for (const char* name :
+       {"clam.zip", "clam.7z", "clam.tar.gz", "clam.cab", "clam.newc.cpio", "clam.exe.bz2"}) {
     ArchiveListing got;
     Status st = ArchiveInspector().List(ReadFileOrDie(std::string(kClamTestFiles) + "/" + name),
                                         nullptr, &got);

@@ -1,6 +1,7 @@
 // Test fixtures for the attachment tests, built at run time so no binary is committed: archives
-// written with libarchive's writer, minimal image/audio/video/office headers, the EICAR test string,
-// a hand-written ClamAV signature database in a temporary directory (see shared/notes/clamav.md).
+// written with libarchive's writer, minimal image/audio/video/office headers, the EICAR test
+// string, a hand-written ClamAV signature database in a temporary directory (see
+// shared/notes/clamav.md).
 #pragma once
 
 #include <archive.h>
@@ -75,13 +76,16 @@ inline std::string Png() {
   s += std::string("\x90\x77\x53\xde", 4);
   return s + std::string(64, '\0');
 }
-inline std::string Gif() { return std::string("GIF89a\x01\x00\x01\x00\x80\x00\x00", 13) + std::string(64, '\0'); }
+inline std::string Gif() {
+  return std::string("GIF89a\x01\x00\x01\x00\x80\x00\x00", 13) + std::string(64, '\0');
+}
 inline std::string Jpeg() {
   return std::string("\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00", 20) +
          std::string(64, '\0');
 }
 inline std::string Pdf() {
-  return "%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n";
+  return "%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\ntrailer\n<< /Root 1 0 R "
+         ">>\n%%EOF\n";
 }
 inline std::string Mp3() {
   std::string frame("\xff\xfb\x90\x64", 4);
@@ -95,8 +99,9 @@ inline std::string Be32(uint32_t v) {
   return std::string{char(v >> 24), char(v >> 16 & 0xff), char(v >> 8 & 0xff), char(v & 0xff)};
 }
 inline std::string Wav() {
-  std::string fmt = std::string("fmt ") + Le32(16) +
-                    std::string("\x01\x00\x01\x00\x40\x1f\x00\x00\x80\x3e\x00\x00\x02\x00\x10\x00", 16);
+  std::string fmt =
+      std::string("fmt ") + Le32(16) +
+      std::string("\x01\x00\x01\x00\x40\x1f\x00\x00\x80\x3e\x00\x00\x02\x00\x10\x00", 16);
   std::string data = std::string("data") + Le32(100) + std::string(100, '\0');
   return "RIFF" + Le32(uint32_t(4 + fmt.size() + data.size())) + "WAVE" + fmt + data;
 }
@@ -109,8 +114,12 @@ inline std::string Mov() {
          std::string(100, '\0');
 }
 inline std::string Elf() {
-  return std::string("\x7f" "ELF\x02\x01\x01", 7) + std::string(9, '\0') +
-         std::string("\x02\x00\x3e\x00\x01\x00\x00\x00", 8) + std::string(100, '\0');
+  return std::string(
+             "\x7f"
+             "ELF\x02\x01\x01",
+             7) +
+         std::string(9, '\0') + std::string("\x02\x00\x3e\x00\x01\x00\x00\x00", 8) +
+         std::string(100, '\0');
 }
 
 inline const char* kContentTypes =

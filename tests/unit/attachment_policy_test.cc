@@ -37,7 +37,8 @@ std::string Noise(size_t n) {
 
 // An EBML header with DocType "matroska".
 std::string Matroska() {
-  return std::string("\x1a\x45\xdf\xa3\x93\x42\x82\x88matroska\x42\x87\x81\x04\x42\x85\x81\x02", 24) +
+  return std::string("\x1a\x45\xdf\xa3\x93\x42\x82\x88matroska\x42\x87\x81\x04\x42\x85\x81\x02",
+                     24) +
          std::string(100, '\0');
 }
 
@@ -213,9 +214,15 @@ TEST_F(DescribeTest, AllowedContent) {
       {"a.odt", [] { return Odf("application/vnd.oasis.opendocument.text"); }},
       {"a.ods", [] { return Odf("application/vnd.oasis.opendocument.spreadsheet"); }},
       {"r\xc3\xa9sum\xc3\xa9.txt",
-       [] { return std::string("Bonjour, je vous \xc3\xa9" "cris au sujet de ma facture.\n"); }},
+       [] {
+         return std::string(
+             "Bonjour, je vous \xc3\xa9"
+             "cris au sujet de ma facture.\n");
+       }},
       {"\xe5\xa0\xb1\xe5\x91\x8a.txt",
-       [] { return std::string("\xe3\x81\x93\xe3\x82\x93\xe3\x81\xab\xe3\x81\xa1\xe3\x81\xaf\n"); }},
+       [] {
+         return std::string("\xe3\x81\x93\xe3\x82\x93\xe3\x81\xab\xe3\x81\xa1\xe3\x81\xaf\n");
+       }},
   };
   for (const auto& c : cases) {
     AttachmentFacts facts;
@@ -267,8 +274,8 @@ TEST_F(DescribeTest, ArchivesUnderRefuseAndInspect) {
        "entry evil.exe: extension .exe"},
       {"inspect: executable named pdf in zip", Inspect(), "docs.zip", zip_pe_as_pdf,
        Outcome::kRefusedType, "entry invoice.pdf: executable"},
-      {"inspect: zip in zip with exe", Inspect(), "docs.zip", zip_in_zip_exe,
-       Outcome::kRefusedType, "entry inner.zip/evil.exe: extension .exe"},
+      {"inspect: zip in zip with exe", Inspect(), "docs.zip", zip_in_zip_exe, Outcome::kRefusedType,
+       "entry inner.zip/evil.exe: extension .exe"},
       {"inspect: 7z with bat", Inspect(), "docs.7z", seven_exe, Outcome::kRefusedType,
        "entry docs/run.bat: extension .bat"},
       {"inspect: zip with mkv", Inspect(), "docs.zip", zip_mkv, Outcome::kRefusedType,

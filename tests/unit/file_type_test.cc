@@ -56,12 +56,21 @@ TEST(FileTypeTest, DetectAndCategory) {
        "application/vnd.oasis.opendocument.text", Category::kDocument},
       {"ods", [] { return Odf("application/vnd.oasis.opendocument.spreadsheet"); }, "a.ods",
        "application/vnd.oasis.opendocument.spreadsheet", Category::kDocument},
-      {"zip", [] { return MakeArchive({{"a.pdf", Pdf()}}); }, "a.zip", "application/zip",
-       Category::kArchive},
-      {"tar.gz", [] { return MakeArchive({{"a.pdf", Pdf()}}, "ustar", "gzip"); }, "a.tgz",
-       "application/gzip", Category::kArchive},
-      {"7z", [] { return MakeArchive({{"a.pdf", Pdf()}}, "7zip"); }, "a.7z",
-       "application/x-7z-compressed", Category::kArchive},
+      {"zip",
+       [] {
+         return MakeArchive({{"a.pdf", Pdf()}});
+       },
+       "a.zip", "application/zip", Category::kArchive},
+      {"tar.gz",
+       [] {
+         return MakeArchive({{"a.pdf", Pdf()}}, "ustar", "gzip");
+       },
+       "a.tgz", "application/gzip", Category::kArchive},
+      {"7z",
+       [] {
+         return MakeArchive({{"a.pdf", Pdf()}}, "7zip");
+       },
+       "a.7z", "application/x-7z-compressed", Category::kArchive},
       {"elf", Elf, "tool", "application/x-executable", Category::kExecutable},
       {"shell script", [] { return std::string("#!/bin/sh\nrm -rf ~\n"); }, "x",
        "text/x-shellscript", Category::kExecutable},
@@ -73,18 +82,32 @@ TEST(FileTypeTest, DetectAndCategory) {
        Category::kExecutable},
       {"text named .scr.", [] { return std::string("hello world\n"); }, "pic.scr. ", "",
        Category::kExecutable},
-      {"english text", [] { return Repeat("Hello, my printer does not work.\n", 50); }, "a.txt",
-       "", Category::kDocument},  // text/csv for libmagic 5.44: the commas
+      {"english text", [] { return Repeat("Hello, my printer does not work.\n", 50); }, "a.txt", "",
+       Category::kDocument},  // text/csv for libmagic 5.44: the commas
       {"french utf-8",
-       [] { return Repeat("Bonjour, voici le re\xc3\xa7u de la pi\xc3\xa8" "ce jointe, \xc3\xa7" "a marche.\n", 40); },
+       [] {
+         return Repeat(
+             "Bonjour, voici le re\xc3\xa7u de la pi\xc3\xa8"
+             "ce jointe, \xc3\xa7"
+             "a marche.\n",
+             40);
+       },
        "re\xc3\xa7u.txt", "", Category::kDocument},
       {"japanese utf-8",
        [] {
-         return Repeat("\xe3\x81\x93\xe3\x82\x93\xe3\x81\xab\xe3\x81\xa1\xe3\x81\xaf\xe3\x80\x81"
-                       "\xe6\xb7\xbb\xe4\xbb\x98\xe3\x83\x95\xe3\x82\xa1\xe3\x82\xa4\xe3\x83\xab\n", 60);
+         return Repeat(
+             "\xe3\x81\x93\xe3\x82\x93\xe3\x81\xab\xe3\x81\xa1\xe3\x81\xaf\xe3\x80\x81"
+             "\xe6\xb7\xbb\xe4\xbb\x98\xe3\x83\x95\xe3\x82\xa1\xe3\x82\xa4\xe3\x83\xab\n",
+             60);
        },
        "memo.txt", "text/plain", Category::kDocument},
-      {"latin-1", [] { return Repeat("Caf\xe9 cr\xe8me \xe0 la fran\xe7" "aise, \xe9l\xe8ve o\xf9. ", 30); },
+      {"latin-1",
+       [] {
+         return Repeat(
+             "Caf\xe9 cr\xe8me \xe0 la fran\xe7"
+             "aise, \xe9l\xe8ve o\xf9. ",
+             30);
+       },
        "note", "text/plain", Category::kDocument},
       {"empty", [] { return std::string(); }, "x", "application/x-empty", Category::kOther},
   };
@@ -131,10 +154,18 @@ TEST(FileTypeTest, ExtensionOf) {
     const char* in;
     const char* want;
   } cases[] = {
-      {"a.pdf", "pdf"},          {"A.PDF", "pdf"},           {"a.pdf.exe", "exe"},
-      {"a.exe.", "exe"},         {"a.exe . .", "exe"},       {"dir/x.Zip", "zip"},
-      {"c:\\dir\\x.scr", "scr"}, {"noext", ""},              {"dir.d/noext", ""},
-      {".bashrc", "bashrc"},     {"", ""},                   {"trailing.", ""},
+      {"a.pdf", "pdf"},
+      {"A.PDF", "pdf"},
+      {"a.pdf.exe", "exe"},
+      {"a.exe.", "exe"},
+      {"a.exe . .", "exe"},
+      {"dir/x.Zip", "zip"},
+      {"c:\\dir\\x.scr", "scr"},
+      {"noext", ""},
+      {"dir.d/noext", ""},
+      {".bashrc", "bashrc"},
+      {"", ""},
+      {"trailing.", ""},
   };
   for (const auto& c : cases) EXPECT_EQ(ExtensionOf(c.in), c.want) << c.in;
 }

@@ -71,9 +71,9 @@ std::string Mime(const std::string& filename, const std::string& body) {
   }
   return "From: a@example.com\nTo: support@example.com\nSubject: file\nMIME-Version: 1.0\n"
          "Content-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain\n\n"
-         "see attached\n--b1\nContent-Type: application/octet-stream; name=\"" + filename +
-         "\"\nContent-Transfer-Encoding: base64\nContent-Disposition: attachment\n\n" + b64 +
-         "\n--b1--\n";
+         "see attached\n--b1\nContent-Type: application/octet-stream; name=\"" +
+         filename + "\"\nContent-Transfer-Encoding: base64\nContent-Disposition: attachment\n\n" +
+         b64 + "\n--b1--\n";
 }
 
 TEST_F(VirusScannerTest, NoDatabaseIsAClearError) {
@@ -116,15 +116,15 @@ TEST_F(VirusScannerTest, EicarEverywhere) {
       {"plain", eicar, ScanResult::kInfected},
       {"zip", zip, ScanResult::kInfected},
       {"zip in zip", MakeArchive({{"inner.zip", zip}, {"a.pdf", Pdf()}}), ScanResult::kInfected},
-      {"zip in 7z in zip",
-       MakeArchive({{"m.7z", MakeArchive({{"inner.zip", zip}}, "7zip")}}), ScanResult::kInfected},
+      {"zip in 7z in zip", MakeArchive({{"m.7z", MakeArchive({{"inner.zip", zip}}, "7zip")}}),
+       ScanResult::kInfected},
       {"tar.gz", MakeArchive({{"x/eicar.txt", eicar}}, "ustar", "gzip"), ScanResult::kInfected},
       {"base64 in MIME", Mime("eicar.com", eicar), ScanResult::kInfected},
       {"zipped in MIME", Mime("e.zip", zip), ScanResult::kInfected},
       {"attached message",
        "From: x@example.com\nSubject: fwd\nMIME-Version: 1.0\nContent-Type: multipart/mixed; "
-       "boundary=\"o\"\n\n--o\nContent-Type: message/rfc822\n\n" + Mime("eicar.com", eicar) +
-           "\n--o--\n",
+       "boundary=\"o\"\n\n--o\nContent-Type: message/rfc822\n\n" +
+           Mime("eicar.com", eicar) + "\n--o--\n",
        ScanResult::kInfected},
       {"clean pdf", Pdf(), ScanResult::kClean},
       {"clean zip", MakeArchive({{"a.pdf", Pdf()}, {"b.png", Png()}}), ScanResult::kClean},
@@ -183,14 +183,17 @@ TEST_F(VirusScannerTest, EveryClamavTestFileDetected) {
   std::string list;
   for (const auto& m : misses) list += "\n  " + m;
   EXPECT_TRUE(misses.empty()) << misses.size() << " of " << names.size() << " missed:" << list;
-  std::printf("clamav-testfiles: %zu of %zu detected\n", names.size() - misses.size(), names.size());
+  std::printf("clamav-testfiles: %zu of %zu detected\n", names.size() - misses.size(),
+              names.size());
 }
 
 TEST_F(VirusScannerTest, LimitsAreNeverClean) {
   std::string zip = MakeArchive({{"eicar.com", Eicar()}});
-  std::string deep = MakeArchive({{"l2.zip", MakeArchive({{"l3.zip", MakeArchive({{"a.txt", "hello"}})}})}});
+  std::string deep =
+      MakeArchive({{"l2.zip", MakeArchive({{"l3.zip", MakeArchive({{"a.txt", "hello"}})}})}});
   std::vector<FixtureEntry> many;
-  for (int i = 0; i < 10; ++i) many.push_back({"f" + std::to_string(i) + ".txt", "clean " + std::to_string(i)});
+  for (int i = 0; i < 10; ++i)
+    many.push_back({"f" + std::to_string(i) + ".txt", "clean " + std::to_string(i)});
   struct Case {
     const char* label;
     std::function<void(ScannerOptions*)> set;
@@ -281,10 +284,20 @@ TEST_F(VirusScannerTest, ReloadSwapsEngineWhileOldOneKeepsScanning) {
   // ... and is not retried until the directory changes again.
   EXPECT_TRUE(holder->MaybeReload(&reloaded).ok());
   EXPECT_FALSE(reloaded);
+  // Removing the broken file is a change too.
   std::filesystem::remove(db_.File("broken.ndb"));
-  EXPECT_TRUE(holder->ReloadNow().ok());
+  ASSERT_TRUE(holder->MaybeReload(&reloaded).ok());
+  EXPECT_TRUE(reloaded);
   EXPECT_EQ(holder->reload_count(), 2u);
   EXPECT_EQ(Scan(*holder->Get(), sample).outcome, ScanResult::kInfected);
+  // Removing a signature file takes its signatures away.
+  std::filesystem::remove(db_.File("new.ndb"));
+  ASSERT_TRUE(holder->MaybeReload(&reloaded).ok());
+  EXPECT_TRUE(reloaded);
+  EXPECT_EQ(Scan(*holder->Get(), sample).outcome, ScanResult::kClean);
+  // SIGHUP: reload whatever the directory says.
+  EXPECT_TRUE(holder->ReloadNow().ok());
+  EXPECT_EQ(holder->reload_count(), 4u);
 }
 
 TEST_F(VirusScannerTest, ScansDuringReloadsNeverFail) {
