@@ -1,0 +1,472 @@
+// The schema tables: the one place where deskmilter's options are declared (see schema.h).
+//
+// To add an option: add a member to desk::Config (core/config.h), a row below, and the option with its
+// doc line and default to config/deskmilter.example.toml; then regenerate docs/CONFIG.md (see the
+// top of that file). config_test.cc fails until all of them agree.
+//
+// Thread-safety: constant tables and pure functions.
+#include "config/schema.h"
+
+#include <cctype>
+#include <cinttypes>
+#include <cstdio>
+#include <string>
+
+namespace desk::config {
+namespace {
+
+// Checks for string values. Each returns "" when the value is fine, else the reason.
+
+bool IsDigits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+// A DNS name: dot-separated labels of letters, digits and inner hyphens.
+bool IsDomain(std::string_view d) {
+  if (d.empty() || d.size() > 253) return false;
+  size_t start = 0;
+  while (true) {
+    size_t dot = d.find('.', start);
+    std::string_view label = d.substr(start, dot == std::string_view::npos ? d.npos : dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    for (char c : label) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+    }
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+// An unquoted RFC 5322 local part (dot-atom); '*' is kept for the wildcard form only.
+bool IsLocalPart(std::string_view l) {
+  if (l.empty() || l.size() > 64 || l.front() == '.' || l.back() == '.') return false;
+  char prev = 0;
+  for (char c : l) {
+    bool atext = std::isalnum(static_cast<unsigned char>(c)) ||
+                 std::string_view("!#$%&'+-/=?^_`{|}~").find(c) != std::string_view::npos;
+    if (!(atext || (c == '.' && prev != '.'))) return false;
+    prev = c;
+  }
+  return true;
+}
+
+bool IsExactAddress(std::string_view a) {
+  size_t at = a.rfind('@');
+  return at != std::string_view::npos && IsLocalPart(a.substr(0, at)) && IsDomain(a.substr(at + 1));
+}
+
+std::string CheckAddressPattern(std::string_view a) {
+  if (IsExactAddress(a)) return "";
+  if (a.starts_with("*@") && IsDomain(a.substr(2))) return "";
+  return Quoted(a) + " is not an address or *@domain pattern";
+}
+
+std::string CheckExactAddress(std::string_view a) {
+  if (IsExactAddress(a)) return "";
+  return Quoted(a) + " is not an address (user@domain)";
+}
+
+std::string CheckSocket(std::string_view s) {
+  const std::string kShapes =
+      " is not a socket (unix:PATH, local:PATH, inet:PORT@HOST or inet6:PORT@HOST)";
+  size_t colon = s.find(':');
+  if (colon == std::string_view::npos) return Quoted(s) + kShapes;
+  std::string_view proto = s.substr(0, colon);
+  std::string_view rest = s.substr(colon + 1);
+  if (proto == "unix" || proto == "local") {
+    return rest.empty() ? Quoted(s) + " has no path" : "";
+  }
+  if (proto != "inet" && proto != "inet6") return Quoted(s) + kShapes;
+  size_t at = rest.find('@');
+  if (at == std::string_view::npos) return Quoted(s) + kShapes;
+  std::string_view port = rest.substr(0, at);
+  std::string_view host = rest.substr(at + 1);
+  if (!IsDigits(port) || port.size() > 5 || std::stoi(std::string(port)) < 1 ||
+      std::stoi(std::string(port)) > 65535) {
+    return Quoted(s) + " has no port in 1..65535";
+  }
+  if (host.empty()) return Quoted(s) + " has no host";
+  for (char c : host) {
+    if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c))) {
+      return Quoted(s) + " has a space in the host";
+    }
+  }
+  return "";
+}
+
+std::string CheckHostname(std::string_view h) {
+  return IsDomain(h) ? "" : Quoted(h) + " is not a host name";
+}
+
+std::string CheckNotEmpty(std::string_view s) { return s.empty() ? "must not be empty" : ""; }
+
+std::string CheckQueueName(std::string_view n) {
+  bool ok = !n.empty() && n.size() <= 64;
+  for (char c : n) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') ok = false;
+  }
+  return ok ? "" : Quoted(n) + " is not a queue name (1 to 64 letters, digits, '-', '_', '.')";
+}
+
+std::string CheckColor(std::string_view c) {
+  bool ok = c.size() == 7 && c[0] == '#';
+  for (size_t i = 1; ok && i < c.size(); ++i) {
+    ok = std::isxdigit(static_cast<unsigned char>(c[i]));
+  }
+  return ok ? "" : Quoted(c) + " is not a #RRGGBB color";
+}
+
+std::string CheckSubjectTag(std::string_view t) {
+  size_t first = t.find("{n}");
+  if (first == std::string_view::npos || t.find("{n}", first + 1) != std::string_view::npos) {
+    return Quoted(t) + " must contain {n} exactly once";
+  }
+  for (char c : t) {
+    if (std::iscntrl(static_cast<unsigned char>(c))) return Quoted(t) + " has a control character";
+  }
+  return "";
+}
+
+constexpr int64_t kKiB = 1024;
+constexpr int64_t kMiB = 1024 * kKiB;
+constexpr int64_t kGiB = 1024 * kMiB;
+
+// clang-format off
+const Option kOptions[] = {
+    // [milter]
+    {.name = "milter.socket", .type = Type::kString,
+     .default_value = R"("unix:run/deskmilter.sock")",
+     .doc = "Where libmilter listens: unix:PATH or local:PATH (a relative PATH is taken from the "
+            "working directory), inet:PORT@HOST or inet6:PORT@HOST.",
+     .field = &Config::socket, .check = CheckSocket},
+    {.name = "milter.socket_mode", .type = Type::kOctalMode, .default_value = R"("0660")",
+     .min = 0, .max = 0777,
+     .doc = "Permissions of a unix socket: an octal string such as \"0660\", or an integer "
+            "(write 0o660).",
+     .field = &Config::socket_mode},
+    {.name = "milter.timeout_seconds", .type = Type::kInt, .default_value = "600",
+     .min = 1, .max = 86400,
+     .doc = "libmilter's I/O timeout towards the MTA, in seconds.",
+     .field = &Config::timeout_seconds},
+    {.name = "milter.hostname", .type = Type::kString, .default_value = R"("localhost")",
+     .doc = "Host name used in generated Message-IDs and in the loop stamp.",
+     .field = &Config::hostname, .check = CheckHostname},
+
+    // [store]
+    {.name = "store.dir", .type = Type::kString, .default_value = R"("var/store")",
+     .doc = "LMDB environment directory of the ticket store; a relative path is taken from the "
+            "working directory.",
+     .field = &Config::store_dir, .check = CheckNotEmpty},
+    {.name = "store.map_mb", .type = Type::kInt, .default_value = "64", .min = 1, .max = 1048576,
+     .doc = "Initial LMDB map size in MiB; the store grows the map when it is full.",
+     .field = &Config::store_map_mb},
+    {.name = "store.spool_dir", .type = Type::kString, .default_value = R"("")",
+     .doc = "Directory for temporary files of large messages; \"\" means $TMPDIR, or /tmp when "
+            "TMPDIR is unset.",
+     .field = &Config::spool_dir},
+    {.name = "store.spool_threshold", .type = Type::kSize, .default_value = "1048576",
+     .min = 4 * kKiB, .max = kGiB,
+     .doc = "Bytes of a message held in memory before it is spooled to a file in spool_dir.",
+     .field = &Config::spool_threshold},
+
+    // [limits]
+    {.name = "limits.max_message_bytes", .type = Type::kSize, .default_value = "104857600",
+     .min = kKiB, .max = 16 * kGiB,
+     .doc = "Largest message turned into a ticket, in bytes; a larger one is malformed "
+            "(actions.on_malformed).",
+     .field = &Config::max_message_bytes},
+    {.name = "limits.max_header_bytes", .type = Type::kSize, .default_value = "262144",
+     .min = kKiB, .max = 64 * kMiB,
+     .doc = "Largest header section, in bytes; a larger one is malformed.",
+     .field = &Config::max_header_bytes},
+    {.name = "limits.max_mime_depth", .type = Type::kInt, .default_value = "20",
+     .min = 1, .max = 100,
+     .doc = "Deepest nesting of MIME multiparts and attached messages; deeper is malformed.",
+     .field = &Config::max_mime_depth},
+    {.name = "limits.max_mime_parts", .type = Type::kInt, .default_value = "500",
+     .min = 1, .max = 100000,
+     .doc = "Most MIME parts in one message; more is malformed.",
+     .field = &Config::max_mime_parts},
+    {.name = "limits.max_body_chars", .type = Type::kInt, .default_value = "65000",
+     .min = 100, .max = 10000000,
+     .doc = "Characters of text body stored on the ticket; the rest is cut with a visible marker.",
+     .field = &Config::max_body_chars},
+
+    // [actions]
+    {.name = "actions.on_internal_error", .type = Type::kAction, .default_value = R"("tempfail")",
+     .doc = "What to do with a message when deskmilter hits a bug or an unexpected library error.",
+     .field = &Config::on_internal_error},
+    {.name = "actions.on_store_error", .type = Type::kAction, .default_value = R"("tempfail")",
+     .doc = "What to do with a message when the ticket store fails.",
+     .field = &Config::on_store_error},
+    {.name = "actions.on_malformed", .type = Type::kAction, .default_value = R"("tempfail")",
+     .doc = "What to do with support mail that cannot be parsed or exceeds a [limits] option.",
+     .field = &Config::on_malformed},
+
+    // [tickets]
+    {.name = "tickets.add_ticket_header", .type = Type::kBool, .default_value = "true",
+     .doc = "Add an X-Deskmilter-Ticket header naming the ticket to delivered support mail.",
+     .field = &Config::add_ticket_header},
+    {.name = "tickets.max_references", .type = Type::kInt, .default_value = "20",
+     .min = 1, .max = 1000,
+     .doc = "Most Message-IDs a message names (In-Reply-To, then References newest first) used "
+            "for threading and indexed on its ticket.",
+     .field = &Config::max_references},
+};
+
+const QueueOption kQueueOptions[] = {
+    {.name = "name", .type = Type::kString, .required = true,
+     .doc = "Unique queue name: 1 to 64 letters, digits, '-', '_' or '.'.",
+     .field = &QueueConfig::name, .check = CheckQueueName},
+    {.name = "color", .type = Type::kString, .default_value = R"("#1f77b4")",
+     .doc = "Display color for agents' clients and deskctl, as #RRGGBB.",
+     .field = &QueueConfig::color, .check = CheckColor},
+    {.name = "addresses", .type = Type::kStringArray, .required = true, .min = 1,
+     .doc = "Support addresses of the queue: user@domain or *@domain (any user at that domain); "
+            "stored lower-case, each in one queue only.",
+     .field = &QueueConfig::addresses, .check = CheckAddressPattern},
+    {.name = "default_address", .type = Type::kString,
+     .default_doc = "the first user@domain in addresses",
+     .doc = "Address replies go out from; must be one of the queue's addresses, and is required "
+            "when the queue has only *@domain addresses.",
+     .field = &QueueConfig::default_address, .check = CheckExactAddress},
+    {.name = "subject_tag", .type = Type::kString, .default_value = R"("[#{n}]")",
+     .doc = "Ticket tag in subjects; {n} (exactly once) stands for the ticket number.",
+     .field = &QueueConfig::subject_tag, .check = CheckSubjectTag},
+    {.name = "tag_subject", .type = Type::kBool, .default_value = "true",
+     .doc = "Add the tag to the subject of delivered mail when it is missing.",
+     .field = &QueueConfig::tag_subject},
+    {.name = "closed_reply", .type = Type::kEnum, .default_value = R"("reopen")",
+     .choices = "reopen|new",
+     .doc = "What a reply to a closed ticket does: reopen it, or open a new ticket.",
+     .field = &QueueConfig::closed_reply},
+};
+// clang-format on
+
+std::vector<std::string_view> SplitChoices(std::string_view choices) {
+  std::vector<std::string_view> out;
+  while (!choices.empty()) {
+    size_t bar = choices.find('|');
+    out.push_back(choices.substr(0, bar));
+    if (bar == std::string_view::npos) break;
+    choices.remove_prefix(bar + 1);
+  }
+  return out;
+}
+
+template <typename C>
+std::string FormatValueT(const OptionSpec<C>& option, const C& target) {
+  struct Visitor {
+    const OptionSpec<C>& option;
+    const C& target;
+    std::string operator()(std::string C::*m) const { return QuoteToml(target.*m); }
+    std::string operator()(int64_t C::*m) const {
+      char buf[32];
+      if (option.type == Type::kOctalMode) {
+        std::snprintf(buf, sizeof buf, "\"0%03" PRIo64 "\"", static_cast<uint64_t>(target.*m));
+      } else {
+        std::snprintf(buf, sizeof buf, "%" PRId64, target.*m);
+      }
+      return buf;
+    }
+    std::string operator()(bool C::*m) const { return target.*m ? "true" : "false"; }
+    std::string operator()(Action C::*m) const { return QuoteToml(ActionName(target.*m)); }
+    std::string operator()(ClosedReply C::*m) const {
+      auto choices = SplitChoices(option.choices);
+      size_t i = static_cast<size_t>(target.*m);
+      return i < choices.size() ? QuoteToml(choices[i]) : "?";
+    }
+    std::string operator()(std::vector<std::string> C::*m) const {
+      std::string out = "[";
+      for (const auto& s : target.*m) out += (out.size() > 1 ? ", " : "") + QuoteToml(s);
+      return out + "]";
+    }
+  };
+  return std::visit(Visitor{option, target}, option.field);
+}
+
+template <typename C>
+std::string DefaultTextT(const OptionSpec<C>& option) {
+  if (option.required) return "required";
+  if (option.default_value.empty()) return std::string(option.default_doc);
+  return std::string(option.default_value);
+}
+
+std::string OctalText(int64_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0%03" PRIo64, static_cast<uint64_t>(v));
+  return buf;
+}
+
+template <typename C>
+std::string RangeTextT(const OptionSpec<C>& option) {
+  switch (option.type) {
+    case Type::kInt:
+    case Type::kSize:
+      return std::to_string(option.min) + ".." + std::to_string(option.max);
+    case Type::kOctalMode:
+      return OctalText(option.min) + ".." + OctalText(option.max);
+    case Type::kAction:
+      return "accept, tempfail, reject, hold, discard";
+    case Type::kEnum: {
+      std::string out;
+      for (auto c : SplitChoices(option.choices)) out += (out.empty() ? "" : ", ") + std::string(c);
+      return out;
+    }
+    case Type::kStringArray:
+      return "at least " + std::to_string(option.min);
+    case Type::kString:
+    case Type::kBool:
+      return "";
+  }
+  return "";
+}
+
+// Markdown table cells: '|' would end the cell.
+std::string Cell(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+template <typename C>
+std::string MarkdownRow(const OptionSpec<C>& option, std::string_view key) {
+  std::string def = DefaultTextT(option);
+  if (!option.default_value.empty()) def = "`" + def + "`";
+  return "| `" + std::string(key) + "` | " + TypeName(option.type) + " | " + Cell(def) + " | " +
+         Cell(RangeTextT(option)) + " | " + Cell(option.doc) + " |\n";
+}
+
+constexpr std::string_view kTableHead =
+    "| Key | Type | Default | Range | Description |\n"
+    "|-----|------|---------|-------|-------------|\n";
+
+}  // namespace
+
+const char* TypeName(Type t) {
+  switch (t) {
+    case Type::kString: return "string";
+    case Type::kInt: return "integer";
+    case Type::kBool: return "boolean";
+    case Type::kAction: return "action";
+    case Type::kEnum: return "enum";
+    case Type::kOctalMode: return "octal mode";
+    case Type::kSize: return "size";
+    case Type::kStringArray: return "array of strings";
+  }
+  return "unknown";
+}
+
+std::span<const Option> Options() { return kOptions; }
+std::span<const QueueOption> QueueOptions() { return kQueueOptions; }
+
+std::string_view SectionOf(std::string_view name) { return name.substr(0, name.find('.')); }
+
+std::string_view KeyOf(std::string_view name) {
+  size_t dot = name.find('.');
+  return dot == std::string_view::npos ? name : name.substr(dot + 1);
+}
+
+std::vector<std::string_view> Sections() {
+  std::vector<std::string_view> out;
+  for (const auto& o : kOptions) {
+    if (out.empty() || out.back() != SectionOf(o.name)) out.push_back(SectionOf(o.name));
+  }
+  return out;
+}
+
+const Option* FindOption(std::string_view name) {
+  for (const auto& o : kOptions) {
+    if (o.name == name) return &o;
+  }
+  return nullptr;
+}
+
+const QueueOption* FindQueueOption(std::string_view key) {
+  for (const auto& o : kQueueOptions) {
+    if (o.name == key) return &o;
+  }
+  return nullptr;
+}
+
+std::string FormatValue(const Option& option, const Config& config) {
+  return FormatValueT(option, config);
+}
+std::string FormatValue(const QueueOption& option, const QueueConfig& queue) {
+  return FormatValueT(option, queue);
+}
+std::string DefaultText(const Option& option) { return DefaultTextT(option); }
+std::string DefaultText(const QueueOption& option) { return DefaultTextT(option); }
+std::string RangeText(const Option& option) { return RangeTextT(option); }
+std::string RangeText(const QueueOption& option) { return RangeTextT(option); }
+
+std::string QuoteToml(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string ReferenceMarkdown() {
+  std::string md =
+      "# deskmilter configuration reference\n"
+      "\n"
+      "<!-- Generated from the schema tables in config/schema.cc; do not edit by hand. Regenerate:\n"
+      "     DESK_REGENERATE_DOCS=1 build/desk_unit_tests --gtest_filter='ConfigDocs.*'\n"
+      "     tests/unit/config_test.cc fails when this file and the tables differ. -->\n"
+      "\n"
+      "deskmilter reads one TOML file, given with `-c FILE` (`deskmilter -n -c FILE` only checks "
+      "it).\n"
+      "config/deskmilter.example.toml shows every option with its default.\n"
+      "\n"
+      "- Every option is optional unless marked *required*; a missing option takes its default.\n"
+      "- Unknown sections and keys are errors, as are wrong types, values out of range and bad\n"
+      "  choices. Each error names the file, the key and the reason, e.g.\n"
+      "  `deskmilter.toml: limits.max_mime_depth: 0 is below the minimum 1`.\n"
+      "- Relative paths (`store.dir`, `store.spool_dir`, a `unix:` socket) are taken from the\n"
+      "  working directory deskmilter runs in, not from the directory of the file, and are kept\n"
+      "  as written.\n"
+      "- Types: *size* is a number of bytes, either an integer or a string with a `K`, `M` or `G`\n"
+      "  suffix (powers of 1024, e.g. `\"100M\"`); *octal mode* is a string of octal digits\n"
+      "  (`\"0660\"`) or an integer (`0o660`); *action* is one of `accept`, `tempfail`, `reject`,\n"
+      "  `hold`, `discard`.\n";
+  for (auto section : Sections()) {
+    md += "\n## [" + std::string(section) + "]\n\n";
+    md += kTableHead;
+    for (const auto& o : kOptions) {
+      if (SectionOf(o.name) == section) md += MarkdownRow(o, KeyOf(o.name));
+    }
+  }
+  md += "\n## [[queue]]\n\n"
+        "Each `[[queue]]` table declares one help-desk queue. Mail to one of its addresses becomes a\n"
+        "ticket in that queue. A file without queues is valid: deskmilter then passes all mail\n"
+        "untouched. Queue names are unique, and an address belongs to one queue only; an exact\n"
+        "address wins over another queue's `*@domain` pattern.\n\n";
+  md += kTableHead;
+  for (const auto& o : kQueueOptions) md += MarkdownRow(o, o.name);
+  return md;
+}
+
+}  // namespace desk::config

@@ -1,0 +1,535 @@
+// LmdbTicketStore: the TicketStore on LMDB (layout and encodings in lmdb_store.h / ticket_codec.h).
+//
+// Guarantees: every write is one write transaction, committed with LMDB's default fsync before the
+// call returns. A write that hits MDB_MAP_FULL is aborted, the map is doubled and the whole
+// transaction is run again (at most kMaxGrowRetries times). MDB_MAP_RESIZED (another process grew
+// the map) adopts the new size and retries. Changing the map size needs no live transaction in this
+// process, so every transaction runs under resize_mu_ held shared, and a resize holds it exclusive.
+// Lock order: resize_mu_ (shared) is held around a whole transaction, including LMDB's own writer
+// lock; a thread never waits for resize_mu_ while it holds a transaction, so the two cannot deadlock.
+//
+// Limits: ListTickets walks the tickets table newest first and filters as it goes (no index on queue
+// or status yet). An event whose `at` is 0 is stamped with the write's `now`. GetMessages and
+// GetEvents are kNotFound for a missing ticket.
+//
+// Thread-safety: all methods may be called from many threads (MDB_NOTLS; LMDB serializes writers).
+#include "core/lmdb_store.h"
+
+#include <lmdb.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <mutex>
+#include <shared_mutex>
+#include <string_view>
+#include <utility>
+
+#include "core/ticket_codec.h"
+
+namespace desk {
+namespace {
+
+constexpr uint64_t kSchemaVersion = 1;
+constexpr int kMaxGrowRetries = 8;
+constexpr int kMaxResizedRetries = 8;
+constexpr unsigned kMaxDbs = 8;  // five in use; room for later indexes
+constexpr std::string_view kMetaVersion = "version";
+constexpr std::string_view kMetaNextTicket = "next_ticket";
+
+Status MdbError(const char* op, int rc) {
+  return Status::Store(std::string(op) + ": " + mdb_strerror(rc));
+}
+
+MDB_val Val(std::string_view s) {
+  return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+
+std::string_view View(const MDB_val& v) {
+  return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+// Adds lower-cased addresses to list, keeping order and skipping empties and ones already present.
+void MergeParticipants(const std::vector<std::string>& add, std::vector<std::string>* list) {
+  for (const std::string& a : add) {
+    std::string l = Lower(a);
+    if (l.empty()) continue;
+    bool seen = false;
+    for (const std::string& have : *list) seen = seen || have == l;
+    if (!seen) list->push_back(std::move(l));
+  }
+}
+
+// Owns one transaction; aborts it unless committed.
+class Txn {
+ public:
+  Txn() = default;
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+  ~Txn() { Abort(); }
+
+  int Begin(MDB_env* env, unsigned flags) { return mdb_txn_begin(env, nullptr, flags, &txn_); }
+  // The handle is freed whether or not the commit succeeds.
+  int Commit() {
+    int rc = mdb_txn_commit(txn_);
+    txn_ = nullptr;
+    return rc;
+  }
+  void Abort() {
+    if (txn_ != nullptr) mdb_txn_abort(txn_);
+    txn_ = nullptr;
+  }
+  MDB_txn* get() const { return txn_; }
+
+ private:
+  MDB_txn* txn_ = nullptr;
+};
+
+// Owns one cursor. Declare it after its Txn so it closes first.
+class Cursor {
+ public:
+  Cursor() = default;
+  Cursor(const Cursor&) = delete;
+  Cursor& operator=(const Cursor&) = delete;
+  ~Cursor() {
+    if (cursor_ != nullptr) mdb_cursor_close(cursor_);
+  }
+  int Open(MDB_txn* txn, MDB_dbi dbi) { return mdb_cursor_open(txn, dbi, &cursor_); }
+  int Get(MDB_val* key, MDB_val* val, MDB_cursor_op op) { return mdb_cursor_get(cursor_, key, val, op); }
+
+ private:
+  MDB_cursor* cursor_ = nullptr;
+};
+
+// Get/Put inside one transaction, with errors as Status. Remembers MDB_MAP_FULL so the caller can
+// grow the map and rerun the transaction.
+class Ops {
+ public:
+  explicit Ops(MDB_txn* txn) : txn_(txn) {}
+
+  MDB_txn* txn() const { return txn_; }
+  bool map_full() const { return map_full_; }
+
+  // kNotFound when absent. *val points into the map and lives until the next write or txn end.
+  Status Get(MDB_dbi dbi, std::string_view key, std::string_view* val) {
+    if (key.empty()) return Status::NotFound("empty key");
+    MDB_val k = Val(key), v;
+    int rc = mdb_get(txn_, dbi, &k, &v);
+    if (rc == MDB_NOTFOUND) return Status::NotFound("not found");
+    if (rc != 0) return MdbError("mdb_get", rc);
+    *val = View(v);
+    return Status::Ok();
+  }
+
+  Status Put(MDB_dbi dbi, std::string_view key, std::string_view val) {
+    MDB_val k = Val(key), v = Val(val);
+    int rc = mdb_put(txn_, dbi, &k, &v, 0);
+    if (rc == MDB_MAP_FULL) map_full_ = true;
+    if (rc != 0) return MdbError("mdb_put", rc);
+    return Status::Ok();
+  }
+
+ private:
+  MDB_txn* txn_;
+  bool map_full_ = false;
+};
+
+class LmdbTicketStore : public TicketStore {
+ public:
+  LmdbTicketStore() = default;
+  ~LmdbTicketStore() override {
+    if (env_ != nullptr) mdb_env_close(env_);
+  }
+
+  Status Open(const LmdbOptions& options);
+
+  Status Write(const TicketWrite& w, WriteResult* result) override;
+  Status SetStatus(uint64_t ticket, TicketStatus status, const TicketEvent& ev,
+                   int64_t now) override;
+  Status FindMessageId(const std::string& message_id, MessageIdEntry* out) override;
+  Status GetTicket(uint64_t number, Ticket* out) override;
+  Status GetMessages(uint64_t number, std::vector<TicketMessage>* out) override;
+  Status GetEvents(uint64_t number, std::vector<TicketEvent>* out) override;
+  Status ListTickets(const TicketFilter& filter, std::vector<Ticket>* out) override;
+
+ private:
+  // A transaction body. Set *commit = false to end an OK body without writing.
+  template <typename Body>
+  Status RunWrite(Body&& body);
+  template <typename Body>
+  Status RunRead(Body&& body);
+
+  size_t MapSize() const;
+  Status GrowMap(size_t seen);
+  Status AdoptMapSize();
+
+  Status OpenBody(Ops& ops);
+  Status WriteBody(Ops& ops, const TicketWrite& w, WriteResult* result, bool* commit);
+  Status LoadTicket(Ops& ops, uint64_t number, Ticket* out);
+  Status AppendEvent(Ops& ops, Ticket* t, TicketEvent ev, int64_t now);
+  template <typename Record, typename Decode>
+  Status ReadEntries(MDB_dbi dbi, uint64_t number, Decode decode, std::vector<Record>* out);
+
+  MDB_env* env_ = nullptr;
+  MDB_dbi meta_ = 0, tickets_ = 0, messages_ = 0, events_ = 0, msgids_ = 0;
+  std::shared_mutex resize_mu_;
+};
+
+size_t LmdbTicketStore::MapSize() const {
+  MDB_envinfo info;
+  mdb_env_info(env_, &info);
+  return info.me_mapsize;
+}
+
+Status LmdbTicketStore::GrowMap(size_t seen) {
+  std::unique_lock lock(resize_mu_);
+  const size_t current = MapSize();
+  if (current > seen) return Status::Ok();  // another thread grew it meanwhile
+  if (current > std::numeric_limits<size_t>::max() / 2) {
+    return Status::Store("mdb_env_set_mapsize: map cannot grow beyond " + std::to_string(current));
+  }
+  int rc = mdb_env_set_mapsize(env_, current * 2);
+  if (rc != 0) return MdbError("mdb_env_set_mapsize", rc);
+  return Status::Ok();
+}
+
+Status LmdbTicketStore::AdoptMapSize() {
+  std::unique_lock lock(resize_mu_);
+  int rc = mdb_env_set_mapsize(env_, 0);
+  if (rc != 0) return MdbError("mdb_env_set_mapsize", rc);
+  return Status::Ok();
+}
+
+template <typename Body>
+Status LmdbTicketStore::RunWrite(Body&& body) {
+  int grown = 0, resized = 0;
+  for (;;) {
+    size_t seen = 0;
+    bool map_full = false;
+    {
+      std::shared_lock lock(resize_mu_);
+      seen = MapSize();
+      Txn txn;
+      int rc = txn.Begin(env_, 0);
+      if (rc == MDB_MAP_RESIZED && resized < kMaxResizedRetries) {
+        ++resized;
+      } else if (rc != 0) {
+        return MdbError("mdb_txn_begin", rc);
+      } else {
+        Ops ops(txn.get());
+        bool commit = true;
+        Status s = body(ops, &commit);
+        map_full = ops.map_full();
+        if (!map_full) {
+          if (!s.ok() || !commit) return s;  // txn aborts on scope exit
+          rc = txn.Commit();
+          if (rc == 0) return Status::Ok();
+          if (rc != MDB_MAP_FULL) return MdbError("mdb_txn_commit", rc);
+          map_full = true;
+        }
+      }
+    }  // the transaction is gone before the lock is released
+    if (map_full) {
+      if (grown++ >= kMaxGrowRetries) {
+        return Status::Store("mdb_put: " + std::string(mdb_strerror(MDB_MAP_FULL)) + " after " +
+                             std::to_string(kMaxGrowRetries) + " map doublings");
+      }
+      Status s = GrowMap(seen);
+      if (!s.ok()) return s;
+    } else {
+      Status s = AdoptMapSize();
+      if (!s.ok()) return s;
+    }
+  }
+}
+
+template <typename Body>
+Status LmdbTicketStore::RunRead(Body&& body) {
+  for (int resized = 0;; ++resized) {
+    {
+      std::shared_lock lock(resize_mu_);
+      Txn txn;
+      int rc = txn.Begin(env_, MDB_RDONLY);
+      if (rc == 0) {
+        Ops ops(txn.get());
+        return body(ops);
+      }
+      if (rc != MDB_MAP_RESIZED || resized >= kMaxResizedRetries) {
+        return MdbError("mdb_txn_begin", rc);
+      }
+    }
+    Status s = AdoptMapSize();
+    if (!s.ok()) return s;
+  }
+}
+
+Status LmdbTicketStore::Open(const LmdbOptions& options) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(options.dir, ec)) {
+    std::filesystem::path dir(options.dir);
+    if (dir.has_parent_path()) std::filesystem::create_directories(dir.parent_path(), ec);
+    if (::mkdir(options.dir.c_str(), 0750) != 0 && errno != EEXIST) {
+      return Status::Store("mkdir " + options.dir + ": " + std::strerror(errno));
+    }
+  }
+  int rc = mdb_env_create(&env_);
+  if (rc != 0) {
+    env_ = nullptr;
+    return MdbError("mdb_env_create", rc);
+  }
+  if ((rc = mdb_env_set_maxdbs(env_, kMaxDbs)) != 0) return MdbError("mdb_env_set_maxdbs", rc);
+  if (options.max_readers > 0 &&
+      (rc = mdb_env_set_maxreaders(env_, static_cast<unsigned>(options.max_readers))) != 0) {
+    return MdbError("mdb_env_set_maxreaders", rc);
+  }
+  if (options.map_size > 0 &&
+      (rc = mdb_env_set_mapsize(env_, static_cast<size_t>(options.map_size))) != 0) {
+    return MdbError("mdb_env_set_mapsize", rc);
+  }
+  // Default flags keep fsync on commit: a write is durable when Write returns.
+  if ((rc = mdb_env_open(env_, options.dir.c_str(), MDB_NOTLS, 0640)) != 0) {
+    return Status::Store("mdb_env_open " + options.dir + ": " + mdb_strerror(rc));
+  }
+  int dead = 0;
+  if ((rc = mdb_reader_check(env_, &dead)) != 0) return MdbError("mdb_reader_check", rc);
+  // The handles stay valid only if this transaction commits, so they are opened (and the schema
+  // checked) in one write transaction.
+  return RunWrite([this](Ops& ops, bool*) { return OpenBody(ops); });
+}
+
+Status LmdbTicketStore::OpenBody(Ops& ops) {
+  struct Named {
+    const char* name;
+    MDB_dbi* dbi;
+  };
+  for (const Named& n : {Named{"meta", &meta_}, Named{"tickets", &tickets_},
+                         Named{"messages", &messages_}, Named{"events", &events_},
+                         Named{"msgids", &msgids_}}) {
+    int rc = mdb_dbi_open(ops.txn(), n.name, MDB_CREATE, n.dbi);
+    if (rc != 0) return Status::Store(std::string("mdb_dbi_open ") + n.name + ": " + mdb_strerror(rc));
+  }
+  std::string_view v;
+  Status s = ops.Get(meta_, kMetaVersion, &v);
+  if (s.IsNotFound()) {  // a new store
+    s = ops.Put(meta_, kMetaVersion, codec::EncodeMetaU64(kSchemaVersion));
+    if (s.ok()) s = ops.Put(meta_, kMetaNextTicket, codec::EncodeMetaU64(1));
+    return s;
+  }
+  if (!s.ok()) return s;
+  uint64_t version = 0;
+  s = codec::DecodeMetaU64(v, &version);
+  if (!s.ok()) return s;
+  if (version != kSchemaVersion) {
+    return Status::Store("store has schema version " + std::to_string(version) +
+                         "; this build supports version " + std::to_string(kSchemaVersion));
+  }
+  return Status::Ok();
+}
+
+Status LmdbTicketStore::LoadTicket(Ops& ops, uint64_t number, Ticket* out) {
+  std::string_view v;
+  Status s = ops.Get(tickets_, codec::TicketKey(number), &v);
+  if (s.IsNotFound()) return Status::NotFound("ticket " + std::to_string(number) + " not found");
+  if (!s.ok()) return s;
+  return codec::DecodeTicket(v, out);
+}
+
+Status LmdbTicketStore::AppendEvent(Ops& ops, Ticket* t, TicketEvent ev, int64_t now) {
+  if (t->event_count == std::numeric_limits<uint32_t>::max()) {
+    return Status::Store("ticket " + std::to_string(t->number) + " has too many events");
+  }
+  ev.seq = ++t->event_count;
+  if (ev.at == 0) ev.at = now;
+  return ops.Put(events_, codec::EntryKey(t->number, ev.seq), codec::EncodeEvent(ev));
+}
+
+Status LmdbTicketStore::WriteBody(Ops& ops, const TicketWrite& w, WriteResult* result,
+                                  bool* commit) {
+  const std::string id_key = codec::MessageIdKey(w.message.message_id);
+  std::string_view v;
+  Status s = ops.Get(msgids_, id_key, &v);
+  if (s.ok()) {
+    MessageIdEntry e;
+    s = codec::DecodeMessageIdEntry(v, &e);
+    if (!s.ok()) return s;
+    if (e.stored) {
+      result->ticket = e.ticket;
+      result->duplicate = true;
+      *commit = false;
+      return Status::Ok();
+    }
+  } else if (!s.IsNotFound()) {
+    return s;
+  }
+
+  Ticket t;
+  if (w.op == TicketWrite::Op::kCreate) {
+    uint64_t next = 0;
+    s = ops.Get(meta_, kMetaNextTicket, &v);
+    if (s.ok()) s = codec::DecodeMetaU64(v, &next);
+    if (!s.ok()) return s.IsNotFound() ? Status::Store("meta next_ticket missing") : s;
+    t = w.new_ticket;
+    t.number = next;
+    t.created_at = w.now;
+    t.message_count = 0;
+    t.event_count = 0;
+    std::vector<std::string> given = std::move(t.participants);
+    t.participants.clear();
+    MergeParticipants(given, &t.participants);
+    s = ops.Put(meta_, kMetaNextTicket, codec::EncodeMetaU64(next + 1));
+    if (!s.ok()) return s;
+  } else {
+    s = LoadTicket(ops, w.ticket, &t);
+    if (!s.ok()) return s;
+    if (w.reopen) t.status = TicketStatus::kOpen;
+  }
+  MergeParticipants(w.participants, &t.participants);
+
+  // An id only referenced so far (stored=false) is upgraded to point at this ticket.
+  if (!id_key.empty()) {
+    s = ops.Put(msgids_, id_key, codec::EncodeMessageIdEntry({t.number, true}));
+    if (!s.ok()) return s;
+  }
+  for (const std::string& ref : w.referenced_ids) {
+    const std::string ref_key = codec::MessageIdKey(ref);
+    if (ref_key.empty()) continue;
+    s = ops.Get(msgids_, ref_key, &v);
+    if (s.ok()) continue;  // already indexed: keep what is there
+    if (!s.IsNotFound()) return s;
+    s = ops.Put(msgids_, ref_key, codec::EncodeMessageIdEntry({t.number, false}));
+    if (!s.ok()) return s;
+  }
+
+  if (t.message_count == std::numeric_limits<uint32_t>::max()) {
+    return Status::Store("ticket " + std::to_string(t.number) + " has too many messages");
+  }
+  TicketMessage m = w.message;
+  m.seq = ++t.message_count;
+  s = ops.Put(messages_, codec::EntryKey(t.number, m.seq), codec::EncodeMessage(m));
+  if (!s.ok()) return s;
+  for (const TicketEvent& ev : w.events) {
+    s = AppendEvent(ops, &t, ev, w.now);
+    if (!s.ok()) return s;
+  }
+  t.updated_at = w.now;
+  s = ops.Put(tickets_, codec::TicketKey(t.number), codec::EncodeTicket(t));
+  if (!s.ok()) return s;
+  result->ticket = t.number;
+  result->duplicate = false;
+  return Status::Ok();
+}
+
+Status LmdbTicketStore::Write(const TicketWrite& w, WriteResult* result) {
+  if (w.message.message_id.empty()) return Status::Internal("ticket write without a Message-ID");
+  WriteResult r;
+  Status s = RunWrite([&](Ops& ops, bool* commit) { return WriteBody(ops, w, &r, commit); });
+  if (s.ok()) *result = r;
+  return s;
+}
+
+Status LmdbTicketStore::SetStatus(uint64_t ticket, TicketStatus status, const TicketEvent& ev,
+                                  int64_t now) {
+  return RunWrite([&](Ops& ops, bool*) {
+    Ticket t;
+    Status s = LoadTicket(ops, ticket, &t);
+    if (!s.ok()) return s;
+    t.status = status;
+    t.updated_at = now;
+    s = AppendEvent(ops, &t, ev, now);
+    if (!s.ok()) return s;
+    return ops.Put(tickets_, codec::TicketKey(t.number), codec::EncodeTicket(t));
+  });
+}
+
+Status LmdbTicketStore::FindMessageId(const std::string& message_id, MessageIdEntry* out) {
+  return RunRead([&](Ops& ops) {
+    std::string_view v;
+    Status s = ops.Get(msgids_, codec::MessageIdKey(message_id), &v);
+    if (s.IsNotFound()) return Status::NotFound("message id not indexed");
+    if (!s.ok()) return s;
+    return codec::DecodeMessageIdEntry(v, out);
+  });
+}
+
+Status LmdbTicketStore::GetTicket(uint64_t number, Ticket* out) {
+  return RunRead([&](Ops& ops) { return LoadTicket(ops, number, out); });
+}
+
+template <typename Record, typename Decode>
+Status LmdbTicketStore::ReadEntries(MDB_dbi dbi, uint64_t number, Decode decode,
+                                    std::vector<Record>* out) {
+  std::vector<Record> got;
+  Status s = RunRead([&](Ops& ops) {
+    std::string_view v;
+    Status st = ops.Get(tickets_, codec::TicketKey(number), &v);
+    if (st.IsNotFound()) return Status::NotFound("ticket " + std::to_string(number) + " not found");
+    if (!st.ok()) return st;
+    Cursor cursor;
+    int rc = cursor.Open(ops.txn(), dbi);
+    if (rc != 0) return MdbError("mdb_cursor_open", rc);
+    const std::string prefix = codec::TicketKey(number);
+    const std::string start = codec::EntryKey(number, 0);
+    MDB_val k = Val(start), val;
+    for (rc = cursor.Get(&k, &val, MDB_SET_RANGE); rc == 0; rc = cursor.Get(&k, &val, MDB_NEXT)) {
+      if (!View(k).starts_with(prefix)) break;
+      st = decode(View(val), &got.emplace_back());
+      if (!st.ok()) return st;
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
+    return Status::Ok();
+  });
+  if (s.ok()) *out = std::move(got);
+  return s;
+}
+
+Status LmdbTicketStore::GetMessages(uint64_t number, std::vector<TicketMessage>* out) {
+  return ReadEntries(messages_, number, codec::DecodeMessage, out);
+}
+
+Status LmdbTicketStore::GetEvents(uint64_t number, std::vector<TicketEvent>* out) {
+  return ReadEntries(events_, number, codec::DecodeEvent, out);
+}
+
+Status LmdbTicketStore::ListTickets(const TicketFilter& filter, std::vector<Ticket>* out) {
+  std::vector<Ticket> got;
+  Status s = RunRead([&](Ops& ops) {
+    Cursor cursor;
+    int rc = cursor.Open(ops.txn(), tickets_);
+    if (rc != 0) return MdbError("mdb_cursor_open", rc);
+    MDB_val k, val;
+    for (rc = cursor.Get(&k, &val, MDB_LAST); rc == 0; rc = cursor.Get(&k, &val, MDB_PREV)) {
+      Ticket t;
+      Status st = codec::DecodeTicket(View(val), &t);
+      if (!st.ok()) return st;
+      if (!filter.queue.empty() && t.queue != filter.queue) continue;
+      if (filter.status.has_value() && t.status != *filter.status) continue;
+      got.push_back(std::move(t));
+      if (filter.limit != 0 && got.size() >= filter.limit) return Status::Ok();
+    }
+    if (rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
+    return Status::Ok();
+  });
+  if (s.ok()) *out = std::move(got);
+  return s;
+}
+
+}  // namespace
+
+Status OpenLmdbTicketStore(const LmdbOptions& options, std::unique_ptr<TicketStore>* out) {
+  auto store = std::make_unique<LmdbTicketStore>();
+  Status s = store->Open(options);
+  if (!s.ok()) return s;
+  *out = std::move(store);
+  return Status::Ok();
+}
+
+}  // namespace desk

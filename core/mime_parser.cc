@@ -1,0 +1,515 @@
+// ParseMessage: GMime 3 over a Spool (see core/mime_parser.h for the contract).
+//
+// Memory: the spool is handed to GMime without copying (a memory stream over the spool's buffer,
+// or a file stream over a dup() of the spool's descriptor), and the parser keeps parts' content on
+// that stream. Attachments are decoded through a null stream behind a SHA-256 filter, so only a
+// few kilobytes are ever buffered; the text body is read through decode/charset filters and reading
+// stops once enough bytes for max_body_chars code points are in hand (HTML: kHtmlBytesPerChar
+// bytes per character, at least kMinHtmlBytes).
+//
+// Order of work: the top-level header block is measured before GMime sees the mail; the MIME tree
+// is then counted (parts, depth) before anything is decoded, so mail over a limit costs no decoding.
+// GMime itself stops nesting at about 1000 levels, which bounds the recursion here.
+//
+// Body choice: the first text/plain leaf that is not an attachment (no "attachment" disposition,
+// no filename), found depth-first through multiparts but not inside attached messages; else the
+// first such text/html leaf, reduced by HtmlToText. The body is cut at exactly max_body_chars code
+// points and text_body_truncated says so.
+//
+// Attachments: every leaf except the chosen body, at any depth, including leaves of attached
+// message/rfc822 parts. Inside the multipart/alternative that holds the body (at any depth below
+// it), non-attachment text/plain and text/html leaves are other renderings of the body and are not
+// listed; other leaves there (inline images of a multipart/related) are.
+//
+// Part paths follow IMAP: the children of the root multipart are "1", "2", ...; a single-part
+// message's body is "1"; an attached message at "2" has its parts at "2.1", "2.2", ....
+// mime_parts counts every entity (leaves, multiparts, message/rfc822 wrappers); mime_depth is the
+// number of containers above the deepest entity (0 for a single-part mail).
+//
+// Thread-safety: GMime objects are per call; InitMimeLibrary runs g_mime_init once.
+#include "core/mime_parser.h"
+
+#include <gmime/gmime.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <vector>
+
+namespace desk {
+namespace {
+
+constexpr int64_t kHtmlBytesPerChar = 16;
+constexpr int64_t kMinHtmlBytes = 256 * 1024;
+constexpr size_t kReadChunk = 16 * 1024;
+
+struct GObjectUnref {
+  void operator()(gpointer p) const {
+    if (p != nullptr) g_object_unref(p);
+  }
+};
+template <typename T>
+using GPtr = std::unique_ptr<T, GObjectUnref>;
+
+struct GFreeDeleter {
+  void operator()(gpointer p) const { g_free(p); }
+};
+using GString_ = std::unique_ptr<char, GFreeDeleter>;
+
+std::string Str(const char* s) { return s != nullptr ? std::string(s) : std::string(); }
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+// A raw header value without its line breaks (the folding whitespace stays), trimmed.
+std::string Unfold(const char* raw) {
+  std::string out;
+  if (raw == nullptr) return out;
+  for (const char* p = raw; *p != '\0'; ++p) {
+    if (*p != '\r' && *p != '\n') out.push_back(*p);
+  }
+  return std::string(Trim(out));
+}
+
+// Measures the top-level header block (bytes before the empty line) without loading the body.
+Status CheckHeaderBytes(const Spool& spool, int64_t max_bytes) {
+  const uint64_t limit = static_cast<uint64_t>(std::max<int64_t>(max_bytes, 0));
+  // The block ends at "\n\n" or "\n\r\n"; looking at limit + 3 bytes is enough to decide.
+  const uint64_t want = std::min<uint64_t>(spool.size(), limit + 3);
+  std::string head;
+  if (spool.on_disk()) {
+    head.resize(want);
+    uint64_t got = 0;
+    while (got < want) {
+      ssize_t n = pread(spool.fd(), head.data() + got, want - got, static_cast<off_t>(got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::Internal(std::string("spool read: ") + std::strerror(errno));
+      if (n == 0) break;
+      got += static_cast<uint64_t>(n);
+    }
+    head.resize(got);
+  } else {
+    head.assign(spool.data(), 0, want);
+  }
+  uint64_t end = head.size();  // headers only, no body: the whole spool is header
+  if (!head.empty() && (head[0] == '\n' || head.compare(0, 2, "\r\n") == 0)) {
+    end = 0;
+  } else {
+    for (size_t i = 0; i + 1 < head.size(); ++i) {
+      if (head[i] != '\n') continue;
+      if (head[i + 1] == '\n' || (head[i + 1] == '\r' && i + 2 < head.size() && head[i + 2] == '\n')) {
+        end = i + 1;
+        break;
+      }
+    }
+  }
+  if (end == head.size() && spool.size() > head.size()) {
+    return Status::Malformed("header bytes exceed limit " + std::to_string(limit));
+  }
+  if (end > limit) {
+    return Status::Malformed("header bytes " + std::to_string(end) + " exceed limit " +
+                             std::to_string(limit));
+  }
+  return Status::Ok();
+}
+
+// Message ids written as <...@...> in text, brackets removed, in order. Anything else (comments,
+// words, ids without '@' or with spaces) is skipped.
+std::vector<std::string> ExtractMsgIds(std::string_view text) {
+  std::vector<std::string> ids;
+  size_t pos = 0;
+  while ((pos = text.find('<', pos)) != std::string_view::npos) {
+    size_t close = text.find_first_of("<>", pos + 1);
+    if (close == std::string_view::npos) break;
+    if (text[close] == '<') {  // "<junk <id@x>": restart at the inner '<'
+      pos = close;
+      continue;
+    }
+    std::string_view id = Trim(text.substr(pos + 1, close - pos - 1));
+    size_t at = id.find('@');
+    bool ok = at != std::string_view::npos && at > 0 && at + 1 < id.size() &&
+              id.find_first_of(" \t\r\n") == std::string_view::npos;
+    if (ok) ids.emplace_back(id);
+    pos = close + 1;
+  }
+  return ids;
+}
+
+void AddMailboxes(InternetAddressList* list, std::vector<Mailbox>* out) {
+  if (list == nullptr) return;
+  int n = internet_address_list_length(list);
+  for (int i = 0; i < n; ++i) {
+    InternetAddress* ia = internet_address_list_get_address(list, i);
+    if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+      AddMailboxes(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), out);
+    } else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+      out->push_back(Mailbox{std::string(Trim(Str(internet_address_get_name(ia)))),
+                             Str(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)))});
+    }
+  }
+}
+
+std::string MimeType(GMimeObject* obj) {
+  GMimeContentType* ct = g_mime_object_get_content_type(obj);
+  if (ct == nullptr) return "application/octet-stream";
+  GString_ type(g_mime_content_type_get_mime_type(ct));
+  return Lower(Str(type.get()));
+}
+
+bool IsAttachmentLike(GMimeObject* obj) {
+  const char* disposition = g_mime_object_get_disposition(obj);
+  if (disposition != nullptr && g_ascii_strcasecmp(disposition, "attachment") == 0) return true;
+  const char* filename = g_mime_part_get_filename(GMIME_PART(obj));
+  return filename != nullptr && filename[0] != '\0';
+}
+
+// Cuts s to at most max_chars UTF-8 code points; true if something was cut.
+bool TruncateUtf8(std::string* s, int64_t max_chars) {
+  if (max_chars < 0) max_chars = 0;
+  size_t pos = 0;
+  int64_t chars = 0;
+  while (pos < s->size() && chars < max_chars) {
+    unsigned char c = static_cast<unsigned char>((*s)[pos]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+    pos = std::min(s->size(), pos + len);
+    ++chars;
+  }
+  if (pos >= s->size()) return false;
+  s->resize(pos);
+  return true;
+}
+
+// Drops an incomplete UTF-8 sequence at the end (left by stopping a read mid-character).
+void DropPartialTail(std::string* s) {
+  size_t n = s->size();
+  for (size_t back = 1; back <= 3 && back <= n; ++back) {
+    unsigned char c = static_cast<unsigned char>((*s)[n - back]);
+    if ((c & 0xC0) == 0x80) continue;  // continuation byte: keep looking for the lead
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+    if (len > back) s->resize(n - back);
+    return;
+  }
+}
+
+// Reads the decoded content of a text part as UTF-8, at most max_bytes of it; *cut is set when
+// more was left. Transfer encoding, charset and CRLF are handled by filters as the bytes stream by.
+Status ReadText(GMimePart* part, uint64_t max_bytes, std::string* out, bool* cut) {
+  out->clear();
+  *cut = false;
+  GMimeDataWrapper* content = g_mime_part_get_content(part);
+  if (content == nullptr) return Status::Ok();
+  GMimeStream* source = g_mime_data_wrapper_get_stream(content);
+  if (source == nullptr) return Status::Ok();
+  if (g_mime_stream_reset(source) < 0) return Status::Internal("mime: cannot rewind part stream");
+  GPtr<GMimeStream> filtered(g_mime_stream_filter_new(source));
+  GMimeStreamFilter* chain = GMIME_STREAM_FILTER(filtered.get());
+  GMimeContentEncoding encoding = g_mime_data_wrapper_get_encoding(content);
+  if (encoding == GMIME_CONTENT_ENCODING_BASE64 ||
+      encoding == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+      encoding == GMIME_CONTENT_ENCODING_UUENCODE) {
+    GPtr<GMimeFilter> decode(g_mime_filter_basic_new(encoding, FALSE));
+    g_mime_stream_filter_add(chain, decode.get());
+  }
+  const char* charset = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
+  bool converting = false;
+  if (charset != nullptr && g_ascii_strcasecmp(charset, "utf-8") != 0 &&
+      g_ascii_strcasecmp(charset, "us-ascii") != 0) {
+    GPtr<GMimeFilter> convert(g_mime_filter_charset_new(charset, "UTF-8"));
+    if (convert != nullptr) {  // NULL: a charset iconv does not know; guessed below
+      g_mime_stream_filter_add(chain, convert.get());
+      converting = true;
+    }
+  }
+  GPtr<GMimeFilter> dos2unix(g_mime_filter_dos2unix_new(FALSE));
+  g_mime_stream_filter_add(chain, dos2unix.get());
+
+  char buf[kReadChunk];
+  int idle = 0;  // a filter may swallow a read without output; never spin forever
+  while (!g_mime_stream_eos(filtered.get()) && idle < 64) {
+    if (out->size() >= max_bytes) {
+      *cut = true;
+      break;
+    }
+    size_t want = std::min<uint64_t>(sizeof(buf), max_bytes - out->size());
+    ssize_t n = g_mime_stream_read(filtered.get(), buf, want);
+    if (n < 0) return Status::Internal("mime: cannot read text part");
+    idle = n == 0 ? idle + 1 : 0;
+    out->append(buf, static_cast<size_t>(n));
+  }
+  if (*cut) DropPartialTail(out);
+  if (!g_utf8_validate(out->data(), static_cast<gssize>(out->size()), nullptr)) {
+    if (!converting) {
+      // Undeclared or lying charset: let GMime guess (UTF-8, then its fallbacks, then Latin-1).
+      GString_ guessed(g_mime_utils_decode_8bit(g_mime_parser_options_get_default(), out->data(),
+                                                out->size()));
+      *out = Str(guessed.get());
+    } else {
+      GString_ valid(g_utf8_make_valid(out->data(), static_cast<gssize>(out->size())));
+      *out = Str(valid.get());
+    }
+  }
+  return Status::Ok();
+}
+
+// Decoded size and SHA-256 of a leaf, streamed through a checksum filter into a null stream.
+Status HashContent(GMimePart* part, AttachmentInfo* info) {
+  GPtr<GMimeStream> sink(g_mime_stream_null_new());
+  GPtr<GMimeStream> filtered(g_mime_stream_filter_new(sink.get()));
+  GPtr<GMimeFilter> sum(g_mime_filter_checksum_new(G_CHECKSUM_SHA256));
+  g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered.get()), sum.get());
+  GMimeDataWrapper* content = g_mime_part_get_content(part);
+  if (content != nullptr) {
+    if (g_mime_data_wrapper_write_to_stream(content, filtered.get()) < 0) {
+      return Status::Internal("mime: cannot decode part " + info->part_path);
+    }
+  }
+  g_mime_stream_flush(filtered.get());
+  info->size = GMIME_STREAM_NULL(sink.get())->written;
+  GString_ hex(g_mime_filter_checksum_get_string(GMIME_FILTER_CHECKSUM(sum.get())));
+  info->sha256 = Str(hex.get());
+  return Status::Ok();
+}
+
+// Counts entities and nesting before any content is decoded.
+void CountTree(GMimeObject* obj, int depth, int* parts, int* max_depth) {
+  if (obj == nullptr) return;
+  ++*parts;
+  *max_depth = std::max(*max_depth, depth);
+  if (GMIME_IS_MULTIPART(obj)) {
+    GMimeMultipart* mp = GMIME_MULTIPART(obj);
+    int n = g_mime_multipart_get_count(mp);
+    for (int i = 0; i < n; ++i) CountTree(g_mime_multipart_get_part(mp, i), depth + 1, parts, max_depth);
+  } else if (GMIME_IS_MESSAGE_PART(obj)) {
+    GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+    if (inner != nullptr) CountTree(g_mime_message_get_mime_part(inner), depth + 1, parts, max_depth);
+  }
+}
+
+struct BodyChoice {
+  GMimeObject* part = nullptr;
+  GMimeObject* alternative = nullptr;  // nearest multipart/alternative above the body, if any
+};
+
+// Depth-first search for the first non-attachment leaf of type text/<subtype>, through multiparts
+// only (an attached message's text is not this mail's body).
+bool FindBody(GMimeObject* obj, const char* subtype, GMimeObject* alternative, BodyChoice* choice) {
+  if (obj == nullptr) return false;
+  if (GMIME_IS_MULTIPART(obj)) {
+    GMimeContentType* ct = g_mime_object_get_content_type(obj);
+    if (ct != nullptr && g_mime_content_type_is_type(ct, "multipart", "alternative")) {
+      alternative = obj;
+    }
+    GMimeMultipart* mp = GMIME_MULTIPART(obj);
+    int n = g_mime_multipart_get_count(mp);
+    for (int i = 0; i < n; ++i) {
+      if (FindBody(g_mime_multipart_get_part(mp, i), subtype, alternative, choice)) return true;
+    }
+    return false;
+  }
+  if (!GMIME_IS_PART(obj) || GMIME_IS_MESSAGE_PART(obj)) return false;
+  GMimeContentType* ct = g_mime_object_get_content_type(obj);
+  if (ct == nullptr || !g_mime_content_type_is_type(ct, "text", subtype)) return false;
+  if (IsAttachmentLike(obj)) return false;
+  choice->part = obj;
+  choice->alternative = alternative;
+  return true;
+}
+
+class Lister {
+ public:
+  Lister(const BodyChoice& body, std::vector<AttachmentInfo>* out) : body_(body), out_(out) {}
+
+  // path: this entity's IMAP path ("" for the root multipart of the mail).
+  Status Visit(GMimeObject* obj, const std::string& path, bool in_body_alternative) {
+    if (obj == nullptr) return Status::Ok();
+    if (obj == body_.alternative) in_body_alternative = true;
+    if (GMIME_IS_MULTIPART(obj)) {
+      GMimeMultipart* mp = GMIME_MULTIPART(obj);
+      int n = g_mime_multipart_get_count(mp);
+      for (int i = 0; i < n; ++i) {
+        std::string child = path.empty() ? std::to_string(i + 1) : path + "." + std::to_string(i + 1);
+        Status s = Visit(g_mime_multipart_get_part(mp, i), child, in_body_alternative);
+        if (!s.ok()) return s;
+      }
+      return Status::Ok();
+    }
+    if (GMIME_IS_MESSAGE_PART(obj)) {
+      GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+      if (inner == nullptr) return Status::Ok();
+      return VisitMessageBody(g_mime_message_get_mime_part(inner), path);
+    }
+    if (!GMIME_IS_PART(obj) || obj == body_.part) return Status::Ok();
+    std::string type = MimeType(obj);
+    if (in_body_alternative && (type == "text/plain" || type == "text/html") &&
+        !IsAttachmentLike(obj)) {
+      return Status::Ok();
+    }
+    AttachmentInfo info;
+    info.filename = Str(g_mime_part_get_filename(GMIME_PART(obj)));
+    info.declared_type = type;
+    info.part_path = path;
+    const char* disposition = g_mime_object_get_disposition(obj);
+    info.inline_disposition = disposition != nullptr && g_ascii_strcasecmp(disposition, "inline") == 0;
+    Status s = HashContent(GMIME_PART(obj), &info);
+    if (!s.ok()) return s;
+    out_->push_back(std::move(info));
+    return Status::Ok();
+  }
+
+  // The body of a message whose own path is message_path ("" for the mail itself).
+  Status VisitMessageBody(GMimeObject* root, const std::string& message_path) {
+    if (root != nullptr && GMIME_IS_MULTIPART(root)) return Visit(root, message_path, false);
+    return Visit(root, message_path.empty() ? "1" : message_path + ".1", false);
+  }
+
+ private:
+  const BodyChoice& body_;
+  std::vector<AttachmentInfo>* out_;
+};
+
+// GMime files the top-level Content-* headers under the root part, the rest under the message;
+// stream offsets restore the order they were written in.
+std::vector<GMimeHeader*> TopLevelHeaders(GMimeObject* message, GMimeObject* root) {
+  std::vector<GMimeHeader*> all;
+  for (GMimeObject* obj : {message, root}) {
+    if (obj == nullptr) continue;
+    GMimeHeaderList* list = g_mime_object_get_header_list(obj);
+    int n = g_mime_header_list_get_count(list);
+    for (int i = 0; i < n; ++i) {
+      GMimeHeader* h = g_mime_header_list_get_header_at(list, i);
+      if (obj == root && g_mime_header_get_offset(h) < 0) continue;  // synthesized, not received
+      all.push_back(h);
+    }
+  }
+  std::stable_sort(all.begin(), all.end(), [](GMimeHeader* a, GMimeHeader* b) {
+    return g_mime_header_get_offset(a) < g_mime_header_get_offset(b);
+  });
+  return all;
+}
+
+Status ChooseBody(GMimeObject* root, const ParseLimits& limits, BodyChoice* choice,
+                  ParsedMessage* out) {
+  bool html = false;
+  if (!FindBody(root, "plain", nullptr, choice)) {
+    *choice = BodyChoice{};
+    if (!FindBody(root, "html", nullptr, choice)) return Status::Ok();
+    html = true;
+  }
+  const int64_t max_chars = std::max<int64_t>(limits.max_body_chars, 0);
+  uint64_t max_bytes = static_cast<uint64_t>(max_chars) * 4 + 16;  // >= max_chars + 1 code points
+  if (html) max_bytes = static_cast<uint64_t>(std::max(max_chars * kHtmlBytesPerChar, kMinHtmlBytes));
+  std::string text;
+  bool cut = false;
+  Status s = ReadText(GMIME_PART(choice->part), max_bytes, &text, &cut);
+  if (!s.ok()) return s;
+  if (html) {
+    text = HtmlToText(text);
+  } else {
+    cut = false;  // the byte budget always covers max_chars + 1 code points
+  }
+  bool truncated = TruncateUtf8(&text, max_chars);
+  out->text_body = std::move(text);
+  out->body_from_html = html;
+  out->text_body_truncated = truncated || cut;
+  return Status::Ok();
+}
+
+}  // namespace
+
+void InitMimeLibrary() {
+  static std::once_flag once;
+  std::call_once(once, [] { g_mime_init(); });
+}
+
+Status ParseMessage(const Spool& spool, const ParseLimits& limits, ParsedMessage* out) {
+  *out = ParsedMessage{};
+  out->size_bytes = spool.size();
+  Status s = CheckHeaderBytes(spool, limits.max_header_bytes);
+  if (!s.ok()) return s;
+
+  // In memory: a GByteArray header over the spool's buffer; the stream does not own it, and it
+  // outlives every GMime object below (declared first, destroyed last).
+  GByteArray borrowed{};
+  GPtr<GMimeStream> stream;
+  if (spool.on_disk()) {
+    int fd = dup(spool.fd());
+    if (fd < 0) return Status::Internal(std::string("mime: dup: ") + std::strerror(errno));
+    stream.reset(g_mime_stream_fs_new_with_bounds(fd, 0, static_cast<gint64>(spool.size())));
+  } else {
+    borrowed.data = reinterpret_cast<guint8*>(const_cast<char*>(spool.data().data()));
+    borrowed.len = static_cast<guint>(spool.data().size());
+    stream.reset(g_mime_stream_mem_new_with_byte_array(&borrowed));
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream.get()), FALSE);
+  }
+  GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
+  g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
+  GPtr<GMimeMessage> message(g_mime_parser_construct_message(parser.get(), nullptr));
+  if (message == nullptr) return Status::Malformed("mime: message cannot be parsed");
+  GMimeObject* root = g_mime_message_get_mime_part(message.get());
+
+  int parts = 0, depth = 0;
+  CountTree(root, 0, &parts, &depth);
+  out->mime_parts = parts;
+  out->mime_depth = depth;
+  if (depth > limits.max_mime_depth) {
+    return Status::Malformed("mime depth " + std::to_string(depth) + " exceeds limit " +
+                             std::to_string(limits.max_mime_depth));
+  }
+  if (parts > limits.max_mime_parts) {
+    return Status::Malformed("mime parts " + std::to_string(parts) + " exceed limit " +
+                             std::to_string(limits.max_mime_parts));
+  }
+
+  for (GMimeHeader* h : TopLevelHeaders(GMIME_OBJECT(message.get()), root)) {
+    std::string name = Str(g_mime_header_get_name(h));
+    std::string value = Unfold(g_mime_header_get_raw_value(h));
+    if (out->date.empty() && g_ascii_strcasecmp(name.c_str(), "Date") == 0) out->date = value;
+    if (out->in_reply_to.empty() && g_ascii_strcasecmp(name.c_str(), "In-Reply-To") == 0) {
+      std::vector<std::string> ids = ExtractMsgIds(value);
+      if (!ids.empty()) out->in_reply_to = ids.front();
+    }
+    if (g_ascii_strcasecmp(name.c_str(), "References") == 0 && out->references.empty()) {
+      out->references = ExtractMsgIds(value);
+    }
+    out->headers.emplace_back(std::move(name), std::move(value));
+  }
+
+  std::string id(Trim(Str(g_mime_message_get_message_id(message.get()))));
+  if (id.empty()) {
+    out->message_id = spool.Sha256Hex().substr(0, 24) + ".deskmilter@" + limits.hostname;
+    out->message_id_generated = true;
+  } else {
+    out->message_id = std::move(id);
+  }
+
+  std::vector<Mailbox> from;
+  AddMailboxes(g_mime_message_get_from(message.get()), &from);
+  if (!from.empty()) out->from = std::move(from.front());
+  AddMailboxes(g_mime_message_get_to(message.get()), &out->to);
+  AddMailboxes(g_mime_message_get_cc(message.get()), &out->cc);
+  out->subject = std::string(Trim(Str(g_mime_message_get_subject(message.get()))));
+  GDateTime* date = g_mime_message_get_date(message.get());
+  if (date != nullptr && !out->date.empty()) out->date_unix = g_date_time_to_unix(date);
+
+  BodyChoice body;
+  s = ChooseBody(root, limits, &body, out);
+  if (!s.ok()) return s;
+  Lister lister(body, &out->attachments);
+  return lister.VisitMessageBody(root, "");
+}
+
+}  // namespace desk

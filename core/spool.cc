@@ -1,0 +1,142 @@
+// Spool implementation: a std::string until the threshold, then an unlinked temp file.
+//
+// The file is opened with O_TMPFILE when the file system supports it, else created with mkostemp
+// and unlinked at once, so a crash never leaves a message behind. Writes use pwrite at size_, so
+// the descriptor's offset is irrelevant and readers (the MIME parser reads through a dup()) may
+// move it freely. The SHA-256 is GLib's GChecksum, updated on every successful append.
+//
+// Thread-safety: none; one Spool per transaction.
+#include "core/spool.h"
+
+#include <fcntl.h>
+#include <glib.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace desk {
+
+struct Spool::Hasher {
+  GChecksum* sum = g_checksum_new(G_CHECKSUM_SHA256);
+  ~Hasher() { g_checksum_free(sum); }
+};
+
+namespace {
+
+std::string ErrnoText(const char* what, int err) {
+  return std::string(what) + ": " + std::strerror(err);
+}
+
+std::string TempDir(const std::string& dir) {
+  if (!dir.empty()) return dir;
+  const char* env = std::getenv("TMPDIR");
+  if (env != nullptr && env[0] != '\0') return env;
+  return "/tmp";
+}
+
+// Opens an anonymous read-write file in dir; returns the fd or -1 with *error set.
+int OpenTempFile(const std::string& dir, std::string* error) {
+  int fd = -1;
+#ifdef O_TMPFILE
+  fd = open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0) return fd;
+  // Not all file systems support O_TMPFILE (EOPNOTSUPP, EISDIR on old kernels): fall back.
+#endif
+  std::string path = dir + "/deskmilter-spool-XXXXXX";
+  fd = mkostemp(path.data(), O_CLOEXEC);
+  if (fd < 0) {
+    *error = ErrnoText(("spool: cannot create temp file in " + dir).c_str(), errno);
+    return -1;
+  }
+  if (unlink(path.c_str()) != 0) {
+    int err = errno;
+    close(fd);
+    *error = ErrnoText(("spool: unlink " + path).c_str(), err);
+    return -1;
+  }
+  return fd;
+}
+
+Status WriteAllAt(int fd, std::string_view data, uint64_t offset) {
+  while (!data.empty()) {
+    ssize_t n = pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::Internal(ErrnoText("spool: write", errno));
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Spool::Spool(std::string dir, uint64_t threshold)
+    : dir_(std::move(dir)), threshold_(threshold), hasher_(std::make_unique<Hasher>()) {}
+
+Spool::~Spool() {
+  if (fd_ >= 0) close(fd_);
+}
+
+Status Spool::Append(std::string_view data) {
+  if (data.empty()) return Status::Ok();
+  if (fd_ < 0 && size_ + data.size() > threshold_) {
+    std::string error;
+    int fd = OpenTempFile(TempDir(dir_), &error);
+    if (fd < 0) return Status::Internal(error);
+    Status s = WriteAllAt(fd, memory_, 0);
+    if (!s.ok()) {
+      close(fd);
+      return s;
+    }
+    fd_ = fd;
+    std::string().swap(memory_);  // release the buffer, not just its contents
+  }
+  if (fd_ >= 0) {
+    Status s = WriteAllAt(fd_, data, size_);
+    if (!s.ok()) return s;
+  } else {
+    memory_.append(data);
+  }
+  g_checksum_update(hasher_->sum, reinterpret_cast<const guchar*>(data.data()),
+                    static_cast<gssize>(data.size()));
+  size_ += data.size();
+  return Status::Ok();
+}
+
+Status Spool::AppendHeader(std::string_view name, std::string_view value) {
+  std::string line;
+  line.reserve(name.size() + value.size() + 8);
+  line.append(name);
+  line.append(": ");
+  for (size_t i = 0; i < value.size(); ++i) {
+    char c = value[i];
+    if (c == '\n' && (i == 0 || value[i - 1] != '\r')) line.push_back('\r');
+    line.push_back(c);
+  }
+  line.append("\r\n");
+  return Append(line);
+}
+
+std::string Spool::Sha256Hex() const {
+  // g_checksum_get_string finalizes its checksum; work on a copy so appends may continue.
+  GChecksum* copy = g_checksum_copy(hasher_->sum);
+  std::string hex = g_checksum_get_string(copy);
+  g_checksum_free(copy);
+  return hex;
+}
+
+void Spool::Reset() {
+  if (fd_ >= 0) {
+    close(fd_);
+    fd_ = -1;
+  }
+  memory_.clear();
+  size_ = 0;
+  g_checksum_reset(hasher_->sum);
+}
+
+}  // namespace desk

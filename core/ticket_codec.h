@@ -1,0 +1,57 @@
+// ticket_codec: how the LMDB ticket store lays out its keys and encodes its values.
+//
+// Values: one byte of encoding version (kEncodingVersion), then CBOR of a JSON object with short,
+// readable field names. Decoding tolerates missing optional fields (a later version may add fields;
+// an older record simply lacks them and gets the struct default) and ignores unknown ones; it
+// rejects an unknown encoding version, a missing required field, a field of the wrong type and
+// bytes that are not CBOR, as kStore "corrupt record ..." / "... encoding version ..." errors. It
+// never throws and never crashes on garbage.
+//
+// Keys (byte-wise order is LMDB's order, so big-endian numbers sort numerically):
+//   ticket          u64 number, big-endian (8 bytes)
+//   message, event  u64 ticket ++ u32 seq, big-endian (12 bytes); a ticket's entries are contiguous
+//   Message-ID      the id's bytes. An id longer than kMaxKeyBytes (LMDB's key limit) or one that
+//                   itself starts with "sha256:" is stored as "sha256:" + lower-case hex SHA-256 of
+//                   the id, so the two spaces never collide (short of a SHA-256 collision).
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+#include "core/ticket.h"
+#include "core/ticket_store.h"
+
+namespace desk::codec {
+
+inline constexpr uint8_t kEncodingVersion = 1;
+inline constexpr size_t kMaxKeyBytes = 511;  // LMDB's default MDB_MAXKEYSIZE
+inline constexpr std::string_view kHashedIdPrefix = "sha256:";
+
+std::string TicketKey(uint64_t number);
+// Returns false when key is not an 8-byte ticket key.
+bool ParseTicketKey(std::string_view key, uint64_t* number);
+std::string EntryKey(uint64_t ticket, uint32_t seq);
+// "" for an empty id (LMDB cannot store an empty key; callers treat it as absent).
+std::string MessageIdKey(std::string_view message_id);
+
+std::string EncodeTicket(const Ticket& t);
+Status DecodeTicket(std::string_view value, Ticket* out);
+
+std::string EncodeMessage(const TicketMessage& m);
+Status DecodeMessage(std::string_view value, TicketMessage* out);
+
+std::string EncodeEvent(const TicketEvent& e);
+Status DecodeEvent(std::string_view value, TicketEvent* out);
+
+std::string EncodeMessageIdEntry(const MessageIdEntry& e);
+Status DecodeMessageIdEntry(std::string_view value, MessageIdEntry* out);
+
+// meta values ("version", "next_ticket"): the same framing around a CBOR unsigned integer.
+std::string EncodeMetaU64(uint64_t v);
+Status DecodeMetaU64(std::string_view value, uint64_t* out);
+
+}  // namespace desk::codec

@@ -1,0 +1,65 @@
+// deskctl's commands, each a function from parsed options to an exit status.
+//
+// main.cc owns the command line (CLI11) and nothing else; the commands own their output. Exit
+// statuses are the documented ones (docs/DESKCTL.md): 0 success, 1 failure (an unreadable file, an
+// unknown ticket, a store error), 2 usage (from CLI11), 78 configuration (EX_CONFIG).
+//
+// Thread-safety: single-threaded tool; these run once per process.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/engine.h"
+#include "core/ticket_store.h"
+
+namespace desk::ctl {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitConfig = 78;
+
+// What a command runs with: the loaded config, the store (nullptr when it was not opened) and the
+// engine over both.
+struct Context {
+  std::shared_ptr<const Config> config;
+  std::unique_ptr<TicketStore> store;
+  std::unique_ptr<Engine> engine;
+};
+
+enum class StoreMode {
+  kCreate,    // open the store, creating its directory if needed (ingest)
+  kIfExists,  // open it only if its directory exists; else store stays nullptr (reads, dry runs)
+};
+
+// Loads config_path, opens the store and builds the engine. On failure prints the error to stderr
+// and returns the exit status to use; returns kExitOk on success.
+int OpenContext(const std::string& config_path, StoreMode mode, Context* out);
+
+struct IngestOptions {
+  std::string mail_from;
+  std::vector<std::string> rcpts;
+  std::string auth_user;
+  std::string client_addr;
+  std::string queue_id;
+  bool dry_run = false;
+  std::vector<std::string> files;  // "-" is standard input
+};
+int RunIngest(const std::string& config_path, const IngestOptions& opts);
+
+struct ListOptions {
+  std::string queue;          // "" = every queue
+  std::string status = "all";  // "open", "closed", "all"
+  uint64_t limit = 0;         // 0 = no limit
+  bool json = false;
+};
+int RunTickets(const std::string& config_path, const ListOptions& opts);
+
+int RunTicketShow(const std::string& config_path, uint64_t number, bool json);
+int RunTicketSetStatus(const std::string& config_path, uint64_t number, TicketStatus status);
+
+}  // namespace desk::ctl

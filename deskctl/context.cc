@@ -1,0 +1,42 @@
+// Opening what a deskctl command needs: config, store, engine. See commands.h.
+#include <sys/stat.h>
+
+#include <cstdio>
+
+#include "config/loader.h"
+#include "core/lmdb_store.h"
+#include "core/mime_parser.h"
+#include "deskctl/commands.h"
+
+namespace desk::ctl {
+
+int OpenContext(const std::string& config_path, StoreMode mode, Context* out) {
+  Status st = config::LoadFile(config_path, &out->config);
+  if (!st.ok()) {
+    // The loader's message already reads "FILE: KEY: reason".
+    std::fprintf(stderr, "deskctl: %s\n", st.message().c_str());
+    return kExitConfig;
+  }
+  const Config& cfg = *out->config;
+  struct stat sb;
+  bool exists = !cfg.store_dir.empty() && ::stat(cfg.store_dir.c_str(), &sb) == 0;
+  if (mode == StoreMode::kCreate || exists) {
+    LmdbOptions lo;
+    lo.dir = cfg.store_dir;
+    if (cfg.store_map_mb > 0) lo.map_size = static_cast<uint64_t>(cfg.store_map_mb) << 20;
+    st = OpenLmdbTicketStore(lo, &out->store);
+    if (!st.ok()) {
+      std::fprintf(stderr, "deskctl: %s: %s\n", cfg.store_dir.c_str(), st.ToString().c_str());
+      return kExitFailure;
+    }
+  }
+  st = Engine::Create(out->config, out->store.get(), &out->engine);
+  if (!st.ok()) {
+    std::fprintf(stderr, "deskctl: %s\n", st.message().c_str());
+    return st.error_class() == ErrorClass::kConfig ? kExitConfig : kExitFailure;
+  }
+  InitMimeLibrary();
+  return kExitOk;
+}
+
+}  // namespace desk::ctl

@@ -1,0 +1,628 @@
+// ParseMessage and HtmlToText: hand-written messages covering headers, encodings, body choice,
+// attachments, nesting, limits and spooling to disk; a smoke run over the MIME corpora.
+#include "core/mime_parser.h"
+
+#include <dirent.h>
+#include <glib.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace desk {
+namespace {
+
+class MimeParserTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { InitMimeLibrary(); }
+};
+
+std::string Sha256(const std::string& s) {
+  gchar* hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256,
+                                           reinterpret_cast<const guchar*>(s.data()), s.size());
+  std::string out(hex);
+  g_free(hex);
+  return out;
+}
+
+std::string Base64(const std::string& s) {
+  gchar* b = g_base64_encode(reinterpret_cast<const guchar*>(s.data()), s.size());
+  std::string out(b);
+  g_free(b);
+  return out;
+}
+
+Status Parse(const std::string& raw, const ParseLimits& limits, ParsedMessage* out,
+             uint64_t threshold = 1 << 20, bool* on_disk = nullptr) {
+  Spool spool("", threshold);
+  Status s = spool.Append(raw);
+  if (!s.ok()) return s;
+  if (on_disk != nullptr) *on_disk = spool.on_disk();
+  return ParseMessage(spool, limits, out);
+}
+
+ParsedMessage MustParse(const std::string& raw, const ParseLimits& limits = ParseLimits()) {
+  ParsedMessage m;
+  Status s = Parse(raw, limits, &m);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return m;
+}
+
+const char kPlain[] =
+    "From: \"Alice Example\" <alice@example.com>\n"
+    "To: support@example.com, Bob <bob@example.org>\n"
+    "Cc: Friends: carol@example.net, Dave <dave@example.net>;, erin@example.net\n"
+    "Subject: Printer\n"
+    "  on fire\n"
+    "Date: Tue, 02 Jan 2024 10:00:00 +0000  \n"
+    "Content-Type: text/plain; charset=utf-8\n"
+    "Message-ID: <abc123@example.com>\n"
+    "MIME-Version: 1.0\n"
+    "Content-Transfer-Encoding: 8bit\n"
+    "X-Trailer:\n"
+    "\tfolded\n"
+    "\n"
+    "Hello,\n"
+    "the printer is on fire.\n";
+
+TEST_F(MimeParserTest, PlainText) {
+  ParsedMessage m = MustParse(kPlain);
+  EXPECT_EQ(m.message_id, "abc123@example.com");
+  EXPECT_FALSE(m.message_id_generated);
+  EXPECT_EQ(m.from.name, "Alice Example");
+  EXPECT_EQ(m.from.address, "alice@example.com");
+  ASSERT_EQ(m.to.size(), 2u);
+  EXPECT_EQ(m.to[0].address, "support@example.com");
+  EXPECT_EQ(m.to[1].name, "Bob");
+  EXPECT_EQ(m.to[1].address, "bob@example.org");
+  ASSERT_EQ(m.cc.size(), 3u);  // the group is flattened
+  EXPECT_EQ(m.cc[0].address, "carol@example.net");
+  EXPECT_EQ(m.cc[1].name, "Dave");
+  EXPECT_EQ(m.cc[2].address, "erin@example.net");
+  EXPECT_EQ(m.subject, "Printer  on fire");
+  EXPECT_EQ(m.date, "Tue, 02 Jan 2024 10:00:00 +0000");
+  GDateTime* want_date = g_date_time_new_utc(2024, 1, 2, 10, 0, 0);
+  EXPECT_EQ(m.date_unix, g_date_time_to_unix(want_date));
+  g_date_time_unref(want_date);
+  EXPECT_EQ(m.text_body, "Hello,\nthe printer is on fire.\n");
+  EXPECT_FALSE(m.body_from_html);
+  EXPECT_FALSE(m.text_body_truncated);
+  EXPECT_TRUE(m.attachments.empty());
+  EXPECT_EQ(m.size_bytes, sizeof(kPlain) - 1);
+  EXPECT_EQ(m.mime_parts, 1);
+  EXPECT_EQ(m.mime_depth, 0);
+  std::vector<std::pair<std::string, std::string>> want_headers = {
+      {"From", "\"Alice Example\" <alice@example.com>"},
+      {"To", "support@example.com, Bob <bob@example.org>"},
+      {"Cc", "Friends: carol@example.net, Dave <dave@example.net>;, erin@example.net"},
+      {"Subject", "Printer  on fire"},
+      {"Date", "Tue, 02 Jan 2024 10:00:00 +0000"},
+      {"Content-Type", "text/plain; charset=utf-8"},
+      {"Message-ID", "<abc123@example.com>"},
+      {"MIME-Version", "1.0"},
+      {"Content-Transfer-Encoding", "8bit"},
+      {"X-Trailer", "folded"},
+  };
+  EXPECT_EQ(m.headers, want_headers);
+}
+
+TEST_F(MimeParserTest, MissingHeadersAreEmpty) {
+  ParsedMessage m = MustParse("X-Only: one\n\nbody\n");
+  EXPECT_EQ(m.from.address, "");
+  EXPECT_EQ(m.subject, "");
+  EXPECT_EQ(m.date, "");
+  EXPECT_EQ(m.date_unix, 0);
+  EXPECT_TRUE(m.to.empty());
+  EXPECT_EQ(m.text_body, "body\n");  // no Content-Type: text/plain by default
+}
+
+TEST_F(MimeParserTest, UnparsableIsMalformed) {
+  ParsedMessage m;
+  EXPECT_EQ(Parse("this is not a mail at all\n", ParseLimits(), &m).error_class(),
+            ErrorClass::kMalformed);
+  EXPECT_EQ(Parse("", ParseLimits(), &m).error_class(), ErrorClass::kMalformed);
+}
+
+TEST_F(MimeParserTest, AlternativeChoosesTextAndSkipsHtml) {
+  ParsedMessage m = MustParse(
+      "From: a@example.com\n"
+      "Content-Type: multipart/alternative; boundary=\"alt\"\n"
+      "\n"
+      "--alt\n"
+      "Content-Type: text/plain; charset=us-ascii\n"
+      "\n"
+      "plain version\n"
+      "--alt\n"
+      "Content-Type: text/html; charset=us-ascii\n"
+      "\n"
+      "<p>html version</p>\n"
+      "--alt--\n");
+  EXPECT_EQ(m.text_body, "plain version");
+  EXPECT_FALSE(m.body_from_html);
+  EXPECT_TRUE(m.attachments.empty());
+  EXPECT_EQ(m.mime_parts, 3);
+  EXPECT_EQ(m.mime_depth, 1);
+}
+
+TEST_F(MimeParserTest, HtmlOnlyIsReduced) {
+  ParsedMessage m = MustParse(
+      "From: a@example.com\n"
+      "Content-Type: multipart/mixed; boundary=\"mix\"\n"
+      "\n"
+      "--mix\n"
+      "Content-Type: text/html; charset=iso-8859-1\n"
+      "Content-Transfer-Encoding: quoted-printable\n"
+      "\n"
+      "<html><head><style>p {color: red}</style></head><body>\n"
+      "<p>Caf=E9 is <b>closed</b>.</p><p>Tom &amp; Jerry<br>next line</p>\n"
+      "</body></html>\n"
+      "--mix\n"
+      "Content-Type: application/pdf; name=\"doc.pdf\"\n"
+      "Content-Transfer-Encoding: base64\n"
+      "\n" +
+      Base64("%PDF-1.4\n") +
+      "\n"
+      "--mix--\n");
+  EXPECT_EQ(m.text_body, "Caf\u00e9 is closed.\n\nTom & Jerry\nnext line");
+  EXPECT_TRUE(m.body_from_html);
+  ASSERT_EQ(m.attachments.size(), 1u);
+  EXPECT_EQ(m.attachments[0].filename, "doc.pdf");
+  EXPECT_EQ(m.attachments[0].part_path, "2");
+  EXPECT_EQ(m.attachments[0].size, 9u);
+}
+
+TEST_F(MimeParserTest, RelatedImageInsideAlternativeIsListed) {
+  ParsedMessage m = MustParse(
+      "Content-Type: multipart/alternative; boundary=\"alt\"\n"
+      "\n"
+      "--alt\n"
+      "Content-Type: text/plain\n"
+      "\n"
+      "text\n"
+      "--alt\n"
+      "Content-Type: multipart/related; boundary=\"rel\"\n"
+      "\n"
+      "--rel\n"
+      "Content-Type: text/html\n"
+      "\n"
+      "<img src=cid:x>\n"
+      "--rel\n"
+      "Content-Type: image/png\n"
+      "Content-Disposition: inline\n"
+      "Content-ID: <x>\n"
+      "Content-Transfer-Encoding: base64\n"
+      "\n"
+      "iVBORw0K\n"
+      "--rel--\n"
+      "--alt--\n");
+  EXPECT_EQ(m.text_body, "text");
+  ASSERT_EQ(m.attachments.size(), 1u);
+  EXPECT_EQ(m.attachments[0].declared_type, "image/png");
+  EXPECT_EQ(m.attachments[0].part_path, "2.2");
+  EXPECT_TRUE(m.attachments[0].inline_disposition);
+  EXPECT_EQ(m.attachments[0].filename, "");
+  EXPECT_EQ(m.mime_depth, 2);
+}
+
+TEST_F(MimeParserTest, EncodedWordsInSubjectAndFrom) {
+  struct Case {
+    std::string subject_raw, from_raw, want_subject, want_name;
+  };
+  const std::vector<Case> cases = {
+      {"=?UTF-8?B?w4lsw6h2ZSDinIU=?=", "=?UTF-8?Q?J=C3=B6rg_M=C3=BCller?= <j@example.de>",
+       "\u00c9l\u00e8ve \u2705", "J\u00f6rg M\u00fcller"},
+      {"=?ISO-8859-1?Q?Caf=E9_cr=E8me?=", "=?iso-8859-1?q?Ren=E9e?= <r@example.fr>",
+       "Caf\u00e9 cr\u00e8me", "Ren\u00e9e"},
+      {"Re: =?utf-8?q?caf=C3=A9?=\n =?utf-8?q?_ouvert?=", "\"Plain Name\" <p@example.com>",
+       "Re: caf\u00e9 ouvert", "Plain Name"},
+  };
+  for (const Case& c : cases) {
+    ParsedMessage m = MustParse("From: " + c.from_raw + "\nSubject: " + c.subject_raw +
+                                "\nMessage-ID: <x@y>\n\nbody\n");
+    std::string got_subject_ = m.subject, got_name_ = m.from.name;
+    EXPECT_EQ(got_subject_, c.want_subject) << c.subject_raw;
+    EXPECT_EQ(got_name_, c.want_name) << c.from_raw;
+  }
+}
+
+TEST_F(MimeParserTest, AttachmentFilenames) {
+  struct Case {
+    std::string headers, want;
+  };
+  const std::vector<Case> cases = {
+      {"Content-Type: application/octet-stream\n"
+       "Content-Disposition: attachment;\n"
+       " filename*0*=UTF-8''%E6%97%A5%E6%9C%AC;\n"
+       " filename*1*=%E8%AA%9E.txt\n",
+       "\u65e5\u672c\u8a9e.txt"},
+      {"Content-Type: application/pdf\n"
+       "Content-Disposition: attachment; filename*=iso-8859-1'fr'r%E9sum%E9.pdf\n",
+       "r\u00e9sum\u00e9.pdf"},
+      {"Content-Type: application/pdf; name=\"=?UTF-8?B?w6l0w6kucGRm?=\"\n", "\u00e9t\u00e9.pdf"},
+      {"Content-Type: application/pdf\n"
+       "Content-Disposition: attachment; filename=\"=?ISO-8859-1?Q?h=E9llo.pdf?=\"\n",
+       "h\u00e9llo.pdf"},
+      {"Content-Type: text/plain\nContent-Disposition: attachment; filename=\"notes.txt\"\n",
+       "notes.txt"},
+  };
+  for (const Case& c : cases) {
+    ParsedMessage m = MustParse(
+        "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nbody\n"
+        "--b\n" +
+        c.headers + "\nxyz\n--b--\n");
+    ASSERT_EQ(m.attachments.size(), 1u) << c.headers;
+    std::string got_ = m.attachments[0].filename;
+    EXPECT_EQ(got_, c.want) << c.headers;
+    EXPECT_EQ(m.text_body, "body");
+  }
+}
+
+TEST_F(MimeParserTest, DecodedSizeAndHash) {
+  const std::string payload = "hello\n";
+  const std::string binary(std::string("\x00\xff\x10 binary\r\n", 12) + std::string(5000, 'z'));
+  ParsedMessage m = MustParse(
+      "Content-Type: multipart/mixed; boundary=b\n"
+      "\n"
+      "--b\n"
+      "Content-Type: text/plain\n"
+      "\n"
+      "see attached\n"
+      "--b\n"
+      "Content-Type: Application/Octet-Stream; name=hello.txt\n"
+      "Content-Transfer-Encoding: base64\n"
+      "Content-Disposition: attachment\n"
+      "\n" +
+      Base64(payload) +
+      "\n"
+      "--b\n"
+      "Content-Type: text/plain; name=qp.txt\n"
+      "Content-Transfer-Encoding: quoted-printable\n"
+      "\n"
+      "caf=C3=A9 =\n"
+      "soft break\n"
+      "--b\n"
+      "Content-Type: application/x-bin\n"
+      "Content-Transfer-Encoding: base64\n"
+      "\n" +
+      Base64(binary) +
+      "\n"
+      "--b--\n");
+  ASSERT_EQ(m.attachments.size(), 3u);
+  EXPECT_EQ(m.attachments[0].declared_type, "application/octet-stream");
+  EXPECT_EQ(m.attachments[0].filename, "hello.txt");
+  EXPECT_EQ(m.attachments[0].size, payload.size());
+  EXPECT_EQ(m.attachments[0].sha256, Sha256(payload));
+  EXPECT_FALSE(m.attachments[0].inline_disposition);
+  EXPECT_EQ(m.attachments[1].size, std::string("caf\u00e9 soft break").size());
+  EXPECT_EQ(m.attachments[1].sha256, Sha256("caf\u00e9 soft break"));
+  EXPECT_EQ(m.attachments[2].size, binary.size());
+  EXPECT_EQ(m.attachments[2].sha256, Sha256(binary));
+  EXPECT_EQ(m.attachments[2].part_path, "4");
+}
+
+TEST_F(MimeParserTest, NestedMessageAttachment) {
+  ParsedMessage m = MustParse(
+      "From: outer@example.com\n"
+      "Subject: fwd\n"
+      "Content-Type: multipart/mixed; boundary=outer\n"
+      "\n"
+      "--outer\n"
+      "Content-Type: text/plain\n"
+      "\n"
+      "outer body\n"
+      "--outer\n"
+      "Content-Type: message/rfc822\n"
+      "\n"
+      "From: inner@example.com\n"
+      "Subject: inner\n"
+      "Content-Type: multipart/mixed; boundary=inner\n"
+      "\n"
+      "--inner\n"
+      "Content-Type: text/plain\n"
+      "\n"
+      "inner body\n"
+      "--inner\n"
+      "Content-Type: application/octet-stream; name=\"inner.bin\"\n"
+      "Content-Transfer-Encoding: base64\n"
+      "\n"
+      "aGVsbG8K\n"
+      "--inner--\n"
+      "\n"
+      "--outer\n"
+      "Content-Type: message/rfc822\n"
+      "\n"
+      "From: single@example.com\n"
+      "\n"
+      "single part\n"
+      "--outer--\n");
+  EXPECT_EQ(m.text_body, "outer body");
+  EXPECT_EQ(m.from.address, "outer@example.com");
+  ASSERT_EQ(m.attachments.size(), 3u);
+  EXPECT_EQ(m.attachments[0].part_path, "2.1");
+  EXPECT_EQ(m.attachments[0].declared_type, "text/plain");
+  EXPECT_EQ(m.attachments[1].part_path, "2.2");
+  EXPECT_EQ(m.attachments[1].filename, "inner.bin");
+  EXPECT_EQ(m.attachments[1].size, 6u);
+  EXPECT_EQ(m.attachments[1].sha256, Sha256("hello\n"));
+  EXPECT_EQ(m.attachments[2].part_path, "3.1");
+  // outer multipart, text, message, inner multipart, 2 leaves, message, its single part
+  EXPECT_EQ(m.mime_parts, 8);
+  EXPECT_EQ(m.mime_depth, 3);
+}
+
+TEST_F(MimeParserTest, GeneratedMessageIdIsStable) {
+  ParseLimits limits;
+  limits.hostname = "desk.example.com";
+  const std::string a = "From: a@example.com\nSubject: no id\n\nbody one\n";
+  const std::string b = "From: a@example.com\nSubject: no id\n\nbody two\n";
+  const std::string empty_id = "From: a@example.com\nMessage-ID:  \n\nbody one\n";
+  ParsedMessage m1 = MustParse(a, limits), m2 = MustParse(a, limits), m3 = MustParse(b, limits);
+  ParsedMessage m4 = MustParse(empty_id, limits);
+  EXPECT_TRUE(m1.message_id_generated);
+  EXPECT_EQ(m1.message_id, Sha256(a).substr(0, 24) + ".deskmilter@desk.example.com");
+  EXPECT_EQ(m1.message_id, m2.message_id);
+  EXPECT_NE(m1.message_id, m3.message_id);
+  EXPECT_TRUE(m4.message_id_generated);
+  EXPECT_EQ(m4.message_id, Sha256(empty_id).substr(0, 24) + ".deskmilter@desk.example.com");
+}
+
+TEST_F(MimeParserTest, ReplyHeaders) {
+  struct Case {
+    std::string in_reply_to, references;
+    std::string want_irt;
+    std::vector<std::string> want_refs;
+  };
+  const std::vector<Case> cases = {
+      {"<orig@example.com>", "<a@x> <b@y>", "orig@example.com", {"a@x", "b@y"}},
+      {"Your message of Tue, 2 Jan <orig@example.com> (sent at 10:00)",
+       "<a@x> junk <notanid> <b@y>\n\t<c@z> <broken@", "orig@example.com", {"a@x", "b@y", "c@z"}},
+      {"<no-at-sign> <second@example.com>", "<<nested@x>> < spaced id@x >", "second@example.com",
+       {"nested@x"}},
+      {"garbage only", "", "", {}},
+  };
+  for (const Case& c : cases) {
+    std::string raw = "Message-ID: <m@x>\nIn-Reply-To: " + c.in_reply_to + "\n";
+    if (!c.references.empty()) raw += "References: " + c.references + "\n";
+    ParsedMessage m = MustParse(raw + "\nbody\n");
+    std::string got_irt_ = m.in_reply_to;
+    std::vector<std::string> got_refs_ = m.references;
+    EXPECT_EQ(got_irt_, c.want_irt) << c.in_reply_to;
+    EXPECT_EQ(got_refs_, c.want_refs) << c.references;
+  }
+}
+
+TEST_F(MimeParserTest, BodyCharsetAndLineEndings) {
+  struct Case {
+    std::string headers, body, want;
+  };
+  const std::vector<Case> cases = {
+      {"Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: 8bit\n",
+       "Gr\xfc\xdf" "e\r\nzwei\r\n", "Gr\u00fc\u00dfe\nzwei\n"},
+      {"Content-Type: text/plain; charset=windows-1252\n"
+       "Content-Transfer-Encoding: quoted-printable\n",
+       "=80 5\n", "\u20ac 5\n"},
+      {"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n",
+       Base64("\u65e5\u672c\n") + "\n", "\u65e5\u672c\n"},
+      // No charset and Latin-1 bytes: guessed, never invalid UTF-8.
+      {"Content-Type: text/plain\n", "caf\xe9\n", "caf\u00e9\n"},
+      {"Content-Type: text/plain; charset=x-no-such-charset\n", "plain\n", "plain\n"},
+  };
+  for (const Case& c : cases) {
+    ParsedMessage m = MustParse("From: a@b.c\n" + c.headers + "\n" + c.body);
+    std::string got_ = m.text_body;
+    EXPECT_EQ(got_, c.want) << c.headers;
+  }
+}
+
+TEST_F(MimeParserTest, BodyTruncation) {
+  struct Case {
+    std::string body;
+    int64_t max_chars;
+    std::string want;
+    bool want_truncated;
+  };
+  const std::vector<Case> cases = {
+      {"h\u00e9llo w\u00f6rld", 5, "h\u00e9llo", true},
+      {"h\u00e9llo", 5, "h\u00e9llo", false},
+      {"\U0001F600\U0001F600\U0001F600", 2, "\U0001F600\U0001F600", true},
+      {"\u2603\u2603", 1, "\u2603", true},
+      {"abc", 0, "", true},
+  };
+  for (const Case& c : cases) {
+    ParseLimits limits;
+    limits.max_body_chars = c.max_chars;
+    ParsedMessage m =
+        MustParse("Content-Type: text/plain; charset=utf-8\n\n" + c.body, limits);
+    std::string got_ = m.text_body;
+    EXPECT_EQ(got_, c.want) << c.body;
+    EXPECT_EQ(m.text_body_truncated, c.want_truncated) << c.body;
+  }
+}
+
+TEST_F(MimeParserTest, LongBodyTruncatedWithoutReadingAll) {
+  ParseLimits limits;
+  limits.max_body_chars = 1000;
+  std::string body;
+  for (int i = 0; i < 100000; ++i) body += "\u00e9";  // 200 KB of 2-byte characters
+  ParsedMessage m = MustParse("Content-Type: text/plain; charset=utf-8\n\n" + body, limits);
+  EXPECT_TRUE(m.text_body_truncated);
+  EXPECT_EQ(m.text_body, body.substr(0, 2000));
+  ParsedMessage html = MustParse("Content-Type: text/html\n\n<p>" + body + "</p>", limits);
+  EXPECT_TRUE(html.text_body_truncated);
+  EXPECT_EQ(html.text_body, body.substr(0, 2000));
+}
+
+std::string Nested(int depth) {
+  std::string raw;
+  for (int i = 0; i < depth; ++i) {
+    raw += "Content-Type: multipart/mixed; boundary=\"b" + std::to_string(i) + "\"\n\n--b" +
+           std::to_string(i) + "\n";
+  }
+  raw += "Content-Type: text/plain\n\ndeep\n";
+  for (int i = depth - 1; i >= 0; --i) raw += "--b" + std::to_string(i) + "--\n";
+  return raw;
+}
+
+std::string ManyParts(int n) {
+  std::string raw = "Content-Type: multipart/mixed; boundary=b\n\n";
+  for (int i = 0; i < n; ++i) raw += "--b\nContent-Type: text/plain\n\npart " + std::to_string(i) + "\n";
+  return raw + "--b--\n";
+}
+
+TEST_F(MimeParserTest, Limits) {
+  struct Case {
+    std::string name, raw;
+    int64_t depth, parts, header_bytes;
+    std::string want_error;  // "" means it parses
+  };
+  std::string big_header = "From: a@b.c\nX-Filler: " + std::string(300, 'x') + "\n\nbody\n";
+  const std::vector<Case> cases = {
+      {"depth ok", Nested(3), 3, 500, 1 << 20, ""},
+      {"depth over", Nested(4), 3, 500, 1 << 20, "mime depth 4 exceeds limit 3"},
+      {"very deep", Nested(2000), 20, 500, 1 << 20, "mime depth"},
+      {"parts ok", ManyParts(9), 20, 10, 1 << 20, ""},
+      {"parts over", ManyParts(10), 20, 10, 1 << 20, "mime parts 11 exceed limit 10"},
+      {"headers ok", big_header, 20, 500, 400, ""},
+      {"headers over", big_header, 20, 500, 300, "header bytes exceed limit 300"},
+      {"headers without end", "X-Filler: " + std::string(5000, 'x'), 20, 500, 300,
+       "header bytes exceed limit 300"},
+  };
+  for (const Case& c : cases) {
+    ParseLimits limits;
+    limits.max_mime_depth = c.depth;
+    limits.max_mime_parts = c.parts;
+    limits.max_header_bytes = c.header_bytes;
+    ParsedMessage m;
+    Status got_ = Parse(c.raw, limits, &m);
+    if (c.want_error.empty()) {
+      EXPECT_TRUE(got_.ok()) << c.name << ": " << got_.ToString();
+    } else {
+      EXPECT_EQ(got_.error_class(), ErrorClass::kMalformed) << c.name;
+      EXPECT_NE(got_.message().find(c.want_error), std::string::npos)
+          << c.name << ": " << got_.message();
+    }
+  }
+}
+
+std::string Describe(const ParsedMessage& m) {
+  std::ostringstream o;
+  o << m.message_id << "|" << m.message_id_generated << "|" << m.in_reply_to << "|"
+    << m.references.size() << "|" << m.from.name << "<" << m.from.address << ">|" << m.to.size()
+    << "|" << m.subject << "|" << m.date << "|" << m.date_unix << "|" << m.text_body << "|"
+    << m.body_from_html << m.text_body_truncated << "|" << m.size_bytes << "|" << m.mime_parts
+    << "|" << m.mime_depth << "|" << m.headers.size() << "\n";
+  for (const AttachmentInfo& a : m.attachments) {
+    o << a.part_path << " " << a.filename << " " << a.declared_type << " " << a.size << " "
+      << a.sha256 << " " << a.inline_disposition << "\n";
+  }
+  return o.str();
+}
+
+TEST_F(MimeParserTest, SpooledToDiskParsesLikeMemory) {
+  std::string blob;
+  for (int i = 0; blob.size() < 150000; ++i) blob += static_cast<char>((i * 7919) % 251);
+  std::string encoded = Base64(blob), folded;
+  for (size_t i = 0; i < encoded.size(); i += 76) folded += encoded.substr(i, 76) + "\r\n";
+  std::string raw =
+      "From: Big Sender <big@example.com>\r\n"
+      "To: support@example.com\r\n"
+      "Subject: large\r\n"
+      "Date: Wed, 03 Jan 2024 12:00:00 +0100\r\n"
+      "References: <r1@example.com> <r2@example.com>\r\n"
+      "Content-Type: multipart/mixed; boundary=\"big\"\r\n"
+      "\r\n"
+      "--big\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\n"
+      "\r\n" +
+      std::string(40000, 'a') +
+      "\r\n"
+      "--big\r\n"
+      "Content-Type: application/octet-stream; name=\"blob.bin\"\r\n"
+      "Content-Transfer-Encoding: base64\r\n"
+      "\r\n" +
+      folded + "--big--\r\n";
+  ASSERT_GT(raw.size(), 200000u);
+  ParseLimits limits;
+  ParsedMessage in_memory, on_disk;
+  bool disk = false;
+  ASSERT_TRUE(Parse(raw, limits, &in_memory, 1 << 30, &disk).ok());
+  EXPECT_FALSE(disk);
+  ASSERT_TRUE(Parse(raw, limits, &on_disk, 4096, &disk).ok());
+  EXPECT_TRUE(disk);
+  EXPECT_EQ(Describe(on_disk), Describe(in_memory));
+  ASSERT_EQ(on_disk.attachments.size(), 1u);
+  EXPECT_EQ(on_disk.attachments[0].size, blob.size());
+  EXPECT_EQ(on_disk.attachments[0].sha256, Sha256(blob));
+  EXPECT_TRUE(on_disk.message_id_generated);
+  EXPECT_EQ(on_disk.text_body, std::string(40000, 'a'));
+}
+
+TEST(HtmlToTextTest, Table) {
+  struct Case {
+    std::string html, want;
+  };
+  const std::vector<Case> cases = {
+      {"<p>one</p><p>two</p>", "one\n\ntwo"},
+      {"a<br>b<BR/>c<br />d", "a\nb\nc\nd"},
+      {"<script>alert('<p>x</p>')</script>visible<SCRIPT type=x>more</Script>", "visible"},
+      {"<style>.a{}</style><!-- <p>hidden</p> -->shown", "shown"},
+      {"&amp; &lt;b&gt; &quot;q&quot; &#39;s&#39; a&nbsp;b &#233; &#xE9; &#x1F600;",
+       "& <b> \"q\" 's' a b \u00e9 \u00e9 \U0001F600"},
+      {"&unknown; & alone &#xZZ;", "&unknown; & alone &#xZZ;"},
+      {"<ul><li>one<li>two</ul>", "one\ntwo"},
+      {"<div>a</div>\n\n\n<div>b</div><br><br><br><br>c", "a\nb\n\nc"},
+      {"  lots   of\n\t whitespace  ", "lots of whitespace"},
+      {"<table><tr><td>a</td><td>b</td></tr><tr><td>c</td></tr></table>", "a b\nc"},
+      {"<a href=\"x\">link</a> text", "link text"},
+      {"unterminated <b", "unterminated"},
+      {"<!-- never closed", ""},
+      {"", ""},
+  };
+  for (const Case& c : cases) {
+    std::string got_ = HtmlToText(c.html);
+    EXPECT_EQ(got_, c.want) << c.html;
+  }
+}
+
+TEST(HtmlToTextTest, LargeInputIsLinear) {
+  std::string html;
+  for (int i = 0; i < 200000; ++i) html += "<b>x</b>&amp;<!-- c -->";
+  EXPECT_EQ(HtmlToText(html).size(), 400000u);
+  EXPECT_EQ(HtmlToText(std::string(500000, '<')), "");
+  EXPECT_EQ(HtmlToText("<script>" + std::string(500000, '<')), "");
+}
+
+TEST_F(MimeParserTest, CorpusSmoke) {
+  const std::vector<std::string> dirs = {
+      std::string(DESK_CORPORA_DIR) + "/mime-tools/testmsgs",
+      std::string(DESK_CORPORA_DIR) + "/mimekit/messages",
+  };
+  int parsed = 0;
+  for (const std::string& dir : dirs) {
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) continue;
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::ifstream f(dir + "/" + e->d_name, std::ios::binary);
+      if (!f) continue;
+      std::string raw((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      for (uint64_t threshold : {uint64_t{1} << 30, uint64_t{1024}}) {
+        ParsedMessage m;
+        Status s = Parse(raw, ParseLimits(), &m, threshold);
+        EXPECT_TRUE(s.ok() || s.error_class() == ErrorClass::kMalformed)
+            << e->d_name << ": " << s.ToString();
+        if (s.ok()) {
+          EXPECT_TRUE(g_utf8_validate(m.text_body.data(), m.text_body.size(), nullptr)) << e->d_name;
+          ++parsed;
+        }
+      }
+    }
+    closedir(d);
+  }
+  if (parsed == 0) GTEST_SKIP() << "no corpus under " << DESK_CORPORA_DIR;
+}
+
+}  // namespace
+}  // namespace desk
