@@ -315,6 +315,10 @@ class Loader {
         target->*m = static_cast<ReplyName>(v.num);
         return option.type == Type::kEnum;
       }
+      bool operator()(TicketEffect C::*m) const {
+        target->*m = static_cast<TicketEffect>(v.num);
+        return option.type == Type::kEnum;
+      }
       bool operator()(std::vector<std::string> C::*m) const {
         target->*m = std::move(v.list);
         return option.type == Type::kStringArray;

@@ -262,6 +262,63 @@ const Option kOptions[] = {
      .doc = "Key of the reply tokens (support+TOKEN@domain); at least 16 characters, required "
             "when a queue sets reply_token. Changing it invalidates tokens already sent.",
      .field = &Config::reply_token_secret, .check = CheckTokenSecret},
+    // [loops]
+    {.name = "loops.installation_id", .type = Type::kString, .default_value = R"("")",
+     .default_doc = "milter.hostname",
+     .doc = "Value of the X-Deskmilter-Loop stamp added to mail let through to a queue; a copy "
+            "that comes back with it is a loop.",
+     .field = &Config::installation_id},
+    {.name = "loops.max_received", .type = Type::kInt, .default_value = "30", .min = 5, .max = 1000,
+     .doc = "More Received headers than this is a loop.",
+     .field = &Config::max_received},
+    {.name = "loops.blocked_senders", .type = Type::kStringArray, .default_value = "[]",
+     .doc = "Senders (user@domain or *@domain) whose mail never opens a ticket: class own.",
+     .field = &Config::blocked_senders, .check = CheckAddressPattern},
+    {.name = "loops.flood_max", .type = Type::kInt, .default_value = "20", .min = 0,
+     .max = 1000000,
+     .doc = "Most mails one sender may send to one queue per flood window; 0 turns flood "
+            "protection off.",
+     .field = &Config::flood_max},
+    {.name = "loops.flood_window", .type = Type::kInt, .default_value = "600", .min = 1,
+     .max = 604800,
+     .doc = "Length of the flood window in seconds; counters survive restarts.",
+     .field = &Config::flood_window},
+    {.name = "loops.bounce_action", .type = Type::kAction, .default_value = R"("accept")",
+     .doc = "What to do with delivery reports (bounces) to a support address.",
+     .field = &Config::bounce_action},
+    {.name = "loops.bounce_ticket", .type = Type::kEnum, .default_value = R"("record")",
+     .choices = "none|record|open",
+     .doc = "record: a delivery-failure event on the ticket of the reported message; none; or "
+            "open tickets like a person's mail.",
+     .field = &Config::bounce_ticket},
+    {.name = "loops.auto_reply_action", .type = Type::kAction, .default_value = R"("accept")",
+     .doc = "What to do with out-of-office and other automatic answers.",
+     .field = &Config::auto_reply_action},
+    {.name = "loops.auto_reply_ticket", .type = Type::kEnum, .default_value = R"("record")",
+     .choices = "none|record|open",
+     .doc = "record: joins its ticket if it threads, marked automatic, never opens one; none; "
+            "or open.",
+     .field = &Config::auto_reply_ticket},
+    {.name = "loops.list_action", .type = Type::kAction, .default_value = R"("accept")",
+     .doc = "What to do with list and bulk mail.",
+     .field = &Config::list_action},
+    {.name = "loops.list_ticket", .type = Type::kEnum, .default_value = R"("none")",
+     .choices = "none|record|open",
+     .doc = "Ticket effect of list and bulk mail (none: delivered without a ticket).",
+     .field = &Config::list_ticket},
+    {.name = "loops.own_action", .type = Type::kAction, .default_value = R"("accept")",
+     .doc = "What to do with mail from our own addresses or blocked senders.",
+     .field = &Config::own_action},
+    {.name = "loops.own_ticket", .type = Type::kEnum, .default_value = R"("none")",
+     .choices = "none|record|open",
+     .doc = "Ticket effect of mail from our own addresses or blocked senders.",
+     .field = &Config::own_ticket},
+    {.name = "loops.loop_action", .type = Type::kAction, .default_value = R"("hold")",
+     .doc = "What to do with mail that carries our loop stamp or too many Received headers.",
+     .field = &Config::loop_action},
+    {.name = "loops.flood_action", .type = Type::kAction, .default_value = R"("tempfail")",
+     .doc = "What to do with mail over the flood limit (tempfail: 4xx until the window passes).",
+     .field = &Config::flood_action},
 };
 
 const QueueOption kQueueOptions[] = {
@@ -347,16 +404,13 @@ std::string FormatValueT(const OptionSpec<C>& option, const C& target) {
     }
     std::string operator()(bool C::*m) const { return target.*m ? "true" : "false"; }
     std::string operator()(Action C::*m) const { return QuoteToml(ActionName(target.*m)); }
-    std::string operator()(ClosedReply C::*m) const {
+    std::string operator()(ClosedReply C::*m) const { return Choice(static_cast<size_t>(target.*m)); }
+    std::string operator()(TicketEffect C::*m) const { return Choice(static_cast<size_t>(target.*m)); }
+    std::string Choice(size_t i) const {
       auto choices = SplitChoices(option.choices);
-      size_t i = static_cast<size_t>(target.*m);
       return i < choices.size() ? QuoteToml(choices[i]) : "?";
     }
-    std::string operator()(ReplyName C::*m) const {
-      auto choices = SplitChoices(option.choices);
-      size_t i = static_cast<size_t>(target.*m);
-      return i < choices.size() ? QuoteToml(choices[i]) : "?";
-    }
+    std::string operator()(ReplyName C::*m) const { return Choice(static_cast<size_t>(target.*m)); }
     std::string operator()(std::vector<std::string> C::*m) const {
       std::string out = "[";
       for (const auto& s : target.*m) out += (out.size() > 1 ? ", " : "") + QuoteToml(s);

@@ -33,6 +33,13 @@ struct AgentConfig {
 
 // Display name of the From header of agents' mail to customers.
 enum class ReplyName { kQueue, kAgentViaQueue };  // "support" | "Alice via support"
+// What automatic mail of one class does to tickets.
+//   kNone    never touches a ticket
+//   kRecord  recorded on the ticket it belongs to (a bounce as a delivery-failure event on the
+//            ticket of the message it reports; an auto-reply joins its thread, marked automatic);
+//            never opens a ticket
+//   kOpen    treated like a person's mail: joins or opens a ticket
+enum class TicketEffect { kNone, kRecord, kOpen };
 
 struct QueueConfig {
   std::string name;                    // unique, e.g. "support"
@@ -83,6 +90,22 @@ struct Config {
   // [agents]
   std::vector<std::string> trusted_networks;  // CIDRs whose envelope sender may identify an agent
   std::string reply_token_secret;             // HMAC key of reply tokens; "" = none
+  // [loops] automatic mail and loop protection
+  std::string installation_id;  // value of our loop stamp header; "" = milter.hostname
+  int64_t max_received = 0;     // more Received headers than this is a loop
+  std::vector<std::string> blocked_senders;  // "filter outgoing emails": never open tickets
+  int64_t flood_max = 0;        // mails from one sender to one queue per window; 0 = off
+  int64_t flood_window = 0;     // seconds
+  Action bounce_action = Action::kAccept;
+  TicketEffect bounce_ticket = TicketEffect::kRecord;
+  Action auto_reply_action = Action::kAccept;
+  TicketEffect auto_reply_ticket = TicketEffect::kRecord;
+  Action list_action = Action::kAccept;
+  TicketEffect list_ticket = TicketEffect::kNone;
+  Action own_action = Action::kAccept;
+  TicketEffect own_ticket = TicketEffect::kNone;
+  Action loop_action = Action::kHold;
+  Action flood_action = Action::kTempfail;
 
   std::vector<QueueConfig> queues;
 };

@@ -13,6 +13,34 @@ namespace desk {
 namespace {
 
 constexpr size_t kRawChunk = 64 * 1024;
+constexpr char kLoopStampHeader[] = "X-Deskmilter-Loop";
+
+// The decision for an action taken on a class of mail (automatic mail, flood), with its reply.
+Decision ActionDecision(Action action, const std::string& why) {
+  Decision d;
+  d.ticket_action = "none";
+  switch (action) {
+    case Action::kAccept: break;
+    case Action::kTempfail:
+      d.verdict = Verdict::kTempfail;
+      d.rcode = "451";
+      d.xcode = "4.7.1";
+      d.reply_text = "deskmilter: " + why + ", try again later";
+      break;
+    case Action::kReject:
+      d.verdict = Verdict::kReject;
+      d.rcode = "550";
+      d.xcode = "5.7.1";
+      d.reply_text = "deskmilter: " + why;
+      break;
+    case Action::kHold:
+      d.verdict = Verdict::kHold;
+      d.hold_reason = why;
+      break;
+    case Action::kDiscard: d.verdict = Verdict::kDiscard; break;
+  }
+  return d;
+}
 
 // RFC 2392 mid: URL of a Message-ID: the addr-spec with URL-unsafe bytes %-encoded.
 std::string MidUrl(const std::string& id) {
@@ -94,6 +122,16 @@ Status Engine::Create(std::shared_ptr<const Config> config, TicketStore* store,
   e->store_ = store;
   Status st = QueueRouter::Build(*e->config_, &e->router_);
   if (!st.ok()) return st;
+  const Config& c = *e->config_;
+  AutoMailRules& rules = e->auto_rules_;
+  for (const QueueConfig& q : c.queues) {
+    rules.own_addresses.insert(rules.own_addresses.end(), q.addresses.begin(), q.addresses.end());
+    if (!q.default_address.empty()) rules.own_addresses.push_back(q.default_address);
+  }
+  rules.blocked_senders = c.blocked_senders;
+  rules.loop_stamp_header = kLoopStampHeader;
+  rules.installation_id = c.installation_id.empty() ? c.hostname : c.installation_id;
+  rules.max_received = static_cast<int>(c.max_received);
   *out = std::move(e);
   return Status::Ok();
 }
@@ -205,6 +243,147 @@ void Transaction::Raw(std::string_view chunk) {
   }
 }
 
+bool Transaction::AutoStage(const ParsedMessage& msg, const QueueMatch& route, int64_t now,
+                            bool dry_run, Decision* d, bool* may_open) {
+  const Config& cfg = engine_.config();
+  TicketStore* store = engine_.store();
+  *may_open = true;
+  std::string body_prefix;
+  Status st = spool_.Read(msg.body_offset, kAutoMailBodyScanBytes, &body_prefix);
+  if (!st.ok()) {
+    *d = engine_.FailureDecision(st);
+    return true;
+  }
+  size_t skip = body_prefix.rfind("\r\n", 0) == 0 ? 2 : (body_prefix.rfind("\n", 0) == 0 ? 1 : 0);
+  AutoMailInput in;
+  in.envelope_from = envelope_.mail_from;
+  in.msg = &msg;
+  in.raw_body_prefix = std::string_view(body_prefix).substr(skip);
+  AutoVerdict av = ClassifyAutoMail(in, engine_.auto_rules());
+  const std::string cls = av.kind == AutoKind::kNone ? "" : AutoKindName(av.kind);
+
+  // Flood: counted for everything but our own mail and loops, which have their own answers.
+  if (cfg.flood_max > 0 && store != nullptr && !dry_run && av.kind != AutoKind::kOwn &&
+      av.kind != AutoKind::kLoop) {
+    std::string who = NormalizeAddress(envelope_.mail_from);
+    if (who.empty()) who = NormalizeAddress(msg.from.address);
+    uint64_t count = 0;
+    st = store->CountInWindow("flood\x1f" + route.queue->name + "\x1f" + who, now,
+                              cfg.flood_window, &count);
+    if (!st.ok()) {
+      *d = engine_.FailureDecision(st);
+      return true;
+    }
+    if (count > static_cast<uint64_t>(cfg.flood_max)) {
+      *d = ActionDecision(cfg.flood_action, "too many messages from " + (who.empty() ? "<>" : who) +
+                                                " to " + route.queue->name);
+      d->kind = "flood";
+      d->auto_class = "flood";
+      d->auto_rule = "flood:" + std::to_string(count) + "/" + std::to_string(cfg.flood_max) +
+                     "/" + std::to_string(cfg.flood_window) + "s";
+      return true;
+    }
+  }
+  if (av.kind == AutoKind::kNone) return false;
+
+  Action action = Action::kAccept;
+  TicketEffect effect = TicketEffect::kNone;
+  switch (av.kind) {
+    case AutoKind::kLoop: action = cfg.loop_action; break;
+    case AutoKind::kOwn: action = cfg.own_action; effect = cfg.own_ticket; break;
+    case AutoKind::kBounce: action = cfg.bounce_action; effect = cfg.bounce_ticket; break;
+    case AutoKind::kAutoReply:
+      action = cfg.auto_reply_action;
+      effect = cfg.auto_reply_ticket;
+      break;
+    case AutoKind::kList: action = cfg.list_action; effect = cfg.list_ticket; break;
+    case AutoKind::kNone: break;
+  }
+  const bool writes = action == Action::kAccept || action == Action::kHold;
+  if (effect == TicketEffect::kOpen && writes) {
+    d->auto_class = cls;
+    d->auto_rule = av.rule;
+    return false;
+  }
+  if (effect == TicketEffect::kRecord && writes && av.kind != AutoKind::kBounce) {
+    d->auto_class = cls;
+    d->auto_rule = av.rule;
+    *may_open = false;
+    return false;  // joins its ticket if it threads
+  }
+  *d = ActionDecision(action, cls + " (" + av.rule + ")");
+  d->kind = cls;
+  d->auto_class = cls;
+  d->auto_rule = av.rule;
+  d->queue = route.queue->name;
+  d->message_id = msg.message_id;
+  if (effect == TicketEffect::kRecord && writes && store != nullptr) {
+    // A bounce: a delivery-failure event on the ticket of the message it reports.
+    for (const std::string& id : av.reported_message_ids) {
+      MessageIdEntry e;
+      st = store->FindMessageId(id, &e);
+      if (st.IsNotFound()) continue;
+      if (!st.ok()) {
+        *d = engine_.FailureDecision(st);
+        return true;
+      }
+      d->ticket = e.ticket;
+      d->ticket_action = "event";
+      if (!dry_run) {
+        TicketEvent ev;
+        ev.at = now;
+        ev.type = "delivery_failure";
+        ev.text = "Delivery failure reported for message " + id + " (" + av.rule + "): " +
+                  msg.subject;
+        st = store->AddEvents(e.ticket, {ev}, now);
+        if (!st.ok()) {
+          *d = engine_.FailureDecision(st);
+          return true;
+        }
+      }
+      break;
+    }
+  }
+  return true;
+}
+
+void Transaction::AddDeliveryHeaders(const ParsedMessage& msg, Decision* d) const {
+  const Config& cfg = engine_.config();
+  const QueueConfig& queue = *support_.front().queue;
+  if (msg.message_id_generated) {
+    d->header_changes.push_back({HeaderEdit::Op::kAdd, "Message-ID", "<" + msg.message_id + ">", 1});
+  }
+  // The loop stamp: a copy of this mail that comes back to a queue is recognised.
+  if (FindHeader(msg, kLoopStampHeader, nullptr) == 0) {
+    d->header_changes.push_back(
+        {HeaderEdit::Op::kAdd, kLoopStampHeader, engine_.auto_rules().installation_id, 1});
+  }
+  if (!d->ticket) return;
+  const std::string n = std::to_string(*d->ticket);
+  if (cfg.add_ticket_header) {
+    int existing = FindHeader(msg, "X-Deskmilter-Ticket", nullptr);
+    // Replace any copy that came from outside; delete extras from the highest index down so
+    // earlier indexes stay valid.
+    for (int i = existing; i >= 2; --i) {
+      d->header_changes.push_back({HeaderEdit::Op::kChange, "X-Deskmilter-Ticket", "", i});
+    }
+    if (existing > 0) {
+      d->header_changes.push_back({HeaderEdit::Op::kChange, "X-Deskmilter-Ticket", n, 1});
+    } else {
+      d->header_changes.push_back({HeaderEdit::Op::kAdd, "X-Deskmilter-Ticket", n, 1});
+    }
+  }
+  if (queue.tag_subject && FindSubjectTag(msg.subject, queue.subject_tag) != *d->ticket) {
+    const std::string tag = FormatSubjectTag(queue.subject_tag, *d->ticket);
+    std::string raw;
+    if (FindHeader(msg, "Subject", &raw) > 0) {
+      d->header_changes.push_back({HeaderEdit::Op::kChange, "Subject", tag + " " + raw, 1});
+    } else {
+      d->header_changes.push_back({HeaderEdit::Op::kAdd, "Subject", tag, 1});
+    }
+  }
+}
+
 Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
   const Config& cfg = engine_.config();
   if (!IsRelevant()) {
@@ -238,12 +417,25 @@ Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
   if (sender.empty()) sender = NormalizeAddress(envelope_.mail_from);
 
   TicketStore* store = engine_.store();
+  Decision d;
+  bool may_open = true;
+  if (AutoStage(msg, route, now, dry_run, &d, &may_open)) {
+    if (d.verdict == Verdict::kAccept || d.verdict == Verdict::kHold) AddDeliveryHeaders(msg, &d);
+    return d;
+  }
   ThreadResult thread;
   st = ResolveThread(store, msg, route, sender, cfg.max_references, &thread,
                      cfg.reply_token_secret);
   if (!st.ok()) return engine_.FailureDecision(st);
-
-  Decision d;
+  if (!may_open && thread.kind == ThreadResult::Kind::kNew) {
+    // Automatic mail that does not thread opens no ticket.
+    d.kind = d.auto_class;
+    d.queue = queue.name;
+    d.message_id = msg.message_id;
+    d.ticket_action = "none";
+    AddDeliveryHeaders(msg, &d);
+    return d;
+  }
   d.queue = queue.name;
   d.message_id = msg.message_id;
 
@@ -314,7 +506,7 @@ Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
   }
 
   if (thread.kind != ThreadResult::Kind::kDuplicate) {
-    tm.kind = d.kind;
+    tm.kind = d.auto_class.empty() ? d.kind : d.auto_class;  // automatic mail is marked so
     if (create) {
       w.op = TicketWrite::Op::kCreate;
       Ticket& t = w.new_ticket;
@@ -386,36 +578,8 @@ Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
     }
   }
 
-  // Header edits for the delivered copy.
-  if (msg.message_id_generated) {
-    d.header_changes.push_back({HeaderEdit::Op::kAdd, "Message-ID", "<" + msg.message_id + ">", 1});
-  }
-  if (d.ticket) {
-    const std::string n = std::to_string(*d.ticket);
-    if (cfg.add_ticket_header) {
-      int existing = FindHeader(msg, "X-Deskmilter-Ticket", nullptr);
-      // Replace any copy that came from outside; delete extras from the highest index down so
-      // earlier indexes stay valid.
-      for (int i = existing; i >= 2; --i) {
-        d.header_changes.push_back({HeaderEdit::Op::kChange, "X-Deskmilter-Ticket", "", i});
-      }
-      if (existing > 0) {
-        d.header_changes.push_back({HeaderEdit::Op::kChange, "X-Deskmilter-Ticket", n, 1});
-      } else {
-        d.header_changes.push_back({HeaderEdit::Op::kAdd, "X-Deskmilter-Ticket", n, 1});
-      }
-    }
-    if (queue.tag_subject && FindSubjectTag(msg.subject, queue.subject_tag) != *d.ticket) {
-      const std::string tag = FormatSubjectTag(queue.subject_tag, *d.ticket);
-      std::string raw;
-      if (FindHeader(msg, "Subject", &raw) > 0) {
-        d.header_changes.push_back({HeaderEdit::Op::kChange, "Subject", tag + " " + raw, 1});
-      } else {
-        d.header_changes.push_back({HeaderEdit::Op::kAdd, "Subject", tag, 1});
-      }
-    }
-  }
-
+  AddDeliveryHeaders(msg, &d);
+  if (!d.auto_class.empty()) d.reasons.push_back("auto:" + d.auto_class + ":" + d.auto_rule);
   d.log_fields.emplace_back("thread", thread.matched_by.empty() ? "-" : thread.matched_by);
   d.log_fields.emplace_back("attachments", std::to_string(msg.attachments.size()));
   return d;

@@ -25,6 +25,7 @@
 
 #include "core/address.h"
 #include "core/agents.h"
+#include "core/auto_mail.h"
 #include "core/config.h"
 #include "core/message.h"
 #include "core/spool.h"
@@ -62,8 +63,11 @@ struct Decision {
   std::string rcode, xcode, reply_text;
   std::string hold_reason;  // for hold: also added as a header before quarantine
 
-  // "new", "reply", "duplicate", "not_support"; later issues add kinds.
+  // "new", "reply", "duplicate", "not_support", "error"; for automatic mail that opens no ticket
+  // the class: "bounce", "auto_reply", "list", "own", "loop", "flood".
   std::string kind;
+  std::string auto_class;  // the automatic-mail class ("" for a person's mail)
+  std::string auto_rule;   // the rule that classified it ("" for a person's mail)
   std::string queue;                // the queue the message was routed to; "" if none
   std::optional<uint64_t> ticket;   // the ticket created/appended to, or the duplicate's ticket
   std::string ticket_action;        // "created", "appended", "reopened", "none"
@@ -113,6 +117,16 @@ class Transaction {
   Envelope envelope_;
   std::vector<QueueMatch> support_;
   AgentIdentity agent_;  // issue 5
+  // Automatic-mail stage (issue 4): classification and flood counting. Returns true when the
+  // decision is final (*d filled); false to continue with threading, *may_open telling whether a
+  // new ticket may be opened.
+  bool AutoStage(const ParsedMessage& msg, const QueueMatch& route, int64_t now, bool dry_run,
+                 Decision* d, bool* may_open);
+
+  // Header edits every delivered support mail gets: a generated Message-ID, the loop stamp, the
+  // ticket header and subject tag.
+  void AddDeliveryHeaders(const ParsedMessage& msg, Decision* d) const;
+
   Spool spool_;
   uint64_t header_bytes_ = 0;
   Status feed_status_;  // first feeding failure (limit or spool I/O), reported at EndOfMessage
@@ -127,6 +141,7 @@ class Engine {
 
   const Config& config() const { return *config_; }
   const QueueRouter& router() const { return router_; }
+  const AutoMailRules& auto_rules() const { return auto_rules_; }
   TicketStore* store() const { return store_; }
 
   // Maps a failure Status to the configured action and a reply (used by EndOfMessage; exposed for
@@ -141,6 +156,7 @@ class Engine {
   Engine() = default;
   std::shared_ptr<const Config> config_;
   QueueRouter router_;
+  AutoMailRules auto_rules_;
   TicketStore* store_ = nullptr;
 };
 

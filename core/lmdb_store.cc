@@ -155,6 +155,9 @@ class LmdbTicketStore : public TicketStore {
   Status Write(const TicketWrite& w, WriteResult* result) override;
   Status SetStatus(uint64_t ticket, TicketStatus status, const TicketEvent& ev,
                    int64_t now) override;
+  Status AddEvents(uint64_t ticket, const std::vector<TicketEvent>& events, int64_t now) override;
+  Status CountInWindow(const std::string& key, int64_t now, int64_t window_seconds,
+                       uint64_t* count) override;
   Status FindMessageId(const std::string& message_id, MessageIdEntry* out) override;
   Status GetTicket(uint64_t number, Ticket* out) override;
   Status GetMessages(uint64_t number, std::vector<TicketMessage>* out) override;
@@ -180,7 +183,7 @@ class LmdbTicketStore : public TicketStore {
   Status ReadEntries(MDB_dbi dbi, uint64_t number, Decode decode, std::vector<Record>* out);
 
   MDB_env* env_ = nullptr;
-  MDB_dbi meta_ = 0, tickets_ = 0, messages_ = 0, events_ = 0, msgids_ = 0;
+  MDB_dbi meta_ = 0, tickets_ = 0, messages_ = 0, events_ = 0, msgids_ = 0, counters_ = 0;
   std::shared_mutex resize_mu_;
 };
 
@@ -313,7 +316,7 @@ Status LmdbTicketStore::OpenBody(Ops& ops) {
   };
   for (const Named& n : {Named{"meta", &meta_}, Named{"tickets", &tickets_},
                          Named{"messages", &messages_}, Named{"events", &events_},
-                         Named{"msgids", &msgids_}}) {
+                         Named{"msgids", &msgids_}, Named{"counters", &counters_}}) {
     int rc = mdb_dbi_open(ops.txn(), n.name, MDB_CREATE, n.dbi);
     if (rc != 0) return Status::Store(std::string("mdb_dbi_open ") + n.name + ": " + mdb_strerror(rc));
   }
@@ -447,6 +450,53 @@ Status LmdbTicketStore::SetStatus(uint64_t ticket, TicketStatus status, const Ti
     s = AppendEvent(ops, &t, ev, now);
     if (!s.ok()) return s;
     return ops.Put(tickets_, codec::TicketKey(t.number), codec::EncodeTicket(t));
+  });
+}
+
+Status LmdbTicketStore::AddEvents(uint64_t ticket, const std::vector<TicketEvent>& events,
+                                  int64_t now) {
+  return RunWrite([&](Ops& ops, bool*) {
+    Ticket t;
+    Status s = LoadTicket(ops, ticket, &t);
+    if (!s.ok()) return s;
+    t.updated_at = now;
+    for (const TicketEvent& ev : events) {
+      s = AppendEvent(ops, &t, ev, now);
+      if (!s.ok()) return s;
+    }
+    return ops.Put(tickets_, codec::TicketKey(t.number), codec::EncodeTicket(t));
+  });
+}
+
+// counters value: version byte 1, window start (i64 big-endian), count (u64 big-endian).
+Status LmdbTicketStore::CountInWindow(const std::string& key, int64_t now, int64_t window_seconds,
+                                      uint64_t* count) {
+  const std::string k = codec::MessageIdKey(key);  // same length cap and hashing as Message-IDs
+  return RunWrite([&](Ops& ops, bool*) {
+    std::string_view v;
+    Status s = ops.Get(counters_, k, &v);
+    if (!s.ok() && !s.IsNotFound()) return s;
+    int64_t start = now;
+    uint64_t n = 0;
+    if (s.ok() && v.size() == 17 && v[0] == 1) {
+      uint64_t raw_start = 0;
+      for (int i = 1; i <= 8; ++i) raw_start = raw_start << 8 | static_cast<unsigned char>(v[i]);
+      for (int i = 9; i <= 16; ++i) n = n << 8 | static_cast<unsigned char>(v[i]);
+      start = static_cast<int64_t>(raw_start);
+      if (now - start >= window_seconds || now < start) {
+        start = now;
+        n = 0;
+      }
+    }
+    ++n;
+    std::string enc(17, '\0');
+    enc[0] = 1;
+    uint64_t us = static_cast<uint64_t>(start);
+    for (int i = 8; i >= 1; --i, us >>= 8) enc[i] = static_cast<char>(us & 0xff);
+    uint64_t un = n;
+    for (int i = 16; i >= 9; --i, un >>= 8) enc[i] = static_cast<char>(un & 0xff);
+    *count = n;
+    return ops.Put(counters_, k, enc);
   });
 }
 

@@ -50,6 +50,7 @@ struct ParsedMessage {
   std::vector<std::pair<std::string, std::string>> headers;
 
   uint64_t size_bytes = 0;  // size of the raw message as received
+  uint64_t body_offset = 0; // where the body starts in the raw message (after the blank line)
   int mime_parts = 0;       // number of MIME parts seen
   int mime_depth = 0;       // deepest nesting seen
 };

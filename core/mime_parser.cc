@@ -497,6 +497,11 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, ParsedMessage
   g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
   GPtr<GMimeMessage> message(g_mime_parser_construct_message(parser.get(), nullptr));
   if (message == nullptr) return Status::Malformed("mime: message cannot be parsed");
+  {
+    // The header block ends at headers_end; the body starts after the blank line that follows.
+    gint64 end = g_mime_parser_get_headers_end(parser.get());
+    out->body_offset = end > 0 ? static_cast<uint64_t>(end) : 0;
+  }
   GMimeObject* root = g_mime_message_get_mime_part(message.get());
 
   int parts = 0, depth = 0;

@@ -12,6 +12,7 @@
 #include <glib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -137,6 +138,27 @@ void Spool::Reset() {
   memory_.clear();
   size_ = 0;
   g_checksum_reset(hasher_->sum);
+}
+
+Status Spool::Read(uint64_t offset, size_t len, std::string* out) const {
+  out->clear();
+  if (offset >= size_) return Status::Ok();
+  len = static_cast<size_t>(std::min<uint64_t>(len, size_ - offset));
+  if (fd_ < 0) {
+    out->assign(memory_, static_cast<size_t>(offset), len);
+    return Status::Ok();
+  }
+  out->resize(len);
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = pread(fd_, out->data() + done, len - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::Internal(std::string("spool: pread: ") + std::strerror(errno));
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  out->resize(done);
+  return Status::Ok();
 }
 
 }  // namespace desk

@@ -40,6 +40,8 @@ class Spool {
   const std::string& data() const { return memory_; }
   // On disk: a readable descriptor positioned anywhere (readers must use pread or lseek); else -1.
   int fd() const { return fd_; }
+  // Copies up to len bytes from offset into *out (fewer at the end). kInternal on a read error.
+  Status Read(uint64_t offset, size_t len, std::string* out) const;
   // Lower-case hex SHA-256 of everything appended so far.
   std::string Sha256Hex() const;
   // Discards content so the Spool can be reused for the next transaction of a connection.

@@ -63,6 +63,18 @@ class TicketStore {
   virtual Status SetStatus(uint64_t ticket, TicketStatus status, const TicketEvent& ev,
                            int64_t now) = 0;
 
+  // Appends events (their type, text and related ticket as given) to a ticket without a message,
+  // e.g. a delivery failure reported by a bounce. kNotFound if no such ticket.
+  virtual Status AddEvents(uint64_t ticket, const std::vector<TicketEvent>& events,
+                           int64_t now) = 0;
+
+  // Counts one occurrence under key in a fixed window that survives restarts (flood protection):
+  // when the window stored for key started window_seconds or more before now (or none is stored),
+  // a new window starts at now with count 1; otherwise the count grows by one. *count is the count
+  // after this occurrence.
+  virtual Status CountInWindow(const std::string& key, int64_t now, int64_t window_seconds,
+                               uint64_t* count) = 0;
+
   // kNotFound when the id is not indexed.
   virtual Status FindMessageId(const std::string& message_id, MessageIdEntry* out) = 0;
   // kNotFound when there is no such ticket.

@@ -342,7 +342,9 @@ TEST_F(EngineTest, ForgedTicketHeadersAreReplaced) {
   Mail m;
   m.extra_headers = "X-Deskmilter-Ticket: 77\r\nX-Deskmilter-Ticket: 78\r\n";
   Decision d = Ingest(m);
-  ASSERT_EQ(d.header_changes.size(), 3u);  // delete #2, change #1, subject
+  ASSERT_EQ(d.header_changes.size(), 4u);  // loop stamp, delete #2, change #1, subject
+  EXPECT_EQ(d.header_changes[0].name, "X-Deskmilter-Loop");
+  d.header_changes.erase(d.header_changes.begin());
   EXPECT_EQ(d.header_changes[0].op, HeaderEdit::Op::kChange);
   EXPECT_EQ(d.header_changes[0].index, 2);
   EXPECT_EQ(d.header_changes[0].value, "");
