@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Automatic-mail measurement through the real path: `deskctl ingest` (not a dry run) into a fresh store.
+"""Automatic-mail measurement through the real path: `deskctl ingest` (no dry run), a fresh store.
 
 Issue 4 asks that every file under sisimai-set-of-emails/maildir/bsd (real bounces from 77 MTA
 families, ARF reports, RFC 3834 auto-replies) is classified automatic AND opens no ticket, that

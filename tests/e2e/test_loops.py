@@ -3,8 +3,8 @@
 test_1_autoresponder_loop: a customer address (robot@example.test) is served by an auto-responder
   that answers every mail it receives, and the support queue's side answers automatically too: a
   naive acknowledger answers every mail delivered to support@example.test, from that address. Both
-  are small functions here that read the delivered Maildir (Postfix's Delivered-To says whose mail it
-  is) and reply with swaks. The responder is the worst case: an old vacation program that sets no
+  are small functions here that read the delivered Maildir (Postfix's Delivered-To says whose mail
+  it is) and reply with swaks. The responder is the worst case: an old vacation program that sets no
   Auto-Submitted or X-Autoreply header and uses its own address as envelope sender (a null sender or
   any RFC 3834 header would be classified auto_reply at once), so nothing but the flood limit can
   tell its mail from a person's. The exchange must stop by itself, with one ticket, and the
@@ -18,8 +18,9 @@ test_4_bounce_records_delivery_failure: a null-sender multipart/report returning
   recorded as a delivery_failure event on that ticket and opens no ticket; the log names the rule.
 Every delivered support mail is checked for the loop stamp X-Deskmilter-Loop.
 
-One Postfix and one deskmilter serve the class; each test has its own senders (flood counters are per
-sender and queue). Environment: DESKMILTER, DESKCTL; root (Postfix). Skipped when they are missing.
+One Postfix and one deskmilter serve the class; each test has its own senders (flood counters are
+per sender and queue). Environment: DESKMILTER, DESKCTL; root (Postfix). Skipped when they are
+missing.
 """
 
 import concurrent.futures

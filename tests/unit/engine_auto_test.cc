@@ -1,9 +1,9 @@
 // Engine tests for automatic mail and loop protection (issue 4), through the real pipeline: GMime
 // parser, ClassifyAutoMail, the LMDB store in a temp directory, Transaction::EndOfMessage.
 //
-// Every case of the class table runs against a fresh store that already holds ticket 1 (a customer's
-// mail, Message-ID <m1@customer.test>), so "joins ticket 1", "records an event on ticket 1" and
-// "opens no ticket" can all be checked by looking at the store afterwards. Flood counting is tested
+// Every case of the class table runs against a fresh store that already holds ticket 1 (a
+// customer's mail, Message-ID <m1@customer.test>), so "joins ticket 1", "records an event on
+// ticket 1" and "opens no ticket" can all be checked by looking at the store afterwards. Flood counting is tested
 // with explicit times, across a reopening of the store and past the end of the window.
 #include <gtest/gtest.h>
 
@@ -400,10 +400,10 @@ TEST_F(EngineAutoTest, AutoReplyToClosedTicketNeitherReopensNorOpens) {
                             "carol@customer.test", kT0, rcpt);
     ASSERT_EQ(first.ticket, std::optional<uint64_t>(1));
     ASSERT_TRUE(engine_->SetTicketStatus(1, TicketStatus::kClosed, kT0 + 1).ok());
-    Decision got = Ingest(PlainMail("Carol <carol@customer.test>", "Out of office",
-                                    "<ooo-c@customer.test>",
-                                    "Auto-Submitted: auto-replied\nIn-Reply-To: <c1@customer.test>\n"),
-                          "carol@customer.test", kT0 + 60, rcpt);
+    const std::string ooo =
+        PlainMail("Carol <carol@customer.test>", "Out of office", "<ooo-c@customer.test>",
+                  "Auto-Submitted: auto-replied\nIn-Reply-To: <c1@customer.test>\n");
+    Decision got = Ingest(ooo, "carol@customer.test", kT0 + 60, rcpt);
     EXPECT_EQ(got.verdict, Verdict::kAccept);
     EXPECT_EQ(got.auto_class, "auto_reply");
     EXPECT_EQ(TicketCount(), 1u);
