@@ -3,8 +3,9 @@
 //
 // Every case of the class table runs against a fresh store that already holds ticket 1 (a
 // customer's mail, Message-ID <m1@customer.test>), so "joins ticket 1", "records an event on
-// ticket 1" and "opens no ticket" can all be checked by looking at the store afterwards. Flood counting is tested
-// with explicit times, across a reopening of the store and past the end of the window.
+// ticket 1" and "opens no ticket" can all be checked by looking at the store afterwards. Flood
+// counting is tested with explicit times, across a reopening of the store and past the end of the
+// window.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
