@@ -300,18 +300,19 @@ bool Transaction::AutoStage(const ParsedMessage& msg, const QueueMatch& route, i
     case AutoKind::kNone: break;
   }
   const bool writes = action == Action::kAccept || action == Action::kHold;
-  if (effect == TicketEffect::kOpen && writes) {
+  const std::string why = cls + " (" + av.rule + ")";
+  if (writes && (effect == TicketEffect::kOpen ||
+                 (effect == TicketEffect::kRecord && av.kind != AutoKind::kBounce))) {
+    // Threading continues; the verdict (accept or hold) is the configured action's, so a held
+    // auto-reply is both held and recorded on its ticket.
+    *d = ActionDecision(action, why);
     d->auto_class = cls;
     d->auto_rule = av.rule;
+    // kRecord: joins its ticket if it threads, never opens one.
+    *may_open = effect == TicketEffect::kOpen;
     return false;
   }
-  if (effect == TicketEffect::kRecord && writes && av.kind != AutoKind::kBounce) {
-    d->auto_class = cls;
-    d->auto_rule = av.rule;
-    *may_open = false;
-    return false;  // joins its ticket if it threads
-  }
-  *d = ActionDecision(action, cls + " (" + av.rule + ")");
+  *d = ActionDecision(action, why);
   d->kind = cls;
   d->auto_class = cls;
   d->auto_rule = av.rule;
@@ -353,10 +354,25 @@ void Transaction::AddDeliveryHeaders(const ParsedMessage& msg, Decision* d) cons
   if (msg.message_id_generated) {
     d->header_changes.push_back({HeaderEdit::Op::kAdd, "Message-ID", "<" + msg.message_id + ">", 1});
   }
-  // The loop stamp: a copy of this mail that comes back to a queue is recognised.
-  if (FindHeader(msg, kLoopStampHeader, nullptr) == 0) {
-    d->header_changes.push_back(
-        {HeaderEdit::Op::kAdd, kLoopStampHeader, engine_.auto_rules().installation_id, 1});
+  // The loop stamp: a copy of this mail that comes back to a queue is recognised. Another
+  // installation's stamp does not stand for ours (mail may pass two help desks), so ours is added
+  // unless this very stamp is already there (a loop let through by loop_action).
+  const std::string& stamp = engine_.auto_rules().installation_id;
+  bool stamped = false;
+  for (const auto& [name, value] : msg.headers) {
+    if (name.size() == sizeof kLoopStampHeader - 1 &&
+        std::equal(name.begin(), name.end(), kLoopStampHeader, [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
+      std::string_view v = value;
+      while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.remove_prefix(1);
+      while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.remove_suffix(1);
+      stamped = stamped || v == stamp;
+    }
+  }
+  if (!stamp.empty() && !stamped) {
+    d->header_changes.push_back({HeaderEdit::Op::kAdd, kLoopStampHeader, stamp, 1});
   }
   if (!d->ticket) return;
   const std::string n = std::to_string(*d->ticket);
@@ -484,7 +500,13 @@ Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
     Ticket old;
     st = store->GetTicket(thread.ticket, &old);
     if (!st.ok()) return engine_.FailureDecision(st);
-    if (old.status == TicketStatus::kClosed && queue.closed_reply == ClosedReply::kNew) {
+    if (old.status == TicketStatus::kClosed && !may_open) {
+      // Automatic mail (an out-of-office answer to the closing notice) is recorded on the closed
+      // ticket: it neither reopens it nor, with closed_reply = new, opens a ticket.
+      w.op = TicketWrite::Op::kAppend;
+      w.ticket = thread.ticket;
+      d.reasons.push_back("closed_reply:auto_not_reopened");
+    } else if (old.status == TicketStatus::kClosed && queue.closed_reply == ClosedReply::kNew) {
       create = true;
       linked_from = old.number;
       d.reasons.push_back("closed_reply:new:" + std::to_string(old.number));

@@ -245,7 +245,7 @@ void LogDecision(const std::string& qid, const Message& m, const Decision& d,
     to = m.envelope.rcpts;  // a failure before routing: every recipient
   }
   std::vector<std::pair<std::string, std::string>> f;
-  f.reserve(12 + d.log_fields.size());
+  f.reserve(14 + d.log_fields.size());
   f.emplace_back("from", m.envelope.mail_from.empty() ? "<>" : m.envelope.mail_from);
   f.emplace_back("to", OrDash(Join(to)));
   f.emplace_back("verdict", VerdictName(d.verdict));
@@ -256,6 +256,10 @@ void LogDecision(const std::string& qid, const Message& m, const Decision& d,
   f.emplace_back("msgid", OrDash(d.message_id));
   f.emplace_back("size", std::to_string(m.size));
   f.emplace_back("reasons", OrDash(Join(d.reasons)));
+  // The automatic-mail class and the rule that fired (issue 4: each classification is logged).
+  // After the older fields, so patterns that match a prefix of the line keep matching.
+  f.emplace_back("auto", OrDash(d.auto_class));
+  f.emplace_back("rule", OrDash(d.auto_rule));
   for (const auto& kv : d.log_fields) f.push_back(kv);
   if (!d.error.empty()) f.emplace_back("error", d.error);
   if (elapsed_ms) {
