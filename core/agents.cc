@@ -30,27 +30,7 @@ bool ContainsNoCase(std::string_view hay, std::string_view needle) {
   return Lower(hay).find(Lower(needle)) != std::string::npos;
 }
 
-// RFC 2392 mid: URL, as the inbound pipeline writes it (engine.cc).
-std::string MidUrl(const std::string& id) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out = "mid:";
-  for (unsigned char c : id) {
-    if (std::isalnum(c) || std::string_view("!$&'()*+,;=:@-._~").find(static_cast<char>(c)) !=
-                               std::string_view::npos) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
-std::string FormatMailbox(const Mailbox& m) {
-  if (m.name.empty()) return m.address;
-  return m.name + " <" + m.address + ">";
-}
 
 std::string AgentLabel(const AgentConfig& a) {
   return a.name.empty() ? a.address : a.name + " <" + a.address + ">";

@@ -42,27 +42,7 @@ Decision ActionDecision(Action action, const std::string& why) {
   return d;
 }
 
-// RFC 2392 mid: URL of a Message-ID: the addr-spec with URL-unsafe bytes %-encoded.
-std::string MidUrl(const std::string& id) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out = "mid:";
-  for (unsigned char c : id) {
-    if (std::isalnum(c) || std::string_view("!$&'()*+,;=:@-._~").find(static_cast<char>(c)) !=
-                               std::string_view::npos) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
-std::string FormatMailbox(const Mailbox& m) {
-  if (m.name.empty()) return m.address;
-  return m.name + " <" + m.address + ">";
-}
 
 // First value of a top-level header (case-insensitive name), and how many there are.
 int FindHeader(const ParsedMessage& msg, std::string_view name, std::string* first) {

@@ -14,6 +14,12 @@ namespace desk {
 enum class TicketStatus { kOpen, kClosed };
 const char* TicketStatusName(TicketStatus s);  // "open", "closed"
 
+// RFC 2392 mid: URL of a Message-ID (no angle brackets): "mid:" and the id with URL-unsafe bytes
+// %-encoded. Used by the "latest email" event.
+std::string MidUrl(const std::string& message_id);
+// "Name <address>", or the address alone when there is no name.
+std::string FormatMailbox(const Mailbox& m);
+
 enum class Direction { kInbound, kOutbound };
 const char* DirectionName(Direction d);  // "inbound", "outbound"
 
