@@ -244,6 +244,16 @@ def wait_drained(pf, timeout=300):
         time.sleep(0.2)
 
 
+def cpu_seconds(proc):
+    """utime + stime of a process (all its threads), in seconds; None when it is gone."""
+    try:
+        with open(f"/proc/{proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def pct(values, q):
     if not values:
         return None
@@ -299,7 +309,8 @@ def run_throughput(args, tmp, paths, bins):
         "local_header_rewrite_clients": "static:all",
         "always_add_missing_headers": "yes",
     }
-    results = {name: {"label": label, "runs": {t: [] for t in counts}, "elapsed": {t: [] for t in counts},
+    results = {name: {"label": label, "runs": {t: [] for t in counts},
+                      "elapsed": {t: [] for t in counts}, "cpu": {t: 0.0 for t in counts},
                       "decisions": 0} for name, label, _ in configs}
     pf = ph.PostfixInstance(tmp, milter=None, extra_main_cf=main_cf, extra_master_cf=master)
     try:
@@ -324,9 +335,13 @@ def run_throughput(args, tmp, paths, bins):
                 la = loadavg()
                 for t, _ in MIX:
                     off = m.stderr_size() if isinstance(m, DeskMilter) else 0
+                    cpu0 = cpu_seconds(m.proc) if m is not None else None
                     dt = smtp_source(listeners[name], paths[t], counts[t], args.sessions)
+                    cpu1 = cpu_seconds(m.proc) if m is not None else None
                     drain = wait_drained(pf)
                     results[name]["runs"][t].append(dt)
+                    if cpu0 is not None and cpu1 is not None:
+                        results[name]["cpu"][t] += cpu1 - cpu0
                     if isinstance(m, DeskMilter):
                         el = m.elapsed_since(off)
                         results[name]["elapsed"][t] += el
@@ -367,6 +382,11 @@ def run_throughput(args, tmp, paths, bins):
             "elapsed_p99": {t: pct(r["elapsed"][t], 0.99) for t in counts},
             "elapsed_all_p50": pct(all_el, 0.5), "elapsed_all_p99": pct(all_el, 0.99),
             "elapsed_n": len(all_el),
+            # CPU of the filter process per message (ms), all rounds; None without a filter.
+            "cpu_ms": ({t: 1000 * r["cpu"][t] / (counts[t] * args.rounds) for t in counts}
+                       if name != "none" else None),
+            "cpu_mix_ms": (1000 * sum(r["cpu"].values()) / (sum(counts.values()) * args.rounds)
+                           if name != "none" else None),
         }
     for name in table:
         base = table.get(baseline.get(name, "null-tcp"))
@@ -506,26 +526,38 @@ def report(meta, thr, rss, store):
                  f"configuration per round, {meta['sessions']} sessions, median of "
                  f"{meta['rounds']} round(s))")
         L.append("")
-        head = "| configuration | mix | ratio | " + " | ".join(
+        head = "| configuration | mix | ratio | mix per round | " + " | ".join(
             f"{TYPE_LABEL[t]} ({c[t]})" for t, _ in MIX) + " |"
         L.append(head)
-        L.append("|---" * (3 + len(MIX)) + "|")
+        L.append("|---" * (4 + len(MIX)) + "|")
         rows = [("none", None), ("null-tcp", None), ("null-unix", None), ("desk-tcp", None),
                 ("desk-unix", None), ("desk-scan", None)]
         for name, _ in rows:
             r = thr["table"].get(name)
             if r is None:
                 if name == "desk-scan":
-                    L.append("| deskmilter + virus scan | pending (issue 3) | | | | | |")
+                    L.append("| deskmilter + virus scan | pending (issue 3) | | | | | | |")
                 continue
             ratio = (f"{r['ratio']:.2f}x {r['ratio_base']}" if r["ratio"] is not None
                      and name != r["ratio_base"] else "1.00" if name == r["ratio_base"] else "-")
             cells = " | ".join(f"{r['per_type'][t]:.0f} ({r['ratio_type'][t]:.2f}x)"
                                for t, _ in MIX)
-            L.append(f"| {r['label']} | {r['mix']:.0f} | {ratio} | {cells} |")
+            per_round = ", ".join(f"{x:.0f}" for x in r["mix_rounds"])
+            L.append(f"| {r['label']} | {r['mix']:.0f} | {ratio} | {per_round} | {cells} |")
         L.append("")
         L.append("Ratio: mix throughput over the do-nothing filter's on the same transport "
                  "(per type in parentheses).")
+        L.append("")
+        L.append("### CPU time of the filter process per message (utime + stime, ms)")
+        L.append("")
+        L.append("| configuration | mix | " + " | ".join(TYPE_LABEL[t] for t, _ in MIX) + " |")
+        L.append("|---" * (2 + len(MIX)) + "|")
+        for name in ("null-tcp", "null-unix", "desk-tcp", "desk-unix", "desk-scan"):
+            r = thr["table"].get(name)
+            if r is None or r["cpu_ms"] is None:
+                continue
+            L.append(f"| {r['label']} | {r['cpu_mix_ms']:.2f} | " +
+                     " | ".join(f"{r['cpu_ms'][t]:.2f}" for t, _ in MIX) + " |")
         L.append("")
         L.append("### Time inside deskmilter per message (end of headers to decision, elapsed_ms)")
         L.append("")
@@ -557,13 +589,16 @@ def report(meta, thr, rss, store):
     if store:
         L.append(f"### Ticket store (store_bench, {store['seconds']:.0f} s)")
         L.append("")
-        L.append("| benchmark | tickets | mean | p50 | p99 | max | rate |")
-        L.append("|---|---|---|---|---|---|---|")
+        L.append("| benchmark | tickets | mean (wall) | mean (CPU) | p50 | p99 | max | rate |")
+        L.append("|---|---|---|---|---|---|---|---|")
         for b in store["benchmarks"]:
-            name = b["name"].split("/")[0]
-            n = b["name"].split("/")[1] if "/" in b["name"] else "-"
+            parts = b["name"].split("/")
+            name = parts[0]
+            n = parts[1] if len(parts) > 1 and parts[1].isdigit() else "-"
             unit = b.get("time_unit", "ns")
-            mean = f"{b['real_time'] if 'Sync' in name or name == 'Fill' else b['cpu_time']:.3g} {unit}"
+            def t(v):
+                return f"{v:.0f} {unit}" if v >= 100 else f"{v:.1f} {unit}"
+            wall, cpu = t(b["real_time"]), t(b["cpu_time"])
             if "p50_ns" in b:
                 p50, p99, mx = (f"{b[k]:.0f} ns" for k in ("p50_ns", "p99_ns", "max_ns"))
             elif "p50_us" in b:
@@ -572,16 +607,18 @@ def report(meta, thr, rss, store):
                 p50 = p99 = mx = "-"
             rate = (f"{b['tickets_per_s']:.0f} tickets/s" if "tickets_per_s" in b else "")
             if "est_1M_fill_s" in b:
-                rate += f" (1M durable: ~{b['est_1M_fill_s']:.0f} s)"
+                rate += f"; 1M durable fill: ~{b['est_1M_fill_s'] / 60:.0f} min"
             if name == "Fill":
-                mean = f"{b['real_time'] / 1000:.1f} s"
-            L.append(f"| {name} | {n} | {mean} | {p50} | {p99} | {mx} | {rate} |")
+                wall, cpu = f"{b['real_time'] / 1000:.1f} s", f"{b['cpu_time'] / 1000:.1f} s"
+            L.append(f"| {name} | {n} | {wall} | {cpu} | {p50} | {p99} | {mx} | {rate} |")
         hits = {b["name"].split("/")[1]: b for b in store["benchmarks"]
                 if b["name"].startswith("FindHit/")}
         if "10000" in hits and "1000000" in hits:
             r = hits["1000000"]["p99_ns"] / hits["10000"]["p99_ns"]
+            r50 = hits["1000000"]["p50_ns"] / hits["10000"]["p50_ns"]
             L.append("")
-            L.append(f"Threading lookup p99 at 1M / at 10k: {r:.2f}x (target <= 1.2x).")
+            L.append(f"Threading lookup (FindHit) at 1M / at 10k tickets: p99 {r:.2f}x "
+                     f"(target <= 1.2x), p50 {r50:.2f}x.")
         L.append("")
     return "\n".join(L) + "\n"
 
@@ -609,7 +646,7 @@ def main():
     ap.add_argument("--out", default=None, help="results dir (default BUILD/bench-results)")
     ap.add_argument("--messages", type=int, default=2000, help="messages per configuration per round")
     ap.add_argument("--sessions", type=int, default=10)
-    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--big-mb", type=int, default=50)
     ap.add_argument("--scan-toml", default=os.environ.get("DESK_BENCH_SCAN_TOML"),
                     help="TOML appended to deskmilter's config for the virus-scanning row")

@@ -3,7 +3,7 @@
 # runs it (bench/run.py): throughput through Postfix, time inside deskmilter, RSS with a 50 MB
 # attachment, ticket store scaling. Prints the Markdown tables; saves them to
 # build-bench/bench-results/. Needs root. Arguments go to bench/run.py (--help lists them), e.g.
-#   bench/run.sh --rounds 2            two rounds, configuration order rotated, medians
+#   bench/run.sh --rounds 1            one round (default 5, configuration order rotated, medians)
 #   bench/run.sh --only store          one part only (throughput, rss, store)
 #   bench/run.sh --scan-toml FILE      add the virus-scanning row (FILE: TOML appended to the config)
 # Not part of the test command; no timed assertions.
