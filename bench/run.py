@@ -10,6 +10,7 @@ OUT/results.json, OUT defaulting to build-bench/bench-results):
        null-tcp/unix   bench/null_milter (do-nothing libmilter filter, the protocol's floor)
        desk-tcp/unix   deskmilter
        desk-scan       deskmilter with virus scanning (only with --scan-toml; else "pending")
+       desk-tmpfs      diagnostic: deskmilter (TCP) with its store on /dev/shm, where fsync is free
      smtp-source sends one fixed file per run, so the mix is one run per message type with its
      share of the messages (default 2000: 50% plain 2 KB, 30% replies threading to a ticket, 15%
      100 KB with a PDF, 5% 1 MB with a PNG); the mix rate is total messages / total time. The
@@ -280,13 +281,23 @@ def run_throughput(args, tmp, paths, bins):
                     DeskMilter(tmp, "desk-tcp", False, bins["deskmilter"])))
     configs.append(("desk-unix", "deskmilter, unix socket",
                     DeskMilter(tmp, "desk-unix", True, bins["deskmilter"])))
+    if not args.no_tmpfs_row and os.path.isdir("/dev/shm"):
+        # Diagnostic: the same deskmilter with its LMDB store on tmpfs, where fsync costs nothing,
+        # to tell the store's durable commit apart from deskmilter's CPU work.
+        shm = tempfile.mkdtemp(prefix="desk-bench-store-", dir="/dev/shm")
+        m = DeskMilter(tmp, "desk-tmpfs", False, bins["deskmilter"])
+        os.rmdir(os.path.join(m.dir, "store"))
+        os.symlink(shm, os.path.join(m.dir, "store"))
+        m.shm_dir = shm
+        configs.append(("desk-tmpfs", "deskmilter, TCP, store on tmpfs (diagnostic: no fsync)", m))
     if args.scan_toml:
         with open(args.scan_toml) as f:
             scan = f.read()
         configs.append(("desk-scan", "deskmilter + virus scan, unix socket",
                         DeskMilter(tmp, "desk-scan", True, bins["deskmilter"], scan)))
     baseline = {"null-tcp": "null-tcp", "null-unix": "null-unix", "desk-tcp": "null-tcp",
-                "desk-unix": "null-unix", "desk-scan": "null-unix", "none": "null-tcp"}
+                "desk-unix": "null-unix", "desk-scan": "null-unix", "none": "null-tcp",
+                "desk-tmpfs": "null-tcp"}
 
     sink = Sink(tmp)
     sink.start()
@@ -363,6 +374,8 @@ def run_throughput(args, tmp, paths, bins):
         for _, _, m in configs:
             if m is not None:
                 m.kill()
+            if getattr(m, "shm_dir", None):
+                shutil.rmtree(m.shm_dir, ignore_errors=True)
         sink.stop()
 
     # Summaries: per round, rate per type and the mix; the median over rounds is reported.
@@ -531,7 +544,7 @@ def report(meta, thr, rss, store):
         L.append(head)
         L.append("|---" * (4 + len(MIX)) + "|")
         rows = [("none", None), ("null-tcp", None), ("null-unix", None), ("desk-tcp", None),
-                ("desk-unix", None), ("desk-scan", None)]
+                ("desk-unix", None), ("desk-scan", None), ("desk-tmpfs", None)]
         for name, _ in rows:
             r = thr["table"].get(name)
             if r is None:
@@ -552,7 +565,7 @@ def report(meta, thr, rss, store):
         L.append("")
         L.append("| configuration | mix | " + " | ".join(TYPE_LABEL[t] for t, _ in MIX) + " |")
         L.append("|---" * (2 + len(MIX)) + "|")
-        for name in ("null-tcp", "null-unix", "desk-tcp", "desk-unix", "desk-scan"):
+        for name in ("null-tcp", "null-unix", "desk-tcp", "desk-unix", "desk-scan", "desk-tmpfs"):
             r = thr["table"].get(name)
             if r is None or r["cpu_ms"] is None:
                 continue
@@ -564,7 +577,7 @@ def report(meta, thr, rss, store):
         L.append("| configuration | all p50 | all p99 | " + " | ".join(
             f"{TYPE_LABEL[t]} p50 / p99" for t, _ in MIX) + " |")
         L.append("|---" * (3 + len(MIX)) + "|")
-        for name in ("desk-tcp", "desk-unix", "desk-scan"):
+        for name in ("desk-tcp", "desk-unix", "desk-scan", "desk-tmpfs"):
             r = thr["table"].get(name)
             if r is None:
                 continue
@@ -650,6 +663,8 @@ def main():
     ap.add_argument("--big-mb", type=int, default=50)
     ap.add_argument("--scan-toml", default=os.environ.get("DESK_BENCH_SCAN_TOML"),
                     help="TOML appended to deskmilter's config for the virus-scanning row")
+    ap.add_argument("--no-tmpfs-row", action="store_true",
+                    help="skip the diagnostic row with deskmilter's store on tmpfs")
     ap.add_argument("--store-args", default="", help="extra arguments for store_bench")
     ap.add_argument("--only", default="throughput,rss,store",
                     help="comma-separated parts to run: throughput, rss, store")
