@@ -44,10 +44,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(SRC, "tests", "e2e"))
 sys.path.insert(0, HERE)
 import postfix_harness as ph  # noqa: E402
-sys.dont_write_bytecode = True  # keep bench/ free of __pycache__
 import messages  # noqa: E402
 
 SMTP_SOURCE = shutil.which("smtp-source", path="/usr/sbin:/usr/bin") or "/usr/sbin/smtp-source"
