@@ -298,8 +298,9 @@ Status LmdbTicketStore::Open(const LmdbOptions& options) {
       (rc = mdb_env_set_mapsize(env_, static_cast<size_t>(options.map_size))) != 0) {
     return MdbError("mdb_env_set_mapsize", rc);
   }
-  // Default flags keep fsync on commit: a write is durable when Write returns.
-  if ((rc = mdb_env_open(env_, options.dir.c_str(), MDB_NOTLS, 0640)) != 0) {
+  // Default flags keep fsync on commit: a write is durable when Write returns (unless no_sync).
+  const unsigned flags = MDB_NOTLS | (options.no_sync ? MDB_NOSYNC : 0u);
+  if ((rc = mdb_env_open(env_, options.dir.c_str(), flags, 0640)) != 0) {
     return Status::Store("mdb_env_open " + options.dir + ": " + mdb_strerror(rc));
   }
   int dead = 0;

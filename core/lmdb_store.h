@@ -25,6 +25,9 @@ struct LmdbOptions {
   std::string dir;                    // created if missing
   uint64_t map_size = 64ull << 20;   // initial map size in bytes
   int max_readers = 512;
+  // MDB_NOSYNC: commits are not fsynced, so a crash may lose recent writes. For bulk fills in
+  // bench/store_bench.cc only; deskmilter and deskctl never set it.
+  bool no_sync = false;
 };
 
 // Opens (creating if needed) the store in options.dir.
