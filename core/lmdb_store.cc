@@ -1,31 +1,49 @@
 // LmdbTicketStore: the TicketStore on LMDB (layout and encodings in lmdb_store.h / ticket_codec.h).
 //
-// Guarantees: every write is one write transaction, committed with LMDB's default fsync before the
-// call returns. A write that hits MDB_MAP_FULL is aborted, the map is doubled and the whole
-// transaction is run again (at most kMaxGrowRetries times). MDB_MAP_RESIZED (another process grew
-// the map) adopts the new size and retries. Changing the map size needs no live transaction in this
-// process, so every transaction runs under resize_mu_ held shared, and a resize holds it exclusive.
-// Lock order: resize_mu_ (shared) is held around a whole transaction, including LMDB's own writer
-// lock; a thread never waits for resize_mu_ while it holds a transaction, so the two cannot deadlock.
+// Guarantees: every write call (Write, SetStatus, AddEvents, CountInWindow, and Open's schema setup)
+// returns only after its change is committed with LMDB's default fsync, or after it is known that
+// it wrote nothing (an error, or a duplicate). Writes are group-committed (design in lmdb_store.h):
+// callers queue their transaction bodies; one leader runs up to kMaxBatch of them in one write
+// transaction, each body in its own nested transaction, and commits (one fsync) for all. A body that
+// fails, or ends with *commit = false, has its nested transaction aborted and leaves the others
+// alone. MDB_MAP_FULL anywhere aborts the whole batch, the map is doubled and the batch is run again
+// from scratch (at most kMaxGrowRetries times). MDB_MAP_RESIZED (another process grew the map)
+// adopts the new size and retries. If the outer commit fails, every caller of the batch gets that
+// error (even a failed or duplicate body saw the batch's uncommitted writes). Changing the map size
+// needs no live transaction in this process, so every transaction runs under resize_mu_ held
+// shared, and a resize holds it exclusive.
+// Lock order: batch_mu_ is never held while a transaction runs or while waiting for resize_mu_;
+// resize_mu_ (shared) is held around a whole transaction, including LMDB's own writer lock; a
+// thread never waits for resize_mu_ while it holds a transaction, so they cannot deadlock.
 //
 // Limits: ListTickets walks the tickets table newest first and filters as it goes (no index on queue
 // or status yet). An event whose `at` is 0 is stamped with the write's `now`. GetMessages and
 // GetEvents are kNotFound for a missing ticket.
 //
-// Thread-safety: all methods may be called from many threads (MDB_NOTLS; LMDB serializes writers).
+// Limits: a batch's bodies share LMDB's per-transaction dirty-page limit (MDB_TXN_FULL, ~512 MiB
+// of 4 KiB pages); with stored bodies capped by max_body_chars, 64 writes stay far below it. A body
+// must not throw (a throw would leave the other callers of its batch waiting).
+//
+// Thread-safety: all methods may be called from many threads (MDB_NOTLS; one leader at a time runs
+// the write batches, LMDB serializes writers across processes).
 #include "core/lmdb_store.h"
 
 #include <lmdb.h>
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <shared_mutex>
 #include <string_view>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "core/ticket_codec.h"
 
@@ -34,6 +52,7 @@ namespace {
 
 constexpr uint64_t kSchemaVersion = 1;
 constexpr int kMaxGrowRetries = 8;
+constexpr size_t kMaxBatch = 64;
 constexpr int kMaxResizedRetries = 8;
 constexpr unsigned kMaxDbs = 8;  // five in use; room for later indexes
 constexpr std::string_view kMetaVersion = "version";
@@ -77,7 +96,10 @@ class Txn {
   Txn& operator=(const Txn&) = delete;
   ~Txn() { Abort(); }
 
-  int Begin(MDB_env* env, unsigned flags) { return mdb_txn_begin(env, nullptr, flags, &txn_); }
+  // parent: nullptr, or the write transaction to nest this one in.
+  int Begin(MDB_env* env, MDB_txn* parent, unsigned flags) {
+    return mdb_txn_begin(env, parent, flags, &txn_);
+  }
   // The handle is freed whether or not the commit succeeds.
   int Commit() {
     int rc = mdb_txn_commit(txn_);
@@ -143,6 +165,14 @@ class Ops {
   bool map_full_ = false;
 };
 
+// One caller's transaction body, queued for the next batch. run(ctx, ...) calls the caller's body.
+struct WriteRequest {
+  void* ctx = nullptr;
+  Status (*run)(void* ctx, Ops& ops, bool* commit) = nullptr;
+  Status status;
+  bool done = false;  // guarded by batch_mu_
+};
+
 class LmdbTicketStore : public TicketStore {
  public:
   LmdbTicketStore() = default;
@@ -165,9 +195,12 @@ class LmdbTicketStore : public TicketStore {
   Status ListTickets(const TicketFilter& filter, std::vector<Ticket>* out) override;
 
  private:
-  // A transaction body. Set *commit = false to end an OK body without writing.
+  // Runs body(Ops&, bool* commit) in the next batch and returns its status once the batch is
+  // durable. Set *commit = false to end an OK body without writing.
   template <typename Body>
   Status RunWrite(Body&& body);
+  // Runs the bodies in one write transaction, each nested, and commits once; sets every status.
+  void RunBatch(const std::vector<WriteRequest*>& batch);
   template <typename Body>
   Status RunRead(Body&& body);
 
@@ -185,6 +218,12 @@ class LmdbTicketStore : public TicketStore {
   MDB_env* env_ = nullptr;
   MDB_dbi meta_ = 0, tickets_ = 0, messages_ = 0, events_ = 0, msgids_ = 0, counters_ = 0;
   std::shared_mutex resize_mu_;
+  std::function<void(size_t)> before_batch_;
+
+  std::mutex batch_mu_;
+  std::condition_variable batch_cv_;
+  std::deque<WriteRequest*> queue_;  // guarded by batch_mu_
+  bool leader_active_ = false;       // guarded by batch_mu_
 };
 
 size_t LmdbTicketStore::MapSize() const {
@@ -214,6 +253,41 @@ Status LmdbTicketStore::AdoptMapSize() {
 
 template <typename Body>
 Status LmdbTicketStore::RunWrite(Body&& body) {
+  WriteRequest req;
+  req.ctx = &body;
+  req.run = [](void* ctx, Ops& ops, bool* commit) -> Status {
+    return (*static_cast<std::remove_reference_t<Body>*>(ctx))(ops, commit);
+  };
+  std::unique_lock lock(batch_mu_);
+  queue_.push_back(&req);
+  while (!req.done) {
+    if (leader_active_) {
+      batch_cv_.wait(lock);
+      continue;
+    }
+    // Lead one batch: the oldest queued requests (not necessarily including req when more than
+    // kMaxBatch are ahead of it; then the loop leads or waits again).
+    leader_active_ = true;
+    std::vector<WriteRequest*> batch;
+    while (!queue_.empty() && batch.size() < kMaxBatch) {
+      batch.push_back(queue_.front());
+      queue_.pop_front();
+    }
+    lock.unlock();
+    if (before_batch_) before_batch_(batch.size());
+    RunBatch(batch);
+    lock.lock();
+    for (WriteRequest* r : batch) r->done = true;
+    leader_active_ = false;
+    batch_cv_.notify_all();
+  }
+  return req.status;
+}
+
+void LmdbTicketStore::RunBatch(const std::vector<WriteRequest*>& batch) {
+  auto fail_all = [&batch](const Status& s) {
+    for (WriteRequest* r : batch) r->status = s;
+  };
   int grown = 0, resized = 0;
   for (;;) {
     size_t seen = 0;
@@ -222,35 +296,70 @@ Status LmdbTicketStore::RunWrite(Body&& body) {
       std::shared_lock lock(resize_mu_);
       seen = MapSize();
       Txn txn;
-      int rc = txn.Begin(env_, 0);
+      int rc = txn.Begin(env_, nullptr, 0);
       if (rc == MDB_MAP_RESIZED && resized < kMaxResizedRetries) {
         ++resized;
       } else if (rc != 0) {
-        return MdbError("mdb_txn_begin", rc);
+        return fail_all(MdbError("mdb_txn_begin", rc));
       } else {
-        Ops ops(txn.get());
-        bool commit = true;
-        Status s = body(ops, &commit);
-        map_full = ops.map_full();
+        bool wrote = false;
+        for (WriteRequest* r : batch) {
+          // Each body in its own nested transaction: a failing one is rolled back alone.
+          Txn child;
+          rc = child.Begin(env_, txn.get(), 0);
+          if (rc == MDB_MAP_FULL) {
+            map_full = true;
+            break;
+          }
+          if (rc != 0) {
+            r->status = MdbError("mdb_txn_begin (nested)", rc);
+            continue;
+          }
+          Ops ops(child.get());
+          bool commit = true;
+          r->status = r->run(r->ctx, ops, &commit);
+          if (ops.map_full()) {
+            map_full = true;
+            break;
+          }
+          if (!r->status.ok() || !commit) continue;  // child aborts on scope exit
+          rc = child.Commit();
+          if (rc == MDB_MAP_FULL) {
+            map_full = true;
+            break;
+          }
+          if (rc != 0) {
+            r->status = MdbError("mdb_txn_commit (nested)", rc);
+            continue;
+          }
+          wrote = true;
+        }
         if (!map_full) {
-          if (!s.ok() || !commit) return s;  // txn aborts on scope exit
+          // Nothing to write (all failed or were duplicates): the answers stand without a commit.
+          if (!wrote) return;
           rc = txn.Commit();
-          if (rc == 0) return Status::Ok();
-          if (rc != MDB_MAP_FULL) return MdbError("mdb_txn_commit", rc);
+          if (rc == 0) return;
+          if (rc != MDB_MAP_FULL) {
+            // Even a failed or read-only body saw the batch's uncommitted writes, so its answer
+            // is void too.
+            return fail_all(MdbError("mdb_txn_commit", rc));
+          }
           map_full = true;
         }
       }
-    }  // the transaction is gone before the lock is released
+    }  // the transactions are gone before the lock is released
+    for (WriteRequest* r : batch) r->status = Status::Ok();  // the rerun answers afresh
     if (map_full) {
       if (grown++ >= kMaxGrowRetries) {
-        return Status::Store("mdb_put: " + std::string(mdb_strerror(MDB_MAP_FULL)) + " after " +
-                             std::to_string(kMaxGrowRetries) + " map doublings");
+        return fail_all(Status::Store("mdb_put: " + std::string(mdb_strerror(MDB_MAP_FULL)) +
+                                      " after " + std::to_string(kMaxGrowRetries) +
+                                      " map doublings"));
       }
       Status s = GrowMap(seen);
-      if (!s.ok()) return s;
+      if (!s.ok()) return fail_all(s);
     } else {
       Status s = AdoptMapSize();
-      if (!s.ok()) return s;
+      if (!s.ok()) return fail_all(s);
     }
   }
 }
@@ -261,7 +370,7 @@ Status LmdbTicketStore::RunRead(Body&& body) {
     {
       std::shared_lock lock(resize_mu_);
       Txn txn;
-      int rc = txn.Begin(env_, MDB_RDONLY);
+      int rc = txn.Begin(env_, nullptr, MDB_RDONLY);
       if (rc == 0) {
         Ops ops(txn.get());
         return body(ops);
@@ -284,6 +393,7 @@ Status LmdbTicketStore::Open(const LmdbOptions& options) {
       return Status::Store("mkdir " + options.dir + ": " + std::strerror(errno));
     }
   }
+  before_batch_ = options.before_batch;
   int rc = mdb_env_create(&env_);
   if (rc != 0) {
     env_ = nullptr;

@@ -527,7 +527,10 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, ParsedMessage
 
   std::string id(Trim(Str(g_mime_message_get_message_id(message.get()))));
   if (id.empty()) {
-    out->message_id = spool.Sha256Hex().substr(0, 24) + ".deskmilter@" + limits.hostname;
+    std::string hash;
+    Status hs = spool.Sha256Hex(&hash);
+    if (!hs.ok()) return hs;  // an empty hash would give every such message the same id
+    out->message_id = hash.substr(0, 24) + ".deskmilter@" + limits.hostname;
     out->message_id_generated = true;
   } else {
     out->message_id = std::move(id);

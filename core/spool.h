@@ -4,15 +4,16 @@
 // chunks; deskctl writes a message file as is. Parsers read it back through data() (in memory) or
 // fd() (on disk) without ever loading a large body into memory.
 //
-// It also computes the SHA-256 of everything appended, which gives mail without a Message-ID a
-// stable generated one (an SMTP retry of the same bytes gets the same id).
+// It also computes, on request, the SHA-256 of everything appended, which gives mail without a
+// Message-ID a stable generated one (an SMTP retry of the same bytes gets the same id). The hash is
+// not kept up to date while appending: each call reads the whole spool back (memory, or pread from
+// the file), so ask once per message, and only when needed.
 //
 // Thread-safety: one Spool belongs to one transaction; not shared between threads.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 
@@ -42,7 +43,9 @@ class Spool {
   int fd() const { return fd_; }
   // Copies up to len bytes from offset into *out (fewer at the end). kInternal on a read error.
   Status Read(uint64_t offset, size_t len, std::string* out) const;
-  // Lower-case hex SHA-256 of everything appended so far.
+  // Lower-case hex SHA-256 of everything appended so far, computed now. kInternal on a read error.
+  Status Sha256Hex(std::string* hex) const;
+  // The same; an empty string on a read error.
   std::string Sha256Hex() const;
   // Discards content so the Spool can be reused for the next transaction of a connection.
   void Reset();
@@ -53,8 +56,6 @@ class Spool {
   std::string memory_;
   int fd_ = -1;
   uint64_t size_ = 0;
-  struct Hasher;
-  std::unique_ptr<Hasher> hasher_;
 };
 
 }  // namespace desk

@@ -7,7 +7,11 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <functional>
+#include <mutex>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -32,12 +36,14 @@ class LmdbStoreTest : public ::testing::Test {
     std::filesystem::remove_all(root_);
   }
 
-  Status Open(uint64_t map_size = 1 << 20) {
+  Status Open(uint64_t map_size = 1 << 20,
+              std::function<void(size_t)> before_batch = nullptr) {
     store_.reset();
     LmdbOptions o;
     o.dir = dir_;
     o.map_size = map_size;
     o.max_readers = 64;
+    o.before_batch = std::move(before_batch);
     return OpenLmdbTicketStore(o, &store_);
   }
 
@@ -481,6 +487,294 @@ TEST_F(LmdbStoreTest, ConcurrentWritersGetDistinctNumbers) {
   std::vector<Ticket> all;
   ASSERT_TRUE(store_->ListTickets({}, &all).ok());
   EXPECT_EQ(all.size(), static_cast<size_t>(kThreads * kWrites));
+}
+
+// Records the size of every write batch once armed, and holds the first armed batch in the leader
+// until Release(), so the writes started meanwhile queue up and form the next batch together.
+class BatchGate {
+ public:
+  void OnBatch(size_t n) {
+    std::unique_lock lock(mu_);
+    if (!armed_) return;
+    sizes_.push_back(n);
+    if (sizes_.size() == 1) {
+      cv_.notify_all();
+      cv_.wait(lock, [this] { return released_; });
+    }
+  }
+  void Arm() {
+    std::lock_guard lock(mu_);
+    armed_ = true;
+  }
+  void WaitHeld() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return !sizes_.empty(); });
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  std::vector<size_t> sizes() {
+    std::lock_guard lock(mu_);
+    return sizes_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool armed_ = false, released_ = false;
+  std::vector<size_t> sizes_;
+};
+
+// Runs ops[i] on its own thread while gate holds the batch of blocker_write; releases the gate once every
+// thread is about to call the store (plus a margin for them to enqueue), then joins them all.
+void RunHeldBatch(TicketStore* store, BatchGate* gate, const TicketWrite& blocker_write,
+                  const std::vector<std::function<void()>>& ops) {
+  gate->Arm();
+  std::thread blocker([&] {
+    WriteResult r;
+    Status s = store->Write(blocker_write, &r);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  });
+  gate->WaitHeld();
+  std::atomic<size_t> started{0};
+  std::vector<std::thread> threads;
+  for (const auto& op : ops) {
+    threads.emplace_back([&started, &op] {
+      ++started;
+      op();
+    });
+  }
+  while (started < ops.size()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  gate->Release();
+  blocker.join();
+  for (std::thread& t : threads) t.join();
+}
+
+TEST_F(LmdbStoreTest, BatchAnswersEachCallerDespiteFailuresAndDuplicates) {
+  BatchGate gate;
+  ASSERT_TRUE(Open(1 << 20, [&gate](size_t n) { gate.OnBatch(n); }).ok());
+  ASSERT_EQ(MustWrite(Create("seed@x")).ticket, 1u);  // ticket 1; the blocker gets ticket 2
+
+  const int kGood = 10;
+  Status got_missing_append, got_missing_events, got_set_status, got_seed_dup, got_reply;
+  WriteResult got_seed_dup_r, got_reply_r, got_same_r[2];
+  Status got_same[2];
+  uint64_t got_counts[2] = {0, 0};
+  Status got_count_s[2];
+  std::vector<WriteResult> got_good(kGood);
+  std::vector<Status> got_good_s(kGood);
+  std::vector<std::function<void()>> ops;
+  ops.push_back([&] {
+    WriteResult r;
+    got_missing_append = store_->Write(Append(999, "missing@x"), &r);
+  });
+  ops.push_back([&] {
+    got_missing_events = store_->AddEvents(998, {TicketEvent{0, 0, "linked", "x", 0}}, 3000);
+  });
+  ops.push_back([&] {
+    got_set_status = store_->SetStatus(1, TicketStatus::kClosed,
+                                       TicketEvent{0, 0, "closed", "by bob", 0}, 3000);
+  });
+  ops.push_back([&] { got_seed_dup = store_->Write(Create("seed@x"), &got_seed_dup_r); });
+  ops.push_back([&] { got_reply = store_->Write(Append(1, "reply@x"), &got_reply_r); });
+  for (int i = 0; i < 2; ++i) {
+    ops.push_back([&, i] { got_same[i] = store_->Write(Create("same@x"), &got_same_r[i]); });
+    ops.push_back([&, i] {
+      got_count_s[i] = store_->CountInWindow("flood-key", 5000, 60, &got_counts[i]);
+    });
+  }
+  for (int i = 0; i < kGood; ++i) {
+    ops.push_back([&, i] {
+      got_good_s[i] = store_->Write(Create("good" + std::to_string(i) + "@x"), &got_good[i]);
+    });
+  }
+  RunHeldBatch(store_.get(), &gate, Create("blocker@x"), ops);
+
+  // Every queued call ran in the one batch after the blocker's.
+  const std::vector<size_t> sizes = gate.sizes();
+  ASSERT_GE(sizes.size(), 2u);
+  EXPECT_EQ(sizes[0], 1u);
+  EXPECT_EQ(sizes[1], ops.size());
+
+  EXPECT_TRUE(got_missing_append.IsNotFound()) << got_missing_append.ToString();
+  EXPECT_TRUE(got_missing_events.IsNotFound()) << got_missing_events.ToString();
+  EXPECT_TRUE(got_set_status.ok()) << got_set_status.ToString();
+  ASSERT_TRUE(got_seed_dup.ok()) << got_seed_dup.ToString();
+  EXPECT_TRUE(got_seed_dup_r.duplicate);
+  EXPECT_EQ(got_seed_dup_r.ticket, 1u);
+  ASSERT_TRUE(got_reply.ok()) << got_reply.ToString();
+  EXPECT_FALSE(got_reply_r.duplicate);
+  EXPECT_EQ(got_reply_r.ticket, 1u);
+  // The same Message-ID twice in one batch: one creates, the other is its duplicate.
+  ASSERT_TRUE(got_same[0].ok() && got_same[1].ok());
+  EXPECT_NE(got_same_r[0].duplicate, got_same_r[1].duplicate);
+  EXPECT_EQ(got_same_r[0].ticket, got_same_r[1].ticket);
+  ASSERT_TRUE(got_count_s[0].ok() && got_count_s[1].ok());
+  EXPECT_EQ(std::set<uint64_t>({got_counts[0], got_counts[1]}), std::set<uint64_t>({1, 2}));
+
+  std::set<uint64_t> numbers = {1, 2, got_same_r[0].ticket};
+  for (int i = 0; i < kGood; ++i) {
+    ASSERT_TRUE(got_good_s[i].ok()) << i << ": " << got_good_s[i].ToString();
+    EXPECT_FALSE(got_good[i].duplicate);
+    numbers.insert(got_good[i].ticket);
+  }
+  const size_t want_tickets = 3 + kGood;
+  EXPECT_EQ(numbers.size(), want_tickets);
+  EXPECT_EQ(*numbers.rbegin(), want_tickets);
+
+  // The batch is committed: it survives reopening, and the failed calls left nothing behind.
+  ASSERT_TRUE(Open().ok());
+  std::vector<Ticket> all;
+  ASSERT_TRUE(store_->ListTickets({}, &all).ok());
+  EXPECT_EQ(all.size(), want_tickets);
+  Ticket t;
+  EXPECT_TRUE(store_->GetTicket(999, &t).IsNotFound());
+  EXPECT_TRUE(store_->GetTicket(998, &t).IsNotFound());
+  ASSERT_TRUE(store_->GetTicket(1, &t).ok());
+  EXPECT_EQ(t.status, TicketStatus::kClosed);
+  EXPECT_EQ(t.message_count, 2u);
+  EXPECT_EQ(t.event_count, 3u);  // created, closed or latest_email in batch order
+  MessageIdEntry e;
+  EXPECT_TRUE(store_->FindMessageId("missing@x", &e).IsNotFound());
+  for (int i = 0; i < kGood; ++i) {
+    ASSERT_TRUE(store_->FindMessageId("good" + std::to_string(i) + "@x", &e).ok());
+    EXPECT_EQ(e.ticket, got_good[i].ticket);
+  }
+  uint64_t count = 0;
+  ASSERT_TRUE(store_->CountInWindow("flood-key", 5001, 60, &count).ok());
+  EXPECT_EQ(count, 3u);
+}
+
+TEST_F(LmdbStoreTest, MapFullDuringBatchRerunsItWithFreshAnswers) {
+  BatchGate gate;
+  ASSERT_TRUE(Open(32 << 10, [&gate](size_t n) { gate.OnBatch(n); }).ok());
+  ASSERT_EQ(MustWrite(Create("seed@x")).ticket, 1u);
+  const size_t map_before = std::filesystem::file_size(dir_ + "/data.mdb");
+
+  // 40 x 4 KiB bodies overflow the 32 KiB map within the batch.
+  const int kBig = 40;
+  std::vector<WriteResult> got(kBig);
+  std::vector<Status> got_s(kBig);
+  Status got_missing, got_dup;
+  WriteResult got_dup_r;
+  std::vector<std::function<void()>> ops;
+  ops.push_back([&] {
+    WriteResult r;
+    got_missing = store_->Write(Append(999, "missing@x"), &r);
+  });
+  for (int i = 0; i < kBig; ++i) {
+    ops.push_back([&, i] {
+      TicketWrite w = Create("big" + std::to_string(i) + "@x");
+      w.message.body = std::string(4096, static_cast<char>('a' + i % 26));
+      got_s[i] = store_->Write(w, &got[i]);
+    });
+  }
+  ops.push_back([&] { got_dup = store_->Write(Create("seed@x"), &got_dup_r); });
+  RunHeldBatch(store_.get(), &gate, Create("blocker@x"), ops);
+
+  const std::vector<size_t> sizes = gate.sizes();
+  ASSERT_GE(sizes.size(), 2u);
+  EXPECT_EQ(sizes[1], ops.size());
+  EXPECT_TRUE(got_missing.IsNotFound()) << got_missing.ToString();
+  ASSERT_TRUE(got_dup.ok()) << got_dup.ToString();
+  EXPECT_TRUE(got_dup_r.duplicate);
+  EXPECT_EQ(got_dup_r.ticket, 1u);
+  std::set<uint64_t> numbers;
+  for (int i = 0; i < kBig; ++i) {
+    ASSERT_TRUE(got_s[i].ok()) << i << ": " << got_s[i].ToString();
+    EXPECT_FALSE(got[i].duplicate);
+    numbers.insert(got[i].ticket);
+  }
+  // A rerun starts from the committed state, so the numbers are 3.. with no gaps or reuse.
+  EXPECT_EQ(numbers.size(), static_cast<size_t>(kBig));
+  EXPECT_EQ(*numbers.begin(), 3u);
+  EXPECT_EQ(*numbers.rbegin(), static_cast<uint64_t>(kBig + 2));
+  EXPECT_GT(std::filesystem::file_size(dir_ + "/data.mdb"), map_before);
+  for (int i = 0; i < kBig; ++i) {
+    std::vector<TicketMessage> msgs;
+    ASSERT_TRUE(store_->GetMessages(got[i].ticket, &msgs).ok());
+    ASSERT_EQ(msgs.size(), 1u);
+    EXPECT_EQ(msgs[0].message_id, "big" + std::to_string(i) + "@x");
+    EXPECT_EQ(msgs[0].body, std::string(4096, static_cast<char>('a' + i % 26)));
+  }
+  std::vector<Ticket> all;
+  ASSERT_TRUE(store_->ListTickets({}, &all).ok());
+  EXPECT_EQ(all.size(), static_cast<size_t>(kBig + 2));
+}
+
+TEST_F(LmdbStoreTest, ManyThreadsMixedWritesEachGetTheirOwnAnswer) {
+  // A small map: batches also hit MDB_MAP_FULL now and then.
+  ASSERT_TRUE(Open(64 << 10).ok());
+  const int kThreads = 16, kOps = 60;
+  std::atomic<int> failures{0};
+  std::atomic<uint64_t> count_calls{0};
+  std::vector<std::vector<uint64_t>> numbers(kThreads), counts(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      uint64_t mine = 0;
+      for (int i = 0; i < kOps; ++i) {
+        const std::string id = "t" + std::to_string(t) + "-" + std::to_string(i) + "@x";
+        WriteResult r;
+        Status s;
+        switch (i % 5) {
+          case 0:
+          case 1: {  // a new ticket
+            TicketWrite w = Create(id);
+            w.message.body = std::string(600, 'q');
+            s = store_->Write(w, &r);
+            if (!s.ok() || r.duplicate) {
+              ++failures;
+            } else {
+              numbers[t].push_back(r.ticket);
+              mine = r.ticket;
+            }
+            break;
+          }
+          case 2:  // the previous id again: a duplicate of this thread's last ticket
+            s = store_->Write(Create("t" + std::to_string(t) + "-" + std::to_string(i - 1) + "@x"),
+                              &r);
+            if (!s.ok() || !r.duplicate || r.ticket != mine) ++failures;
+            break;
+          case 3:  // an append to a ticket that does not exist
+            s = store_->Write(Append(1000000 + t, id), &r);
+            if (!s.IsNotFound()) ++failures;
+            break;
+          case 4: {  // a reply to this thread's ticket, and a shared counter
+            s = store_->Write(Append(mine, id), &r);
+            if (!s.ok() || r.duplicate || r.ticket != mine) ++failures;
+            uint64_t c = 0;
+            if (!store_->CountInWindow("shared", 100, 3600, &c).ok()) ++failures;
+            counts[t].push_back(c);
+            ++count_calls;
+            break;
+          }
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(failures, 0);
+  std::set<uint64_t> distinct, distinct_counts;
+  for (const auto& v : numbers) distinct.insert(v.begin(), v.end());
+  for (const auto& v : counts) distinct_counts.insert(v.begin(), v.end());
+  const size_t want_tickets = static_cast<size_t>(kThreads) * (kOps / 5) * 2;
+  EXPECT_EQ(distinct.size(), want_tickets);
+  EXPECT_EQ(*distinct.rbegin(), want_tickets);
+  // Every counter call saw a different count: 1..calls.
+  EXPECT_EQ(distinct_counts.size(), count_calls.load());
+  EXPECT_EQ(*distinct_counts.rbegin(), count_calls.load());
+  for (int t = 0; t < kThreads; ++t) {
+    Ticket tk;
+    ASSERT_TRUE(store_->GetTicket(numbers[t].back(), &tk).ok());
+    EXPECT_EQ(tk.message_count, 2u);  // its message and one reply
+  }
+  std::vector<Ticket> all;
+  ASSERT_TRUE(store_->ListTickets({}, &all).ok());
+  EXPECT_EQ(all.size(), want_tickets);
 }
 
 }  // namespace
