@@ -40,6 +40,9 @@ hostname = "desk.test"
 [store]
 dir = "{tmp}/store"
 spool_dir = "{tmp}/spool"
+
+[scanner]
+enabled = false
 spool_threshold = 65536
 
 [[queue]]
