@@ -35,6 +35,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -161,6 +162,7 @@ Status ScannerFor(const Config& config, bool reload_now, std::shared_ptr<Scanner
     return Status::Ok();
   }
   ScannerOptions options = ScannerOptionsFromConfig(config);
+  if (const char* fault = std::getenv("DESKMILTER_TEST_SCANNER_FAULT")) options.fault_marker = fault;
   if (g_scanner != nullptr && SameScannerOptions(options, g_scanner_options)) {
     if (reload_now) {
       Status st = g_scanner->ReloadNow();

@@ -368,15 +368,30 @@ TEST_F(AttachmentStageTest, ActionsAndReplies) {
   EXPECT_NE(both.reply_text.find("e.com"), std::string::npos);
 }
 
-// A scanner that fails (its temp directory is gone, so it cannot unpack an archive) tempfails.
+// A failing scanner tempfails the message (fault injected through ScannerOptions::fault_marker:
+// libclamav itself tolerates the failures a test could provoke).
 TEST_F(AttachmentStageTest, ScannerErrorTempfails) {
-  config_.scanner_temp_dir = dir_.File("no-such-dir");
-  queue().archives = ArchiveMode::kInspect;
-  Decision got = Ingest(Mail({File("docs.zip", MakeArchive({{"a.pdf", Pdf()}}))}, "err"));
+  ScannerOptions o = ScannerOptionsFromConfig(config_);
+  o.fault_marker = "DESK-SCANNER-FAULT";
+  std::unique_ptr<ScannerHolder> holder;
+  ASSERT_TRUE(ScannerHolder::Create(o, &holder).ok());
+  auto c = std::make_shared<Config>(config_);
+  LmdbOptions lo;
+  lo.dir = c->store_dir;
+  ASSERT_TRUE(OpenLmdbTicketStore(lo, &store_).ok());
+  ASSERT_TRUE(Engine::Create(c, store_.get(), std::shared_ptr<ScannerHolder>(std::move(holder)),
+                             &engine_).ok());
+  Decision got = Ingest(Mail({File("a.pdf", Pdf() + "DESK-SCANNER-FAULT")}, "err"));
   EXPECT_EQ(got.verdict, Verdict::kTempfail) << got.reply_text;
-  EXPECT_EQ(got.rcode, "451");
-  EXPECT_NE(got.reply_text.find("virus scanner error"), std::string::npos) << got.reply_text;
+  EXPECT_EQ(got.rcode + " " + got.xcode, "451 4.3.0");
+  EXPECT_NE(got.reply_text.find("attachment \"a.pdf\" virus scanner error"), std::string::npos)
+      << got.reply_text;
   EXPECT_FALSE(got.ticket.has_value());
+  EXPECT_FALSE(fs::exists(StorePath(got.attachments[0].sha256)));
+  // Large content goes through ScanFd: the same.
+  got = Ingest(Mail({File("b.pdf", Pdf() + std::string(200 * 1024, 'x') + "DESK-SCANNER-FAULT")},
+                    "err2"));
+  EXPECT_EQ(got.verdict, Verdict::kTempfail) << got.reply_text;
 }
 
 // Content-addressed store: one file per content, names never become paths; dry runs store
