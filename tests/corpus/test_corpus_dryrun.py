@@ -40,10 +40,10 @@ hostname = "desk.test"
 [store]
 dir = "{tmp}/store"
 spool_dir = "{tmp}/spool"
+spool_threshold = 65536
 
 [scanner]
 enabled = false
-spool_threshold = 65536
 
 [[queue]]
 name = "support"
