@@ -311,6 +311,10 @@ class Loader {
         target->*m = static_cast<ClosedReply>(v.num);
         return option.type == Type::kEnum;
       }
+      bool operator()(ReplyName C::*m) const {
+        target->*m = static_cast<ReplyName>(v.num);
+        return option.type == Type::kEnum;
+      }
       bool operator()(TicketEffect C::*m) const {
         target->*m = static_cast<TicketEffect>(v.num);
         return option.type == Type::kEnum;
@@ -355,6 +359,7 @@ class Loader {
         return Fail(prefix, std::string("expected a table, got ") + NodeTypeName(*array->get(i)));
       }
       for (auto&& [k, value] : *table) {
+        if (k.str() == kAgentKey) continue;  // [[queue.agent]], loaded by LoadAgents
         if (FindQueueOption(k.str()) == nullptr) {
           return Fail(prefix + "." + std::string(k.str()), "unknown key");
         }
@@ -369,7 +374,79 @@ class Loader {
                                           std::to_string(it->second) + "]");
       }
       if (Status s = FinishQueue(prefix, i, &queue, &owners, out); !s.ok()) return s;
+      if (Status s = LoadAgents(prefix, table->get(kAgentKey), &queue); !s.ok()) return s;
+      if (queue.reply_token && out->reply_token_secret.empty()) {
+        return Fail(prefix + ".reply_token", "needs agents.reply_token_secret");
+      }
       out->queues.push_back(std::move(queue));
+    }
+    return CheckAgents(*out);
+  }
+
+  // The [[queue.agent]] tables of one queue (issue 5, docs/AGENTS.md).
+  Status LoadAgents(const std::string& prefix, const toml::node* node, QueueConfig* queue) const {
+    if (node == nullptr) return Status::Ok();
+    const std::string key = prefix + "." + std::string(kAgentKey);
+    const toml::array* array = node->as_array();
+    if (array == nullptr) {
+      return Fail(key, std::string("expected an array of tables ([[queue.agent]]), got ") +
+                           NodeTypeName(*node));
+    }
+    for (size_t i = 0; i < array->size(); ++i) {
+      const std::string agent_prefix = key + "[" + std::to_string(i) + "]";
+      const toml::table* table = array->get(i)->as_table();
+      if (table == nullptr) {
+        return Fail(agent_prefix,
+                    std::string("expected a table, got ") + NodeTypeName(*array->get(i)));
+      }
+      for (auto&& [k, value] : *table) {
+        if (FindAgentOption(k.str()) == nullptr) {
+          return Fail(agent_prefix + "." + std::string(k.str()), "unknown key");
+        }
+      }
+      AgentConfig agent;
+      for (const AgentOption& option : AgentOptions()) {
+        std::string option_key = agent_prefix + "." + std::string(option.name);
+        if (Status s = Apply(option, table->get(option.name), option_key, &agent); !s.ok()) {
+          return s;
+        }
+      }
+      agent.address = Lower(agent.address);
+      queue->agents.push_back(std::move(agent));
+    }
+    return Status::Ok();
+  }
+
+  // An agent may serve several queues, but one login names one address and one address one
+  // login, and an agent's address is no support address.
+  Status CheckAgents(const Config& config) const {
+    std::map<std::string, std::string> login_address, address_login;
+    std::map<std::string, std::string> support;
+    for (const QueueConfig& q : config.queues) {
+      for (const std::string& a : q.addresses) support.emplace(a, q.name);
+    }
+    for (size_t i = 0; i < config.queues.size(); ++i) {
+      const QueueConfig& q = config.queues[i];
+      for (size_t j = 0; j < q.agents.size(); ++j) {
+        const AgentConfig& a = q.agents[j];
+        const std::string key = std::string(kQueueSection) + "[" + std::to_string(i) + "]." +
+                                std::string(kAgentKey) + "[" + std::to_string(j) + "]";
+        std::string domain_wildcard = "*" + a.address.substr(a.address.rfind('@'));
+        if (support.count(a.address) || support.count(domain_wildcard)) {
+          return Fail(key + ".address", Quoted(a.address) + " is a support address");
+        }
+        if (!a.login.empty()) {
+          auto [it, fresh] = login_address.emplace(a.login, a.address);
+          if (!fresh && it->second != a.address) {
+            return Fail(key + ".login", Quoted(a.login) + " is already the login of " +
+                                            Quoted(it->second));
+          }
+        }
+        auto [it, fresh] = address_login.emplace(a.address, a.login);
+        if (!fresh && it->second != a.login) {
+          return Fail(key + ".login", Quoted(a.address) + " has another login in another queue");
+        }
+      }
     }
     return Status::Ok();
   }
@@ -474,6 +551,10 @@ std::string OptionsHelp() {
   help += "Per-queue options, in each [[queue]] table:\n";
   for (const QueueOption& o : QueueOptions()) {
     help += line(std::string(kQueueSection) + "." + std::string(o.name), o);
+  }
+  help += "Agents of a queue, one [[queue.agent]] table each:\n";
+  for (const AgentOption& o : AgentOptions()) {
+    help += line(std::string(kAgentSection) + "." + std::string(o.name), o);
   }
   return help;
 }

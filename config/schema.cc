@@ -8,6 +8,7 @@
 #include "config/schema.h"
 
 #include "core/file_type.h"
+#include <arpa/inet.h>
 
 #include <cctype>
 #include <cinttypes>
@@ -169,6 +170,35 @@ std::string CheckExtension(std::string_view e) {
   return ok ? "" : Quoted(e) + " is not a lower-case extension without the dot";
 }
 
+// "10.0.0.0/8", "192.0.2.7" (a /32), "2001:db8::/32", "::1/128".
+std::string CheckCidr(std::string_view c) {
+  size_t slash = c.find('/');
+  std::string addr(c.substr(0, slash));
+  bool v6 = addr.find(':') != std::string::npos;
+  unsigned char buf[16];
+  if (inet_pton(v6 ? AF_INET6 : AF_INET, addr.c_str(), buf) != 1) {
+    return Quoted(c) + " is not an IP address or CIDR network";
+  }
+  if (slash != std::string_view::npos) {
+    std::string_view bits = c.substr(slash + 1);
+    if (!IsDigits(bits) || bits.size() > 3 || std::stoi(std::string(bits)) > (v6 ? 128 : 32)) {
+      return Quoted(c) + " has no prefix length in 0.." + (v6 ? "128" : "32");
+    }
+  }
+  return "";
+}
+
+std::string CheckTokenSecret(std::string_view s) {
+  return s.empty() || s.size() >= 16 ? "" : "must be empty or at least 16 characters long";
+}
+
+std::string CheckOneLine(std::string_view s) {
+  for (char c : s) {
+    if (std::iscntrl(static_cast<unsigned char>(c))) return Quoted(s) + " has a control character";
+  }
+  return "";
+}
+
 constexpr int64_t kKiB = 1024;
 constexpr int64_t kMiB = 1024 * kKiB;
 constexpr int64_t kGiB = 1024 * kMiB;
@@ -302,6 +332,16 @@ const Option kOptions[] = {
             "for threading and indexed on its ticket.",
      .field = &Config::max_references},
 
+    // [agents] (docs/AGENTS.md)
+    {.name = "agents.trusted_networks", .type = Type::kStringArray, .default_value = "[]",
+     .min = 0,
+     .doc = "Client networks (CIDR) whose envelope sender alone identifies an agent; agents "
+            "elsewhere must use SMTP AUTH. Empty: only SMTP AUTH identifies agents.",
+     .field = &Config::trusted_networks, .check = CheckCidr},
+    {.name = "agents.reply_token_secret", .type = Type::kString, .default_value = R"("")",
+     .doc = "Key of the reply tokens (support+TOKEN@domain); at least 16 characters, required "
+            "when a queue sets reply_token. Changing it invalidates tokens already sent.",
+     .field = &Config::reply_token_secret, .check = CheckTokenSecret},
     // [loops]
     {.name = "loops.installation_id", .type = Type::kString, .default_value = R"("")",
      .default_doc = "milter.hostname",
@@ -452,6 +492,32 @@ const QueueOption kQueueOptions[] = {
      .choices = "accept|tempfail|reject|hold|strip",
      .doc = "What to do with ambiguous MIME (duplicate Content-Type, boundary or encoding headers).",
      .field = &QueueConfig::on_malformed_attachment},
+    {.name = "reply_name", .type = Type::kEnum, .default_value = R"("queue")",
+     .choices = "queue|agent_via_queue",
+     .doc = "Display name of the From of agents' mail to customers: the queue name, or "
+            "\"AGENT via QUEUE\".",
+     .field = &QueueConfig::reply_name},
+    {.name = "rewrite_envelope", .type = Type::kBool, .default_value = "true",
+     .doc = "Also set the envelope sender of agents' mail to the reply-via address (SPF, DMARC, "
+            "sender_dependent_relayhost_maps).",
+     .field = &QueueConfig::rewrite_envelope},
+    {.name = "reply_token", .type = Type::kBool, .default_value = "false",
+     .doc = "Reply-To of agents' mail is support+TOKEN@domain, a MAC-signed ticket number that "
+            "threads replies without In-Reply-To (needs agents.reply_token_secret).",
+     .field = &QueueConfig::reply_token},
+};
+
+const AgentOption kAgentOptions[] = {
+    {.name = "address", .type = Type::kString, .required = true,
+     .doc = "The agent's personal address (user@domain); never shown to customers.",
+     .field = &AgentConfig::address, .check = CheckExactAddress},
+    {.name = "name", .type = Type::kString, .default_value = R"("")",
+     .doc = "The agent's display name, for \"AGENT via QUEUE\" and ticket events.",
+     .field = &AgentConfig::name, .check = CheckOneLine},
+    {.name = "login", .type = Type::kString, .default_value = R"("")",
+     .doc = "SMTP AUTH user exactly as the MTA reports it ({auth_authen}, e.g. user@REALM); "
+            "\"\" = the agent is known by envelope sender from agents.trusted_networks only.",
+     .field = &AgentConfig::login, .check = CheckOneLine},
 };
 // clang-format on
 
@@ -496,6 +562,7 @@ std::string FormatValueT(const OptionSpec<C>& option, const C& target) {
       auto choices = SplitChoices(option.choices);
       return i < choices.size() ? QuoteToml(choices[i]) : "?";
     }
+    std::string operator()(ReplyName C::*m) const { return Choice(static_cast<size_t>(target.*m)); }
     std::string operator()(std::vector<std::string> C::*m) const {
       std::string out = "[";
       for (const auto& s : target.*m) out += (out.size() > 1 ? ", " : "") + QuoteToml(s);
@@ -534,7 +601,7 @@ std::string RangeTextT(const OptionSpec<C>& option) {
       return out;
     }
     case Type::kStringArray:
-      return "at least " + std::to_string(option.min);
+      return option.min > 0 ? "at least " + std::to_string(option.min) : "";
     case Type::kString:
     case Type::kBool:
       return "";
@@ -582,6 +649,7 @@ const char* TypeName(Type t) {
 
 std::span<const Option> Options() { return kOptions; }
 std::span<const QueueOption> QueueOptions() { return kQueueOptions; }
+std::span<const AgentOption> AgentOptions() { return kAgentOptions; }
 
 std::string_view SectionOf(std::string_view name) { return name.substr(0, name.find('.')); }
 
@@ -611,6 +679,19 @@ const QueueOption* FindQueueOption(std::string_view key) {
   }
   return nullptr;
 }
+
+const AgentOption* FindAgentOption(std::string_view key) {
+  for (const auto& o : kAgentOptions) {
+    if (o.name == key) return &o;
+  }
+  return nullptr;
+}
+
+std::string FormatValue(const AgentOption& option, const AgentConfig& agent) {
+  return FormatValueT(option, agent);
+}
+std::string DefaultText(const AgentOption& option) { return DefaultTextT(option); }
+std::string RangeText(const AgentOption& option) { return RangeTextT(option); }
 
 std::string FormatValue(const Option& option, const Config& config) {
   return FormatValueT(option, config);
@@ -678,6 +759,13 @@ std::string ReferenceMarkdown() {
         "address wins over another queue's `*@domain` pattern.\n\n";
   md += kTableHead;
   for (const auto& o : kQueueOptions) md += MarkdownRow(o, o.name);
+  md += "\n## [[queue.agent]]\n\n"
+        "Each `[[queue.agent]]` table, written after its `[[queue]]`, declares one agent of that\n"
+        "queue. Mail is an agent's when the SMTP AUTH user is the agent's `login`, or, from\n"
+        "`agents.trusted_networks` only, when the envelope sender is the agent's `address`; a From\n"
+        "header alone never makes anyone an agent. docs/AGENTS.md describes what happens then.\n\n";
+  md += kTableHead;
+  for (const auto& o : kAgentOptions) md += MarkdownRow(o, o.name);
   return md;
 }
 

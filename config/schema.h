@@ -2,7 +2,8 @@
 //
 // Two tables in schema.cc hold each option's name, type, default, bounds, one-line doc and the
 // desk::Config member it fills: Options() for the global sections ([milter], [store], [limits],
-// [actions], [tickets]) and QueueOptions() for the keys of each [[queue]]. The loader, OptionsHelp()
+// [actions], [tickets], [agents]), QueueOptions() for the keys of each [[queue]] and AgentOptions()
+// for the keys of each [[queue.agent]] inside a queue. The loader, OptionsHelp()
 // (`deskmilter --help`), docs/CONFIG.md (ReferenceMarkdown()) and config/deskmilter.example.toml all
 // follow these tables; tests/unit/config_test.cc fails when one of them drifts.
 //
@@ -32,7 +33,7 @@ enum class Type {
   kEnum,         // one of Option::choices; fills an enum by its index in choices
   kOctalMode,    // file permissions: "0660" (octal string) or an integer (0o660)
   kSize,         // bytes: an integer, or a string with a K, M or G suffix (powers of 1024)
-  kStringArray,  // a non-empty array of strings (min = the least number of elements)
+  kStringArray,  // an array of strings (min = the least number of elements)
 };
 const char* TypeName(Type t);  // "string", "integer", ..., for docs and messages
 
@@ -41,7 +42,7 @@ const char* TypeName(Type t);  // "string", "integer", ..., for docs and message
 template <typename C>
 using Field = std::variant<std::string C::*, int64_t C::*, bool C::*, Action C::*, ClosedReply C::*,
                            TicketEffect C::*, AttachmentAction C::*, ArchiveMode C::*,
-                           EncryptedMode C::*, std::vector<std::string> C::*>;
+                           EncryptedMode C::*, std::vector<std::string> C::*, ReplyName C::*>;
 
 template <typename C>
 struct OptionSpec {
@@ -66,12 +67,17 @@ struct OptionSpec {
 
 using Option = OptionSpec<Config>;
 using QueueOption = OptionSpec<QueueConfig>;
+using AgentOption = OptionSpec<AgentConfig>;
 
 // The name of the array of tables holding the queues.
 inline constexpr std::string_view kQueueSection = "queue";
+// The key, inside one [[queue]], of its array of agent tables ([[queue.agent]]).
+inline constexpr std::string_view kAgentKey = "agent";
+inline constexpr std::string_view kAgentSection = "queue.agent";
 
 std::span<const Option> Options();
 std::span<const QueueOption> QueueOptions();
+std::span<const AgentOption> AgentOptions();
 
 // The sections of Options(), in table order: "milter", "store", ...
 std::vector<std::string_view> Sections();
@@ -82,17 +88,21 @@ std::string_view KeyOf(std::string_view name);
 // nullptr when there is no such option.
 const Option* FindOption(std::string_view name);
 const QueueOption* FindQueueOption(std::string_view key);
+const AgentOption* FindAgentOption(std::string_view key);
 
 // The value an option has in a Config, as a TOML literal (the form of default_value).
 std::string FormatValue(const Option& option, const Config& config);
 std::string FormatValue(const QueueOption& option, const QueueConfig& queue);
+std::string FormatValue(const AgentOption& option, const AgentConfig& agent);
 
 // What the docs show as the default: the literal, "required", or default_doc.
 std::string DefaultText(const Option& option);
 std::string DefaultText(const QueueOption& option);
+std::string DefaultText(const AgentOption& option);
 // "1..86400", "0..0777", "one of reopen, new"; "" when the option has no bounds to show.
 std::string RangeText(const Option& option);
 std::string RangeText(const QueueOption& option);
+std::string RangeText(const AgentOption& option);
 
 // The options reference in Markdown: the content of docs/CONFIG.md.
 std::string ReferenceMarkdown();

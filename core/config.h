@@ -34,6 +34,15 @@ int AttachmentActionSeverity(AttachmentAction a);
 // What a reply to a closed ticket does.
 enum class ClosedReply { kReopen, kNew };
 
+// Agents (issue 5, core/agents.h): one [[queue.agent]] table each.
+struct AgentConfig {
+  std::string address;  // the agent's personal address, lower-case
+  std::string name;     // display name ("" = none)
+  std::string login;    // SMTP AUTH user ({auth_authen}) as the MTA reports it; "" = none
+};
+
+// Display name of the From header of agents' mail to customers.
+enum class ReplyName { kQueue, kAgentViaQueue };  // "support" | "Alice via support"
 // What automatic mail of one class does to tickets.
 //   kNone    never touches a ticket
 //   kRecord  recorded on the ticket it belongs to (a bounce as a delivery-failure event on the
@@ -71,6 +80,11 @@ struct QueueConfig {
   AttachmentAction on_scan_limit = AttachmentAction::kHold;
   AttachmentAction on_scanner_error = AttachmentAction::kTempfail;
   AttachmentAction on_malformed_attachment = AttachmentAction::kHold;
+  // Agents' mail (issue 5).
+  std::vector<AgentConfig> agents;
+  ReplyName reply_name = ReplyName::kQueue;
+  bool rewrite_envelope = true;  // envelope sender of agents' mail -> the reply-via address
+  bool reply_token = false;      // Reply-To support+TOKEN@domain (needs reply_token_secret)
 };
 
 struct Config {
@@ -118,6 +132,9 @@ struct Config {
   bool add_ticket_header = true;  // X-Deskmilter-Ticket on delivered mail
   int64_t max_references = 0;     // newest References ids considered for threading and indexed
 
+  // [agents]
+  std::vector<std::string> trusted_networks;  // CIDRs whose envelope sender may identify an agent
+  std::string reply_token_secret;             // HMAC key of reply tokens; "" = none
   // [loops] automatic mail and loop protection
   std::string installation_id;  // value of our loop stamp header; "" = milter.hostname
   int64_t max_received = 0;     // more Received headers than this is a loop

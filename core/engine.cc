@@ -211,6 +211,8 @@ Transaction::Transaction(const Engine& engine, Envelope envelope)
     QueueMatch m = engine_.router().Match(r);
     if (m.queue != nullptr) support_.push_back(std::move(m));
   }
+  agent_ = IdentifyAgent(engine_.config(), envelope_.auth_user, envelope_.client_addr,
+                         envelope_.mail_from);  // issue 5
 }
 
 Transaction::~Transaction() = default;
@@ -306,18 +308,19 @@ bool Transaction::AutoStage(const ParsedMessage& msg, const QueueMatch& route, i
     case AutoKind::kNone: break;
   }
   const bool writes = action == Action::kAccept || action == Action::kHold;
-  if (effect == TicketEffect::kOpen && writes) {
+  const std::string why = cls + " (" + av.rule + ")";
+  if (writes && (effect == TicketEffect::kOpen ||
+                 (effect == TicketEffect::kRecord && av.kind != AutoKind::kBounce))) {
+    // Threading continues; the verdict (accept or hold) is the configured action's, so a held
+    // auto-reply is both held and recorded on its ticket.
+    *d = ActionDecision(action, why);
     d->auto_class = cls;
     d->auto_rule = av.rule;
+    // kRecord: joins its ticket if it threads, never opens one.
+    *may_open = effect == TicketEffect::kOpen;
     return false;
   }
-  if (effect == TicketEffect::kRecord && writes && av.kind != AutoKind::kBounce) {
-    d->auto_class = cls;
-    d->auto_rule = av.rule;
-    *may_open = false;
-    return false;  // joins its ticket if it threads
-  }
-  *d = ActionDecision(action, cls + " (" + av.rule + ")");
+  *d = ActionDecision(action, why);
   d->kind = cls;
   d->auto_class = cls;
   d->auto_rule = av.rule;
@@ -359,10 +362,25 @@ void Transaction::AddDeliveryHeaders(const ParsedMessage& msg, Decision* d) cons
   if (msg.message_id_generated) {
     d->header_changes.push_back({HeaderEdit::Op::kAdd, "Message-ID", "<" + msg.message_id + ">", 1});
   }
-  // The loop stamp: a copy of this mail that comes back to a queue is recognised.
-  if (FindHeader(msg, kLoopStampHeader, nullptr) == 0) {
-    d->header_changes.push_back(
-        {HeaderEdit::Op::kAdd, kLoopStampHeader, engine_.auto_rules().installation_id, 1});
+  // The loop stamp: a copy of this mail that comes back to a queue is recognised. Another
+  // installation's stamp does not stand for ours (mail may pass two help desks), so ours is added
+  // unless this very stamp is already there (a loop let through by loop_action).
+  const std::string& stamp = engine_.auto_rules().installation_id;
+  bool stamped = false;
+  for (const auto& [name, value] : msg.headers) {
+    if (name.size() == sizeof kLoopStampHeader - 1 &&
+        std::equal(name.begin(), name.end(), kLoopStampHeader, [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
+      std::string_view v = value;
+      while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.remove_prefix(1);
+      while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.remove_suffix(1);
+      stamped = stamped || v == stamp;
+    }
+  }
+  if (!stamp.empty() && !stamped) {
+    d->header_changes.push_back({HeaderEdit::Op::kAdd, kLoopStampHeader, stamp, 1});
   }
   if (!d->ticket) return;
   const std::string n = std::to_string(*d->ticket);
@@ -392,7 +410,7 @@ void Transaction::AddDeliveryHeaders(const ParsedMessage& msg, Decision* d) cons
 
 Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
   const Config& cfg = engine_.config();
-  if (!IsSupport()) {
+  if (!IsRelevant()) {
     Decision d;
     d.kind = "not_support";
     d.ticket_action = "none";
@@ -408,16 +426,29 @@ Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
   limits.hostname = cfg.hostname;
   limits.decode_dir = cfg.spool_dir;
   limits.decode_threshold = static_cast<uint64_t>(cfg.spool_threshold);
-  const QueueMatch& route = support_.front();
-  const QueueConfig& queue = *route.queue;
-  // Attachment filtering (issue 3): each attachment is typed, scanned and judged as it is decoded.
-  AttachmentCollector attachments(engine_.attachments(),
-                                  queue, static_cast<size_t>(route.queue - cfg.queues.data()),
-                                  !dry_run && engine_.store() != nullptr);
+  // Attachment filtering (issue 3): each attachment of support mail is typed, scanned and judged as
+  // it is decoded (agents' own mail to customers is not filtered here).
+  std::unique_ptr<AttachmentCollector> attachments;
+  if (IsSupport()) {
+    const QueueMatch& first = support_.front();
+    attachments = std::make_unique<AttachmentCollector>(
+        engine_.attachments(), *first.queue,
+        static_cast<size_t>(first.queue - cfg.queues.data()),
+        !dry_run && engine_.store() != nullptr);
+  }
   ParsedMessage msg;
-  Status st = ParseMessage(spool_, limits, &attachments, &msg);
+  Status st = ParseMessage(spool_, limits, attachments.get(), &msg);
   if (!st.ok()) return engine_.FailureDecision(st);
 
+  // Issue 5: agents' mail has its own pipeline (core/agents.cc); false = ordinary support mail.
+  if (Decision agent_decision;
+      IsAgent() && AgentEndOfMessage(engine_, envelope_, agent_, support_, msg, now, dry_run,
+                                     &agent_decision)) {
+    return agent_decision;
+  }
+
+  const QueueMatch& route = support_.front();
+  const QueueConfig& queue = *route.queue;
   std::string sender = NormalizeAddress(msg.from.address);
   if (sender.empty()) sender = NormalizeAddress(envelope_.mail_from);
 
@@ -433,8 +464,8 @@ Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
   std::vector<TicketEvent> attachment_events;
   {
     bool refused = false;
-    st = attachments.Finish(spool_, msg, now, &d, &stored_attachments, &attachment_events,
-                            &refused);
+    st = attachments->Finish(spool_, msg, now, &d, &stored_attachments, &attachment_events,
+                             &refused);
     if (!st.ok()) return engine_.FailureDecision(st);
     if (refused) {
       d.kind = "attachment";
@@ -445,7 +476,8 @@ Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
     }
   }
   ThreadResult thread;
-  st = ResolveThread(store, msg, route, sender, cfg.max_references, &thread);
+  st = ResolveThread(store, msg, route, sender, cfg.max_references, &thread,
+                     cfg.reply_token_secret);
   if (!st.ok()) return engine_.FailureDecision(st);
   if (!may_open && thread.kind == ThreadResult::Kind::kNew) {
     // Automatic mail that does not thread opens no ticket.
@@ -497,7 +529,13 @@ Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
     Ticket old;
     st = store->GetTicket(thread.ticket, &old);
     if (!st.ok()) return engine_.FailureDecision(st);
-    if (old.status == TicketStatus::kClosed && queue.closed_reply == ClosedReply::kNew) {
+    if (old.status == TicketStatus::kClosed && !may_open) {
+      // Automatic mail (an out-of-office answer to the closing notice) is recorded on the closed
+      // ticket: it neither reopens it nor, with closed_reply = new, opens a ticket.
+      w.op = TicketWrite::Op::kAppend;
+      w.ticket = thread.ticket;
+      d.reasons.push_back("closed_reply:auto_not_reopened");
+    } else if (old.status == TicketStatus::kClosed && queue.closed_reply == ClosedReply::kNew) {
       create = true;
       linked_from = old.number;
       d.reasons.push_back("closed_reply:new:" + std::to_string(old.number));

@@ -8,8 +8,9 @@
 //     -> Transaction (one per message; owns its Spool)
 //          SetEnvelope, Header*, EndOfHeaders, Body*, EndOfMessage(now) -> Decision
 //
-// Mail with no support recipient is decided before the body (Transaction::IsSupport() false after
-// SetEnvelope), so the adapter can accept it untouched without spooling.
+// Mail with no support recipient is decided before the body (Transaction::IsRelevant() false after
+// SetEnvelope), so the adapter can accept it untouched without spooling. Mail from an agent
+// (IsAgent(), core/agents.h) is relevant whatever its recipients: it may be a reply to a customer.
 //
 // Thread-safety: Engine is immutable after Create and safe to share; a Transaction belongs to one
 // connection at a time.
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "core/address.h"
+#include "core/agents.h"
 #include "core/auto_mail.h"
 #include "core/config.h"
 #include "core/message.h"
@@ -105,6 +107,12 @@ class Transaction {
   // Recipients that are support addresses, routed; empty means "not support mail, let it pass".
   const std::vector<QueueMatch>& support_rcpts() const { return support_; }
   bool IsSupport() const { return !support_.empty(); }
+  // Issue 5: the sender is a configured agent (SMTP AUTH login, or envelope sender from a trusted
+  // network); set at construction. Agent mail is decided by AgentEndOfMessage (core/agents.h).
+  const AgentIdentity& agent() const { return agent_; }
+  bool IsAgent() const { return agent_.agent != nullptr; }
+  // What the adapter and deskctl test before DATA: false = pass the mail untouched.
+  bool IsRelevant() const { return IsSupport() || IsAgent(); }
 
   // Milter-style feeding. Header limits are enforced here (an over-limit message is marked
   // malformed and later decided by on_malformed; feeding continues to be accepted and ignored).
@@ -122,6 +130,7 @@ class Transaction {
   const Engine& engine_;
   Envelope envelope_;
   std::vector<QueueMatch> support_;
+  AgentIdentity agent_;  // issue 5
   // Automatic-mail stage (issue 4): classification and flood counting. Returns true when the
   // decision is final (*d filled); false to continue with threading, *may_open telling whether a
   // new ticket may be opened.

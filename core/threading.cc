@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "core/agents.h"
+
 namespace desk {
 namespace {
 
@@ -57,7 +59,8 @@ std::optional<uint64_t> FindSubjectTag(const std::string& subject, const std::st
 }
 
 Status ResolveThread(TicketStore* store, const ParsedMessage& msg, const QueueMatch& match,
-                     const std::string& sender, int64_t max_references, ThreadResult* out) {
+                     const std::string& sender, int64_t max_references, ThreadResult* out,
+                     std::string_view reply_token_secret) {
   *out = ThreadResult{};
   if (store == nullptr) return Status::Ok();
 
@@ -90,6 +93,22 @@ Status ResolveThread(TicketStore* store, const ParsedMessage& msg, const QueueMa
     }
   }
   if (out->ticket != 0) return Status::Ok();
+
+  // Rule 1b: the reply token in the plus address the customer wrote to.
+  if (match.queue != nullptr && !match.plus_tag.empty() && !reply_token_secret.empty() &&
+      match.plus_tag.find('-') != std::string::npos) {
+    Ticket t;
+    auto n = CheckReplyToken(reply_token_secret, match.queue->name, match.plus_tag);
+    Status tst = n ? store->GetTicket(*n, &t) : Status::NotFound("");
+    if (tst.ok()) {
+      out->kind = ThreadResult::Kind::kReply;
+      out->ticket = *n;
+      out->matched_by = "reply_token";
+      return Status::Ok();
+    }
+    if (!tst.IsNotFound()) return tst;
+    out->ignored_token = true;
+  }
 
   // Rule 2: the queue's subject tag, from a participant only.
   if (match.queue != nullptr) {

@@ -7,6 +7,9 @@
 //      skipped), against every Message-ID the store has indexed: the ids of stored messages and the
 //      ids those messages named (JWZ-style containers for unseen messages). When the ids name two
 //      tickets, In-Reply-To wins, else the newest reference; the other is reported (also_ticket).
+//   1b. The reply token of the support recipient's plus address (support+TOKEN@domain, see
+//      core/agents.h), when reply_token_secret is set; a token that fails its MAC, or names no
+//      ticket, is ignored (ignored_token).
 //   2. The receiving queue's subject tag (e.g. "[#42]"), only when the sender is a participant of
 //      ticket 42; otherwise the tag is ignored and reported (ignored_tag_ticket), and a new ticket
 //      is opened.
@@ -20,6 +23,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/address.h"
 #include "core/message.h"
@@ -37,6 +41,7 @@ struct ThreadResult {
   uint64_t ignored_tag_ticket = 0;  // a subject tag named this ticket but the sender is no
                                     // participant
   uint64_t also_ticket = 0;  // another ticket the message's references named (not joined)
+  bool ignored_token = false;  // the recipient's plus tag looked like a reply token but failed
 };
 
 // Ids a message names, for threading and for indexing: In-Reply-To first, then References newest
@@ -44,9 +49,11 @@ struct ThreadResult {
 // no repeats, never the message's own id.
 std::vector<std::string> ReferencedIds(const ParsedMessage& msg, int64_t max_references);
 
-// store may be nullptr (nothing is known: every message is new).
+// store may be nullptr (nothing is known: every message is new). reply_token_secret: "" disables
+// rule 1b.
 Status ResolveThread(TicketStore* store, const ParsedMessage& msg, const QueueMatch& match,
-                     const std::string& sender, int64_t max_references, ThreadResult* out);
+                     const std::string& sender, int64_t max_references, ThreadResult* out,
+                     std::string_view reply_token_secret = {});
 
 // Finds the first ticket number written in subject with the tag format (e.g. "[#{n}]").
 std::optional<uint64_t> FindSubjectTag(const std::string& subject, const std::string& format);

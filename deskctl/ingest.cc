@@ -100,7 +100,7 @@ int RunIngest(const std::string& config_path, const IngestOptions& opts) {
     // Mail with no support recipient is decided without its content, as the milter does; the file
     // is still opened so a typo in its name is reported.
     bool fed = true;
-    if (tx.IsSupport()) fed = Feed(fd, &tx, &error);
+    if (tx.IsRelevant()) fed = Feed(fd, &tx, &error);
     if (fd != STDIN_FILENO) ::close(fd);
     if (!fed) {
       PrintLine(UnreadableFileJson(file, error));

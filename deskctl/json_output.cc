@@ -33,6 +33,8 @@ Json DecisionJson(const std::string& file, const Decision& d) {
   j["reply"] = d.verdict == Verdict::kAccept ? Json(nullptr) : StringOrNull(ReplyText(d));
   j["hold_reason"] = StringOrNull(d.hold_reason);
   j["kind"] = d.kind;
+  j["auto_class"] = StringOrNull(d.auto_class);
+  j["auto_rule"] = StringOrNull(d.auto_rule);
   j["queue"] = StringOrNull(d.queue);
   j["ticket"] = d.ticket ? Json(*d.ticket) : Json(nullptr);
   j["ticket_action"] = d.ticket_action;
@@ -64,6 +66,8 @@ Json UnreadableFileJson(const std::string& file, const std::string& error) {
   j["reply"] = nullptr;
   j["hold_reason"] = nullptr;
   j["kind"] = nullptr;
+  j["auto_class"] = nullptr;
+  j["auto_rule"] = nullptr;
   j["queue"] = nullptr;
   j["ticket"] = nullptr;
   j["ticket_action"] = nullptr;

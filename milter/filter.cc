@@ -270,7 +270,7 @@ void LogDecision(const std::string& qid, const Message& m, const Decision& d,
     to = m.envelope.rcpts;  // a failure before routing: every recipient
   }
   std::vector<std::pair<std::string, std::string>> f;
-  f.reserve(12 + d.log_fields.size());
+  f.reserve(14 + d.log_fields.size());
   f.emplace_back("from", m.envelope.mail_from.empty() ? "<>" : m.envelope.mail_from);
   f.emplace_back("to", OrDash(Join(to)));
   f.emplace_back("verdict", VerdictName(d.verdict));
@@ -281,6 +281,10 @@ void LogDecision(const std::string& qid, const Message& m, const Decision& d,
   f.emplace_back("msgid", OrDash(d.message_id));
   f.emplace_back("size", std::to_string(m.size));
   f.emplace_back("reasons", OrDash(Join(d.reasons)));
+  // The automatic-mail class and the rule that fired (issue 4: each classification is logged).
+  // After the older fields, so patterns that match a prefix of the line keep matching.
+  f.emplace_back("auto", OrDash(d.auto_class));
+  f.emplace_back("rule", OrDash(d.auto_rule));
   for (const auto& kv : d.log_fields) f.push_back(kv);
   if (!d.error.empty()) f.emplace_back("error", d.error);
   if (elapsed_ms) {
@@ -305,7 +309,7 @@ sfsistat Begin(SMFICTX* ctx, Connection* conn) {
   // Postfix sends the queue id from DATA on; Sendmail already at MAIL.
   if (m.envelope.queue_id.empty()) m.envelope.queue_id = Macro(ctx, "i");
   auto tx = std::make_unique<Transaction>(*conn->engine, m.envelope);
-  if (!tx->IsSupport()) {
+  if (!tx->IsRelevant()) {
     m.passed = true;
     return SMFIS_ACCEPT;
   }

@@ -259,7 +259,10 @@ int Run(const Args& args) {
 
   if (smfi_register(FilterDescription()) != MI_SUCCESS) return Fatal("smfi_register failed", 1);
   st = OpenListener(*config);
-  if (!st.ok()) return Fatal(args.config + ": " + st.message(), st.error_class() == ErrorClass::kConfig ? EX_CONFIG : 1);
+  if (!st.ok()) {
+    return Fatal(args.config + ": " + st.message(),
+                 st.error_class() == ErrorClass::kConfig ? EX_CONFIG : 1);
+  }
 
   // Signals: see the file comment.
   if (pipe2(g_wake_pipe, O_CLOEXEC) != 0 ||
@@ -318,10 +321,10 @@ int Run(const Args& args) {
   scanner_stop = true;
   scanner_thread.join();
 
-  if (!WaitForConnections(kDrainTimeout)) {
+  if (int open = WaitForConnections(kDrainTimeout); open > 0) {
     // Worker threads may still use the Engine and the store: do not tear them down under them.
     // Every ticket write already committed is durable; the MTA tempfails what was in flight.
-    LogWarning("stopping with milter connections still open");
+    LogWarning("stopping with " + std::to_string(open) + " milter connection(s) still open");
     std::fflush(nullptr);
     _exit(milter_rc == MI_SUCCESS ? 0 : 1);
   }

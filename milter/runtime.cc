@@ -43,9 +43,10 @@ void ConnectionClosed() {
   }
 }
 
-bool WaitForConnections(std::chrono::milliseconds timeout) {
+int WaitForConnections(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(g_mu);
-  return g_idle.wait_for(lock, timeout, [] { return g_connections == 0; });
+  g_idle.wait_for(lock, timeout, [] { return g_connections == 0; });
+  return g_connections;
 }
 
 }  // namespace desk::milter

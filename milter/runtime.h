@@ -22,7 +22,7 @@ void PublishEngine(std::shared_ptr<const Engine> engine);
 // Open connections (connect seen, close not yet), for a clean shutdown.
 void ConnectionOpened();
 void ConnectionClosed();
-// Waits until no connection is open or timeout passes; true when none is open.
-bool WaitForConnections(std::chrono::milliseconds timeout);
+// Waits until no connection is open or timeout passes; returns how many are still open.
+int WaitForConnections(std::chrono::milliseconds timeout);
 
 }  // namespace desk::milter

@@ -37,6 +37,7 @@ POSTFIX = shutil.which("postfix", path="/usr/sbin:/usr/bin:/sbin:/bin") or "/usr
 POSTQUEUE = shutil.which("postqueue", path="/usr/sbin:/usr/bin") or "/usr/sbin/postqueue"
 SMTP_SINK = shutil.which("smtp-sink", path="/usr/sbin:/usr/bin") or "/usr/sbin/smtp-sink"
 SWAKS = shutil.which("swaks") or "/usr/bin/swaks"
+SASLPASSWD2 = shutil.which("saslpasswd2", path="/usr/sbin:/usr/bin") or "/usr/sbin/saslpasswd2"
 
 VIRTUAL_UID = 65534  # virtual_uid_maps / virtual_gid_maps: the Maildir owner
 
@@ -153,10 +154,14 @@ class PostfixInstance:
     extra_master_cf: master.cf lines appended (e.g. a submission listener).
     sink: also start an smtp-sink (self.sink) and relay mail for sink.test to it.
     domains: virtual mailbox domains, all delivered to the one Maildir.
+    sasl_users: {user: password} enables SMTP AUTH (Cyrus SASL, sasldb in DIR/sasldb2, PLAIN and
+        LOGIN without TLS) on a submission listener at self.submission_port, which relays for
+        authenticated clients only. The milter sees {auth_authen} = "user@" + sasl_realm.
     """
 
     def __init__(self, tmpdir, milter=None, extra_main_cf=None, extra_master_cf=None, sink=False,
-                 domains=("example.test",), name="postfix"):
+                 domains=("example.test",), name="postfix", sasl_users=None,
+                 sasl_realm="example.test"):
         self.dir = os.path.abspath(os.path.join(tmpdir, name))
         self.conf_dir = os.path.join(self.dir, "conf")
         self.queue_dir = os.path.join(self.dir, "queue")
@@ -169,6 +174,9 @@ class PostfixInstance:
         self.extra_master_cf = list(extra_master_cf or [])
         self.domains = list(domains)
         self.smtp_port = free_port()
+        self.sasl_users = dict(sasl_users or {})
+        self.sasl_realm = sasl_realm
+        self.submission_port = free_port() if self.sasl_users else None
         self.sink = SmtpSink(self.dir) if sink else None
         self.running = False
         self._send_count = 0
@@ -221,6 +229,16 @@ class PostfixInstance:
         if self.sink is not None:
             cf["relay_domains"] = "sink.test"
             cf["transport_maps"] = f"inline:{{ sink.test=smtp:[127.0.0.1]:{self.sink.port} }}"
+        if self.sasl_users:
+            # Debian's Postfix reads DIR/conf/sasl/smtpd.conf (shared/notes/postfix.md).
+            cf.update({
+                "smtpd_sasl_type": "cyrus",
+                "smtpd_sasl_path": "smtpd",
+                "smtpd_sasl_local_domain": self.sasl_realm,
+                "smtpd_sasl_security_options": "noanonymous",
+                "smtpd_tls_security_level": "none",
+                "smtpd_tls_auth_only": "no",
+            })
         if self.milter:
             cf.update({
                 "smtpd_milters": self.milter,
@@ -233,6 +251,11 @@ class PostfixInstance:
     def master_cf(self):
         lines = [_MASTER_CF.rstrip("\n"),
                  f"127.0.0.1:{self.smtp_port} inet n - n - - smtpd"]
+        if self.submission_port:
+            lines += [f"127.0.0.1:{self.submission_port} inet n - n - - smtpd",
+                      "  -o smtpd_sasl_auth_enable=yes",
+                      "  -o smtpd_client_restrictions=permit_sasl_authenticated,reject",
+                      "  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject"]
         lines += self.extra_master_cf
         return "\n".join(lines) + "\n"
 
@@ -254,6 +277,24 @@ class PostfixInstance:
                 f.write(f"{k} = {v}\n")
         with open(os.path.join(self.conf_dir, "master.cf"), "w") as f:
             f.write(self.master_cf())
+        if self.sasl_users:
+            self._write_sasl(pw)
+
+    def _write_sasl(self, pw):
+        db = os.path.join(self.dir, "sasldb2")
+        _mkdir(os.path.join(self.conf_dir, "sasl"))
+        with open(os.path.join(self.conf_dir, "sasl", "smtpd.conf"), "w") as f:
+            f.write(f"pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: {db}\n"
+                    "mech_list: PLAIN LOGIN\n")
+        for user, password in self.sasl_users.items():
+            p = subprocess.run([SASLPASSWD2, "-p", "-c", "-f", db, "-u", self.sasl_realm, user],
+                               input=password.encode(), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=30)
+            if p.returncode != 0:
+                raise HarnessError(f"saslpasswd2 {user} exited {p.returncode}: {p.stdout!r}")
+        # Created 0640 root:root, which smtpd (user postfix) cannot read.
+        os.chown(db, 0, pw.pw_gid)
+        os.chmod(db, 0o640)
 
     def start(self, timeout=20.0):
         if self.sink is not None:
@@ -266,6 +307,8 @@ class PostfixInstance:
             self.stop()
             raise HarnessError(f"postfix start exited {rc}:\n{out}\n{self.log_text()}")
         wait_port(self.smtp_port, timeout)
+        if self.submission_port:
+            wait_port(self.submission_port, timeout)
 
     def stop(self):
         if self.running:
@@ -301,6 +344,11 @@ class PostfixInstance:
         argv = [SWAKS, "--server", "127.0.0.1", "--port", str(port or self.smtp_port),
                 "--helo", "client.test", "--hide-informational", "--timeout", "30"]
         return _run(argv + list(swaks_args), check=False, timeout=timeout)
+
+    def send_auth(self, user, password, *swaks_args):
+        """Runs swaks against the submission listener with AUTH PLAIN as user."""
+        return self.send("--auth", "PLAIN", "--auth-user", user, "--auth-password", password,
+                         *swaks_args, port=self.submission_port)
 
     def send_raw(self, mail_from, rcpts, data, port=None, extra_args=()):
         """Sends data (bytes or str: a complete message) as is, with swaks --data FILE."""

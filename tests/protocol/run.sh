@@ -16,6 +16,7 @@
 #   -- toml: LINE                appended to the config (e.g. "[actions]", "on_malformed = \"reject\"")
 #   -- expect-log: N TEXT        exactly N lines of the milter log contain TEXT (fixed string)
 #   -- expect-log-min: N TEXT    at least N lines contain TEXT
+# DESK_SHOW_LOG=1 prints the milter log even when the test passes.
 # The script sees these globals (miltertest -D) and environment variables: DESK_SOCKET (for
 # mt.connect), DESK_TMP, DESK_CONFIG, DESK_PID (the milter), DESK_LIB (tests/protocol/lib).
 set -euo pipefail

@@ -534,8 +534,9 @@ TEST(ConfigExample, HasNoUndocumentedOption) {
   auto keys = ScanExample(ReadFile(kExamplePath));
   ASSERT_FALSE(keys.empty());
   for (const auto& k : keys) {
-    bool known = k.section == kQueueSection ? FindQueueOption(k.key) != nullptr
-                                            : FindOption(k.section + "." + k.key) != nullptr;
+    bool known = k.section == kQueueSection   ? FindQueueOption(k.key) != nullptr
+                 : k.section == kAgentSection ? FindAgentOption(k.key) != nullptr
+                                              : FindOption(k.section + "." + k.key) != nullptr;
     EXPECT_TRUE(known) << "line " << k.line << ": [" << k.section << "] " << k.key
                        << " is not in the schema table (config/schema.cc)";
   }
@@ -565,6 +566,7 @@ TEST(ConfigExample, DocumentsEveryOptionWithItsDefault) {
   };
   for (const Option& o : Options()) check(std::string(SectionOf(o.name)), o, KeyOf(o.name));
   for (const QueueOption& o : QueueOptions()) check(std::string(kQueueSection), o, o.name);
+  for (const AgentOption& o : AgentOptions()) check(std::string(kAgentSection), o, o.name);
 }
 
 TEST(ConfigDocs, MatchTheSchema) {
@@ -613,7 +615,7 @@ TEST(ConfigHelp, OneLinePerOption) {
       EXPECT_TRUE(lines.emplace(first, line).second) << first;
     }
   }
-  EXPECT_EQ(lines.size(), Options().size() + QueueOptions().size());
+  EXPECT_EQ(lines.size(), Options().size() + QueueOptions().size() + AgentOptions().size());
   for (const Option& o : Options()) {
     ASSERT_TRUE(lines.count(std::string(o.name))) << o.name;
     const std::string& l = lines[std::string(o.name)];

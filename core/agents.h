@@ -1,0 +1,103 @@
+// Agents' mail (issue 5): who is an agent, which of their mails belong to the help desk, how a mail
+// to a customer is rewritten, and the reply tokens. docs/AGENTS.md is the administrator's view.
+//
+// Who is an agent (IdentifyAgent): the SMTP AUTH user ({auth_authen}) is a configured agent's
+// login, or the client is in agents.trusted_networks and the envelope sender is an agent's
+// address. A From header alone never makes anyone an agent.
+//
+// Which agent mail is ours (ClassifyAgentMail), with "outside" = an envelope recipient that is
+// neither a support address nor an agent:
+//   threads to a ticket, outside recipient       -> agent_reply    (appended, rewritten)
+//   threads to a ticket, no outside recipient    -> internal_note  (appended, not rewritten)
+//   no ticket, outside recipient, and a support  -> agent_new      (creation rules 2 and 4: a new
+//     address is the From or is copied              ticket whose requester is the recipient)
+//   no ticket, no outside, to a support address  -> the ordinary support pipeline (rule 1)
+//   anything else                                -> personal mail, passed untouched
+// "Threads" is ResolveThread (Message-IDs, References, reply token), plus the subject tag of an
+// existing ticket, which an identified agent may use without being a participant.
+//
+// Rewriting (AgentEndOfMessage, agent_reply and agent_new): From becomes the queue's reply-via
+// identity (the support address the ticket was received at; the queue's default_address for a
+// wildcard one), Reply-To the reply address (support+TOKEN@domain with reply_token), the envelope
+// sender the reply-via address (rewrite_envelope), the subject gets the tag; Sender, Return-Path
+// and every other header that names the agent's personal address (the agent's address, the
+// envelope sender, the original From) are deleted. To, Cc and Received are left as they are.
+// The original From and the agent are kept on the ticket message.
+//
+// Reply tokens: "N-MAC", N the ticket number in decimal and MAC the first 12 hex digits (48 bits)
+// of HMAC-SHA256(secret, "deskmilter-reply-token:v1:QUEUE:N"); lower case, so they survive the
+// case folding of addresses.
+//
+// Limits: agent lookups are linear scans over the configured agents (a few hundred at most is
+// the expected size); trusted_networks are parsed per call.
+// Thread-safety: pure functions over an immutable Config; AgentEndOfMessage writes through the
+// (thread-safe) TicketStore.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/address.h"
+#include "core/config.h"
+#include "core/message.h"
+
+namespace desk {
+
+class Engine;
+struct Envelope;
+struct Decision;
+
+struct AgentIdentity {
+  const AgentConfig* agent = nullptr;  // nullptr: the sender is no agent
+  const QueueConfig* queue = nullptr;  // the first queue that lists the agent
+  std::string via;                     // "auth" or "trusted_network"
+};
+
+// auth_user: {auth_authen} ("" unauthenticated), compared case-insensitively with the logins.
+// client_addr: {client_addr} ("192.0.2.1", "::1" or "IPv6:::1"). mail_from: the envelope sender.
+AgentIdentity IdentifyAgent(const Config& config, std::string_view auth_user,
+                            std::string_view client_addr, std::string_view mail_from);
+
+// True when addr is inside one of the CIDR networks (malformed entries never match).
+bool InNetworks(const std::vector<std::string>& cidrs, std::string_view addr);
+
+// The first configured agent with this address (any form), or nullptr.
+const AgentConfig* FindAgentByAddress(const Config& config, std::string_view addr);
+
+enum class AgentMailKind { kPersonal, kSupport, kReply, kInternalNote, kNew };
+const char* AgentMailKindName(AgentMailKind k);  // "personal", "support", "agent_reply", ...
+
+struct AgentMailFacts {
+  bool threads = false;           // joins an existing ticket
+  bool outside_rcpt = false;      // an envelope recipient that is no support address or agent
+  bool support_involved = false;  // a support address is the From, or in To, Cc or the envelope
+  bool to_support = false;        // an envelope recipient is a support address
+};
+AgentMailKind ClassifyAgentMail(const AgentMailFacts& facts);
+
+// Reply tokens (see the top of this file). secret must not be empty.
+std::string MakeReplyToken(std::string_view secret, std::string_view queue, uint64_t ticket);
+// The ticket number when token is well formed and its MAC is right; nullopt otherwise.
+std::optional<uint64_t> CheckReplyToken(std::string_view secret, std::string_view queue,
+                                        std::string_view token);
+
+// The reply-via address of a ticket of queue received at received_at: that support address
+// (without plus tag) when it is one of the queue's exact addresses, else queue.default_address.
+std::string ReplyViaAddress(const QueueRouter& router, const QueueConfig& queue,
+                            const std::string& received_at);
+
+// "name" <addr>, with the display name quoted or RFC 2047 encoded as needed.
+std::string FormatFromHeader(const std::string& name, const std::string& address);
+
+// The agent pipeline, called by Transaction::EndOfMessage right after parsing when the sender is
+// an agent. Returns false when the mail is ordinary support mail (kSupport: the caller goes on with
+// the inbound pipeline); otherwise fills *out and returns true. Threads with ResolveThread and
+// writes with TicketStore::Write, like inbound mail; dry_run writes nothing.
+bool AgentEndOfMessage(const Engine& engine, const Envelope& envelope, const AgentIdentity& agent,
+                       const std::vector<QueueMatch>& support_rcpts, const ParsedMessage& msg,
+                       int64_t now, bool dry_run, Decision* out);
+
+}  // namespace desk
