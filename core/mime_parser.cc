@@ -172,13 +172,18 @@ std::vector<std::string> ExtractMsgIds(std::string_view text) {
   return ids;
 }
 
-void AddMailboxes(InternetAddressList* list, std::vector<Mailbox>* out) {
-  if (list == nullptr) return;
+// Groups nest only in hostile mail (RFC 5322 forbids it); GMime builds whatever nesting a header
+// spells, so the walk stops at kMaxGroupDepth rather than recurse off the stack (found by the
+// fuzzer: a To header of thousands of ':'-bearing words).
+constexpr int kMaxGroupDepth = 8;
+
+void AddMailboxes(InternetAddressList* list, std::vector<Mailbox>* out, int depth = 0) {
+  if (list == nullptr || depth > kMaxGroupDepth) return;
   int n = internet_address_list_length(list);
   for (int i = 0; i < n; ++i) {
     InternetAddress* ia = internet_address_list_get_address(list, i);
     if (INTERNET_ADDRESS_IS_GROUP(ia)) {
-      AddMailboxes(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), out);
+      AddMailboxes(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), out, depth + 1);
     } else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
       out->push_back(Mailbox{std::string(Trim(Str(internet_address_get_name(ia)))),
                              Str(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)))});

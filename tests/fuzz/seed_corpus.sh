@@ -9,6 +9,8 @@ mkdir -p "$out"
 n=0
 copy() { cp -- "$1" "$out/seed-$n"; n=$((n + 1)); }
 for f in "$corpora"/mime-tools/testmsgs/*.msg; do copy "$f"; done
+# Inputs that once crashed (tests/fuzz/regressions/), so the fuzzer starts from them.
+for f in "$(dirname "$0")"/regressions/*; do [ -f "$f" ] && copy "$f"; done
 for d in "$corpora"/mimekit "$corpora"/flanker; do
   [ -d "$d" ] || continue
   while IFS= read -r -d '' f; do
