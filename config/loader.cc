@@ -319,6 +319,18 @@ class Loader {
         target->*m = static_cast<TicketEffect>(v.num);
         return option.type == Type::kEnum;
       }
+      bool operator()(AttachmentAction C::*m) const {
+        target->*m = static_cast<AttachmentAction>(v.num);
+        return option.type == Type::kEnum;
+      }
+      bool operator()(ArchiveMode C::*m) const {
+        target->*m = static_cast<ArchiveMode>(v.num);
+        return option.type == Type::kEnum;
+      }
+      bool operator()(EncryptedMode C::*m) const {
+        target->*m = static_cast<EncryptedMode>(v.num);
+        return option.type == Type::kEnum;
+      }
       bool operator()(std::vector<std::string> C::*m) const {
         target->*m = std::move(v.list);
         return option.type == Type::kStringArray;

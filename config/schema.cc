@@ -7,6 +7,7 @@
 // Thread-safety: constant tables and pure functions.
 #include "config/schema.h"
 
+#include "core/file_type.h"
 #include <arpa/inet.h>
 
 #include <cctype>
@@ -137,6 +138,38 @@ std::string CheckSubjectTag(std::string_view t) {
   return "";
 }
 
+std::string CheckCategory(std::string_view c) {
+  Category parsed;
+  return ParseCategory(c, &parsed)
+             ? ""
+             : Quoted(c) + " is not a category (image, video, audio, document, executable, "
+                           "archive, other)";
+}
+
+// "type/subtype", "type/*" or a prefix ending in "*", lower-case.
+std::string CheckTypePattern(std::string_view t) {
+  size_t slash = t.find('/');
+  bool ok = slash != std::string_view::npos && slash > 0 && slash + 1 < t.size();
+  for (char c : t) {
+    if (std::isupper(static_cast<unsigned char>(c)) || std::isspace(static_cast<unsigned char>(c)) ||
+        std::iscntrl(static_cast<unsigned char>(c))) {
+      ok = false;
+    }
+  }
+  return ok ? "" : Quoted(t) + " is not a lower-case MIME type pattern (type/subtype, type/*)";
+}
+
+std::string CheckExtension(std::string_view e) {
+  bool ok = !e.empty() && e.size() <= 32;
+  for (char c : e) {
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
+          c == '_' || c == '-' || c == '~' || c == '$')) {
+      ok = false;
+    }
+  }
+  return ok ? "" : Quoted(e) + " is not a lower-case extension without the dot";
+}
+
 // "10.0.0.0/8", "192.0.2.7" (a /32), "2001:db8::/32", "::1/128".
 std::string CheckCidr(std::string_view c) {
   size_t slash = c.find('/');
@@ -230,6 +263,53 @@ const Option kOptions[] = {
      .min = 100, .max = 10000000,
      .doc = "Characters of text body stored on the ticket; the rest is cut with a visible marker.",
      .field = &Config::max_body_chars},
+
+    // [scanner]
+    {.name = "scanner.enabled", .type = Type::kBool, .default_value = "true",
+     .doc = "Scan every attachment with libclamav; when true, a missing or broken database is a "
+            "start-up error.",
+     .field = &Config::scanner_enabled},
+    {.name = "scanner.database_dir", .type = Type::kString,
+     .default_value = R"("/var/lib/clamav")",
+     .doc = "ClamAV signature directory (.cvd, .cld, .hdb, .ndb, ...); reloaded in the background "
+            "when it changes, and on SIGHUP.",
+     .field = &Config::scanner_database_dir, .check = CheckNotEmpty},
+    {.name = "scanner.temp_dir", .type = Type::kString, .default_value = R"("")",
+     .doc = "Where libclamav unpacks archives while scanning; \"\" means $TMPDIR, or /tmp.",
+     .field = &Config::scanner_temp_dir},
+    {.name = "scanner.max_scan_size", .type = Type::kSize, .default_value = "419430400",
+     .min = kKiB, .max = 4 * kGiB - 1,
+     .doc = "Bytes scanned per attachment, nested files together; more is a scan_limit outcome.",
+     .field = &Config::scanner_max_scan_size},
+    {.name = "scanner.max_file_size", .type = Type::kSize, .default_value = "104857600",
+     .min = kKiB, .max = 4 * kGiB - 1,
+     .doc = "Largest single file (nested ones too) scanned; larger is a scan_limit outcome.",
+     .field = &Config::scanner_max_file_size},
+    {.name = "scanner.max_recursion", .type = Type::kInt, .default_value = "17", .min = 1,
+     .max = 100,
+     .doc = "Deepest archive and container nesting scanned; deeper is a scan_limit outcome.",
+     .field = &Config::scanner_max_recursion},
+    {.name = "scanner.max_files", .type = Type::kInt, .default_value = "10000", .min = 1,
+     .max = 1000000,
+     .doc = "Most files scanned inside one attachment; more is a scan_limit outcome.",
+     .field = &Config::scanner_max_files},
+    {.name = "scanner.max_scan_time_ms", .type = Type::kInt, .default_value = "120000", .min = 1,
+     .max = 3600000,
+     .doc = "Wall time allowed per attachment scan, in milliseconds; longer is a scan_limit "
+            "outcome.",
+     .field = &Config::scanner_max_scan_time_ms},
+    {.name = "scanner.reload_check_seconds", .type = Type::kInt, .default_value = "60", .min = 0,
+     .max = 86400,
+     .doc = "How often the daemon checks database_dir for a new database (freshclam) and reloads "
+            "it in the background; 0 = only on SIGHUP.",
+     .field = &Config::scanner_reload_check_seconds},
+
+    // [attachments]
+    {.name = "attachments.store_dir", .type = Type::kString, .default_value = R"("")",
+     .default_doc = "store.dir + \"/attachments\"",
+     .doc = "Attachment store: allowed attachments are saved here once each, as ab/cd/SHA256; "
+            "\"\" means the attachments directory inside store.dir.",
+     .field = &Config::attachments_store_dir},
 
     // [actions]
     {.name = "actions.on_internal_error", .type = Type::kAction, .default_value = R"("tempfail")",
@@ -347,6 +427,71 @@ const QueueOption kQueueOptions[] = {
      .choices = "reopen|new",
      .doc = "What a reply to a closed ticket does: reopen it, or open a new ticket.",
      .field = &QueueConfig::closed_reply},
+    {.name = "attachments_allow_categories", .type = Type::kStringArray,
+     .default_value = R"(["document"])",
+     .doc = "Categories whose every type passes: image, video, audio, document, executable, "
+            "archive, other.",
+     .field = &QueueConfig::attachments_allow_categories, .check = CheckCategory},
+    {.name = "attachments_allow_types", .type = Type::kStringArray,
+     .default_value = R"(["image/jpeg", "image/png", "image/gif", "image/tiff", "image/webp", "image/x-canon-cr2", "image/x-canon-crw", "image/x-nikon-nef", "image/x-adobe-dng", "image/x-olympus-orf", "image/x-fuji-raf", "image/x-sony-arw", "image/x-panasonic-rw2", "image/x-panasonic-raw", "image/x-pentax-pef", "image/x-dcraw", "video/mp4", "video/quicktime", "video/x-msvideo", "video/x-ms-wmv", "video/x-ms-asf", "video/webm", "audio/mpeg", "audio/x-wav", "audio/wav", "audio/vnd.wave", "application/x-empty"])",
+     .doc = "Detected MIME types (or type/* patterns) that pass beyond the allowed categories; "
+            "the default is the product's images, video and audio.",
+     .field = &QueueConfig::attachments_allow_types, .check = CheckTypePattern},
+    {.name = "attachments_refuse_types", .type = Type::kStringArray, .default_value = "[]",
+     .doc = "Detected or declared MIME types (or patterns) refused whatever their category.",
+     .field = &QueueConfig::attachments_refuse_types, .check = CheckTypePattern},
+    {.name = "attachments_refuse_extensions", .type = Type::kStringArray,
+     .default_value = R"(["exe", "dll", "bat", "scr", "bin"])",
+     .doc = "File name extensions refused (lower-case, no dot); executables and archives are "
+            "also refused by content.",
+     .field = &QueueConfig::attachments_refuse_extensions, .check = CheckExtension},
+    {.name = "attachments_allow_extensions", .type = Type::kStringArray, .default_value = "[]",
+     .doc = "When not empty, only names with one of these extensions pass.",
+     .field = &QueueConfig::attachments_allow_extensions, .check = CheckExtension},
+    {.name = "archives", .type = Type::kEnum, .default_value = R"("refuse")",
+     .choices = "refuse|inspect",
+     .doc = "refuse zip/7z/rar/tar attachments, or inspect them: every entry judged by this "
+            "policy.",
+     .field = &QueueConfig::archives},
+    {.name = "archive_depth", .type = Type::kInt, .default_value = "3", .min = 1, .max = 10,
+     .doc = "Levels of nested archives inspected (1 = the attachment's own entries).",
+     .field = &QueueConfig::archive_depth},
+    {.name = "archive_encrypted", .type = Type::kEnum, .default_value = R"("refuse")",
+     .choices = "refuse|scan_limit",
+     .doc = "An encrypted archive entry is refused_type, or a scan_limit outcome.",
+     .field = &QueueConfig::archive_encrypted},
+    {.name = "max_attachment_bytes", .type = Type::kSize, .default_value = "52428800",
+     .min = 1, .max = 16 * kGiB,
+     .doc = "Largest decoded attachment; larger is a too_large outcome.",
+     .field = &QueueConfig::max_attachment_bytes},
+    {.name = "max_message_attachment_bytes", .type = Type::kSize, .default_value = "0",
+     .min = 0, .max = 16 * kGiB,
+     .doc = "Largest total of a message's decoded attachments; 0 = no limit.",
+     .field = &QueueConfig::max_message_attachment_bytes},
+    {.name = "on_infected", .type = Type::kEnum, .default_value = R"("reject")",
+     .choices = "accept|tempfail|reject|hold|strip",
+     .doc = "What to do when ClamAV finds a virus in an attachment.",
+     .field = &QueueConfig::on_infected},
+    {.name = "on_refused_type", .type = Type::kEnum, .default_value = R"("strip")",
+     .choices = "accept|tempfail|reject|hold|strip",
+     .doc = "What to do with an attachment of a type the queue does not allow.",
+     .field = &QueueConfig::on_refused_type},
+    {.name = "on_too_large", .type = Type::kEnum, .default_value = R"("reject")",
+     .choices = "accept|tempfail|reject|hold|strip",
+     .doc = "What to do with an attachment or message total over the size limits.",
+     .field = &QueueConfig::on_too_large},
+    {.name = "on_scan_limit", .type = Type::kEnum, .default_value = R"("hold")",
+     .choices = "accept|tempfail|reject|hold|strip",
+     .doc = "What to do when a scan or archive limit stops the inspection of an attachment.",
+     .field = &QueueConfig::on_scan_limit},
+    {.name = "on_scanner_error", .type = Type::kEnum, .default_value = R"("tempfail")",
+     .choices = "accept|tempfail|reject|hold|strip",
+     .doc = "What to do when the virus scanner fails.",
+     .field = &QueueConfig::on_scanner_error},
+    {.name = "on_malformed_attachment", .type = Type::kEnum, .default_value = R"("hold")",
+     .choices = "accept|tempfail|reject|hold|strip",
+     .doc = "What to do with ambiguous MIME (duplicate Content-Type, boundary or encoding headers).",
+     .field = &QueueConfig::on_malformed_attachment},
     {.name = "reply_name", .type = Type::kEnum, .default_value = R"("queue")",
      .choices = "queue|agent_via_queue",
      .doc = "Display name of the From of agents' mail to customers: the queue name, or "
@@ -406,6 +551,13 @@ std::string FormatValueT(const OptionSpec<C>& option, const C& target) {
     std::string operator()(Action C::*m) const { return QuoteToml(ActionName(target.*m)); }
     std::string operator()(ClosedReply C::*m) const { return Choice(static_cast<size_t>(target.*m)); }
     std::string operator()(TicketEffect C::*m) const { return Choice(static_cast<size_t>(target.*m)); }
+    std::string operator()(AttachmentAction C::*m) const {
+      return Choice(static_cast<size_t>(target.*m));
+    }
+    std::string operator()(ArchiveMode C::*m) const { return Choice(static_cast<size_t>(target.*m)); }
+    std::string operator()(EncryptedMode C::*m) const {
+      return Choice(static_cast<size_t>(target.*m));
+    }
     std::string Choice(size_t i) const {
       auto choices = SplitChoices(option.choices);
       return i < choices.size() ? QuoteToml(choices[i]) : "?";

@@ -41,8 +41,8 @@ const char* TypeName(Type t);  // "string", "integer", ..., for docs and message
 // a mismatch as a config error, so a wrong table entry fails every test that loads a config).
 template <typename C>
 using Field = std::variant<std::string C::*, int64_t C::*, bool C::*, Action C::*, ClosedReply C::*,
-                           TicketEffect C::*,
-                           std::vector<std::string> C::*, ReplyName C::*>;
+                           TicketEffect C::*, AttachmentAction C::*, ArchiveMode C::*,
+                           EncryptedMode C::*, std::vector<std::string> C::*, ReplyName C::*>;
 
 template <typename C>
 struct OptionSpec {

@@ -27,11 +27,11 @@ bool IsZipType(std::string_view mime) {
   return mime == "application/zip" || mime == "application/x-zip-compressed";
 }
 
-Verdict Refused(std::string reason) {
-  return Verdict{Verdict::Outcome::kRefusedType, std::move(reason)};
+AttachmentVerdict Refused(std::string reason) {
+  return AttachmentVerdict{AttachmentVerdict::Outcome::kRefusedType, std::move(reason)};
 }
-Verdict ScanLimit(std::string reason) {
-  return Verdict{Verdict::Outcome::kScanLimit, std::move(reason)};
+AttachmentVerdict ScanLimit(std::string reason) {
+  return AttachmentVerdict{AttachmentVerdict::Outcome::kScanLimit, std::move(reason)};
 }
 
 // The extensions a name shows: the one after the last dot, and the one before a NUL if any, since C
@@ -74,15 +74,15 @@ bool ParseEncryptedMode(std::string_view s, EncryptedMode* out) {
   return true;
 }
 
-const char* OutcomeName(Verdict::Outcome o) {
+const char* OutcomeName(AttachmentVerdict::Outcome o) {
   switch (o) {
-    case Verdict::Outcome::kAllowed:
+    case AttachmentVerdict::Outcome::kAllowed:
       return "allowed";
-    case Verdict::Outcome::kRefusedType:
+    case AttachmentVerdict::Outcome::kRefusedType:
       return "refused_type";
-    case Verdict::Outcome::kTooLarge:
+    case AttachmentVerdict::Outcome::kTooLarge:
       return "too_large";
-    case Verdict::Outcome::kScanLimit:
+    case AttachmentVerdict::Outcome::kScanLimit:
       return "scan_limit";
   }
   return "unknown";
@@ -128,7 +128,7 @@ bool AttachmentPolicy::TypeIn(const std::vector<std::string>& patterns,
                      [&](const std::string& p) { return TypeMatches(p, mime); });
 }
 
-Verdict AttachmentPolicy::JudgeName(std::string_view filename) const {
+AttachmentVerdict AttachmentPolicy::JudgeName(std::string_view filename) const {
   const auto& c = config_;
   auto has = [](const std::vector<std::string>& v, std::string_view s) {
     return std::find(v.begin(), v.end(), s) != v.end();
@@ -155,10 +155,10 @@ Verdict AttachmentPolicy::JudgeName(std::string_view filename) const {
   if (IsExecutableName(filename) && !category_allowed(Category::kExecutable)) {
     return Refused("executable");
   }
-  return Verdict{};
+  return AttachmentVerdict{};
 }
 
-Verdict AttachmentPolicy::JudgeFile(std::string_view filename, std::string_view declared_type,
+AttachmentVerdict AttachmentPolicy::JudgeFile(std::string_view filename, std::string_view declared_type,
                                     std::string_view detected_type, Category category,
                                     uint64_t size) const {
   const auto& c = config_;
@@ -168,11 +168,11 @@ Verdict AttachmentPolicy::JudgeFile(std::string_view filename, std::string_view 
   };
   // 1. size
   if (c.max_attachment_bytes > 0 && size > c.max_attachment_bytes) {
-    return Verdict{Verdict::Outcome::kTooLarge,
+    return AttachmentVerdict{AttachmentVerdict::Outcome::kTooLarge,
                    "size " + std::to_string(size) + " > " + std::to_string(c.max_attachment_bytes)};
   }
   // 2. and the name's part of 3.
-  Verdict by_name = JudgeName(filename);
+  AttachmentVerdict by_name = JudgeName(filename);
   if (!by_name.allowed()) return by_name;
   // 3. executable, by content, name or declared type
   if (!category_allowed(Category::kExecutable) &&
@@ -186,18 +186,18 @@ Verdict AttachmentPolicy::JudgeFile(std::string_view filename, std::string_view 
     return Refused("declared type " + std::string(declared_type));
   }
   // 6. allowed? (archives are judged by their caller)
-  if (category == Category::kArchive) return Verdict{};
-  if (category_allowed(category) || TypeIn(c.allowed_types, detected_type)) return Verdict{};
+  if (category == Category::kArchive) return AttachmentVerdict{};
+  if (category_allowed(category) || TypeIn(c.allowed_types, detected_type)) return AttachmentVerdict{};
   return Refused("type " + std::string(detected_type.empty() ? "unknown" : detected_type));
 }
 
-Verdict AttachmentPolicy::JudgeEntries(const AttachmentFacts& f, bool office) const {
+AttachmentVerdict AttachmentPolicy::JudgeEntries(const AttachmentFacts& f, bool office) const {
   const ArchiveListing& l = f.listing;
-  Verdict limit;  // the first scan_limit reason, reported when nothing is refused
+  AttachmentVerdict limit;  // the first scan_limit reason, reported when nothing is refused
   auto note_limit = [&](std::string reason) {
     if (limit.allowed()) limit = ScanLimit(std::move(reason));
   };
-  auto encrypted = [&](std::string what) -> Verdict {
+  auto encrypted = [&](std::string what) -> AttachmentVerdict {
     if (config_.encrypted == EncryptedMode::kScanLimit) return ScanLimit(std::move(what));
     return Refused(std::move(what));
   };
@@ -213,15 +213,15 @@ Verdict AttachmentPolicy::JudgeEntries(const AttachmentFacts& f, bool office) co
     Category cat = i < f.entry_categories.size() ? f.entry_categories[i] : CategoryOf(type, e.name);
     if (e.encrypted) {
       // The name is visible even when the content is not: judge it first.
-      Verdict v = JudgeName(e.name);
-      if (v.outcome == Verdict::Outcome::kRefusedType)
+      AttachmentVerdict v = JudgeName(e.name);
+      if (v.outcome == AttachmentVerdict::Outcome::kRefusedType)
         return Refused("entry " + e.path + ": " + v.reason);
-      Verdict enc = encrypted("encrypted entry " + e.path);
-      if (enc.outcome == Verdict::Outcome::kRefusedType) return enc;
+      AttachmentVerdict enc = encrypted("encrypted entry " + e.path);
+      if (enc.outcome == AttachmentVerdict::Outcome::kRefusedType) return enc;
       note_limit(enc.reason);
       continue;
     }
-    Verdict v = JudgeFile(e.name, "", type, cat, e.size);
+    AttachmentVerdict v = JudgeFile(e.name, "", type, cat, e.size);
     if (!v.allowed()) {
       v.reason = "entry " + e.path + ": " + v.reason;
       return v;
@@ -229,18 +229,18 @@ Verdict AttachmentPolicy::JudgeEntries(const AttachmentFacts& f, bool office) co
     if (cat == Category::kArchive && !e.opened)
       note_limit("archive entry not inspected: " + e.path);
   }
-  if (office) return Verdict{};
+  if (office) return AttachmentVerdict{};
   if (l.encrypted_headers) {
-    Verdict enc = encrypted("encrypted archive");
-    if (enc.outcome == Verdict::Outcome::kRefusedType) return enc;
+    AttachmentVerdict enc = encrypted("encrypted archive");
+    if (enc.outcome == AttachmentVerdict::Outcome::kRefusedType) return enc;
     note_limit(enc.reason);
   }
   if (!l.incomplete.empty()) note_limit("archive not fully inspected: " + l.incomplete);
   return limit;
 }
 
-Verdict AttachmentPolicy::Judge(const AttachmentFacts& f) const {
-  Verdict v = JudgeFile(f.filename, f.declared_type, f.detected_type, f.category, f.size);
+AttachmentVerdict AttachmentPolicy::Judge(const AttachmentFacts& f) const {
+  AttachmentVerdict v = JudgeFile(f.filename, f.declared_type, f.detected_type, f.category, f.size);
   if (!v.allowed()) return v;
   if (f.category == Category::kDocument && IsOfficeZipType(f.detected_type) && f.listed &&
       f.list_error.empty()) {
@@ -251,7 +251,7 @@ Verdict AttachmentPolicy::Judge(const AttachmentFacts& f) const {
       std::find(config_.allowed_categories.begin(), config_.allowed_categories.end(),
                 Category::kArchive) != config_.allowed_categories.end();
   if (config_.archives == ArchiveMode::kRefuse) {
-    if (allowed_archive) return Verdict{};
+    if (allowed_archive) return AttachmentVerdict{};
     return Refused("type " + f.detected_type);
   }
   if (!f.listed) return ScanLimit("archive not inspected");
@@ -259,13 +259,13 @@ Verdict AttachmentPolicy::Judge(const AttachmentFacts& f) const {
   return JudgeEntries(f, /*office=*/false);
 }
 
-Verdict AttachmentPolicy::JudgeTotal(uint64_t total_bytes) const {
+AttachmentVerdict AttachmentPolicy::JudgeTotal(uint64_t total_bytes) const {
   if (config_.max_total_bytes > 0 && total_bytes > config_.max_total_bytes) {
-    return Verdict{Verdict::Outcome::kTooLarge, "total size " + std::to_string(total_bytes) +
+    return AttachmentVerdict{AttachmentVerdict::Outcome::kTooLarge, "total size " + std::to_string(total_bytes) +
                                                     " > " +
                                                     std::to_string(config_.max_total_bytes)};
   }
-  return Verdict{};
+  return AttachmentVerdict{};
 }
 
 Status AttachmentPolicy::Describe(FileTypeDetector* detector, const ArchiveInspector& inspector,

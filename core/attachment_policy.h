@@ -1,7 +1,7 @@
 // AttachmentPolicy: which attachments a queue lets through, judged on facts, never on trust.
 //
 // The facts about one attachment (name, declared type, type detected by libmagic, category, size,
-// and for an inspected archive the entries inside it) go in; a Verdict comes out: allowed,
+// and for an inspected archive the entries inside it) go in; an AttachmentVerdict comes out: allowed,
 // refused_type, too_large or scan_limit, with a short reason for the 5xx reply, the strip notice
 // and the log ("executable", "extension .exe", "type application/zip", "size 61234567 > 52428800").
 //
@@ -94,23 +94,23 @@ struct AttachmentFacts {
   std::vector<Category> entry_categories;
 };
 
-struct Verdict {
+struct AttachmentVerdict {
   enum class Outcome { kAllowed, kRefusedType, kTooLarge, kScanLimit };
   Outcome outcome = Outcome::kAllowed;
   std::string reason;  // "" when allowed
   bool allowed() const { return outcome == Outcome::kAllowed; }
 };
 const char* OutcomeName(
-    Verdict::Outcome o);  // "allowed", "refused_type", "too_large", "scan_limit"
+    AttachmentVerdict::Outcome o);  // "allowed", "refused_type", "too_large", "scan_limit"
 
 class AttachmentPolicy {
  public:
   explicit AttachmentPolicy(AttachmentPolicyConfig config);
 
-  Verdict Judge(const AttachmentFacts& facts) const;
+  AttachmentVerdict Judge(const AttachmentFacts& facts) const;
 
   // The message-level size rule: total decoded attachment bytes against max_total_bytes.
-  Verdict JudgeTotal(uint64_t total_bytes) const;
+  AttachmentVerdict JudgeTotal(uint64_t total_bytes) const;
 
   // Builds the facts for one decoded attachment: detects its type (first kDetectBytes), its
   // category and, when it is an archive and archives = inspect or it is an office zip container,
@@ -126,11 +126,11 @@ class AttachmentPolicy {
 
  private:
   // Rules 1-4 and 6 for a file (the attachment or an archive entry); archives pass rule 6.
-  Verdict JudgeFile(std::string_view filename, std::string_view declared_type,
+  AttachmentVerdict JudgeFile(std::string_view filename, std::string_view declared_type,
                     std::string_view detected_type, Category category, uint64_t size) const;
   // Rule 2 and the name part of rule 3: what the name alone says.
-  Verdict JudgeName(std::string_view filename) const;
-  Verdict JudgeEntries(const AttachmentFacts& facts, bool office) const;
+  AttachmentVerdict JudgeName(std::string_view filename) const;
+  AttachmentVerdict JudgeEntries(const AttachmentFacts& facts, bool office) const;
   bool TypeIn(const std::vector<std::string>& patterns, std::string_view mime) const;
 
   AttachmentPolicyConfig config_;

@@ -27,4 +27,26 @@ bool ParseAction(const std::string& s, Action* out) {
   return false;
 }
 
+const char* AttachmentActionName(AttachmentAction a) {
+  switch (a) {
+    case AttachmentAction::kAccept: return "accept";
+    case AttachmentAction::kTempfail: return "tempfail";
+    case AttachmentAction::kReject: return "reject";
+    case AttachmentAction::kHold: return "hold";
+    case AttachmentAction::kStrip: return "strip";
+  }
+  return "unknown";
+}
+
+int AttachmentActionSeverity(AttachmentAction a) {
+  switch (a) {
+    case AttachmentAction::kAccept: return 0;
+    case AttachmentAction::kStrip: return 1;
+    case AttachmentAction::kHold: return 2;
+    case AttachmentAction::kTempfail: return 3;
+    case AttachmentAction::kReject: return 4;
+  }
+  return 0;
+}
+
 }  // namespace desk

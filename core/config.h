@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "core/attachment_policy.h"
+
 namespace desk {
 
 // What to do with a message when a failure class or policy outcome fires.
@@ -20,6 +22,14 @@ enum class Action { kAccept, kTempfail, kReject, kHold, kDiscard };
 const char* ActionName(Action a);
 // Parses "accept", "tempfail", "reject", "hold", "discard". Returns false on anything else.
 bool ParseAction(const std::string& s, Action* out);
+
+// What to do with a message when an attachment outcome class fires (issue 3). kStrip removes the
+// attachment and delivers the rest with a notice in its place. The order is the enum order of the
+// config choices "accept|tempfail|reject|hold|strip"; AttachmentActionSeverity() orders them.
+enum class AttachmentAction { kAccept, kTempfail, kReject, kHold, kStrip };
+const char* AttachmentActionName(AttachmentAction a);
+// reject > tempfail > hold > strip > accept: the most severe action of a message's attachments wins.
+int AttachmentActionSeverity(AttachmentAction a);
 
 // What a reply to a closed ticket does.
 enum class ClosedReply { kReopen, kNew };
@@ -49,6 +59,27 @@ struct QueueConfig {
   std::string subject_tag;             // format with "{n}", e.g. "[#{n}]"
   bool tag_subject = true;             // add the tag to the delivered subject when missing
   ClosedReply closed_reply = ClosedReply::kReopen;
+
+  // Attachment policy (issue 3); turned into an AttachmentPolicyConfig by the engine. Unlike the
+  // rest, these members start at the product defaults (DefaultAttachmentPolicy) so a queue built in
+  // code filters like a loaded one; config_test checks they equal the schema's defaults.
+  std::vector<std::string> attachments_allow_categories = {"document"};  // category names
+  std::vector<std::string> attachments_allow_types = DefaultAttachmentPolicy().allowed_types;
+  std::vector<std::string> attachments_refuse_types;
+  std::vector<std::string> attachments_refuse_extensions =
+      DefaultAttachmentPolicy().refused_extensions;  // lower-case, no dot
+  std::vector<std::string> attachments_allow_extensions;  // empty: any not refused
+  ArchiveMode archives = ArchiveMode::kRefuse;
+  int64_t archive_depth = 3;
+  EncryptedMode archive_encrypted = EncryptedMode::kRefuse;
+  int64_t max_attachment_bytes = 50ll << 20;
+  int64_t max_message_attachment_bytes = 0;  // 0 = no limit
+  AttachmentAction on_infected = AttachmentAction::kReject;
+  AttachmentAction on_refused_type = AttachmentAction::kStrip;
+  AttachmentAction on_too_large = AttachmentAction::kReject;
+  AttachmentAction on_scan_limit = AttachmentAction::kHold;
+  AttachmentAction on_scanner_error = AttachmentAction::kTempfail;
+  AttachmentAction on_malformed_attachment = AttachmentAction::kHold;
   // Agents' mail (issue 5).
   std::vector<AgentConfig> agents;
   ReplyName reply_name = ReplyName::kQueue;
@@ -77,6 +108,20 @@ struct Config {
   int64_t max_mime_depth = 0;
   int64_t max_mime_parts = 0;
   int64_t max_body_chars = 0;  // text body stored on the ticket, in characters
+
+  // [scanner] libclamav in process
+  bool scanner_enabled = true;
+  std::string scanner_database_dir;
+  std::string scanner_temp_dir;  // "" = libclamav's default
+  int64_t scanner_max_scan_size = 0;
+  int64_t scanner_max_file_size = 0;
+  int64_t scanner_max_recursion = 0;
+  int64_t scanner_max_files = 0;
+  int64_t scanner_max_scan_time_ms = 0;
+  int64_t scanner_reload_check_seconds = 0;  // 0 = only on SIGHUP
+
+  // [attachments]
+  std::string attachments_store_dir;  // "" = <store_dir>/attachments
 
   // [actions] for failure classes
   Action on_internal_error = Action::kTempfail;

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdio>
 
+#include "core/attachment_stage.h"
 #include "core/mime_parser.h"
 #include "core/threading.h"
 
@@ -97,6 +98,11 @@ const char* HeaderEditOpName(HeaderEdit::Op op) {
 
 Status Engine::Create(std::shared_ptr<const Config> config, TicketStore* store,
                       std::unique_ptr<Engine>* out) {
+  return Create(std::move(config), store, nullptr, out);
+}
+
+Status Engine::Create(std::shared_ptr<const Config> config, TicketStore* store,
+                      std::shared_ptr<ScannerHolder> scanner, std::unique_ptr<Engine>* out) {
   std::unique_ptr<Engine> e(new Engine());
   e->config_ = std::move(config);
   e->store_ = store;
@@ -112,6 +118,8 @@ Status Engine::Create(std::shared_ptr<const Config> config, TicketStore* store,
   rules.loop_stamp_header = kLoopStampHeader;
   rules.installation_id = c.installation_id.empty() ? c.hostname : c.installation_id;
   rules.max_received = static_cast<int>(c.max_received);
+  st = AttachmentContext::Create(c, std::move(scanner), &e->attachments_);
+  if (!st.ok()) return st;
   *out = std::move(e);
   return Status::Ok();
 }
@@ -396,8 +404,20 @@ Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
   limits.max_mime_parts = cfg.max_mime_parts;
   limits.max_body_chars = cfg.max_body_chars;
   limits.hostname = cfg.hostname;
+  limits.decode_dir = cfg.spool_dir;
+  limits.decode_threshold = static_cast<uint64_t>(cfg.spool_threshold);
+  // Attachment filtering (issue 3): each attachment of support mail is typed, scanned and judged as
+  // it is decoded (agents' own mail to customers is not filtered here).
+  std::unique_ptr<AttachmentCollector> attachments;
+  if (IsSupport()) {
+    const QueueMatch& first = support_.front();
+    attachments = std::make_unique<AttachmentCollector>(
+        engine_.attachments(), *first.queue,
+        static_cast<size_t>(first.queue - cfg.queues.data()),
+        !dry_run && engine_.store() != nullptr);
+  }
   ParsedMessage msg;
-  Status st = ParseMessage(spool_, limits, &msg);
+  Status st = ParseMessage(spool_, limits, attachments.get(), &msg);
   if (!st.ok()) return engine_.FailureDecision(st);
 
   // Issue 5: agents' mail has its own pipeline (core/agents.cc); false = ordinary support mail.
@@ -418,6 +438,22 @@ Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
   if (AutoStage(msg, route, now, dry_run, &d, &may_open)) {
     if (d.verdict == Verdict::kAccept || d.verdict == Verdict::kHold) AddDeliveryHeaders(msg, &d);
     return d;
+  }
+  // Attachment stage: reject/tempfail end here; hold and strip go on to the ticket.
+  std::vector<StoredAttachment> stored_attachments;
+  std::vector<TicketEvent> attachment_events;
+  {
+    bool refused = false;
+    st = attachments->Finish(spool_, msg, now, &d, &stored_attachments, &attachment_events,
+                             &refused);
+    if (!st.ok()) return engine_.FailureDecision(st);
+    if (refused) {
+      d.kind = "attachment";
+      d.ticket_action = "none";
+      d.queue = queue.name;
+      d.message_id = msg.message_id;
+      return d;
+    }
   }
   ThreadResult thread;
   st = ResolveThread(store, msg, route, sender, cfg.max_references, &thread,
@@ -452,14 +488,7 @@ Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
   tm.size = msg.size_bytes;
   tm.body = TruncatedBody(msg, cfg.max_body_chars);
   tm.body_truncated = msg.text_body_truncated;
-  for (const AttachmentInfo& a : msg.attachments) {
-    StoredAttachment sa;
-    sa.filename = a.filename;
-    sa.declared_type = a.declared_type;
-    sa.size = a.size;
-    sa.sha256 = a.sha256;
-    tm.attachments.push_back(std::move(sa));
-  }
+  tm.attachments = stored_attachments;
   w.referenced_ids = ReferencedIds(msg, cfg.max_references);
   AddParticipant(engine_.router(), msg.from.address, &w.participants);
   if (msg.from.address.empty()) AddParticipant(engine_.router(), envelope_.mail_from, &w.participants);
@@ -555,6 +584,7 @@ Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
       w.events.push_back(std::move(ev));
       d.reasons.push_back("also_referenced:" + std::to_string(thread.also_ticket));
     }
+    w.events.insert(w.events.end(), attachment_events.begin(), attachment_events.end());
     TicketEvent latest;
     latest.at = now;
     latest.type = "latest_email";

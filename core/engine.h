@@ -30,9 +30,13 @@
 #include "core/message.h"
 #include "core/spool.h"
 #include "core/status.h"
+#include "core/ticket.h"
 #include "core/ticket_store.h"
 
 namespace desk {
+
+class AttachmentContext;
+class ScannerHolder;
 
 struct Envelope {
   std::string mail_from;           // as given in MAIL FROM, brackets stripped; "" for "<>"
@@ -78,6 +82,16 @@ struct Decision {
   std::string error;                // Status text when a failure class fired; "" otherwise
   // Extra key=value pairs for the one log line, in order (values unescaped; the logger escapes).
   std::vector<std::pair<std::string, std::string>> log_fields;
+
+  // Attachment filtering (issue 3, core/attachment_stage.h).
+  // For accept or hold: the new message body (everything after the header block) when parts were
+  // stripped, for smfi_replacebody; null when the body is unchanged.
+  std::shared_ptr<const Spool> replacement_body;
+  // What happened to each attachment (the ticket's records), for deskctl's JSON.
+  std::vector<StoredAttachment> attachments;
+  // Further log lines about this message (one per attachment decision), each printed by the
+  // adapter as "QUEUEID: key=value, ..." after the decision line.
+  std::vector<std::vector<std::pair<std::string, std::string>>> extra_log_lines;
 };
 
 class Engine;
@@ -138,11 +152,17 @@ class Engine {
   // (threading then sees no tickets). The Engine keeps config alive and borrows store.
   static Status Create(std::shared_ptr<const Config> config, TicketStore* store,
                        std::unique_ptr<Engine>* out);
+  // The same with the virus scanner to share (the daemon keeps one ScannerHolder across config
+  // reloads). When config.scanner_enabled and scanner is null, Create loads one itself:
+  // Status::Scanner when the database cannot be loaded.
+  static Status Create(std::shared_ptr<const Config> config, TicketStore* store,
+                       std::shared_ptr<ScannerHolder> scanner, std::unique_ptr<Engine>* out);
 
   const Config& config() const { return *config_; }
   const QueueRouter& router() const { return router_; }
   const AutoMailRules& auto_rules() const { return auto_rules_; }
   TicketStore* store() const { return store_; }
+  const AttachmentContext& attachments() const { return *attachments_; }
 
   // Maps a failure Status to the configured action and a reply (used by EndOfMessage; exposed for
   // the adapter's own failures, e.g. out of memory in a callback).
@@ -158,6 +178,7 @@ class Engine {
   QueueRouter router_;
   AutoMailRules auto_rules_;
   TicketStore* store_ = nullptr;
+  std::shared_ptr<const AttachmentContext> attachments_;
 };
 
 }  // namespace desk

@@ -23,6 +23,16 @@ struct AttachmentInfo {
   uint64_t size = 0;          // decoded bytes
   std::string sha256;         // lower-case hex of the decoded bytes
   bool inline_disposition = false;
+  // Other names the part gives itself (Content-Type name= when Content-Disposition filename= says
+  // something else, duplicate parameters): the policy judges every one, since clients differ in
+  // which they show and save.
+  std::vector<std::string> other_names;
+  // Where the part sits in the raw message, for stripping it: the first byte of its header block
+  // (-1 when it has no headers) and its raw (still encoded) content [content_start, content_end).
+  // -1 when unknown.
+  int64_t raw_header_offset = -1;
+  int64_t raw_content_start = -1;
+  int64_t raw_content_end = -1;
 };
 
 struct ParsedMessage {
@@ -48,6 +58,12 @@ struct ParsedMessage {
 
   // Every top-level header, unfolded, in order (name as written, value decoded only of folding).
   std::vector<std::pair<std::string, std::string>> headers;
+
+  // Places where MIME can be read more than one way (duplicate Content-Type, boundary,
+  // Content-Transfer-Encoding or Content-Disposition headers or parameters, a header block "ended"
+  // by a line of spaces): "2: duplicate Content-Type". Empty for unambiguous mail. The parser lists
+  // attachments as GMime reads them; the attachment stage treats a non-empty list as malformed.
+  std::vector<std::string> mime_ambiguities;
 
   uint64_t size_bytes = 0;  // size of the raw message as received
   uint64_t body_offset = 0; // where the body starts in the raw message (after the blank line)

@@ -172,13 +172,18 @@ std::vector<std::string> ExtractMsgIds(std::string_view text) {
   return ids;
 }
 
-void AddMailboxes(InternetAddressList* list, std::vector<Mailbox>* out) {
-  if (list == nullptr) return;
+// Groups nest only in hostile mail (RFC 5322 forbids it); GMime builds whatever nesting a header
+// spells, so the walk stops at kMaxGroupDepth rather than recurse off the stack (found by the
+// fuzzer: a To header of thousands of ':'-bearing words).
+constexpr int kMaxGroupDepth = 8;
+
+void AddMailboxes(InternetAddressList* list, std::vector<Mailbox>* out, int depth = 0) {
+  if (list == nullptr || depth > kMaxGroupDepth) return;
   int n = internet_address_list_length(list);
   for (int i = 0; i < n; ++i) {
     InternetAddress* ia = internet_address_list_get_address(list, i);
     if (INTERNET_ADDRESS_IS_GROUP(ia)) {
-      AddMailboxes(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), out);
+      AddMailboxes(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), out, depth + 1);
     } else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
       out->push_back(Mailbox{std::string(Trim(Str(internet_address_get_name(ia)))),
                              Str(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)))});
@@ -296,23 +301,154 @@ Status ReadText(GMimePart* part, uint64_t max_bytes, std::string* out, bool* cut
   return Status::Ok();
 }
 
-// Decoded size and SHA-256 of a leaf, streamed through a checksum filter into a null stream.
-Status HashContent(GMimePart* part, AttachmentInfo* info) {
-  GPtr<GMimeStream> sink(g_mime_stream_null_new());
-  GPtr<GMimeStream> filtered(g_mime_stream_filter_new(sink.get()));
-  GPtr<GMimeFilter> sum(g_mime_filter_checksum_new(G_CHECKSUM_SHA256));
-  g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered.get()), sum.get());
+// Decoded size and SHA-256 of a leaf, read through the transfer-decoding filter; the decoded bytes
+// also go to *decoded when it is not null.
+Status DecodeContent(GMimePart* part, AttachmentInfo* info, Spool* decoded) {
+  std::unique_ptr<GChecksum, decltype(&g_checksum_free)> sum(g_checksum_new(G_CHECKSUM_SHA256),
+                                                            &g_checksum_free);
+  uint64_t size = 0;
   GMimeDataWrapper* content = g_mime_part_get_content(part);
-  if (content != nullptr) {
-    if (g_mime_data_wrapper_write_to_stream(content, filtered.get()) < 0) {
-      return Status::Internal("mime: cannot decode part " + info->part_path);
+  GMimeStream* source = content != nullptr ? g_mime_data_wrapper_get_stream(content) : nullptr;
+  if (source != nullptr) {
+    if (g_mime_stream_reset(source) < 0) return Status::Internal("mime: cannot rewind part stream");
+    GPtr<GMimeStream> filtered(g_mime_stream_filter_new(source));
+    GMimeContentEncoding encoding = g_mime_data_wrapper_get_encoding(content);
+    if (encoding == GMIME_CONTENT_ENCODING_BASE64 ||
+        encoding == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+        encoding == GMIME_CONTENT_ENCODING_UUENCODE) {
+      GPtr<GMimeFilter> decode(g_mime_filter_basic_new(encoding, FALSE));
+      g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered.get()), decode.get());
+    }
+    char buf[kReadChunk];
+    int idle = 0;  // a filter may swallow a read without output; never spin forever
+    while (!g_mime_stream_eos(filtered.get()) && idle < 64) {
+      ssize_t n = g_mime_stream_read(filtered.get(), buf, sizeof buf);
+      if (n < 0) return Status::Internal("mime: cannot decode part " + info->part_path);
+      idle = n == 0 ? idle + 1 : 0;
+      if (n == 0) continue;
+      g_checksum_update(sum.get(), reinterpret_cast<const guchar*>(buf), static_cast<gssize>(n));
+      size += static_cast<uint64_t>(n);
+      if (decoded != nullptr) {
+        Status s = decoded->Append(std::string_view(buf, static_cast<size_t>(n)));
+        if (!s.ok()) return s;
+      }
     }
   }
-  g_mime_stream_flush(filtered.get());
-  info->size = GMIME_STREAM_NULL(sink.get())->written;
-  GString_ hex(g_mime_filter_checksum_get_string(GMIME_FILTER_CHECKSUM(sum.get())));
-  info->sha256 = Str(hex.get());
+  info->size = size;
+  info->sha256 = Str(g_checksum_get_string(sum.get()));
   return Status::Ok();
+}
+
+bool SameName(const char* a, const char* b) { return g_ascii_strcasecmp(a, b) == 0; }
+
+// Duplicate parameter names in a parameter list ("boundary", "name", ...), lower-case.
+void DuplicateParams(GMimeParamList* list, const char* header, const std::string& where,
+                     std::vector<std::string>* out) {
+  if (list == nullptr) return;
+  int n = g_mime_param_list_length(list);
+  for (int i = 0; i < n; ++i) {
+    const char* a = g_mime_param_get_name(g_mime_param_list_get_parameter_at(list, i));
+    for (int j = 0; j < i && a != nullptr; ++j) {
+      const char* b = g_mime_param_get_name(g_mime_param_list_get_parameter_at(list, j));
+      if (b != nullptr && SameName(a, b)) {
+        out->push_back(where + ": duplicate " + Lower(a) + " parameter in " + header);
+        break;
+      }
+    }
+  }
+}
+
+// A header value that holds a line of nothing but spaces: some readers end the header block
+// there (MIME-tools' header fake-out), GMime reads on.
+bool HasBlankishLine(const char* raw) {
+  if (raw == nullptr) return false;
+  std::string_view v(raw);
+  size_t pos = 0;
+  while ((pos = v.find('\n', pos)) != std::string_view::npos) {
+    size_t end = v.find('\n', pos + 1);
+    std::string_view line = v.substr(pos + 1, end == std::string_view::npos ? v.npos : end - pos - 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos &&
+        end != std::string_view::npos) {
+      return true;
+    }
+    pos = pos + 1;
+  }
+  return false;
+}
+
+// Records the ways obj's own headers can be read twice. where: the entity's path ("" = top).
+void FindAmbiguities(GMimeObject* obj, const std::string& path, std::vector<std::string>* out) {
+  const std::string where = path.empty() ? "top" : path;
+  GMimeHeaderList* list = g_mime_object_get_header_list(obj);
+  int n = list != nullptr ? g_mime_header_list_get_count(list) : 0;
+  int ct = 0, cte = 0, cd = 0;
+  bool blank = false;
+  for (int i = 0; i < n; ++i) {
+    GMimeHeader* h = g_mime_header_list_get_header_at(list, i);
+    const char* name = g_mime_header_get_name(h);
+    if (name == nullptr) continue;
+    if (g_mime_header_get_offset(h) < 0) continue;  // synthesized by GMime, not received
+    if (SameName(name, "Content-Type")) ++ct;
+    if (SameName(name, "Content-Transfer-Encoding")) ++cte;
+    if (SameName(name, "Content-Disposition")) ++cd;
+    if (!blank && HasBlankishLine(g_mime_header_get_raw_value(h))) {
+      blank = true;
+      out->push_back(where + ": a line of spaces inside the " + Str(name) + " header");
+    }
+  }
+  if (ct > 1) out->push_back(where + ": duplicate Content-Type");
+  if (cte > 1) out->push_back(where + ": duplicate Content-Transfer-Encoding");
+  if (cd > 1) out->push_back(where + ": duplicate Content-Disposition");
+  if (GMimeContentType* type = g_mime_object_get_content_type(obj)) {
+    DuplicateParams(g_mime_content_type_get_parameters(type), "Content-Type", where, out);
+  }
+  if (GMimeContentDisposition* disp = g_mime_object_get_content_disposition(obj)) {
+    DuplicateParams(g_mime_content_disposition_get_parameters(disp), "Content-Disposition", where,
+                    out);
+  }
+}
+
+// Every value of parameter param in list (duplicates included).
+void ParamValues(GMimeParamList* list, const char* param, std::vector<std::string>* out) {
+  if (list == nullptr) return;
+  int n = g_mime_param_list_length(list);
+  for (int i = 0; i < n; ++i) {
+    GMimeParam* p = g_mime_param_list_get_parameter_at(list, i);
+    const char* name = g_mime_param_get_name(p);
+    const char* value = g_mime_param_get_value(p);
+    if (name != nullptr && value != nullptr && SameName(name, param)) out->emplace_back(value);
+  }
+}
+
+// The names a leaf gives itself besides the one GMime reports (see AttachmentInfo::other_names).
+std::vector<std::string> OtherNames(GMimeObject* obj, const std::string& filename) {
+  std::vector<std::string> all;
+  if (GMimeContentDisposition* disp = g_mime_object_get_content_disposition(obj)) {
+    ParamValues(g_mime_content_disposition_get_parameters(disp), "filename", &all);
+    ParamValues(g_mime_content_disposition_get_parameters(disp), "name", &all);
+  }
+  if (GMimeContentType* type = g_mime_object_get_content_type(obj)) {
+    ParamValues(g_mime_content_type_get_parameters(type), "name", &all);
+  }
+  std::vector<std::string> out;
+  for (std::string& n : all) {
+    if (n.empty() || n == filename) continue;
+    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(std::move(n));
+  }
+  return out;
+}
+
+// The first byte of obj's received header block, or -1.
+int64_t HeaderOffset(GMimeObject* obj) {
+  GMimeHeaderList* list = g_mime_object_get_header_list(obj);
+  int n = list != nullptr ? g_mime_header_list_get_count(list) : 0;
+  int64_t first = -1;
+  for (int i = 0; i < n; ++i) {
+    gint64 off = g_mime_header_get_offset(g_mime_header_list_get_header_at(list, i));
+    if (off >= 0 && (first < 0 || off < first)) first = off;
+  }
+  return first;
 }
 
 // Counts entities and nesting before any content is decoded.
@@ -364,11 +500,14 @@ bool FindBody(GMimeObject* obj, const char* subtype, GMimeObject* alternative, B
 
 class Lister {
  public:
-  Lister(const BodyChoice& body, std::vector<AttachmentInfo>* out) : body_(body), out_(out) {}
+  Lister(const BodyChoice& body, const ParseLimits& limits, AttachmentVisitor* visitor,
+         ParsedMessage* out)
+      : body_(body), limits_(limits), visitor_(visitor), msg_(out), out_(&out->attachments) {}
 
   // path: this entity's IMAP path ("" for the root multipart of the mail).
   Status Visit(GMimeObject* obj, const std::string& path, bool in_body_alternative) {
     if (obj == nullptr) return Status::Ok();
+    FindAmbiguities(obj, path, &msg_->mime_ambiguities);
     if (obj == body_.alternative) in_body_alternative = true;
     if (GMIME_IS_MULTIPART(obj)) {
       GMimeMultipart* mp = GMIME_MULTIPART(obj);
@@ -384,6 +523,7 @@ class Lister {
     if (GMIME_IS_MESSAGE_PART(obj)) {
       GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
       if (inner == nullptr) return Status::Ok();
+      FindAmbiguities(GMIME_OBJECT(inner), path, &msg_->mime_ambiguities);
       return VisitMessageBody(g_mime_message_get_mime_part(inner), path);
     }
     if (!GMIME_IS_PART(obj) || obj == body_.part) return Status::Ok();
@@ -399,8 +539,25 @@ class Lister {
     const char* disposition = g_mime_object_get_disposition(obj);
     info.inline_disposition =
         disposition != nullptr && g_ascii_strcasecmp(disposition, "inline") == 0;
-    Status s = HashContent(GMIME_PART(obj), &info);
+    info.other_names = OtherNames(obj, info.filename);
+    info.raw_header_offset = HeaderOffset(obj);
+    if (GMimeDataWrapper* content = g_mime_part_get_content(GMIME_PART(obj))) {
+      GMimeStream* raw = g_mime_data_wrapper_get_stream(content);
+      if (raw != nullptr && raw->bound_start >= 0 && raw->bound_end >= raw->bound_start) {
+        info.raw_content_start = raw->bound_start;
+        info.raw_content_end = raw->bound_end;
+      }
+    }
+    std::unique_ptr<Spool> decoded;
+    if (visitor_ != nullptr) {
+      decoded = std::make_unique<Spool>(limits_.decode_dir, limits_.decode_threshold);
+    }
+    Status s = DecodeContent(GMIME_PART(obj), &info, decoded.get());
     if (!s.ok()) return s;
+    if (visitor_ != nullptr) {
+      s = visitor_->OnAttachment(info, *decoded);
+      if (!s.ok()) return s;
+    }
     out_->push_back(std::move(info));
     return Status::Ok();
   }
@@ -413,6 +570,9 @@ class Lister {
 
  private:
   const BodyChoice& body_;
+  const ParseLimits& limits_;
+  AttachmentVisitor* visitor_;
+  ParsedMessage* msg_;
   std::vector<AttachmentInfo>* out_;
 };
 
@@ -472,6 +632,11 @@ void InitMimeLibrary() {
 }
 
 Status ParseMessage(const Spool& spool, const ParseLimits& limits, ParsedMessage* out) {
+  return ParseMessage(spool, limits, nullptr, out);
+}
+
+Status ParseMessage(const Spool& spool, const ParseLimits& limits, AttachmentVisitor* visitor,
+                    ParsedMessage* out) {
   *out = ParsedMessage{};
   out->size_bytes = spool.size();
   Status s = CheckHeaderBytes(spool, limits.max_header_bytes);
@@ -548,7 +713,8 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, ParsedMessage
   BodyChoice body;
   s = ChooseBody(root, limits, &body, out);
   if (!s.ok()) return s;
-  Lister lister(body, &out->attachments);
+  FindAmbiguities(GMIME_OBJECT(message.get()), "", &out->mime_ambiguities);
+  Lister lister(body, limits, visitor, out);
   return lister.VisitMessageBody(root, "");
 }
 

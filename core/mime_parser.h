@@ -1,8 +1,14 @@
 // ParseMessage: GMime 3 over a Spool, producing a ParsedMessage.
 //
 // Reads from the spooled stream (a memory buffer or the temp file), so a large message is never read
-// whole into memory: attachments are decoded through a hashing sink, and only the chosen text body is
-// kept, cut at the configured number of characters.
+// whole into memory: attachments are decoded through a hashing sink (and, for an AttachmentVisitor,
+// into a Spool of their own that moves to a temp file above a threshold), and only the chosen text
+// body is kept, cut at the configured number of characters.
+//
+// Ambiguous MIME (ParsedMessage::mime_ambiguities): duplicate Content-Type, Content-Transfer-
+// Encoding or Content-Disposition headers in one entity, duplicate parameters (boundary, name,
+// filename, charset) in them, and a "blank" line made of spaces inside a header block (the
+// MIME-tools header fake-out). Each is listed; the parser still reads GMime's interpretation.
 //
 // Limits enforced (from ParseLimits): MIME depth and number of parts; header bytes. Exceeding one is a
 // kMalformed Status naming the limit. Mail that GMime cannot parse at all is kMalformed too; mail that
@@ -23,18 +29,37 @@
 
 namespace desk {
 
+// Receives each attachment's decoded content while ParseMessage runs, so a caller can detect its
+// type, scan it and store it without the parser holding every attachment at once.
+class AttachmentVisitor {
+ public:
+  virtual ~AttachmentVisitor() = default;
+  // Called once per attachment, in the order of ParsedMessage::attachments, with info complete
+  // (size, sha256, names, raw offsets). content holds the decoded bytes: in memory up to
+  // ParseLimits::decode_threshold, else in an unlinked temp file in ParseLimits::decode_dir; it is
+  // discarded after the call. A non-OK Status stops parsing and ParseMessage returns it.
+  virtual Status OnAttachment(const AttachmentInfo& info, const Spool& content) = 0;
+};
+
 struct ParseLimits {
   int64_t max_header_bytes = 1 << 20;
   int64_t max_mime_depth = 20;
   int64_t max_mime_parts = 500;
   int64_t max_body_chars = 65000;  // characters (UTF-8 code points) of text body to keep
   std::string hostname = "localhost";  // right side of a generated Message-ID
+  // Where decoded attachments go for an AttachmentVisitor ("" = $TMPDIR or /tmp), and how many
+  // bytes of one are kept in memory before it moves to a temp file.
+  std::string decode_dir;
+  uint64_t decode_threshold = 1 << 20;
 };
 
 // Once per process, before any ParseMessage.
 void InitMimeLibrary();
 
 Status ParseMessage(const Spool& spool, const ParseLimits& limits, ParsedMessage* out);
+// The same, handing each attachment's decoded content to visitor (may be nullptr).
+Status ParseMessage(const Spool& spool, const ParseLimits& limits, AttachmentVisitor* visitor,
+                    ParsedMessage* out);
 
 // Reduces HTML to readable text: drops script/style, turns block elements into line breaks,
 // decodes entities, collapses runs of blank lines. Exposed for tests.

@@ -3,6 +3,8 @@
 
 #include <clamav.h>
 
+#include <unistd.h>
+
 #include <mutex>
 #include <string_view>
 
@@ -130,6 +132,10 @@ Status VirusScanner::Create(const ScannerOptions& options, std::shared_ptr<Virus
 VirusScanner::~VirusScanner() { cl_engine_free(static_cast<cl_engine*>(engine_)); }
 
 ScanResult VirusScanner::Scan(const char* data, size_t len) const {
+  if (!options_.fault_marker.empty() &&
+      std::string_view(data, len).find(options_.fault_marker) != std::string_view::npos) {
+    return ScanResult{ScanResult::kError, "", "fault injected for testing"};
+  }
   if (len == 0) return ScanResult{ScanResult::kClean, "", ""};
   cl_fmap_t* map = cl_fmap_open_memory(data, len);
   if (map == nullptr) return ScanResult{ScanResult::kError, "", "cl_fmap_open_memory failed"};
@@ -145,6 +151,24 @@ ScanResult VirusScanner::Scan(const char* data, size_t len) const {
 }
 
 ScanResult VirusScanner::ScanFd(int fd) const {
+  if (!options_.fault_marker.empty()) {
+    // Tests only: look for the marker from the current offset, then rewind to it.
+    off_t start = lseek(fd, 0, SEEK_CUR);
+    std::string buf(64 * 1024, '\0');
+    std::string tail;
+    bool hit = false;
+    for (off_t at = start; !hit && at >= 0;) {
+      ssize_t n = pread(fd, buf.data(), buf.size(), at);
+      if (n <= 0) break;
+      tail.append(buf.data(), static_cast<size_t>(n));
+      hit = tail.find(options_.fault_marker) != std::string::npos;
+      if (tail.size() > options_.fault_marker.size()) {
+        tail.erase(0, tail.size() - options_.fault_marker.size());
+      }
+      at += n;
+    }
+    if (hit) return ScanResult{ScanResult::kError, "", "fault injected for testing"};
+  }
   struct cl_scan_options opts = ScanOptions();
   const char* virname = nullptr;
   unsigned long scanned = 0;

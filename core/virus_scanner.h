@@ -46,6 +46,11 @@ struct ScannerOptions {
   uint32_t max_recursion = 17;            // archive / container nesting
   uint32_t max_files = 10000;             // files scanned inside one attachment
   uint32_t max_scan_time_ms = 120000;     // wall time per scan
+  // Fault injection for tests only (the daemon sets it from $DESKMILTER_TEST_SCANNER_FAULT): content
+  // holding this byte string scans as kError, as a failing libclamav would; "" (production) = off.
+  // libclamav itself shrugs off the failures one could provoke from outside (an unwritable temp
+  // directory), so the scanner-error path needs this to be tested end to end.
+  std::string fault_marker;
 };
 
 struct ScanResult {

@@ -52,6 +52,10 @@ Json DecisionJson(const std::string& file, const Decision& d) {
   j["envelope_from"] = StringOrNull(d.envelope_from);
   j["reasons"] = d.reasons;
   j["error"] = StringOrNull(d.error);
+  Json atts = Json::array();
+  for (const StoredAttachment& a : d.attachments) atts.push_back(AttachmentJson(a));
+  j["attachments"] = std::move(atts);
+  j["body_replaced"] = d.replacement_body != nullptr;
   return j;
 }
 
@@ -70,6 +74,8 @@ Json UnreadableFileJson(const std::string& file, const std::string& error) {
   j["message_id"] = nullptr;
   j["header_changes"] = Json::array();
   j["envelope_from"] = nullptr;
+  j["attachments"] = Json::array();
+  j["body_replaced"] = false;
   j["reasons"] = Json::array();
   j["error"] = error;
   return j;

@@ -202,10 +202,35 @@ void EditFailed(const Engine& engine, const Status& st, Decision* d) {
   d->reasons.push_back("edit_failed");
 }
 
+// Sends the stripped body (issue 3) in chunks, back to back: Postfix refuses another edit between
+// two smfi_replacebody calls (notes/postfix.md). libmilter limits one chunk to 64 KiB.
+Status ReplaceBody(SMFICTX* ctx, const Spool& body) {
+  constexpr size_t kChunk = 60 * 1024;
+  std::string buf;
+  if (body.size() == 0) {
+    unsigned char empty[1] = {0};
+    if (smfi_replacebody(ctx, empty, 0) != MI_SUCCESS) return Status::Internal("smfi_replacebody failed");
+    return Status::Ok();
+  }
+  for (uint64_t off = 0; off < body.size();) {
+    Status st = body.Read(off, kChunk, &buf);
+    if (!st.ok()) return st;
+    if (buf.empty()) return Status::Internal("replacement body: short read");
+    if (smfi_replacebody(ctx, reinterpret_cast<unsigned char*>(buf.data()),
+                         static_cast<int>(buf.size())) != MI_SUCCESS) {
+      return Status::Internal("smfi_replacebody failed");
+    }
+    off += buf.size();
+  }
+  return Status::Ok();
+}
+
 // Applies d at end of message and returns the libmilter answer. d may change (edit failures).
 sfsistat ApplyDecision(SMFICTX* ctx, const Engine& engine, const std::string& qid, Decision* d) {
   if (d->verdict == Verdict::kAccept || d->verdict == Verdict::kHold) {
-    Status st = ApplyHeaderEdits(ctx, *d);
+    Status st = Status::Ok();
+    if (d->replacement_body != nullptr) st = ReplaceBody(ctx, *d->replacement_body);
+    if (st.ok()) st = ApplyHeaderEdits(ctx, *d);
     if (st.ok() && d->verdict == Verdict::kHold) st = Quarantine(ctx, *d);
     if (!st.ok()) EditFailed(engine, st, d);
   }
@@ -270,6 +295,7 @@ void LogDecision(const std::string& qid, const Message& m, const Decision& d,
     f.emplace_back("elapsed_ms", "-");
   }
   LogInfo(FormatLogLine(qid, f));
+  for (const auto& line : d.extra_log_lines) LogInfo(FormatLogLine(qid, line));
 }
 
 // Creates the Transaction at the first content callback (DATA normally). Returns SMFIS_ACCEPT for

@@ -20,7 +20,9 @@
 // Reload: the file is loaded and validated again; on success a new Engine (same open store) is
 // published for new connections; open connections keep their snapshot. Options that need a restart
 // (socket, socket mode, timeout, store dir and map size) are reported when they change. A failed
-// reload is logged and the running configuration stays.
+// reload is logged and the running configuration stays. SIGHUP also rebuilds the virus engine from
+// scanner.database_dir; a scanner thread does so whenever the directory changes (freshclam), every
+// scanner.reload_check_seconds. Both build the new engine while mail is scanned with the old one.
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -30,16 +32,21 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
 #include "config/loader.h"
+#include "core/attachment_stage.h"
 #include "core/engine.h"
 #include "core/lmdb_store.h"
+#include "core/virus_scanner.h"
 #include "core/mime_parser.h"
 #include "milter/filter.h"
 #include "milter/listen.h"
@@ -130,11 +137,87 @@ void WarnRestartOnly(const Config& running, const Config& loaded) {
   if (loaded.store_map_mb != running.store_map_mb) warn("store.map_mb");
 }
 
+// The virus scanner outlives config reloads: one ScannerHolder, rebuilt in the background when the
+// database directory changes (the scanner thread) or on SIGHUP, and replaced only when [scanner]
+// options change. Guarded by g_scanner_mu (the main thread swaps it, the scanner thread reads it).
+std::mutex g_scanner_mu;
+std::shared_ptr<ScannerHolder> g_scanner;
+ScannerOptions g_scanner_options;
+int64_t g_scanner_check_seconds = 0;
+
+bool SameScannerOptions(const ScannerOptions& a, const ScannerOptions& b) {
+  return a.database_dir == b.database_dir && a.temp_dir == b.temp_dir &&
+         a.max_scan_size == b.max_scan_size && a.max_file_size == b.max_file_size &&
+         a.max_recursion == b.max_recursion && a.max_files == b.max_files &&
+         a.max_scan_time_ms == b.max_scan_time_ms;
+}
+
+// The scanner for config: the running one (reloaded now when reload_now), or a new one when the
+// options changed or scanning was off. null when scanning is off. Status::Scanner on failure.
+Status ScannerFor(const Config& config, bool reload_now, std::shared_ptr<ScannerHolder>* out) {
+  std::lock_guard<std::mutex> lock(g_scanner_mu);
+  g_scanner_check_seconds = config.scanner_reload_check_seconds;
+  if (!config.scanner_enabled) {
+    *out = nullptr;
+    return Status::Ok();
+  }
+  ScannerOptions options = ScannerOptionsFromConfig(config);
+  if (const char* fault = std::getenv("DESKMILTER_TEST_SCANNER_FAULT")) options.fault_marker = fault;
+  if (g_scanner != nullptr && SameScannerOptions(options, g_scanner_options)) {
+    if (reload_now) {
+      Status st = g_scanner->ReloadNow();
+      if (!st.ok()) LogError("virus database reload failed, keeping the loaded one: " + st.message());
+      else LogInfo("virus database reloaded from " + options.database_dir);
+    }
+    *out = g_scanner;
+    return Status::Ok();
+  }
+  std::unique_ptr<ScannerHolder> holder;
+  Status st = ScannerHolder::Create(options, &holder);
+  if (!st.ok()) return st;
+  LogInfo("virus database loaded from " + options.database_dir + ": " +
+          std::to_string(holder->Get()->signatures()) + " signatures");
+  g_scanner = std::shared_ptr<ScannerHolder>(std::move(holder));
+  g_scanner_options = options;
+  *out = g_scanner;
+  return Status::Ok();
+}
+
+// The scanner thread: every reload_check_seconds, reload the database if its directory changed.
+// Mail keeps flowing on the old engine meanwhile (ScannerHolder). Stops when *stop is set.
+void ScannerLoop(std::atomic<bool>* stop) {
+  auto last = std::chrono::steady_clock::now();
+  while (!stop->load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::shared_ptr<ScannerHolder> holder;
+    int64_t every = 0;
+    {
+      std::lock_guard<std::mutex> lock(g_scanner_mu);
+      holder = g_scanner;
+      every = g_scanner_check_seconds;
+    }
+    if (holder == nullptr || every <= 0) continue;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last < std::chrono::seconds(every)) continue;
+    last = now;
+    bool reloaded = false;
+    Status st = holder->MaybeReload(&reloaded);
+    if (!st.ok()) {
+      LogError("virus database reload failed, keeping the loaded one: " + st.message());
+    } else if (reloaded) {
+      LogInfo("virus database changed: reloaded, " + std::to_string(holder->Get()->signatures()) +
+              " signatures");
+    }
+  }
+}
+
 void Reload(const std::string& path, const Config& running, TicketStore* store) {
   std::shared_ptr<const Config> config;
   Status st = config::LoadFile(path, &config);
+  std::shared_ptr<ScannerHolder> scanner;
+  if (st.ok()) st = ScannerFor(*config, /*reload_now=*/true, &scanner);
   std::unique_ptr<Engine> engine;
-  if (st.ok()) st = Engine::Create(config, store, &engine);
+  if (st.ok()) st = Engine::Create(config, store, scanner, &engine);
   if (!st.ok()) {
     LogError("reload failed, keeping the running configuration: " + st.message());
     return;
@@ -159,8 +242,15 @@ int Run(const Args& args) {
   st = OpenLmdbTicketStore(lmdb, &store);
   if (!st.ok()) return Fatal("store.dir: " + config->store_dir + ": " + st.ToString(), 1);
 
+  std::shared_ptr<ScannerHolder> scanner;
+  st = ScannerFor(*config, /*reload_now=*/false, &scanner);
+  if (!st.ok()) {
+    return Fatal(args.config + ": scanner.database_dir: " + st.message() +
+                     " (set [scanner] enabled = false to run without virus scanning)",
+                 EX_CONFIG);
+  }
   std::unique_ptr<Engine> engine;
-  st = Engine::Create(config, store.get(), &engine);
+  st = Engine::Create(config, store.get(), scanner, &engine);
   if (!st.ok()) {
     return Fatal(args.config + ": " + st.message(),
                  st.error_class() == ErrorClass::kConfig ? EX_CONFIG : 1);
@@ -209,6 +299,17 @@ int Run(const Args& args) {
     Wake('x');
   });
 
+  std::atomic<bool> scanner_stop{false};
+  std::thread scanner_thread([&scanner_stop] {
+    sigset_t all;
+    sigemptyset(&all);
+    sigaddset(&all, SIGHUP);
+    sigaddset(&all, SIGTERM);
+    sigaddset(&all, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    ScannerLoop(&scanner_stop);
+  });
+
   for (;;) {
     char c = 0;
     ssize_t n = read(g_wake_pipe[0], &c, 1);
@@ -217,6 +318,8 @@ int Run(const Args& args) {
     if (c == 'h') Reload(args.config, *config, store.get());
   }
   milter.join();
+  scanner_stop = true;
+  scanner_thread.join();
 
   if (int open = WaitForConnections(kDrainTimeout); open > 0) {
     // Worker threads may still use the Engine and the store: do not tear them down under them.

@@ -10,7 +10,7 @@ packages=(
   libclamav-dev clamav clamav-testfiles libarchive-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   postfix swaks miltertest sasl2-bin libsasl2-modules notmuch
-  python3
+  python3 clang
 )
 
 missing=()

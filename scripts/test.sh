@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs dependencies, builds, and runs every test: unit, protocol (miltertest),
 # end-to-end (private Postfix) and corpus tests; then builds again with AddressSanitizer + UBSan and
-# runs the unit, protocol and corpus tests under them. Exits non-zero on any failure.
+# runs the unit, protocol and corpus tests under them; then fuzzes parse + attachment policy for a
+# minute (scripts/fuzz.sh, clang + libFuzzer). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -17,4 +18,6 @@ echo "== build (ASan + UBSan)"
 echo "== tests under sanitizers"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs" -L 'unit|protocol|corpus'
+echo "== fuzzing parse + attachment policy (libFuzzer, ${DESK_FUZZ_SECONDS:-60} s)"
+./scripts/fuzz.sh "${DESK_FUZZ_SECONDS:-60}"
 echo "== all tests passed"

@@ -62,6 +62,9 @@ hostname = "desk.test"
 dir = "{tmp}/store"
 spool_dir = "{tmp}/spool"
 
+[scanner]
+enabled = false
+
 [loops]
 installation_id = "desk-corpus-ingest"
 flood_max = 0

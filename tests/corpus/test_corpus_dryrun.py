@@ -42,6 +42,9 @@ dir = "{tmp}/store"
 spool_dir = "{tmp}/spool"
 spool_threshold = 65536
 
+[scanner]
+enabled = false
+
 [[queue]]
 name = "support"
 addresses = ["{SUPPORT}"]

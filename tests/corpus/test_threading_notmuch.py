@@ -162,6 +162,9 @@ hostname = "desk.test"
 dir = "{tmp}/store"
 spool_dir = "{tmp}/spool"
 
+[scanner]
+enabled = false
+
 [tickets]
 max_references = {MAX_REFERENCES}
 

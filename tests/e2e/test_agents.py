@@ -37,6 +37,9 @@ hostname = "desk.example.test"
 dir = "{dir}/store"
 spool_dir = "{dir}/spool"
 
+[scanner]
+enabled = false
+
 [[queue]]
 name = "support"
 addresses = ["support@example.test"]

@@ -49,6 +49,9 @@ hostname = "desk.example.test"
 dir = "{dir}/store"
 spool_dir = "{dir}/spool"
 
+[scanner]
+enabled = false
+
 [loops]
 installation_id = "desk-e2e-loops"
 flood_max = 10

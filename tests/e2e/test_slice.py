@@ -32,6 +32,9 @@ hostname = "desk.example.test"
 dir = "{dir}/store"
 spool_dir = "{dir}/spool"
 
+[scanner]
+enabled = false
+
 [[queue]]
 name = "support"
 color = "#3366cc"

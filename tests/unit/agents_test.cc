@@ -23,6 +23,7 @@ constexpr char kSecret[] = "0123456789abcdef-test-secret";
 
 Config AgentConfigForTests() {
   Config c = config::DefaultConfig();
+  c.scanner_enabled = false;  // no signatures on test machines
   QueueConfig q;
   q.name = "support";
   q.addresses = {"support@example.com", "*@help.example.com"};

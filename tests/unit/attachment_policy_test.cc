@@ -11,7 +11,7 @@ namespace desk {
 namespace {
 
 using namespace desk::testing;
-using Outcome = Verdict::Outcome;
+using Outcome = AttachmentVerdict::Outcome;
 
 AttachmentFacts Facts(std::string filename, std::string detected, uint64_t size = 1000,
                       std::string declared = "application/octet-stream") {
@@ -107,7 +107,7 @@ TEST(AttachmentPolicyTest, DefaultPolicyOnFacts) {
   };
   AttachmentPolicy policy(DefaultAttachmentPolicy());
   for (const auto& c : cases) {
-    Verdict got = policy.Judge(c.facts);
+    AttachmentVerdict got = policy.Judge(c.facts);
     EXPECT_EQ(OutcomeName(got.outcome), std::string(OutcomeName(c.want_outcome)))
         << c.facts.filename << " " << c.facts.detected_type << ": " << got.reason;
     EXPECT_EQ(got.reason, c.want_reason) << c.facts.filename << " " << c.facts.detected_type;
@@ -133,7 +133,7 @@ TEST(AttachmentPolicyTest, QueueOverrides) {
       {Facts("a.txt", "text/plain", 10, "image/gif"), "declared type image/gif"},
   };
   for (const auto& k : cases) {
-    Verdict got = policy.Judge(k.facts);
+    AttachmentVerdict got = policy.Judge(k.facts);
     EXPECT_EQ(got.reason, k.want_reason) << k.facts.filename << " " << k.facts.detected_type;
     EXPECT_EQ(got.allowed(), k.want_reason.empty()) << k.facts.filename;
   }
@@ -150,7 +150,7 @@ TEST(AttachmentPolicyTest, TotalSize) {
   c.max_total_bytes = 1000;
   AttachmentPolicy policy(c);
   EXPECT_TRUE(policy.JudgeTotal(1000).allowed());
-  Verdict got = policy.JudgeTotal(1001);
+  AttachmentVerdict got = policy.JudgeTotal(1001);
   EXPECT_EQ(got.outcome, Outcome::kTooLarge);
   EXPECT_EQ(got.reason, "total size 1001 > 1000");
 }
@@ -174,7 +174,7 @@ class DescribeTest : public ::testing::Test {
     Status st = FileTypeDetector::Create(&detector_);
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
-  Verdict Run(const AttachmentPolicyConfig& c, const std::string& filename,
+  AttachmentVerdict Run(const AttachmentPolicyConfig& c, const std::string& filename,
               const std::string& content, AttachmentFacts* facts_out = nullptr) {
     AttachmentPolicy policy(c);
     AttachmentFacts facts;
@@ -226,7 +226,7 @@ TEST_F(DescribeTest, AllowedContent) {
   };
   for (const auto& c : cases) {
     AttachmentFacts facts;
-    Verdict got = Run(DefaultAttachmentPolicy(), c.filename, c.content(), &facts);
+    AttachmentVerdict got = Run(DefaultAttachmentPolicy(), c.filename, c.content(), &facts);
     EXPECT_TRUE(got.allowed()) << c.filename << " (" << facts.detected_type << "): " << got.reason;
   }
 }
@@ -235,11 +235,11 @@ TEST_F(DescribeTest, ExecutablesRefused) {
   std::string pe_path = std::string(kClamTestFiles) + "/clam.exe";
   if (std::filesystem::exists(pe_path)) {
     std::string pe = ReadFileOrDie(pe_path);
-    Verdict got = Run(DefaultAttachmentPolicy(), "invoice.pdf", pe);
+    AttachmentVerdict got = Run(DefaultAttachmentPolicy(), "invoice.pdf", pe);
     EXPECT_EQ(got.outcome, Outcome::kRefusedType);
     EXPECT_EQ(got.reason, "executable");
   }
-  Verdict got = Run(DefaultAttachmentPolicy(), "invoice.exe", Pdf());
+  AttachmentVerdict got = Run(DefaultAttachmentPolicy(), "invoice.exe", Pdf());
   EXPECT_EQ(got.reason, "extension .exe");
   got = Run(DefaultAttachmentPolicy(), "photo.jpg", Elf());
   EXPECT_EQ(got.reason, "executable");
@@ -288,7 +288,7 @@ TEST_F(DescribeTest, ArchivesUnderRefuseAndInspect) {
        "type application/octet-stream"},
   };
   for (const auto& c : cases) {
-    Verdict got = Run(c.config, c.filename, c.content);
+    AttachmentVerdict got = Run(c.config, c.filename, c.content);
     EXPECT_EQ(OutcomeName(got.outcome), std::string(OutcomeName(c.want_outcome)))
         << c.label << ": " << got.reason;
     if (!c.want_reason.empty()) {
@@ -299,7 +299,7 @@ TEST_F(DescribeTest, ArchivesUnderRefuseAndInspect) {
 
 TEST_F(DescribeTest, EncryptedArchive) {
   std::string zip = MakeArchive({{"secret.pdf", Pdf()}}, "zip", "", "pw");
-  Verdict got = Run(Inspect(), "secret.zip", zip);
+  AttachmentVerdict got = Run(Inspect(), "secret.zip", zip);
   EXPECT_EQ(got.outcome, Outcome::kRefusedType);
   EXPECT_EQ(got.reason, "encrypted entry secret.pdf");
 
@@ -322,7 +322,7 @@ TEST_F(DescribeTest, OfficeContainers) {
                                   {"word/document.xml", "<doc/>"},
                                   {"word/media/image1.png", Elf()}});
   AttachmentFacts facts;
-  Verdict got = Run(DefaultAttachmentPolicy(), "report.docx", fake, &facts);
+  AttachmentVerdict got = Run(DefaultAttachmentPolicy(), "report.docx", fake, &facts);
   EXPECT_EQ(facts.category, Category::kDocument) << facts.detected_type;
   EXPECT_EQ(got.outcome, Outcome::kRefusedType);
   EXPECT_EQ(got.reason, "entry word/media/image1.png: executable");

@@ -113,6 +113,7 @@ class EngineAutoTest : public ::testing::Test {
     Config c = config::DefaultConfig();
     c.store_dir = (dir_ / store_name).string();
     c.spool_dir = dir_.string();
+    c.scanner_enabled = false;  // no signatures on test machines
     c.installation_id = kInstallation;
     c.blocked_senders = {"*@vendor.test"};
     c.flood_max = 0;

@@ -51,6 +51,7 @@ class EngineTest : public ::testing::Test {
     Config c = config::DefaultConfig();
     c.store_dir = (dir_ / "store").string();
     c.spool_dir = dir_.string();
+    c.scanner_enabled = false;  // no signatures on test machines; attachment_stage_test scans
     QueueConfig q;
     q.name = "support";
     q.color = "#2e86de";

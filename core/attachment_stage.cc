@@ -1,0 +1,514 @@
+// The attachment stage: see attachment_stage.h.
+#include "core/attachment_stage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "core/engine.h"
+
+namespace desk {
+namespace {
+
+// Largest decoded attachment read into memory for type detection and archive listing; a larger
+// one is described from its first bytes only (its size already refuses it by default).
+constexpr uint64_t kMaxDescribeBytes = 64ull << 20;
+constexpr size_t kCopyChunk = 64 * 1024;
+
+std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+// mkdir -p for the two fan-out levels below the store directory.
+Status MakeDirs(const std::string& path) {
+  std::string cur;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    cur = path.substr(0, pos);
+    if (cur.empty()) continue;
+    if (::mkdir(cur.c_str(), 0750) != 0 && errno != EEXIST) {
+      return Status::Store(Errno("attachment store: mkdir " + cur));
+    }
+  }
+  return Status::Ok();
+}
+
+Status WriteAll(int fd, const char* data, size_t len) {
+  while (len > 0) {
+    ssize_t n = ::write(fd, data, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Status::Store(Errno("attachment store: write"));
+    data += n;
+    len -= static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+// Reads [offset, offset+len) of spool into *out.
+Status ReadRange(const Spool& spool, uint64_t offset, uint64_t len, std::string* out) {
+  return spool.Read(offset, static_cast<size_t>(len), out);
+}
+
+// Copies [from, to) of spool into body.
+Status CopyRange(const Spool& spool, uint64_t from, uint64_t to, Spool* body) {
+  std::string buf;
+  while (from < to) {
+    uint64_t n = std::min<uint64_t>(kCopyChunk, to - from);
+    Status s = ReadRange(spool, from, n, &buf);
+    if (!s.ok()) return s;
+    if (buf.empty()) return Status::Internal("spool: short read while stripping");
+    s = body->Append(buf);
+    if (!s.ok()) return s;
+    from += buf.size();
+  }
+  return Status::Ok();
+}
+
+// Makes text safe inside a quoted reply and a one-line notice.
+std::string Printable(const std::string& s, size_t max) {
+  std::string out;
+  for (char c : s) {
+    if (out.size() >= max) {
+      out += "...";
+      break;
+    }
+    unsigned char u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7f || c == '"') ? '_' : c;
+  }
+  return out;
+}
+
+const char* AttachmentVerdictName(AttachmentAction a) {
+  switch (a) {
+    case AttachmentAction::kAccept: return "allowed";
+    case AttachmentAction::kStrip: return "stripped";
+    case AttachmentAction::kHold: return "held";
+    case AttachmentAction::kReject:
+    case AttachmentAction::kTempfail: return "rejected";
+  }
+  return "allowed";
+}
+
+// Keeps the more severe of (action, reason, outcome) pairs.
+void Escalate(AttachmentAction action, const std::string& outcome, const std::string& reason,
+              AttachmentOutcome* o) {
+  if (o->outcome == "allowed" ||
+      AttachmentActionSeverity(action) > AttachmentActionSeverity(o->action)) {
+    o->action = action;
+    o->outcome = outcome;
+    o->reason = reason;
+  }
+}
+
+}  // namespace
+
+ScannerOptions ScannerOptionsFromConfig(const Config& c) {
+  ScannerOptions o;
+  o.database_dir = c.scanner_database_dir;
+  o.temp_dir = c.scanner_temp_dir;
+  o.max_scan_size = static_cast<uint64_t>(c.scanner_max_scan_size);
+  o.max_file_size = static_cast<uint64_t>(c.scanner_max_file_size);
+  o.max_recursion = static_cast<uint32_t>(c.scanner_max_recursion);
+  o.max_files = static_cast<uint32_t>(c.scanner_max_files);
+  o.max_scan_time_ms = static_cast<uint32_t>(c.scanner_max_scan_time_ms);
+  return o;
+}
+
+AttachmentPolicyConfig PolicyFromQueue(const QueueConfig& q) {
+  AttachmentPolicyConfig p;
+  for (const std::string& name : q.attachments_allow_categories) {
+    Category c;
+    if (ParseCategory(name, &c)) p.allowed_categories.push_back(c);
+  }
+  p.allowed_types = q.attachments_allow_types;
+  p.refused_types = q.attachments_refuse_types;
+  p.refused_extensions = q.attachments_refuse_extensions;
+  p.allowed_extensions = q.attachments_allow_extensions;
+  p.archives = q.archives;
+  p.max_archive_depth = static_cast<int>(q.archive_depth);
+  p.encrypted = q.archive_encrypted;
+  p.max_attachment_bytes = static_cast<uint64_t>(q.max_attachment_bytes);
+  p.max_total_bytes = static_cast<uint64_t>(q.max_message_attachment_bytes);
+  return p;
+}
+
+std::string AttachmentStoreDir(const Config& c) {
+  if (!c.attachments_store_dir.empty()) return c.attachments_store_dir;
+  return c.store_dir + "/attachments";
+}
+
+std::string AttachmentStorePath(const std::string& dir, const std::string& sha256) {
+  return dir + "/" + sha256.substr(0, 2) + "/" + sha256.substr(2, 2) + "/" + sha256;
+}
+
+std::string StripNotice(const std::string& name, const std::string& reason) {
+  return "[deskmilter removed the attachment \"" + Printable(name, 200) + "\": " +
+         Printable(reason, 300) + "]";
+}
+
+Status AttachmentContext::Create(const Config& config, std::shared_ptr<ScannerHolder> scanner,
+                                 std::shared_ptr<const AttachmentContext>* out) {
+  std::shared_ptr<AttachmentContext> c(new AttachmentContext());
+  for (const QueueConfig& q : config.queues) c->policies_.emplace_back(PolicyFromQueue(q));
+  c->store_dir_ = AttachmentStoreDir(config);
+  if (config.scanner_enabled) {
+    if (scanner == nullptr) {
+      std::unique_ptr<ScannerHolder> holder;
+      Status s = ScannerHolder::Create(ScannerOptionsFromConfig(config), &holder);
+      if (!s.ok()) return s;
+      scanner = std::move(holder);
+    }
+    c->scanner_ = std::move(scanner);
+  }
+  *out = std::move(c);
+  return Status::Ok();
+}
+
+AttachmentCollector::AttachmentCollector(const AttachmentContext& context, const QueueConfig& queue,
+                                         size_t queue_index, bool store)
+    : context_(context), queue_(queue), policy_(context.policy(queue_index)), store_(store) {}
+
+AttachmentCollector::~AttachmentCollector() {
+  for (const AttachmentOutcome& o : outcomes_) {
+    if (!o.temp_path.empty()) ::unlink(o.temp_path.c_str());
+  }
+}
+
+Status AttachmentCollector::OnAttachment(const AttachmentInfo& info, const Spool& content) {
+  if (detector_ == nullptr) {
+    Status s = FileTypeDetector::Create(&detector_);
+    if (!s.ok()) return s;
+  }
+  AttachmentOutcome o;
+  o.info = info;
+  o.name = info.filename;
+  if (o.name.empty() && !info.other_names.empty()) o.name = info.other_names.front();
+  if (o.name.empty()) o.name = "part " + info.part_path;
+  o.outcome = "allowed";
+
+  // Facts: libmagic and (for archives and office files) libarchive on the decoded bytes.
+  std::string bytes;
+  std::string_view view;
+  if (content.on_disk()) {
+    Status s = content.Read(0, static_cast<size_t>(std::min<uint64_t>(content.size(),
+                                                                      kMaxDescribeBytes)),
+                            &bytes);
+    if (!s.ok()) return s;
+    view = bytes;
+  } else {
+    view = content.data();
+  }
+  AttachmentFacts facts;
+  Status s = policy_.Describe(detector_.get(), context_.inspector(), info.filename,
+                              info.declared_type, view, &facts);
+  if (!s.ok()) return s;
+  facts.size = info.size;
+  o.detected_type = facts.detected_type;
+
+  // Policy, for every name the part gives itself: a client may show or save any of them.
+  std::vector<std::string> names{info.filename};
+  names.insert(names.end(), info.other_names.begin(), info.other_names.end());
+  for (const std::string& name : names) {
+    AttachmentFacts f = facts;
+    f.filename = name;
+    f.category = CategoryOf(facts.detected_type, name);
+    if (f.category != facts.category && facts.category == Category::kExecutable) {
+      f.category = facts.category;  // a name never makes an executable harmless
+    }
+    AttachmentVerdict v = policy_.Judge(f);
+    switch (v.outcome) {
+      case AttachmentVerdict::Outcome::kAllowed: break;
+      case AttachmentVerdict::Outcome::kRefusedType:
+        Escalate(queue_.on_refused_type, "refused_type", "refused: " + v.reason, &o);
+        break;
+      case AttachmentVerdict::Outcome::kTooLarge:
+        Escalate(queue_.on_too_large, "too_large", "too large: " + v.reason, &o);
+        break;
+      case AttachmentVerdict::Outcome::kScanLimit:
+        Escalate(queue_.on_scan_limit, "scan_limit", "not inspected: " + v.reason, &o);
+        break;
+    }
+  }
+
+  // ClamAV on the whole decoded content.
+  if (ScannerHolder* holder = context_.scanner()) {
+    std::shared_ptr<const VirusScanner> scanner = holder->Get();
+    ScanResult r;
+    if (content.on_disk()) {
+      if (::lseek(content.fd(), 0, SEEK_SET) < 0) return Status::Internal(Errno("lseek"));
+      r = scanner->ScanFd(content.fd());
+    } else {
+      r = scanner->Scan(content.data().data(), content.data().size());
+    }
+    switch (r.outcome) {
+      case ScanResult::kClean: break;
+      case ScanResult::kInfected:
+        o.virus = r.virus;
+        Escalate(queue_.on_infected, "infected", "infected: " + r.virus, &o);
+        break;
+      case ScanResult::kScanLimit:
+        Escalate(queue_.on_scan_limit, "scan_limit", "not scanned: " + r.error, &o);
+        break;
+      case ScanResult::kError:
+        Escalate(queue_.on_scanner_error, "scanner_error", "virus scanner error: " + r.error, &o);
+        break;
+    }
+  }
+
+  if (o.action == AttachmentAction::kAccept && store_) {
+    s = StoreTemp(content, &o);
+    if (!s.ok()) return s;
+  }
+  outcomes_.push_back(std::move(o));
+  return Status::Ok();
+}
+
+Status AttachmentCollector::StoreTemp(const Spool& content, AttachmentOutcome* o) {
+  const std::string& dir = context_.store_dir();
+  const std::string final_path = AttachmentStorePath(dir, o->info.sha256);
+  struct stat sb;
+  if (::stat(final_path.c_str(), &sb) == 0) return Status::Ok();  // stored once
+  Status s = MakeDirs(final_path.substr(0, final_path.rfind('/')));
+  if (!s.ok()) return s;
+  std::string tmpl = dir + "/.tmp-XXXXXX";
+  int fd = ::mkstemp(tmpl.data());
+  if (fd < 0) return Status::Store(Errno("attachment store: mkstemp in " + dir));
+  o->temp_path = tmpl;
+  if (content.on_disk()) {
+    std::string buf;
+    for (uint64_t off = 0; off < content.size() && s.ok();) {
+      s = content.Read(off, kCopyChunk, &buf);
+      if (s.ok() && buf.empty()) s = Status::Internal("attachment: short read");
+      if (s.ok()) s = WriteAll(fd, buf.data(), buf.size());
+      off += buf.size();
+    }
+  } else {
+    s = WriteAll(fd, content.data().data(), content.data().size());
+  }
+  if (s.ok() && ::fsync(fd) != 0) s = Status::Store(Errno("attachment store: fsync"));
+  if (::close(fd) != 0 && s.ok()) s = Status::Store(Errno("attachment store: close"));
+  return s;
+}
+
+Status AttachmentCollector::BuildStrippedBody(const Spool& spool, const ParsedMessage& msg,
+                                              std::shared_ptr<Spool>* body, bool* cuttable) const {
+  *cuttable = true;
+  struct Cut {
+    uint64_t from, to;
+    std::string replacement;
+  };
+  // The line ending the message uses, so the notice matches it (CRLF from the MTA).
+  std::string probe;
+  Status s = spool.Read(msg.body_offset >= 2 ? msg.body_offset - 2 : 0, 2, &probe);
+  if (!s.ok()) return s;
+  const std::string eol = probe == "\r\n" ? "\r\n" : "\n";
+  std::vector<Cut> cuts;
+  for (const AttachmentOutcome& o : outcomes_) {
+    if (o.action != AttachmentAction::kStrip) continue;
+    const AttachmentInfo& i = o.info;
+    if (i.raw_content_end < 0 || i.raw_content_start < 0) {
+      *cuttable = false;
+      return Status::Ok();
+    }
+    std::string notice = StripNotice(o.name, o.reason) + eol;
+    if (i.raw_header_offset >= 0) {
+      if (static_cast<uint64_t>(i.raw_header_offset) < msg.body_offset) {
+        *cuttable = false;  // the top-level part: its headers are the message's
+        return Status::Ok();
+      }
+      cuts.push_back({static_cast<uint64_t>(i.raw_header_offset),
+                      static_cast<uint64_t>(i.raw_content_end),
+                      "Content-Type: text/plain; charset=utf-8" + eol +
+                          "Content-Disposition: inline" + eol +
+                          "Content-Transfer-Encoding: 8bit" + eol + eol + notice});
+    } else {
+      // No headers: the part is text/plain by default; only its content changes.
+      if (static_cast<uint64_t>(i.raw_content_start) < msg.body_offset) {
+        *cuttable = false;
+        return Status::Ok();
+      }
+      cuts.push_back({static_cast<uint64_t>(i.raw_content_start),
+                      static_cast<uint64_t>(i.raw_content_end), notice});
+    }
+  }
+  std::sort(cuts.begin(), cuts.end(), [](const Cut& a, const Cut& b) { return a.from < b.from; });
+  for (size_t k = 1; k < cuts.size(); ++k) {
+    if (cuts[k].from < cuts[k - 1].to) {
+      *cuttable = false;
+      return Status::Ok();
+    }
+  }
+  auto out = std::make_shared<Spool>(std::string(), 1 << 20);
+  uint64_t pos = msg.body_offset;
+  for (const Cut& c : cuts) {
+    if (c.to > spool.size()) {
+      *cuttable = false;
+      return Status::Ok();
+    }
+    s = CopyRange(spool, pos, c.from, out.get());
+    if (s.ok()) s = out->Append(c.replacement);
+    if (!s.ok()) return s;
+    pos = c.to;
+  }
+  s = CopyRange(spool, pos, spool.size(), out.get());
+  if (!s.ok()) return s;
+  *body = std::move(out);
+  return Status::Ok();
+}
+
+Status AttachmentCollector::Finish(const Spool& spool, const ParsedMessage& msg, int64_t now,
+                                   Decision* d, std::vector<StoredAttachment>* stored,
+                                   std::vector<TicketEvent>* events, bool* refused) {
+  *refused = false;
+  // Message-level outcomes: the total size and ambiguous MIME.
+  AttachmentAction message_action = AttachmentAction::kAccept;
+  std::string message_outcome, message_reason;
+  uint64_t total = 0;
+  for (const AttachmentOutcome& o : outcomes_) total += o.info.size;
+  AttachmentVerdict tv = policy_.JudgeTotal(total);
+  if (!tv.allowed()) {
+    message_action = queue_.on_too_large;
+    message_outcome = "too_large";
+    message_reason = "attachments too large: " + tv.reason;
+  }
+  if (!msg.mime_ambiguities.empty() &&
+      AttachmentActionSeverity(queue_.on_malformed_attachment) >
+          AttachmentActionSeverity(message_action)) {
+    message_action = queue_.on_malformed_attachment;
+    message_outcome = "malformed";
+    message_reason = "ambiguous MIME: " + msg.mime_ambiguities.front();
+  }
+  if (message_action == AttachmentAction::kStrip) {
+    if (message_outcome == "too_large") {
+      for (AttachmentOutcome& o : outcomes_) {
+        Escalate(AttachmentAction::kStrip, "too_large", message_reason, &o);
+      }
+      message_action = AttachmentAction::kAccept;
+    } else {
+      message_action = AttachmentAction::kHold;  // which interpretation would we cut?
+    }
+  }
+
+  // The message's action: the most severe of all; the first attachment with it names the reply.
+  AttachmentAction action = message_action;
+  const AttachmentOutcome* decider = nullptr;
+  for (const AttachmentOutcome& o : outcomes_) {
+    if (AttachmentActionSeverity(o.action) > AttachmentActionSeverity(action)) {
+      action = o.action;
+      decider = &o;
+    }
+  }
+  std::shared_ptr<Spool> body;
+  const bool any_strip =
+      std::any_of(outcomes_.begin(), outcomes_.end(),
+                  [](const AttachmentOutcome& o) { return o.action == AttachmentAction::kStrip; });
+  // Stripped parts are cut from a held copy too: a release must not deliver them.
+  if (any_strip && action != AttachmentAction::kReject && action != AttachmentAction::kTempfail) {
+    bool cuttable = true;
+    Status s = BuildStrippedBody(spool, msg, &body, &cuttable);
+    if (!s.ok()) return s;
+    if (!cuttable) {
+      for (AttachmentOutcome& o : outcomes_) {
+        if (o.action == AttachmentAction::kStrip) {
+          o.action = AttachmentAction::kHold;
+          o.reason += " (cannot be cut out: held)";
+          if (AttachmentActionSeverity(AttachmentAction::kHold) > AttachmentActionSeverity(action)) {
+            action = AttachmentAction::kHold;
+            decider = &o;
+          }
+        }
+      }
+      body.reset();
+    }
+  }
+
+  std::string why;
+  std::string outcome;
+  if (decider != nullptr) {
+    why = "attachment \"" + Printable(decider->name, 200) + "\" " + decider->reason;
+    outcome = decider->outcome;
+  } else {
+    why = message_reason;
+    outcome = message_outcome;
+  }
+  switch (action) {
+    case AttachmentAction::kAccept:
+    case AttachmentAction::kStrip: break;
+    case AttachmentAction::kHold:
+      d->verdict = Verdict::kHold;
+      d->hold_reason = why;
+      break;
+    case AttachmentAction::kReject:
+      *refused = true;
+      d->verdict = Verdict::kReject;
+      d->rcode = outcome == "too_large" ? "552" : "550";
+      d->xcode = outcome == "too_large" ? "5.3.4" : (outcome == "malformed" ? "5.6.0" : "5.7.1");
+      d->reply_text = why;
+      break;
+    case AttachmentAction::kTempfail:
+      *refused = true;
+      d->verdict = Verdict::kTempfail;
+      d->rcode = "451";
+      d->xcode = "4.3.0";
+      d->reply_text = why + ", try again later";
+      break;
+  }
+  if (action != AttachmentAction::kAccept) {
+    d->reasons.push_back(std::string("attachment:") + outcome + ":" +
+                         AttachmentActionName(action));
+  }
+  d->replacement_body = body;
+
+  // Records, log lines, events; renames into the store when the message is kept.
+  for (AttachmentOutcome& o : outcomes_) {
+    StoredAttachment sa;
+    sa.filename = o.info.filename.empty() ? o.name : o.info.filename;
+    sa.declared_type = o.info.declared_type;
+    sa.detected_type = o.detected_type;
+    sa.size = o.info.size;
+    sa.sha256 = o.info.sha256;
+    sa.verdict = AttachmentVerdictName(o.action);
+    sa.reason = o.reason;
+    sa.virus = o.virus;
+    if (o.action == AttachmentAction::kTempfail) sa.reason = "tempfail: " + sa.reason;
+    if (!*refused && !o.temp_path.empty()) {
+      const std::string final_path = AttachmentStorePath(context_.store_dir(), o.info.sha256);
+      if (::rename(o.temp_path.c_str(), final_path.c_str()) != 0) {
+        return Status::Store(Errno("attachment store: rename to " + final_path));
+      }
+      o.temp_path.clear();
+    }
+    if (o.action == AttachmentAction::kStrip) {
+      TicketEvent ev;
+      ev.at = now;
+      ev.type = "attachment_removed";
+      ev.text = "Attachment \"" + o.name + "\" removed: " + o.reason;
+      events->push_back(std::move(ev));
+    }
+    d->extra_log_lines.push_back({{"attachment", o.name},
+                                  {"part", o.info.part_path},
+                                  {"declared", o.info.declared_type.empty() ? "-" : o.info.declared_type},
+                                  {"detected", o.detected_type.empty() ? "-" : o.detected_type},
+                                  {"size", std::to_string(o.info.size)},
+                                  {"sha256", o.info.sha256},
+                                  {"outcome", o.outcome},
+                                  {"action", AttachmentActionName(o.action)},
+                                  {"reason", o.reason.empty() ? "-" : o.reason},
+                                  {"virus", o.virus.empty() ? "-" : o.virus}});
+    stored->push_back(sa);
+  }
+  if (!message_outcome.empty()) {
+    d->extra_log_lines.push_back({{"attachments", "message"},
+                                  {"outcome", message_outcome},
+                                  {"action", AttachmentActionName(message_action)},
+                                  {"reason", message_reason}});
+  }
+  d->attachments = *stored;
+  return Status::Ok();
+}
+
+}  // namespace desk

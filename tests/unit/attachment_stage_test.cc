@@ -1,0 +1,557 @@
+// Tests of the attachment stage through the real path: a Transaction fed a whole mail, ParseMessage
+// with the AttachmentCollector, libmagic, libarchive and libclamav (with a signature database
+// written by the test, see shared/notes/clamav.md), the queue's policy and actions, the strip
+// rewrite and the attachment store.
+#include "core/attachment_stage.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "attach_fixtures.h"
+#include "config/loader.h"
+#include "core/engine.h"
+#include "core/lmdb_store.h"
+#include "core/mime_parser.h"
+
+namespace desk {
+namespace {
+
+using namespace desk::testing;
+namespace fs = std::filesystem;
+
+constexpr const char* kEicarHdb = "44d88612fea8a8f36de82e1278abb02f:68:Test.EICAR\n";
+constexpr const char* kClamNdb = "Test.ClamExe:0:*:434c414d657373616765426f7841\n";
+
+std::string Base64(const std::string& body) {
+  static const char* kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string b64;
+  size_t line = 0;
+  for (size_t i = 0; i < body.size(); i += 3) {
+    uint32_t n = uint32_t(uint8_t(body[i])) << 16;
+    if (i + 1 < body.size()) n |= uint32_t(uint8_t(body[i + 1])) << 8;
+    if (i + 2 < body.size()) n |= uint8_t(body[i + 2]);
+    b64 += kB64[n >> 18 & 63];
+    b64 += kB64[n >> 12 & 63];
+    b64 += i + 1 < body.size() ? kB64[n >> 6 & 63] : '=';
+    b64 += i + 2 < body.size() ? kB64[n & 63] : '=';
+    if ((line += 4) == 76) {
+      b64 += "\r\n";
+      line = 0;
+    }
+  }
+  return b64;
+}
+
+struct Part {
+  std::string disposition_name;  // the Content-Disposition filename parameter, as written
+  std::string type = "application/octet-stream";
+  std::string data;
+};
+
+// A multipart/mixed mail with a text body and the given parts, base64, CRLF line ends.
+std::string Mail(const std::vector<Part>& parts, const std::string& subject = "files") {
+  std::string m =
+      "From: Carol <carol@customer.test>\r\nTo: support@example.com\r\nSubject: " + subject +
+      "\r\nMessage-ID: <" + std::to_string(std::hash<std::string>()(subject + parts[0].data)) +
+      "@customer.test>\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\npreamble\r\n--b1\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\n\r\nsee attached\r\n";
+  for (const Part& p : parts) {
+    m += "--b1\r\nContent-Type: " + p.type + "\r\nContent-Transfer-Encoding: base64\r\n" +
+         "Content-Disposition: attachment; " + p.disposition_name + "\r\n\r\n" + Base64(p.data) +
+         "\r\n";
+  }
+  return m + "--b1--\r\nepilogue\r\n";
+}
+
+Part File(const std::string& name, const std::string& data,
+          const std::string& type = "application/octet-stream") {
+  return Part{"filename=\"" + name + "\"", type, data};
+}
+
+// A minimal, harmless PE32 image header: enough for libmagic to call it a PE executable.
+std::string Pe() {
+  std::string s(0x40, '\0');
+  s[0] = 'M';
+  s[1] = 'Z';
+  s[0x3c] = 0x40;
+  s += std::string("PE\0\0", 4);
+  s += std::string("\x4c\x01\x01\x00", 4);        // i386, 1 section
+  s += std::string(12, '\0');                      // time stamp, symbol table, symbols
+  s += std::string("\xe0\x00\x02\x01", 4);        // optional header size, characteristics
+  s += std::string("\x0b\x01", 2);                // PE32 magic
+  s += std::string(0xe0 - 2, '\0');
+  s += std::string(512, '\0');
+  return s;
+}
+
+class AttachmentStageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    InitMimeLibrary();
+    WriteFile(db_.File("test.hdb"), kEicarHdb);
+    WriteFile(db_.File("test.ndb"), kClamNdb);
+    fs::create_directories(dir_.File("spool"));
+    config_ = config::DefaultConfig();
+    config_.store_dir = dir_.File("store");
+    config_.spool_dir = dir_.File("spool");
+    config_.spool_threshold = 64 * 1024;  // larger attachments go through temp files
+    config_.scanner_database_dir = db_.path();
+    config_.scanner_temp_dir = dir_.File("spool");
+    config_.flood_max = 0;  // many mails from one sender
+    QueueConfig q;
+    q.name = "support";
+    q.color = "#2e86de";
+    q.addresses = {"support@example.com"};
+    q.default_address = "support@example.com";
+    q.subject_tag = "[#{n}]";
+    config_.queues = {q};
+  }
+  void TearDown() override {
+    engine_.reset();
+    store_.reset();
+  }
+  QueueConfig& queue() { return config_.queues[0]; }
+
+  void Start() {
+    engine_.reset();
+    store_.reset();
+    auto c = std::make_shared<Config>(config_);
+    LmdbOptions o;
+    o.dir = c->store_dir;
+    ASSERT_TRUE(OpenLmdbTicketStore(o, &store_).ok());
+    Status st = Engine::Create(c, store_.get(), &engine_);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+
+  Decision Ingest(const std::string& raw, bool dry_run = false) {
+    if (engine_ == nullptr) Start();
+    Envelope env;
+    env.mail_from = "carol@customer.test";
+    env.rcpts = {"support@example.com"};
+    env.queue_id = "QID" + std::to_string(++seq_);
+    Transaction tx(*engine_, env);
+    tx.Raw(raw);
+    return tx.EndOfMessage(1795000000 + seq_, dry_run);
+  }
+
+  std::string StorePath(const std::string& sha) const {
+    return AttachmentStorePath(AttachmentStoreDir(config_), sha);
+  }
+
+  TempDir db_;
+  TempDir dir_;
+  Config config_;
+  std::unique_ptr<TicketStore> store_;
+  std::unique_ptr<Engine> engine_;
+  int seq_ = 0;
+};
+
+// EICAR in every wrapping the issue names: each is rejected with the file named and the virus
+// recorded.
+TEST_F(AttachmentStageTest, EicarEverywhereIsRejected) {
+  const std::string zip = MakeArchive({{"eicar.com", Eicar()}});
+  const std::string zip_in_zip = MakeArchive({{"inner.zip", zip}});
+  const std::string inner_mail = Mail({File("eicar.txt", Eicar(), "text/plain")}, "inner");
+  struct Case {
+    std::string name;
+    std::string raw;
+    std::string want_file;
+  } cases[] = {
+      {"plain", Mail({File("eicar.com", Eicar())}), "eicar.com"},
+      {"zipped", Mail({File("eicar.zip", zip, "application/zip")}), "eicar.zip"},
+      {"zip in zip", Mail({File("double.zip", zip_in_zip, "application/zip")}), "double.zip"},
+      {"base64 text part", Mail({File("notes.txt", Eicar(), "text/plain")}), "notes.txt"},
+      {"inside an attached message",
+       "From: a@customer.test\r\nTo: support@example.com\r\nSubject: fwd\r\nMIME-Version: 1.0\r\n"
+       "Content-Type: multipart/mixed; boundary=\"o\"\r\n\r\n--o\r\nContent-Type: text/plain\r\n\r\n"
+       "forwarded\r\n--o\r\nContent-Type: message/rfc822\r\n\r\n" +
+           inner_mail + "\r\n--o--\r\n",
+       "eicar.txt"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Decision got = Ingest(c.raw);
+    EXPECT_EQ(got.verdict, Verdict::kReject);
+    EXPECT_EQ(got.rcode, "550");
+    EXPECT_EQ(got.xcode, "5.7.1");
+    EXPECT_NE(got.reply_text.find("attachment \"" + c.want_file + "\""), std::string::npos)
+        << got.reply_text;
+    EXPECT_NE(got.reply_text.find("infected"), std::string::npos) << got.reply_text;
+    EXPECT_FALSE(got.ticket.has_value());
+    bool found = false;
+    for (const StoredAttachment& a : got.attachments) {
+      if (a.virus.find("Test.EICAR") != std::string::npos) {
+        found = true;
+        EXPECT_EQ(a.verdict, "rejected");
+      }
+    }
+    EXPECT_TRUE(found);
+  }
+}
+
+// Every file of the clamav-testfiles package, mailed as an attachment, is found by the stage.
+TEST_F(AttachmentStageTest, EveryClamavTestFileMailedIsDetected) {
+  if (!fs::exists(kClamTestFiles)) GTEST_SKIP() << "clamav-testfiles not installed";
+  size_t files = 0;
+  std::vector<std::string> misses;
+  for (const auto& entry : fs::directory_iterator(kClamTestFiles)) {
+    if (!entry.is_regular_file()) continue;
+    ++files;
+    const std::string name = entry.path().filename().string();
+    Decision got = Ingest(Mail({File(name, ReadFileOrDie(entry.path().string()))}, name));
+    bool infected = got.verdict == Verdict::kReject && got.attachments.size() == 1 &&
+                    !got.attachments[0].virus.empty();
+    if (!infected) misses.push_back(name + " (" + VerdictName(got.verdict) + " " + got.reply_text + ")");
+  }
+  EXPECT_GT(files, 40u);
+  EXPECT_TRUE(misses.empty()) << ::testing::PrintToString(misses);
+}
+
+// True type: content decides, the name cannot excuse it; office zip containers are documents.
+TEST_F(AttachmentStageTest, TypesAllowedAndRefused) {
+  struct Case {
+    std::string name;
+    std::string data;
+    std::string want_verdict;
+  } cases[] = {
+      {"invoice.pdf", Pe(), "stripped"},  // a PE renamed .pdf
+      {"tool.exe", Pdf(), "stripped"},    // a PDF named .exe: the name refuses it
+      {"report.pdf", Pdf(), "allowed"},
+      {"letter.docx", Ooxml("word/document.xml"), "allowed"},
+      {"sheet.xlsx", Ooxml("xl/workbook.xml"), "allowed"},
+      {"text.odt", Odf("application/vnd.oasis.opendocument.text"), "allowed"},
+      {"photo.png", Png(), "allowed"},
+      {"photo.jpg", Jpeg(), "allowed"},
+      {"anim.gif", Gif(), "allowed"},
+      {"song.mp3", Mp3(), "allowed"},
+      {"sound.wav", Wav(), "allowed"},
+      {"clip.mp4", Mp4(), "allowed"},
+      {"clip.mov", Mov(), "allowed"},
+      {"program", Elf(), "stripped"},
+      {"data.zip", MakeArchive({{"a.pdf", Pdf()}}), "stripped"},  // archives = refuse
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Decision got = Ingest(Mail({File(c.name, c.data)}, c.name));
+    ASSERT_EQ(got.attachments.size(), 1u);
+    EXPECT_EQ(got.attachments[0].verdict, c.want_verdict)
+        << got.attachments[0].detected_type << " " << got.attachments[0].reason;
+    EXPECT_EQ(got.verdict, Verdict::kAccept);
+    EXPECT_EQ(got.replacement_body != nullptr, c.want_verdict == "stripped");
+    if (c.want_verdict == "allowed") {
+      EXPECT_TRUE(got.ticket.has_value());
+      EXPECT_EQ(ReadFileOrDie(StorePath(got.attachments[0].sha256)), c.data);
+    }
+  }
+}
+
+// RFC 2231 and RFC 2047 names are decoded before they are judged.
+TEST_F(AttachmentStageTest, EncodedNames) {
+  struct Case {
+    std::string disposition;
+    std::string want_name;
+    std::string want_verdict;
+  } cases[] = {
+      {"filename*=UTF-8''%E2%82%AC%20r%C3%A9sum%C3%A9.pdf", "\xE2\x82\xAC r\xC3\xA9sum\xC3\xA9.pdf",
+       "allowed"},
+      {"filename*=UTF-8''setup%2Eexe", "setup.exe", "stripped"},
+      {"filename*0*=UTF-8''pay; filename*1=\"roll.e\"; filename*2=\"xe\"", "payroll.exe",
+       "stripped"},
+      {"filename=\"=?UTF-8?B?cmFwcG9ydC5leGU=?=\"", "rapport.exe", "stripped"},
+      {"filename=\"=?ISO-8859-1?Q?r=E9sum=E9.pdf?=\"", "r\xC3\xA9sum\xC3\xA9.pdf", "allowed"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.disposition);
+    Decision got = Ingest(Mail({Part{c.disposition, "application/octet-stream", Pdf()}},
+                               c.disposition));
+    ASSERT_EQ(got.attachments.size(), 1u);
+    EXPECT_EQ(got.attachments[0].filename, c.want_name);
+    EXPECT_EQ(got.attachments[0].verdict, c.want_verdict) << got.attachments[0].reason;
+  }
+}
+
+// archives = inspect: the entries are judged by the same policy.
+TEST_F(AttachmentStageTest, InspectedArchives) {
+  queue().archives = ArchiveMode::kInspect;
+  queue().attachments_refuse_extensions = {"exe", "dll", "bat", "scr", "bin"};
+  Decision ok = Ingest(Mail({File("docs.zip", MakeArchive({{"a.pdf", Pdf()}}))}, "ok"));
+  ASSERT_EQ(ok.attachments.size(), 1u);
+  EXPECT_EQ(ok.attachments[0].verdict, "allowed") << ok.attachments[0].reason;
+  Decision bad = Ingest(Mail({File("docs.zip", MakeArchive({{"setup.exe", Pe()}}))}, "bad"));
+  ASSERT_EQ(bad.attachments.size(), 1u);
+  EXPECT_EQ(bad.attachments[0].verdict, "stripped");
+  EXPECT_NE(bad.attachments[0].reason.find("setup.exe"), std::string::npos)
+      << bad.attachments[0].reason;
+}
+
+// Strip keeps the MIME structure: the delivered body parses, without the part and with the notice,
+// the other attachments byte for byte; the ticket records the removal.
+TEST_F(AttachmentStageTest, StripProducesValidMime) {
+  const std::string raw =
+      Mail({File("photo.png", Png()), File("setup.exe", Pe()), File("report.pdf", Pdf())}, "s");
+  Decision got = Ingest(raw);
+  ASSERT_EQ(got.verdict, Verdict::kAccept);
+  ASSERT_NE(got.replacement_body, nullptr);
+  ASSERT_EQ(got.attachments.size(), 3u);
+  EXPECT_EQ(got.attachments[0].verdict, "allowed");
+  EXPECT_EQ(got.attachments[1].verdict, "stripped");
+  EXPECT_EQ(got.attachments[2].verdict, "allowed");
+
+  // The delivered mail: the original header block + the replacement body.
+  std::string body;
+  ASSERT_TRUE(got.replacement_body->Read(0, got.replacement_body->size(), &body).ok());
+  const size_t header_end = raw.find("\r\n\r\n") + 4;
+  Spool delivered("", 1 << 20);
+  ASSERT_TRUE(delivered.Append(raw.substr(0, header_end) + body).ok());
+  ParsedMessage msg;
+  ASSERT_TRUE(ParseMessage(delivered, ParseLimits{}, &msg).ok());
+  EXPECT_TRUE(msg.mime_ambiguities.empty());
+  ASSERT_EQ(msg.attachments.size(), 3u);
+  EXPECT_EQ(msg.attachments[0].filename, "photo.png");
+  EXPECT_EQ(msg.attachments[0].sha256, got.attachments[0].sha256);
+  EXPECT_EQ(msg.attachments[1].declared_type, "text/plain");
+  EXPECT_EQ(msg.attachments[1].filename, "");
+  EXPECT_EQ(msg.attachments[2].filename, "report.pdf");
+  EXPECT_EQ(msg.attachments[2].sha256, got.attachments[2].sha256);
+  EXPECT_NE(body.find("removed the attachment \"setup.exe\": refused: extension .exe"),
+            std::string::npos)
+      << body;
+  EXPECT_EQ(body.find("TVq"), std::string::npos);  // base64 of "MZ": the PE is gone
+  EXPECT_NE(body.find("--b1--\r\nepilogue"), std::string::npos);
+
+  ASSERT_TRUE(got.ticket.has_value());
+  std::vector<TicketMessage> messages;
+  ASSERT_TRUE(store_->GetMessages(*got.ticket, &messages).ok());
+  ASSERT_EQ(messages.size(), 1u);
+  const TicketMessage& tm = messages[0];
+  ASSERT_EQ(tm.attachments.size(), 3u);
+  EXPECT_EQ(tm.attachments[1].verdict, "stripped");
+  EXPECT_EQ(tm.attachments[1].reason, "refused: extension .exe");
+  EXPECT_FALSE(fs::exists(StorePath(got.attachments[1].sha256)));  // refused: not stored
+  EXPECT_TRUE(fs::exists(StorePath(got.attachments[0].sha256)));
+}
+
+// Reject, hold and tempfail replies, and the size reply.
+TEST_F(AttachmentStageTest, ActionsAndReplies) {
+  queue().on_refused_type = AttachmentAction::kReject;
+  Decision rej = Ingest(Mail({File("x.exe", Pe())}, "rej"));
+  EXPECT_EQ(rej.verdict, Verdict::kReject);
+  EXPECT_EQ(rej.rcode + " " + rej.xcode + " " + rej.reply_text,
+            "550 5.7.1 attachment \"x.exe\" refused: extension .exe");
+
+  queue().on_refused_type = AttachmentAction::kHold;
+  Start();
+  Decision hold = Ingest(Mail({File("x.exe", Pe())}, "hold"));
+  EXPECT_EQ(hold.verdict, Verdict::kHold);
+  EXPECT_NE(hold.hold_reason.find("x.exe"), std::string::npos);
+  EXPECT_TRUE(hold.ticket.has_value());  // a released copy is not filtered again
+  EXPECT_EQ(hold.attachments[0].verdict, "held");
+
+  queue().max_attachment_bytes = 100;
+  Start();
+  Decision big = Ingest(Mail({File("big.pdf", Pdf() + std::string(200, 'x'))}, "big"));
+  EXPECT_EQ(big.verdict, Verdict::kReject);
+  EXPECT_EQ(big.rcode, "552");
+  EXPECT_EQ(big.xcode, "5.3.4");
+  EXPECT_NE(big.reply_text.find("\"big.pdf\" too large"), std::string::npos) << big.reply_text;
+
+  // The most severe action wins: reject (infected) over hold (refused type).
+  queue().max_attachment_bytes = 50 << 20;
+  Start();
+  Decision both = Ingest(Mail({File("x.exe", Pe()), File("e.com", Eicar())}, "both"));
+  EXPECT_EQ(both.verdict, Verdict::kReject);
+  EXPECT_NE(both.reply_text.find("e.com"), std::string::npos);
+}
+
+// A failing scanner tempfails the message (fault injected through ScannerOptions::fault_marker:
+// libclamav itself tolerates the failures a test could provoke).
+TEST_F(AttachmentStageTest, ScannerErrorTempfails) {
+  ScannerOptions o = ScannerOptionsFromConfig(config_);
+  o.fault_marker = "DESK-SCANNER-FAULT";
+  std::unique_ptr<ScannerHolder> holder;
+  ASSERT_TRUE(ScannerHolder::Create(o, &holder).ok());
+  auto c = std::make_shared<Config>(config_);
+  LmdbOptions lo;
+  lo.dir = c->store_dir;
+  ASSERT_TRUE(OpenLmdbTicketStore(lo, &store_).ok());
+  ASSERT_TRUE(Engine::Create(c, store_.get(), std::shared_ptr<ScannerHolder>(std::move(holder)),
+                             &engine_).ok());
+  Decision got = Ingest(Mail({File("a.pdf", Pdf() + "DESK-SCANNER-FAULT")}, "err"));
+  EXPECT_EQ(got.verdict, Verdict::kTempfail) << got.reply_text;
+  EXPECT_EQ(got.rcode + " " + got.xcode, "451 4.3.0");
+  EXPECT_NE(got.reply_text.find("attachment \"a.pdf\" virus scanner error"), std::string::npos)
+      << got.reply_text;
+  EXPECT_FALSE(got.ticket.has_value());
+  EXPECT_FALSE(fs::exists(StorePath(got.attachments[0].sha256)));
+  // Large content goes through ScanFd: the same.
+  got = Ingest(Mail({File("b.pdf", Pdf() + std::string(200 * 1024, 'x') + "DESK-SCANNER-FAULT")},
+                    "err2"));
+  EXPECT_EQ(got.verdict, Verdict::kTempfail) << got.reply_text;
+}
+
+// Content-addressed store: one file per content, names never become paths; dry runs store
+// nothing.
+TEST_F(AttachmentStageTest, StoreOncePerContent) {
+  Decision dry = Ingest(Mail({File("a.pdf", Pdf())}, "dry"), /*dry_run=*/true);
+  ASSERT_EQ(dry.attachments.size(), 1u);
+  EXPECT_FALSE(fs::exists(StorePath(dry.attachments[0].sha256)));
+  Decision a = Ingest(Mail({File("../../etc/passwd.pdf", Pdf())}, "one"));
+  Decision b = Ingest(Mail({File("copy.pdf", Pdf())}, "two"));
+  ASSERT_EQ(a.attachments.size(), 1u);
+  EXPECT_EQ(a.attachments[0].sha256, b.attachments[0].sha256);
+  size_t files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(AttachmentStoreDir(config_))) {
+    if (e.is_regular_file()) {
+      ++files;
+      EXPECT_EQ(e.path().filename().string(), a.attachments[0].sha256);
+    }
+  }
+  EXPECT_EQ(files, 1u);
+}
+
+// Large attachments are decoded into temp files, never whole into memory, and still scanned.
+TEST_F(AttachmentStageTest, LargeAttachmentThroughTempFile) {
+  std::string big = Pdf() + std::string(300 * 1024, 'x');
+  Decision ok = Ingest(Mail({File("big.pdf", big)}, "big ok"));
+  ASSERT_EQ(ok.attachments.size(), 1u);
+  EXPECT_EQ(ok.attachments[0].verdict, "allowed");
+  EXPECT_EQ(ReadFileOrDie(StorePath(ok.attachments[0].sha256)), big);
+  Decision bad = Ingest(Mail({File("big.txt", std::string(300 * 1024, ' ') + "CLAMessageBoxA",
+                                   "text/plain")}, "big bad"));
+  EXPECT_EQ(bad.verdict, Verdict::kReject);  // the .ndb pattern at the end, through ScanFd
+  EXPECT_NE(bad.reply_text.find("big.txt"), std::string::npos);
+}
+
+// The MIME-tools ambiguity messages. For each: what the parser found ambiguous, which
+// interpretation was scanned, and the outcome (on_malformed_attachment, default hold).
+TEST_F(AttachmentStageTest, MimeToolsAmbiguities) {
+  const std::string dir = std::string(DESK_CORPORA_DIR) + "/mime-tools/testmsgs/";
+  if (!fs::exists(dir)) GTEST_SKIP() << dir << " missing";
+  struct Case {
+    std::string file;
+    std::string want_ambiguity;  // "" = not ambiguous
+    // The interpretation scanned: GMime's, as part path:name. Only one reading is scanned; the
+    // others are covered by holding the message.
+    std::string want_scanned;
+    Verdict want_verdict;
+  } cases[] = {
+      // boundary="bar"; boundary="foo": GMime takes the first, "bar": wookie.exe is scanned; the
+      // "foo" reading (one text part) has nothing more to scan.
+      {"double-boundary.msg", "top: duplicate boundary parameter in Content-Type", "1:wookie.exe",
+       Verdict::kHold},
+      // application/octet-stream then text/plain: GMime keeps the last (text/plain); the content is
+      // scanned once whatever its type, and the name wookie.exe is judged.
+      {"double-content-type.msg", "2: duplicate Content-Type", "2:wookie.exe", Verdict::kHold},
+      // base64 then quoted-printable: GMime decodes as base64; the QP reading is not scanned.
+      {"double-content-transfer-encoding.msg", "2: duplicate Content-Transfer-Encoding",
+       "2:wookie.exe", Verdict::kHold},
+      // name="wookie.exe" and name="innocuous.txt": both names are judged.
+      {"double-content-disposition.msg", "2: duplicate Content-Disposition", "2:innocuous.txt",
+       Verdict::kHold},
+      {"double-content-disposition-param.msg",
+       "2: duplicate name parameter in Content-Disposition", "2:wookie.exe", Verdict::kHold},
+      // A "blank" line of spaces: GMime reads it as folding; Mutt-like readers end the headers.
+      {"hdr-fakeout.msg", "top: a line of spaces inside the Organization header", "",
+       Verdict::kHold},
+      // Not ambiguous: "Content-Type: ; name=...zip", filename from the other header; both names
+      // are judged (.zip refused by name: strip).
+      {"malformed-content-type-zip.msg", "", "2:payroll_report_409401_10092013.zip",
+       Verdict::kAccept},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.file);
+    const std::string raw = ReadFileOrDie(dir + c.file);
+    Spool spool("", 1 << 20);
+    ASSERT_TRUE(spool.Append(raw).ok());
+    ParsedMessage msg;
+    ASSERT_TRUE(ParseMessage(spool, ParseLimits{}, &msg).ok());
+    if (c.want_ambiguity.empty()) {
+      EXPECT_TRUE(msg.mime_ambiguities.empty()) << ::testing::PrintToString(msg.mime_ambiguities);
+    } else {
+      ASSERT_FALSE(msg.mime_ambiguities.empty());
+      EXPECT_EQ(msg.mime_ambiguities.front(), c.want_ambiguity);
+    }
+    Decision got = Ingest(raw);
+    EXPECT_EQ(got.verdict, c.want_verdict) << got.hold_reason;
+    std::vector<std::string> scanned;
+    for (const auto& line : got.extra_log_lines) {
+      std::map<std::string, std::string> f(line.begin(), line.end());
+      if (f.count("part")) scanned.push_back(f["part"] + ":" + f["attachment"]);
+    }
+    if (c.want_scanned.empty()) {
+      EXPECT_TRUE(scanned.empty()) << ::testing::PrintToString(scanned);
+    } else {
+      ASSERT_EQ(scanned.size(), 1u) << ::testing::PrintToString(scanned);
+      EXPECT_EQ(scanned[0], c.want_scanned);
+    }
+    if (!c.want_ambiguity.empty()) {
+      EXPECT_NE(got.hold_reason.find("ambiguous MIME"), std::string::npos) << got.hold_reason;
+    }
+  }
+}
+
+// The config keys reach the policy, and the C++ defaults of a queue equal the schema's.
+TEST(AttachmentConfig, QueueKeysAndDefaults) {
+  std::shared_ptr<const Config> c;
+  Status st = config::LoadString(
+      "[scanner]\nenabled = false\n[[queue]]\nname = \"q\"\naddresses = [\"q@example.com\"]\n",
+      "x.toml", &c);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  const QueueConfig& loaded = c->queues[0];
+  QueueConfig built;
+  EXPECT_EQ(loaded.attachments_allow_categories, built.attachments_allow_categories);
+  EXPECT_EQ(loaded.attachments_allow_types, built.attachments_allow_types);
+  EXPECT_EQ(loaded.attachments_refuse_extensions, built.attachments_refuse_extensions);
+  EXPECT_EQ(loaded.max_attachment_bytes, built.max_attachment_bytes);
+  EXPECT_EQ(loaded.on_infected, built.on_infected);
+  EXPECT_EQ(loaded.on_refused_type, AttachmentAction::kStrip);
+  EXPECT_EQ(loaded.on_scanner_error, AttachmentAction::kTempfail);
+  EXPECT_EQ(loaded.on_malformed_attachment, AttachmentAction::kHold);
+  AttachmentPolicyConfig p = PolicyFromQueue(loaded);
+  AttachmentPolicyConfig want = DefaultAttachmentPolicy();
+  EXPECT_EQ(p.allowed_types, want.allowed_types);
+  EXPECT_EQ(p.refused_extensions, want.refused_extensions);
+  EXPECT_EQ(p.max_attachment_bytes, want.max_attachment_bytes);
+  ASSERT_EQ(p.allowed_categories.size(), 1u);
+  EXPECT_EQ(p.allowed_categories[0], Category::kDocument);
+
+  st = config::LoadString(
+      "[scanner]\nenabled = false\n[[queue]]\nname = \"q\"\naddresses = [\"q@example.com\"]\n"
+      "archives = \"inspect\"\non_refused_type = \"hold\"\nattachments_allow_categories = "
+      "[\"image\", \"document\"]\nmax_attachment_bytes = \"10M\"\n",
+      "x.toml", &c);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(c->queues[0].archives, ArchiveMode::kInspect);
+  EXPECT_EQ(c->queues[0].on_refused_type, AttachmentAction::kHold);
+  EXPECT_EQ(c->queues[0].max_attachment_bytes, 10 << 20);
+  st = config::LoadString(
+      "[[queue]]\nname = \"q\"\naddresses = [\"q@example.com\"]\n"
+      "attachments_allow_categories = [\"pictures\"]\n",
+      "x.toml", &c);
+  EXPECT_NE(st.message().find("queue[0].attachments_allow_categories[0]: 'pictures' is not a "
+                              "category"),
+            std::string::npos)
+      << st.message();
+}
+
+// Scanning on with no database is a clear error from Engine::Create.
+TEST(AttachmentConfig, NoDatabaseIsAStartupError) {
+  TempDir empty;
+  auto c = std::make_shared<Config>(config::DefaultConfig());
+  c->scanner_database_dir = empty.path();
+  std::unique_ptr<Engine> e;
+  Status st = Engine::Create(c, nullptr, &e);
+  EXPECT_EQ(st.error_class(), ErrorClass::kScanner);
+  EXPECT_NE(st.message().find(empty.path()), std::string::npos) << st.message();
+}
+
+}  // namespace
+}  // namespace desk
