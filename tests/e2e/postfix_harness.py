@@ -639,3 +639,21 @@ def _kill(pid, sig):
         os.kill(pid, sig)
     except ProcessLookupError:
         pass
+
+
+def missing_prerequisites(*tools):
+    """Why an end-to-end suite cannot run here, or None: it needs root (a private Postfix), postfix
+    and swaks plus any further tools named, and the deskmilter and deskctl binaries (from
+    $DESKMILTER / $DESKCTL, else build/). A binary named in the environment must exist: the suite
+    then fails instead of skipping."""
+    if os.geteuid() != 0:
+        return "needs root to run a private Postfix"
+    for tool in (POSTFIX, SWAKS) + tools:
+        if not os.path.exists(tool):
+            return f"{tool} not installed"
+    for env, default in (("DESKMILTER", "build/deskmilter"), ("DESKCTL", "build/deskctl")):
+        if env in os.environ:
+            continue
+        if not (os.path.isfile(default) and os.access(default, os.X_OK)):
+            return f"{env} not set and {default} not built"
+    return None

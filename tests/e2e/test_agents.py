@@ -62,16 +62,7 @@ login = "alice@example.test"
 
 
 def _missing():
-    if os.geteuid() != 0:
-        return "needs root to run a private Postfix"
-    for tool in (ph.POSTFIX, ph.SWAKS, ph.SASLPASSWD2, ph.SMTP_SINK):
-        if not os.path.exists(tool):
-            return f"{tool} not installed"
-    for env, default in (("DESKMILTER", "build/deskmilter"), ("DESKCTL", "build/deskctl")):
-        path = os.environ.get(env, default)
-        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-            return f"{env} not set and {default} not built"
-    return None
+    return ph.missing_prerequisites(ph.SASLPASSWD2, ph.SMTP_SINK)
 
 
 def _header_block(msg):

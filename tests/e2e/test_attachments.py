@@ -83,21 +83,8 @@ def pe():
     return bytes(s)
 
 
-def _binary(name, default):
-    path = os.environ.get(name, default)
-    return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
-
-
 def _missing():
-    if os.geteuid() != 0:
-        return "needs root to run a private Postfix"
-    for tool in (ph.POSTFIX, ph.SWAKS):
-        if not os.path.exists(tool):
-            return f"{tool} not installed"
-    for env, default in (("DESKMILTER", "build/deskmilter"), ("DESKCTL", "build/deskctl")):
-        if env not in os.environ and _binary(env, default) is None:
-            return f"{env} not set and {default} not built"
-    return None
+    return ph.missing_prerequisites()
 
 
 def mail(mid, rcpt, attachments, subject="files"):
