@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
-./scripts/build.sh build -DDESK_TESTS=OFF
+./scripts/build.sh build -DDESK_TESTS=OFF -DDESK_BENCH=OFF
 config=${1:-config/deskmilter.example.toml}
 mkdir -p run/store run/spool
 ./build/deskmilter -n -c "$config"
