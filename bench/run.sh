@@ -5,7 +5,8 @@
 # build-bench/bench-results/. Needs root. Arguments go to bench/run.py (--help lists them), e.g.
 #   bench/run.sh --rounds 1            one round (default 5, configuration order rotated, medians)
 #   bench/run.sh --only store          one part only (throughput, rss, store)
-#   bench/run.sh --scan-toml FILE      add the virus-scanning row (FILE: TOML appended to the config)
+#   bench/run.sh --scan-toml FILE      [scanner] section for the scanning rows (default: ClamAV test
+#                                      signatures written into the temp dir; --no-scan-row skips)
 # Not part of the test command; no timed assertions.
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
