@@ -1,4 +1,4 @@
-// Agents' mail (issue 5): who is an agent, which of their mails belong to the help desk, how a mail
+// Agents' mail: who is an agent, which of their mails belong to the help desk, how a mail
 // to a customer is rewritten, and the reply tokens. docs/AGENTS.md is the administrator's view.
 //
 // Who is an agent (IdentifyAgent): the SMTP AUTH user ({auth_authen}) is a configured agent's

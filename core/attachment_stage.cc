@@ -15,8 +15,9 @@
 namespace desk {
 namespace {
 
-// Largest decoded attachment read into memory for type detection and archive listing; a larger
-// one is described from its first bytes only (its size already refuses it by default).
+// Largest decoded archive read into memory for listing; a larger one is described from its first
+// bytes only (its size already refuses it by default). Other attachments on disk are typed from
+// their first kDetectBytes.
 constexpr uint64_t kMaxDescribeBytes = 64ull << 20;
 constexpr size_t kCopyChunk = 64 * 1024;
 
@@ -194,10 +195,21 @@ Status AttachmentCollector::OnAttachment(const AttachmentInfo& info, const Spool
   std::string bytes;
   std::string_view view;
   if (content.on_disk()) {
-    Status s = content.Read(0, static_cast<size_t>(std::min<uint64_t>(content.size(),
-                                                                      kMaxDescribeBytes)),
-                            &bytes);
+    // Only archives and office containers are listed, and only they need more than the head:
+    // a large picture or PDF is never read into memory.
+    Status s = content.Read(0, FileTypeDetector::kDetectBytes, &bytes);
     if (!s.ok()) return s;
+    std::string head_type;
+    s = detector_->Detect(bytes, &head_type);
+    if (!s.ok()) return s;
+    const bool listed = CategoryOf(head_type, info.filename) == Category::kArchive ||
+                        head_type.find("officedocument") != std::string::npos ||
+                        head_type.find("opendocument") != std::string::npos;
+    if (listed && content.size() > bytes.size()) {
+      s = content.Read(0, static_cast<size_t>(std::min<uint64_t>(content.size(), kMaxDescribeBytes)),
+                       &bytes);
+      if (!s.ok()) return s;
+    }
     view = bytes;
   } else {
     view = content.data();

@@ -1,4 +1,4 @@
-// The attachment stage of the engine (issue 3): every attachment of a support mail is typed,
+// The attachment stage of the engine: every attachment of a support mail is typed,
 // virus-scanned and judged by its queue's policy while the message is parsed; at end of message
 // the outcomes become one action for the message, the reply, the strip edits and the ticket's
 // attachment records.

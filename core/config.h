@@ -23,7 +23,7 @@ const char* ActionName(Action a);
 // Parses "accept", "tempfail", "reject", "hold", "discard". Returns false on anything else.
 bool ParseAction(const std::string& s, Action* out);
 
-// What to do with a message when an attachment outcome class fires (issue 3). kStrip removes the
+// What to do with a message when an attachment outcome class fires. kStrip removes the
 // attachment and delivers the rest with a notice in its place. The order is the enum order of the
 // config choices "accept|tempfail|reject|hold|strip"; AttachmentActionSeverity() orders them.
 enum class AttachmentAction { kAccept, kTempfail, kReject, kHold, kStrip };
@@ -34,7 +34,7 @@ int AttachmentActionSeverity(AttachmentAction a);
 // What a reply to a closed ticket does.
 enum class ClosedReply { kReopen, kNew };
 
-// Agents (issue 5, core/agents.h): one [[queue.agent]] table each.
+// Agents(core/agents.h): one [[queue.agent]] table each.
 struct AgentConfig {
   std::string address;  // the agent's personal address, lower-case
   std::string name;     // display name ("" = none)
@@ -60,7 +60,7 @@ struct QueueConfig {
   bool tag_subject = true;             // add the tag to the delivered subject when missing
   ClosedReply closed_reply = ClosedReply::kReopen;
 
-  // Attachment policy (issue 3); turned into an AttachmentPolicyConfig by the engine. Unlike the
+  // Attachment policy; turned into an AttachmentPolicyConfig by the engine. Unlike the
   // rest, these members start at the product defaults (DefaultAttachmentPolicy) so a queue built in
   // code filters like a loaded one; config_test checks they equal the schema's defaults.
   std::vector<std::string> attachments_allow_categories = {"document"};  // category names
@@ -80,7 +80,7 @@ struct QueueConfig {
   AttachmentAction on_scan_limit = AttachmentAction::kHold;
   AttachmentAction on_scanner_error = AttachmentAction::kTempfail;
   AttachmentAction on_malformed_attachment = AttachmentAction::kHold;
-  // Agents' mail (issue 5).
+  // Agents' mail.
   std::vector<AgentConfig> agents;
   ReplyName reply_name = ReplyName::kQueue;
   bool rewrite_envelope = true;  // envelope sender of agents' mail -> the reply-via address

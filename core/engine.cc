@@ -192,7 +192,7 @@ Transaction::Transaction(const Engine& engine, Envelope envelope)
     if (m.queue != nullptr) support_.push_back(std::move(m));
   }
   agent_ = IdentifyAgent(engine_.config(), envelope_.auth_user, envelope_.client_addr,
-                         envelope_.mail_from);  // issue 5
+                         envelope_.mail_from);
 }
 
 Transaction::~Transaction() = default;
@@ -406,7 +406,7 @@ Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
   limits.hostname = cfg.hostname;
   limits.decode_dir = cfg.spool_dir;
   limits.decode_threshold = static_cast<uint64_t>(cfg.spool_threshold);
-  // Attachment filtering (issue 3): each attachment of support mail is typed, scanned and judged as
+  // Attachment filtering: each attachment of support mail is typed, scanned and judged as
   // it is decoded (agents' own mail to customers is not filtered here).
   std::unique_ptr<AttachmentCollector> attachments;
   if (IsSupport()) {

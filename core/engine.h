@@ -83,7 +83,7 @@ struct Decision {
   // Extra key=value pairs for the one log line, in order (values unescaped; the logger escapes).
   std::vector<std::pair<std::string, std::string>> log_fields;
 
-  // Attachment filtering (issue 3, core/attachment_stage.h).
+  // Attachment filtering(core/attachment_stage.h).
   // For accept or hold: the new message body (everything after the header block) when parts were
   // stripped, for smfi_replacebody; null when the body is unchanged.
   std::shared_ptr<const Spool> replacement_body;
@@ -130,8 +130,8 @@ class Transaction {
   const Engine& engine_;
   Envelope envelope_;
   std::vector<QueueMatch> support_;
-  AgentIdentity agent_;  // issue 5
-  // Automatic-mail stage (issue 4): classification and flood counting. Returns true when the
+  AgentIdentity agent_;
+  // Automatic-mail stage: classification and flood counting. Returns true when the
   // decision is final (*d filled); false to continue with threading, *may_open telling whether a
   // new ticket may be opened.
   bool AutoStage(const ParsedMessage& msg, const QueueMatch& route, int64_t now, bool dry_run,

@@ -202,7 +202,7 @@ void EditFailed(const Engine& engine, const Status& st, Decision* d) {
   d->reasons.push_back("edit_failed");
 }
 
-// Sends the stripped body (issue 3) in chunks, back to back: Postfix refuses another edit between
+// Sends the stripped body in chunks, back to back: Postfix refuses another edit between
 // two smfi_replacebody calls (notes/postfix.md). libmilter limits one chunk to 64 KiB.
 Status ReplaceBody(SMFICTX* ctx, const Spool& body) {
   constexpr size_t kChunk = 60 * 1024;
@@ -281,7 +281,7 @@ void LogDecision(const std::string& qid, const Message& m, const Decision& d,
   f.emplace_back("msgid", OrDash(d.message_id));
   f.emplace_back("size", std::to_string(m.size));
   f.emplace_back("reasons", OrDash(Join(d.reasons)));
-  // The automatic-mail class and the rule that fired (issue 4: each classification is logged).
+  // The automatic-mail class and the rule that fired (each classification is logged).
   // After the older fields, so patterns that match a prefix of the line keep matching.
   f.emplace_back("auto", OrDash(d.auto_class));
   f.emplace_back("rule", OrDash(d.auto_rule));
