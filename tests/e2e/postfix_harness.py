@@ -28,10 +28,13 @@ import os
 import pwd
 import re
 import shutil
+import sys
 import signal
 import socket
 import subprocess
+import tempfile
 import time
+import unittest
 
 POSTFIX = shutil.which("postfix", path="/usr/sbin:/usr/bin:/sbin:/bin") or "/usr/sbin/postfix"
 POSTQUEUE = shutil.which("postqueue", path="/usr/sbin:/usr/bin") or "/usr/sbin/postqueue"
@@ -657,3 +660,66 @@ def missing_prerequisites(*tools):
         if not (os.path.isfile(default) and os.access(default, os.X_OK)):
             return f"{env} not set and {default} not built"
     return None
+
+
+class MilterPostfixCase(unittest.TestCase):
+    """One deskmilter (the class's CONFIG) and one private Postfix in front of it, for a whole test
+    class, in a temp directory removed at the end (kept with DESK_E2E_KEEP=1). Subclasses set CONFIG
+    and PREFIX and may override prepare() (runs in cls.tmp before deskmilter starts; servers it
+    appends to cls.servers are stopped at the end) and postfix_options() (keyword arguments for
+    PostfixInstance). Sets cls.tmp, cls.milter, cls.pf, cls.cfg and cls.t0."""
+
+    CONFIG = None
+    PREFIX = "desk-e2e-"
+
+    @classmethod
+    def prepare(cls):
+        pass
+
+    @classmethod
+    def postfix_options(cls):
+        return {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.t0 = time.monotonic()
+        cls.tmp = tempfile.mkdtemp(prefix=cls.PREFIX)
+        cls.milter = cls.pf = None
+        cls.servers = []
+        try:
+            for sub in ("store", "spool"):
+                os.makedirs(os.path.join(cls.tmp, "deskmilter", sub), exist_ok=True)
+            cls.prepare()
+            cls.milter = Milter(cls.tmp, cls.CONFIG)
+            cls.milter.start()
+            cls.pf = PostfixInstance(cls.tmp, milter=cls.milter.postfix_spec,
+                                     **cls.postfix_options())
+            cls.pf.start()
+        except Exception:
+            cls._teardown()
+            raise
+        cls.cfg = cls.milter.config_path
+        print(f"\nsetUpClass: {time.monotonic() - cls.t0:.1f} s", file=sys.stderr)
+
+    @classmethod
+    def _teardown(cls):
+        try:
+            if cls.pf is not None:
+                cls.pf.stop()
+            for server in cls.servers:
+                server.stop()
+        finally:
+            try:
+                if cls.milter is not None:
+                    cls.milter.stop()
+            finally:
+                if os.environ.get("DESK_E2E_KEEP"):
+                    print(f"kept {cls.tmp}", file=sys.stderr)
+                else:
+                    shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._teardown()
+        print(f"\ntotal: {time.monotonic() - cls.t0:.1f} s", file=sys.stderr)
+

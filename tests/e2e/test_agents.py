@@ -14,9 +14,7 @@ Environment: DESKMILTER, DESKCTL; root; postfix, swaks, saslpasswd2 and smtp-sin
 
 import os
 import re
-import shutil
 import sys
-import tempfile
 import time
 import unittest
 
@@ -71,58 +69,26 @@ def _header_block(msg):
 
 
 @unittest.skipIf(_missing(), _missing())
-class AgentsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.t0 = time.monotonic()
-        cls.tmp = tempfile.mkdtemp(prefix="desk-e2e-agents-")
-        cls.milter = cls.pf = None
-        cls.relays = []
-        try:
-            for sub in ("store", "spool"):
-                os.makedirs(os.path.join(cls.tmp, "deskmilter", sub), exist_ok=True)
-            cls.relay_a = ph.SmtpSink(os.path.join(cls.tmp, "relay-a"))
-            cls.relay_b = ph.SmtpSink(os.path.join(cls.tmp, "relay-b"))
-            for r in (cls.relay_a, cls.relay_b):
-                r.start()
-                cls.relays.append(r)
-            cls.milter = ph.Milter(cls.tmp, CONFIG)
-            cls.milter.start()
-            relay_map = ("inline:{ "
-                         f"support@example.test=[127.0.0.1]:{cls.relay_a.port}, "
-                         f"billing@example.test=[127.0.0.1]:{cls.relay_b.port} }}")
-            cls.pf = ph.PostfixInstance(
-                cls.tmp, milter=cls.milter.postfix_spec,
-                domains=("example.test", "customer.test"),
-                sasl_users={AGENT_LOGIN: AGENT_PASSWORD}, sasl_realm="example.test",
-                extra_main_cf={"sender_dependent_relayhost_maps": relay_map})
-            cls.pf.start()
-        except Exception:
-            cls._teardown()
-            raise
-        cls.cfg = cls.milter.config_path
-        print(f"\nsetUpClass: {time.monotonic() - cls.t0:.1f} s", file=sys.stderr)
+class AgentsTest(ph.MilterPostfixCase):
+    CONFIG = CONFIG
+    PREFIX = "desk-e2e-agents-"
 
     @classmethod
-    def _teardown(cls):
-        try:
-            if cls.pf is not None:
-                cls.pf.stop()
-            for r in cls.relays:
-                r.stop()
-        finally:
-            try:
-                if cls.milter is not None:
-                    cls.milter.stop()
-            finally:
-                if os.environ.get("DESK_E2E_KEEP"):
-                    print(f"kept {cls.tmp}", file=sys.stderr)
-                else:
-                    shutil.rmtree(cls.tmp, ignore_errors=True)
+    def prepare(cls):
+        cls.relay_a = ph.SmtpSink(os.path.join(cls.tmp, "relay-a"))
+        cls.relay_b = ph.SmtpSink(os.path.join(cls.tmp, "relay-b"))
+        for r in (cls.relay_a, cls.relay_b):
+            r.start()
+            cls.servers.append(r)
 
     @classmethod
-    def tearDownClass(cls):
-        cls._teardown()
+    def postfix_options(cls):
+        relay_map = ("inline:{ "
+                     f"support@example.test=[127.0.0.1]:{cls.relay_a.port}, "
+                     f"billing@example.test=[127.0.0.1]:{cls.relay_b.port} }}")
+        return dict(domains=("example.test", "customer.test"),
+                    sasl_users={AGENT_LOGIN: AGENT_PASSWORD}, sasl_realm="example.test",
+                    extra_main_cf={"sender_dependent_relayhost_maps": relay_map})
 
     # --- helpers ---
 

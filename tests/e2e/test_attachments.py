@@ -21,10 +21,8 @@ import email
 import email.policy
 import os
 import re
-import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 import unittest
@@ -101,50 +99,18 @@ def mail(mid, rcpt, attachments, subject="files"):
 
 
 @unittest.skipIf(_missing(), _missing())
-class AttachmentsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.t0 = time.monotonic()
-        cls.tmp = tempfile.mkdtemp(prefix="desk-e2e-att-")
-        cls.milter = None
-        cls.pf = None
-        cls.seq = 0
-        try:
-            milter_dir = os.path.join(cls.tmp, "deskmilter")
-            for sub in ("store", "spool", "db"):
-                os.makedirs(os.path.join(milter_dir, sub), exist_ok=True)
-            cls.db = os.path.join(milter_dir, "db")
-            with open(os.path.join(cls.db, "eicar.hdb"), "w") as f:
-                f.write(EICAR_HDB)
-            os.environ["DESKMILTER_TEST_SCANNER_FAULT"] = FAULT
-            cls.milter = ph.Milter(cls.tmp, CONFIG)
-            cls.milter.start()
-            cls.pf = ph.PostfixInstance(cls.tmp, milter=cls.milter.postfix_spec)
-            cls.pf.start()
-        except Exception:
-            cls._teardown()
-            raise
-        cls.cfg = cls.milter.config_path
+class AttachmentsTest(ph.MilterPostfixCase):
+    CONFIG = CONFIG
+    PREFIX = "desk-e2e-att-"
+    seq = 0
 
     @classmethod
-    def _teardown(cls):
-        try:
-            if cls.pf is not None:
-                cls.pf.stop()
-        finally:
-            try:
-                if cls.milter is not None:
-                    cls.milter.stop()
-            finally:
-                if os.environ.get("DESK_E2E_KEEP"):
-                    print(f"kept {cls.tmp}", file=sys.stderr)
-                else:
-                    shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._teardown()
-        print(f"\ntotal: {time.monotonic() - cls.t0:.1f} s", file=sys.stderr)
+    def prepare(cls):
+        cls.db = os.path.join(cls.tmp, "deskmilter", "db")
+        os.makedirs(cls.db, exist_ok=True)
+        with open(os.path.join(cls.db, "eicar.hdb"), "w") as f:
+            f.write(EICAR_HDB)
+        os.environ["DESKMILTER_TEST_SCANNER_FAULT"] = FAULT
 
     def mid(self, what):
         type(self).seq += 1

@@ -27,9 +27,7 @@ import concurrent.futures
 import email.utils
 import os
 import re
-import shutil
 import sys
-import tempfile
 import time
 import unittest
 
@@ -78,46 +76,10 @@ def _addr(v):
 
 
 @unittest.skipIf(_missing(), _missing())
-class LoopsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.t0 = time.monotonic()
-        cls.tmp = tempfile.mkdtemp(prefix="desk-e2e-loops-")
-        cls.milter = None
-        cls.pf = None
-        try:
-            milter_dir = os.path.join(cls.tmp, "deskmilter")
-            for sub in ("store", "spool"):
-                os.makedirs(os.path.join(milter_dir, sub), exist_ok=True)
-            cls.milter = ph.Milter(cls.tmp, CONFIG)
-            cls.milter.start()
-            cls.pf = ph.PostfixInstance(cls.tmp, milter=cls.milter.postfix_spec)
-            cls.pf.start()
-        except Exception:
-            cls._teardown()
-            raise
-        cls.cfg = cls.milter.config_path
-        cls.seen = set()  # Maildir paths already answered by a robot
-
-    @classmethod
-    def _teardown(cls):
-        try:
-            if cls.pf is not None:
-                cls.pf.stop()
-        finally:
-            try:
-                if cls.milter is not None:
-                    cls.milter.stop()
-            finally:
-                if os.environ.get("DESK_E2E_KEEP"):
-                    print(f"kept {cls.tmp}", file=sys.stderr)
-                else:
-                    shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._teardown()
-        print(f"\ntotal: {time.monotonic() - cls.t0:.1f} s", file=sys.stderr)
+class LoopsTest(ph.MilterPostfixCase):
+    CONFIG = CONFIG
+    PREFIX = "desk-e2e-loops-"
+    seen = set()  # Maildir paths already answered by a robot
 
     # --- helpers ---
 
