@@ -11,7 +11,7 @@ if ! command -v clang++ >/dev/null; then
   exit 0
 fi
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=Debug \
-  -DDESK_SANITIZE=ON -DDESK_FUZZ=ON >/dev/null
+  -DDESK_WERROR=ON -DDESK_SANITIZE=ON -DDESK_FUZZ=ON >/dev/null
 make -C build-fuzz -j"${DESK_JOBS:-2}" desk_fuzz_attachments
 corpus=build-fuzz/corpus
 tests/fuzz/seed_corpus.sh "$(pwd)/../shared/corpora" "$corpus"

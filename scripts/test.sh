@@ -9,12 +9,12 @@ cd "$(dirname "$0")/.."
 
 jobs=$(nproc)
 echo "== build (RelWithDebInfo)"
-./scripts/build.sh build -DDESK_TESTS=ON
+./scripts/build.sh build -DDESK_WERROR=ON -DDESK_TESTS=ON
 echo "== tests"
 ctest --test-dir build --output-on-failure -j "$jobs"
 
 echo "== build (ASan + UBSan)"
-./scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DDESK_SANITIZE=ON -DDESK_TESTS=ON
+./scripts/build.sh build-asan -DDESK_WERROR=ON -DCMAKE_BUILD_TYPE=Debug -DDESK_SANITIZE=ON -DDESK_TESTS=ON
 echo "== tests under sanitizers"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs" -L 'unit|protocol|corpus'
