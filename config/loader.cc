@@ -120,7 +120,7 @@ struct Value {
   std::string str;
   int64_t num = 0;  // kInt, kSize, kOctalMode; the choice's index for kEnum
   bool flag = false;
-  Action action = Action::kTempfail;
+  Outcome action = Outcome::kTempfail;
   std::vector<std::string> list;
 };
 
@@ -214,7 +214,8 @@ class Loader {
         return Status::Ok();
       case Type::kAction:
         if (!node.is_string()) return Fail(key, got);
-        if (!ParseAction(node.as_string()->get(), &v->action)) {
+        // Strip is an attachment action only (core/outcome.h).
+        if (!ParseOutcome(node.as_string()->get(), &v->action) || v->action == Outcome::kStrip) {
           return Fail(key, Quoted(node.as_string()->get()) + " is not one of " + RangeText(option));
         }
         return Status::Ok();
@@ -226,6 +227,7 @@ class Loader {
           size_t bar = rest.find('|');
           if (rest.substr(0, bar) == s) {
             v->num = i;
+            v->str = std::string(s);
             return Status::Ok();
           }
           if (bar == std::string_view::npos) break;
@@ -303,9 +305,13 @@ class Loader {
         target->*m = v.flag;
         return option.type == Type::kBool;
       }
-      bool operator()(Action C::*m) const {
-        target->*m = v.action;
-        return option.type == Type::kAction;
+      bool operator()(Outcome C::*m) const {
+        // kAction fields, and kEnum ones whose choices are outcome names (attachment actions).
+        if (option.type == Type::kAction) {
+          target->*m = v.action;
+          return true;
+        }
+        return option.type == Type::kEnum && ParseOutcome(v.str, &(target->*m));
       }
       bool operator()(ClosedReply C::*m) const {
         target->*m = static_cast<ClosedReply>(v.num);
@@ -317,10 +323,6 @@ class Loader {
       }
       bool operator()(TicketEffect C::*m) const {
         target->*m = static_cast<TicketEffect>(v.num);
-        return option.type == Type::kEnum;
-      }
-      bool operator()(AttachmentAction C::*m) const {
-        target->*m = static_cast<AttachmentAction>(v.num);
         return option.type == Type::kEnum;
       }
       bool operator()(ArchiveMode C::*m) const {

@@ -548,12 +548,9 @@ std::string FormatValueT(const OptionSpec<C>& option, const C& target) {
       return buf;
     }
     std::string operator()(bool C::*m) const { return target.*m ? "true" : "false"; }
-    std::string operator()(Action C::*m) const { return QuoteToml(ActionName(target.*m)); }
+    std::string operator()(Outcome C::*m) const { return QuoteToml(OutcomeName(target.*m)); }
     std::string operator()(ClosedReply C::*m) const { return Choice(static_cast<size_t>(target.*m)); }
     std::string operator()(TicketEffect C::*m) const { return Choice(static_cast<size_t>(target.*m)); }
-    std::string operator()(AttachmentAction C::*m) const {
-      return Choice(static_cast<size_t>(target.*m));
-    }
     std::string operator()(ArchiveMode C::*m) const { return Choice(static_cast<size_t>(target.*m)); }
     std::string operator()(EncryptedMode C::*m) const {
       return Choice(static_cast<size_t>(target.*m));

@@ -29,7 +29,7 @@ enum class Type {
   kString,
   kInt,
   kBool,
-  kAction,       // accept|tempfail|reject|hold|discard (desk::Action)
+  kAction,       // accept|tempfail|reject|hold|discard (a desk::Outcome)
   kEnum,         // one of Option::choices; fills an enum by its index in choices
   kOctalMode,    // file permissions: "0660" (octal string) or an integer (0o660)
   kSize,         // bytes: an integer, or a string with a K, M or G suffix (powers of 1024)
@@ -40,8 +40,8 @@ const char* TypeName(Type t);  // "string", "integer", ..., for docs and message
 // The member of C an option fills. Its alternative must fit the option's Type (the loader reports
 // a mismatch as a config error, so a wrong table entry fails every test that loads a config).
 template <typename C>
-using Field = std::variant<std::string C::*, int64_t C::*, bool C::*, Action C::*, ClosedReply C::*,
-                           TicketEffect C::*, AttachmentAction C::*, ArchiveMode C::*,
+using Field = std::variant<std::string C::*, int64_t C::*, bool C::*, Outcome C::*, ClosedReply C::*,
+                           TicketEffect C::*, ArchiveMode C::*,
                            EncryptedMode C::*, std::vector<std::string> C::*, ReplyName C::*>;
 
 template <typename C>

@@ -1,5 +1,6 @@
-// Agents' mail: see agents.h. Identification, the creation rules, the rewrite of an agent's mail
-// to a customer, reply tokens (GLib's GHmac), and the agent pipeline that threads and stores it.
+// Agents' mail: see agents.h. Identification, the creation rules and the rewrite of an agent's mail
+// to a customer. The pipeline that threads and stores it is core/pipeline.cc's, shared with
+// customers' mail.
 #include "core/agents.h"
 
 #include <arpa/inet.h>
@@ -11,13 +12,10 @@
 #include <cstring>
 #include <map>
 
-#include "core/engine.h"
 #include "core/threading.h"
 
 namespace desk {
 namespace {
-
-constexpr size_t kMacHexDigits = 12;
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -31,10 +29,6 @@ bool ContainsNoCase(std::string_view hay, std::string_view needle) {
 }
 
 
-
-std::string AgentLabel(const AgentConfig& a) {
-  return a.name.empty() ? a.address : a.name + " <" + a.address + ">";
-}
 
 // Parses "192.0.2.0/24" or "2001:db8::/32" into family, bytes and prefix length.
 bool ParseCidr(std::string_view cidr, int* family, unsigned char bytes[16], int* bits) {
@@ -52,15 +46,6 @@ bool ParseCidr(std::string_view cidr, int* family, unsigned char bytes[16], int*
     *bits = v;
   }
   return true;
-}
-
-bool SameQueue(const QueueConfig* a, const QueueConfig* b) { return a != nullptr && a == b; }
-
-const QueueConfig* QueueByName(const Config& config, const std::string& name) {
-  for (const QueueConfig& q : config.queues) {
-    if (q.name == name) return &q;
-  }
-  return nullptr;
 }
 
 // Deletes or changes headers; edits of one name are emitted from the highest index down so the
@@ -82,16 +67,13 @@ struct HeaderPlan {
   }
 };
 
-struct Rewrite {
-  const QueueConfig* queue = nullptr;
-  const AgentConfig* agent = nullptr;
-  std::string via;       // reply-via address
-  std::string reply_to;  // Reply-To address
-  uint64_t ticket = 0;   // 0: unknown (dry run of a new ticket): no tag
-  std::vector<std::string> personal;  // addresses to scrub from the headers
-};
+}  // namespace
 
-void PlanRewrite(const Rewrite& r, const ParsedMessage& msg, Decision* d) {
+std::string AgentLabel(const AgentConfig& a) {
+  return a.name.empty() ? a.address : a.name + " <" + a.address + ">";
+}
+
+void PlanAgentRewrite(const AgentRewrite& r, const ParsedMessage& msg, Decision* d) {
   const QueueConfig& q = *r.queue;
   std::string display = q.name;
   if (q.reply_name == ReplyName::kAgentViaQueue) {
@@ -152,8 +134,6 @@ void PlanRewrite(const Rewrite& r, const ParsedMessage& msg, Decision* d) {
   plan.Emit(&d->header_changes);
   if (q.rewrite_envelope) d->envelope_from = r.via;
 }
-
-}  // namespace
 
 bool InNetworks(const std::vector<std::string>& cidrs, std::string_view addr) {
   if (addr.size() > 5 && Lower(addr.substr(0, 5)) == "ipv6:") addr.remove_prefix(5);
@@ -243,45 +223,10 @@ AgentMailKind ClassifyAgentMail(const AgentMailFacts& f) {
   return f.to_support ? AgentMailKind::kSupport : AgentMailKind::kPersonal;
 }
 
-std::string MakeReplyToken(std::string_view secret, std::string_view queue, uint64_t ticket) {
-  const std::string n = std::to_string(ticket);
-  const std::string data = "deskmilter-reply-token:v1:" + std::string(queue) + ":" + n;
-  GHmac* hmac = g_hmac_new(G_CHECKSUM_SHA256, reinterpret_cast<const guchar*>(secret.data()),
-                           secret.size());
-  g_hmac_update(hmac, reinterpret_cast<const guchar*>(data.data()),
-                static_cast<gssize>(data.size()));
-  std::string hex = g_hmac_get_string(hmac);  // owned by hmac
-  g_hmac_unref(hmac);
-  return n + "-" + hex.substr(0, kMacHexDigits);
-}
-
-std::optional<uint64_t> CheckReplyToken(std::string_view secret, std::string_view queue,
-                                        std::string_view token) {
-  if (secret.empty()) return std::nullopt;
-  size_t dash = token.find('-');
-  if (dash == std::string_view::npos || dash == 0 || dash > 18 ||
-      token.size() != dash + 1 + kMacHexDigits) {
-    return std::nullopt;
-  }
-  uint64_t n = 0;
-  auto [p, ec] = std::from_chars(token.data(), token.data() + dash, n);
-  if (ec != std::errc() || p != token.data() + dash || n == 0 || token[0] == '0') {
-    return std::nullopt;
-  }
-  const std::string want = MakeReplyToken(secret, queue, n);
-  // Constant time over the MAC, so a forger learns nothing from timing.
-  unsigned char diff = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    diff |= static_cast<unsigned char>(want[i] ^ std::tolower(static_cast<unsigned char>(token[i])));
-  }
-  if (diff != 0) return std::nullopt;
-  return n;
-}
-
 std::string ReplyViaAddress(const QueueRouter& router, const QueueConfig& queue,
                             const std::string& received_at) {
   QueueMatch m = router.Match(received_at);
-  if (SameQueue(m.queue, &queue) && !m.wildcard) return m.support_address;
+  if (m.queue == &queue && !m.wildcard) return m.support_address;
   return queue.default_address;
 }
 
@@ -307,244 +252,6 @@ std::string FormatFromHeader(const std::string& name, const std::string& address
     shown += "\"";
   }
   return shown + " <" + address + ">";
-}
-
-bool AgentEndOfMessage(const Engine& engine, const Envelope& envelope, const AgentIdentity& id,
-                       const std::vector<QueueMatch>& support_rcpts, const ParsedMessage& msg,
-                       int64_t now, bool dry_run, Decision* out) {
-  const Config& cfg = engine.config();
-  const QueueRouter& router = engine.router();
-  const AgentConfig& agent = *id.agent;
-  TicketStore* store = engine.store();
-
-  // Who the mail goes to, and which support address it involves (From first, then To, Cc, and
-  // the envelope, which also sees Bcc).
-  auto outside = [&](const std::string& addr) {
-    std::string a = NormalizeAddress(addr);
-    return !a.empty() && a.find('@') != std::string::npos && !router.IsSupportAddress(a) &&
-           FindAgentByAddress(cfg, a) == nullptr;
-  };
-  std::vector<std::string> outside_rcpts;
-  for (const std::string& r : envelope.rcpts) {
-    if (outside(r)) outside_rcpts.push_back(NormalizeAddress(r));
-  }
-  QueueMatch involved = router.Match(msg.from.address);
-  for (const auto* list : {&msg.to, &msg.cc}) {
-    for (const Mailbox& m : *list) {
-      if (involved.queue == nullptr) involved = router.Match(m.address);
-    }
-  }
-  if (involved.queue == nullptr && !support_rcpts.empty()) involved = support_rcpts.front();
-
-  QueueMatch thread_match;
-  thread_match.queue = involved.queue != nullptr ? involved.queue : id.queue;
-  ThreadResult thread;
-  Status st = ResolveThread(store, msg, thread_match, agent.address, cfg.max_references, &thread,
-                            cfg.reply_token_secret);
-  if (!st.ok()) {
-    *out = engine.FailureDecision(st);
-    return true;
-  }
-  Ticket ticket;
-  bool have_ticket = false;
-  if (thread.kind == ThreadResult::Kind::kNew && thread.ignored_tag_ticket != 0) {
-    // An identified agent may name any existing ticket by its tag.
-    st = store->GetTicket(thread.ignored_tag_ticket, &ticket);
-    if (st.ok()) {
-      thread.kind = ThreadResult::Kind::kReply;
-      thread.ticket = ticket.number;
-      thread.matched_by = "subject_tag";
-      have_ticket = true;
-    } else if (!st.IsNotFound()) {
-      *out = engine.FailureDecision(st);
-      return true;
-    }
-  }
-  if (thread.kind != ThreadResult::Kind::kNew && !have_ticket) {
-    st = store->GetTicket(thread.ticket, &ticket);
-    if (!st.ok()) {
-      *out = engine.FailureDecision(st);
-      return true;
-    }
-  }
-
-  AgentMailFacts facts;
-  facts.threads = thread.kind != ThreadResult::Kind::kNew;
-  facts.outside_rcpt = !outside_rcpts.empty();
-  facts.support_involved = involved.queue != nullptr;
-  facts.to_support = !support_rcpts.empty();
-  const AgentMailKind kind = ClassifyAgentMail(facts);
-  if (kind == AgentMailKind::kSupport) return false;
-
-  Decision d;
-  d.message_id = msg.message_id;
-  d.log_fields.emplace_back("agent", agent.address);
-  d.log_fields.emplace_back("agent_by", id.via);
-  d.reasons.push_back("agent:" + id.via);
-  if (kind == AgentMailKind::kPersonal) {
-    d.kind = "not_support";
-    d.ticket_action = "none";
-    d.reasons.push_back("agent_personal");
-    *out = std::move(d);
-    return true;
-  }
-
-  const QueueConfig* queue = facts.threads ? QueueByName(cfg, ticket.queue) : involved.queue;
-  if (queue == nullptr) queue = thread_match.queue;  // the ticket's queue left the config
-  d.queue = queue->name;
-  d.kind = AgentMailKindName(kind);
-  if (!thread.matched_by.empty()) d.reasons.push_back("thread:" + thread.matched_by);
-
-  TicketWrite w;
-  w.now = now;
-  TicketMessage& tm = w.message;
-  tm.direction = Direction::kOutbound;
-  tm.kind = d.kind;
-  tm.message_id = msg.message_id;
-  tm.queue_id = envelope.queue_id;
-  tm.from = msg.from;  // the agent's own From, kept on the ticket
-  tm.to = msg.to;
-  tm.cc = msg.cc;
-  tm.envelope_from = envelope.mail_from;
-  for (const std::string& r : envelope.rcpts) tm.envelope_rcpts.push_back(NormalizeAddress(r));
-  tm.subject = msg.subject;
-  tm.date = msg.date;
-  tm.received_at = now;
-  tm.size = msg.size_bytes;
-  tm.body = msg.text_body;
-  if (msg.text_body_truncated) {
-    tm.body += "\n[... truncated by deskmilter at " + std::to_string(cfg.max_body_chars) +
-               " characters ...]";
-  }
-  tm.body_truncated = msg.text_body_truncated;
-  tm.agent = agent.address;
-  for (const AttachmentInfo& a : msg.attachments) {
-    StoredAttachment sa;
-    sa.filename = a.filename;
-    sa.declared_type = a.declared_type;
-    sa.size = a.size;
-    sa.sha256 = a.sha256;
-    tm.attachments.push_back(std::move(sa));
-  }
-  w.referenced_ids = ReferencedIds(msg, cfg.max_references);
-  // The customers become participants (their tagged replies then thread); the agent does not.
-  for (const auto* list : {&msg.to, &msg.cc}) {
-    for (const Mailbox& m : *list) {
-      std::string a = NormalizeAddress(m.address);
-      if (outside(a) && std::find(w.participants.begin(), w.participants.end(), a) ==
-                            w.participants.end()) {
-        w.participants.push_back(a);
-      }
-    }
-  }
-  for (const std::string& a : outside_rcpts) {
-    if (std::find(w.participants.begin(), w.participants.end(), a) == w.participants.end()) {
-      w.participants.push_back(a);
-    }
-  }
-
-  std::string received_at = ticket.received_at;
-  const bool create = kind == AgentMailKind::kNew;
-  if (create) {
-    w.op = TicketWrite::Op::kCreate;
-    Ticket& t = w.new_ticket;
-    t.queue = queue->name;
-    t.title = msg.subject;
-    for (const auto* list : {&msg.to, &msg.cc}) {
-      for (const Mailbox& m : *list) {
-        if (t.requester.address.empty() && outside(m.address)) t.requester = m;
-      }
-    }
-    if (t.requester.address.empty()) t.requester.address = outside_rcpts.front();
-    t.description = tm.body;
-    t.received_at = involved.address;
-    t.assigned_agent = agent.address;
-    received_at = t.received_at;
-    TicketEvent created;
-    created.at = now;
-    created.type = "created";
-    created.text = "Sent by: " + AgentLabel(agent) + "\nSent to: " + FormatMailbox(t.requester) +
-                   "\nReceived by: " + involved.address + "\nSession ID: " + envelope.queue_id +
-                   "\nAssigned agent: " + AgentLabel(agent) + "\nQueue: " + queue->name +
-                   "\nSubject: " + msg.subject;
-    w.events.push_back(std::move(created));
-  } else {
-    w.op = TicketWrite::Op::kAppend;
-    w.ticket = thread.ticket;
-  }
-  if (thread.also_ticket != 0) {
-    TicketEvent ev;
-    ev.at = now;
-    ev.type = "also_referenced";
-    ev.related_ticket = thread.also_ticket;
-    ev.text = "This message also referred to ticket " + std::to_string(thread.also_ticket);
-    w.events.push_back(std::move(ev));
-    d.reasons.push_back("also_referenced:" + std::to_string(thread.also_ticket));
-  }
-  TicketEvent latest;
-  latest.at = now;
-  latest.type = "latest_email";
-  latest.text = MidUrl(msg.message_id);
-  w.events.push_back(std::move(latest));
-
-  if (thread.kind == ThreadResult::Kind::kDuplicate) {
-    // An SMTP retry of a mail already stored: nothing to write, but the copy that goes out now
-    // must be rewritten exactly as the first one was.
-    d.kind = "duplicate";
-    d.ticket = thread.ticket;
-    d.ticket_action = "none";
-    d.reasons.push_back("duplicate_message_id");
-  } else if (dry_run || store == nullptr) {
-    d.ticket_action = create ? "created" : "appended";
-    if (!create) d.ticket = w.ticket;
-    d.reasons.push_back("dry_run");
-  } else {
-    WriteResult res;
-    st = store->Write(w, &res);
-    if (!st.ok()) {
-      *out = engine.FailureDecision(st);
-      return true;
-    }
-    d.ticket = res.ticket;
-    d.ticket_action = res.duplicate ? "none" : (create ? "created" : "appended");
-    if (res.duplicate) {
-      d.kind = "duplicate";
-      d.reasons.push_back("duplicate_message_id");
-    }
-  }
-
-  if (msg.message_id_generated) {
-    d.header_changes.push_back({HeaderEdit::Op::kAdd, "Message-ID", "<" + msg.message_id + ">", 1});
-  }
-  if (kind == AgentMailKind::kInternalNote) {
-    d.log_fields.emplace_back("thread", thread.matched_by.empty() ? "-" : thread.matched_by);
-    *out = std::move(d);
-    return true;
-  }
-
-  Rewrite r;
-  r.queue = queue;
-  r.agent = &agent;
-  r.via = ReplyViaAddress(router, *queue, received_at);
-  r.reply_to = r.via;
-  r.ticket = d.ticket.value_or(0);
-  if (queue->reply_token && !cfg.reply_token_secret.empty() && r.ticket != 0) {
-    size_t at = r.via.rfind('@');
-    r.reply_to = r.via.substr(0, at) + "+" +
-                 MakeReplyToken(cfg.reply_token_secret, queue->name, r.ticket) + r.via.substr(at);
-  }
-  for (const std::string& p : {agent.address, NormalizeAddress(envelope.mail_from),
-                               NormalizeAddress(msg.from.address)}) {
-    if (!p.empty() && !router.IsSupportAddress(p) &&
-        std::find(r.personal.begin(), r.personal.end(), p) == r.personal.end()) {
-      r.personal.push_back(p);
-    }
-  }
-  PlanRewrite(r, msg, &d);
-  d.log_fields.emplace_back("reply_via", r.via);
-  d.log_fields.emplace_back("thread", thread.matched_by.empty() ? "-" : thread.matched_by);
-  *out = std::move(d);
-  return true;
 }
 
 }  // namespace desk

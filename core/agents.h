@@ -16,7 +16,7 @@
 // "Threads" is ResolveThread (Message-IDs, References, reply token), plus the subject tag of an
 // existing ticket, which an identified agent may use without being a participant.
 //
-// Rewriting (AgentEndOfMessage, agent_reply and agent_new): From becomes the queue's reply-via
+// Rewriting (PlanAgentRewrite, for agent_reply and agent_new, in the pipeline's delivery edits): From becomes the queue's reply-via
 // identity (the support address the ticket was received at; the queue's default_address for a
 // wildcard one), Reply-To the reply address (support+TOKEN@domain with reply_token), the envelope
 // sender the reply-via address (rewrite_envelope), the subject gets the tag; Sender, Return-Path
@@ -24,14 +24,13 @@
 // envelope sender, the original From) are deleted. To, Cc and Received are left as they are.
 // The original From and the agent are kept on the ticket message.
 //
-// Reply tokens: "N-MAC", N the ticket number in decimal and MAC the first 12 hex digits (48 bits)
-// of HMAC-SHA256(secret, "deskmilter-reply-token:v1:QUEUE:N"); lower case, so they survive the
-// case folding of addresses.
+// Reply tokens: core/reply_token.h.
 //
 // Limits: agent lookups are linear scans over the configured agents (a few hundred at most is
 // the expected size); trusted_networks are parsed per call.
-// Thread-safety: pure functions over an immutable Config; AgentEndOfMessage writes through the
-// (thread-safe) TicketStore.
+// Agents' mail runs through the one end-of-message pipeline (core/pipeline.h): its attachments
+// are judged by the agent's queue's policy and scanned like customers' mail.
+// Thread-safety: pure functions over an immutable Config.
 #pragma once
 
 #include <cstdint>
@@ -42,13 +41,11 @@
 
 #include "core/address.h"
 #include "core/config.h"
+#include "core/decision.h"
 #include "core/message.h"
+#include "core/reply_token.h"
 
 namespace desk {
-
-class Engine;
-struct Envelope;
-struct Decision;
 
 struct AgentIdentity {
   const AgentConfig* agent = nullptr;  // nullptr: the sender is no agent
@@ -78,12 +75,6 @@ struct AgentMailFacts {
 };
 AgentMailKind ClassifyAgentMail(const AgentMailFacts& facts);
 
-// Reply tokens (see the top of this file). secret must not be empty.
-std::string MakeReplyToken(std::string_view secret, std::string_view queue, uint64_t ticket);
-// The ticket number when token is well formed and its MAC is right; nullopt otherwise.
-std::optional<uint64_t> CheckReplyToken(std::string_view secret, std::string_view queue,
-                                        std::string_view token);
-
 // The reply-via address of a ticket of queue received at received_at: that support address
 // (without plus tag) when it is one of the queue's exact addresses, else queue.default_address.
 std::string ReplyViaAddress(const QueueRouter& router, const QueueConfig& queue,
@@ -92,12 +83,19 @@ std::string ReplyViaAddress(const QueueRouter& router, const QueueConfig& queue,
 // "name" <addr>, with the display name quoted or RFC 2047 encoded as needed.
 std::string FormatFromHeader(const std::string& name, const std::string& address);
 
-// The agent pipeline, called by Transaction::EndOfMessage right after parsing when the sender is
-// an agent. Returns false when the mail is ordinary support mail (kSupport: the caller goes on with
-// the inbound pipeline); otherwise fills *out and returns true. Threads with ResolveThread and
-// writes with TicketStore::Write, like inbound mail; dry_run writes nothing.
-bool AgentEndOfMessage(const Engine& engine, const Envelope& envelope, const AgentIdentity& agent,
-                       const std::vector<QueueMatch>& support_rcpts, const ParsedMessage& msg,
-                       int64_t now, bool dry_run, Decision* out);
+// "Name <address>", or the address alone: how an agent is named in ticket events.
+std::string AgentLabel(const AgentConfig& agent);
+
+// The rewrite of an agent's mail to a customer (see the top of this file).
+struct AgentRewrite {
+  const QueueConfig* queue = nullptr;
+  const AgentConfig* agent = nullptr;
+  std::string via;       // reply-via address
+  std::string reply_to;  // Reply-To address
+  uint64_t ticket = 0;   // 0: unknown (dry run of a new ticket): no tag
+  std::vector<std::string> personal;  // addresses to scrub from the headers
+};
+// Appends the header edits to d->header_changes and sets d->envelope_from (rewrite_envelope).
+void PlanAgentRewrite(const AgentRewrite& r, const ParsedMessage& msg, Decision* d);
 
 }  // namespace desk

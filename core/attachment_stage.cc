@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "core/engine.h"
+#include "core/decision.h"
 
 namespace desk {
 namespace {
@@ -83,22 +83,23 @@ std::string Printable(const std::string& s, size_t max) {
   return out;
 }
 
-const char* AttachmentVerdictName(AttachmentAction a) {
+const char* AttachmentVerdictName(Outcome a) {
   switch (a) {
-    case AttachmentAction::kAccept: return "allowed";
-    case AttachmentAction::kStrip: return "stripped";
-    case AttachmentAction::kHold: return "held";
-    case AttachmentAction::kReject:
-    case AttachmentAction::kTempfail: return "rejected";
+    case Outcome::kAccept: return "allowed";
+    case Outcome::kStrip: return "stripped";
+    case Outcome::kHold: return "held";
+    case Outcome::kReject:
+    case Outcome::kTempfail:
+    case Outcome::kDiscard: return "rejected";
   }
   return "allowed";
 }
 
 // Keeps the more severe of (action, reason, outcome) pairs.
-void Escalate(AttachmentAction action, const std::string& outcome, const std::string& reason,
+void Escalate(Outcome action, const std::string& outcome, const std::string& reason,
               AttachmentOutcome* o) {
   if (o->outcome == "allowed" ||
-      AttachmentActionSeverity(action) > AttachmentActionSeverity(o->action)) {
+      OutcomeSeverity(action) > OutcomeSeverity(o->action)) {
     o->action = action;
     o->outcome = outcome;
     o->reason = reason;
@@ -106,6 +107,16 @@ void Escalate(AttachmentAction action, const std::string& outcome, const std::st
 }
 
 }  // namespace
+
+FailureClass FailureClassOfOutcome(const std::string& outcome) {
+  if (outcome == "infected") return FailureClass::kInfected;
+  if (outcome == "refused_type") return FailureClass::kRefusedType;
+  if (outcome == "too_large") return FailureClass::kTooLarge;
+  if (outcome == "scan_limit") return FailureClass::kScanLimit;
+  if (outcome == "scanner_error") return FailureClass::kScannerError;
+  if (outcome == "malformed") return FailureClass::kMalformedMime;
+  return FailureClass::kNone;
+}
 
 ScannerOptions ScannerOptionsFromConfig(const Config& c) {
   ScannerOptions o;
@@ -259,8 +270,10 @@ Status AttachmentCollector::OnAttachment(const AttachmentInfo& info, const Spool
     switch (r.outcome) {
       case ScanResult::kClean: break;
       case ScanResult::kInfected:
+        // The reason may reach the sender: "virus found", never the signature's name (which
+        // the attachment's log line and record keep).
         o.virus = r.virus;
-        Escalate(queue_.on_infected, "infected", "infected: " + r.virus, &o);
+        Escalate(queue_.on_infected, "infected", "virus found", &o);
         break;
       case ScanResult::kScanLimit:
         Escalate(queue_.on_scan_limit, "scan_limit", "not scanned: " + r.error, &o);
@@ -271,7 +284,7 @@ Status AttachmentCollector::OnAttachment(const AttachmentInfo& info, const Spool
     }
   }
 
-  if (o.action == AttachmentAction::kAccept && store_) {
+  if (o.action == Outcome::kAccept && store_) {
     s = StoreTemp(content, &o);
     if (!s.ok()) return s;
   }
@@ -320,7 +333,7 @@ Status AttachmentCollector::BuildStrippedBody(const Spool& spool, const ParsedMe
   const std::string eol = probe == "\r\n" ? "\r\n" : "\n";
   std::vector<Cut> cuts;
   for (const AttachmentOutcome& o : outcomes_) {
-    if (o.action != AttachmentAction::kStrip) continue;
+    if (o.action != Outcome::kStrip) continue;
     const AttachmentInfo& i = o.info;
     if (i.raw_content_end < 0 || i.raw_content_start < 0) {
       *cuttable = false;
@@ -372,12 +385,24 @@ Status AttachmentCollector::BuildStrippedBody(const Spool& spool, const ParsedMe
   return Status::Ok();
 }
 
+Status AttachmentCollector::CommitFiles() {
+  for (AttachmentOutcome& o : outcomes_) {
+    if (o.temp_path.empty()) continue;
+    const std::string final_path = AttachmentStorePath(context_.store_dir(), o.info.sha256);
+    if (::rename(o.temp_path.c_str(), final_path.c_str()) != 0) {
+      return Status::Store(Errno("attachment store: rename to " + final_path));
+    }
+    o.temp_path.clear();
+  }
+  return Status::Ok();
+}
+
 Status AttachmentCollector::Finish(const Spool& spool, const ParsedMessage& msg, int64_t now,
                                    Decision* d, std::vector<StoredAttachment>* stored,
                                    std::vector<TicketEvent>* events, bool* refused) {
   *refused = false;
   // Message-level outcomes: the total size and ambiguous MIME.
-  AttachmentAction message_action = AttachmentAction::kAccept;
+  Outcome message_action = Outcome::kAccept;
   std::string message_outcome, message_reason;
   uint64_t total = 0;
   for (const AttachmentOutcome& o : outcomes_) total += o.info.size;
@@ -388,28 +413,28 @@ Status AttachmentCollector::Finish(const Spool& spool, const ParsedMessage& msg,
     message_reason = "attachments too large: " + tv.reason;
   }
   if (!msg.mime_ambiguities.empty() &&
-      AttachmentActionSeverity(queue_.on_malformed_attachment) >
-          AttachmentActionSeverity(message_action)) {
+      OutcomeSeverity(queue_.on_malformed_attachment) >
+          OutcomeSeverity(message_action)) {
     message_action = queue_.on_malformed_attachment;
     message_outcome = "malformed";
     message_reason = "ambiguous MIME: " + msg.mime_ambiguities.front();
   }
-  if (message_action == AttachmentAction::kStrip) {
+  if (message_action == Outcome::kStrip) {
     if (message_outcome == "too_large") {
       for (AttachmentOutcome& o : outcomes_) {
-        Escalate(AttachmentAction::kStrip, "too_large", message_reason, &o);
+        Escalate(Outcome::kStrip, "too_large", message_reason, &o);
       }
-      message_action = AttachmentAction::kAccept;
+      message_action = Outcome::kAccept;
     } else {
-      message_action = AttachmentAction::kHold;  // which interpretation would we cut?
+      message_action = Outcome::kHold;  // which interpretation would we cut?
     }
   }
 
   // The message's action: the most severe of all; the first attachment with it names the reply.
-  AttachmentAction action = message_action;
+  Outcome action = message_action;
   const AttachmentOutcome* decider = nullptr;
   for (const AttachmentOutcome& o : outcomes_) {
-    if (AttachmentActionSeverity(o.action) > AttachmentActionSeverity(action)) {
+    if (OutcomeSeverity(o.action) > OutcomeSeverity(action)) {
       action = o.action;
       decider = &o;
     }
@@ -417,19 +442,19 @@ Status AttachmentCollector::Finish(const Spool& spool, const ParsedMessage& msg,
   std::shared_ptr<Spool> body;
   const bool any_strip =
       std::any_of(outcomes_.begin(), outcomes_.end(),
-                  [](const AttachmentOutcome& o) { return o.action == AttachmentAction::kStrip; });
+                  [](const AttachmentOutcome& o) { return o.action == Outcome::kStrip; });
   // Stripped parts are cut from a held copy too: a release must not deliver them.
-  if (any_strip && action != AttachmentAction::kReject && action != AttachmentAction::kTempfail) {
+  if (any_strip && action != Outcome::kReject && action != Outcome::kTempfail) {
     bool cuttable = true;
     Status s = BuildStrippedBody(spool, msg, &body, &cuttable);
     if (!s.ok()) return s;
     if (!cuttable) {
       for (AttachmentOutcome& o : outcomes_) {
-        if (o.action == AttachmentAction::kStrip) {
-          o.action = AttachmentAction::kHold;
+        if (o.action == Outcome::kStrip) {
+          o.action = Outcome::kHold;
           o.reason += " (cannot be cut out: held)";
-          if (AttachmentActionSeverity(AttachmentAction::kHold) > AttachmentActionSeverity(action)) {
-            action = AttachmentAction::kHold;
+          if (OutcomeSeverity(Outcome::kHold) > OutcomeSeverity(action)) {
+            action = Outcome::kHold;
             decider = &o;
           }
         }
@@ -447,31 +472,13 @@ Status AttachmentCollector::Finish(const Spool& spool, const ParsedMessage& msg,
     why = message_reason;
     outcome = message_outcome;
   }
-  switch (action) {
-    case AttachmentAction::kAccept:
-    case AttachmentAction::kStrip: break;
-    case AttachmentAction::kHold:
-      d->verdict = Verdict::kHold;
-      d->hold_reason = why;
-      break;
-    case AttachmentAction::kReject:
-      *refused = true;
-      d->verdict = Verdict::kReject;
-      d->rcode = outcome == "too_large" ? "552" : "550";
-      d->xcode = outcome == "too_large" ? "5.3.4" : (outcome == "malformed" ? "5.6.0" : "5.7.1");
-      d->reply_text = why;
-      break;
-    case AttachmentAction::kTempfail:
-      *refused = true;
-      d->verdict = Verdict::kTempfail;
-      d->rcode = "451";
-      d->xcode = "4.3.0";
-      d->reply_text = why + ", try again later";
-      break;
+  // The message's outcome; SMTP codes are the adapter's (milter/reply.h).
+  if (action != Outcome::kAccept && action != Outcome::kStrip) {
+    d->Set(action, FailureClassOfOutcome(outcome), why);
+    *refused = action == Outcome::kReject || action == Outcome::kTempfail;
   }
-  if (action != AttachmentAction::kAccept) {
-    d->reasons.push_back(std::string("attachment:") + outcome + ":" +
-                         AttachmentActionName(action));
+  if (action != Outcome::kAccept) {
+    d->reasons.push_back(std::string("attachment:") + outcome + ":" + OutcomeName(action));
   }
   d->replacement_body = body;
 
@@ -486,15 +493,8 @@ Status AttachmentCollector::Finish(const Spool& spool, const ParsedMessage& msg,
     sa.verdict = AttachmentVerdictName(o.action);
     sa.reason = o.reason;
     sa.virus = o.virus;
-    if (o.action == AttachmentAction::kTempfail) sa.reason = "tempfail: " + sa.reason;
-    if (!*refused && !o.temp_path.empty()) {
-      const std::string final_path = AttachmentStorePath(context_.store_dir(), o.info.sha256);
-      if (::rename(o.temp_path.c_str(), final_path.c_str()) != 0) {
-        return Status::Store(Errno("attachment store: rename to " + final_path));
-      }
-      o.temp_path.clear();
-    }
-    if (o.action == AttachmentAction::kStrip) {
+    if (o.action == Outcome::kTempfail) sa.reason = "tempfail: " + sa.reason;
+    if (o.action == Outcome::kStrip) {
       TicketEvent ev;
       ev.at = now;
       ev.type = "attachment_removed";
@@ -508,7 +508,7 @@ Status AttachmentCollector::Finish(const Spool& spool, const ParsedMessage& msg,
                                   {"size", std::to_string(o.info.size)},
                                   {"sha256", o.info.sha256},
                                   {"outcome", o.outcome},
-                                  {"action", AttachmentActionName(o.action)},
+                                  {"action", OutcomeName(o.action)},
                                   {"reason", o.reason.empty() ? "-" : o.reason},
                                   {"virus", o.virus.empty() ? "-" : o.virus}});
     stored->push_back(sa);
@@ -516,7 +516,7 @@ Status AttachmentCollector::Finish(const Spool& spool, const ParsedMessage& msg,
   if (!message_outcome.empty()) {
     d->extra_log_lines.push_back({{"attachments", "message"},
                                   {"outcome", message_outcome},
-                                  {"action", AttachmentActionName(message_action)},
+                                  {"action", OutcomeName(message_action)},
                                   {"reason", message_reason}});
   }
   d->attachments = *stored;

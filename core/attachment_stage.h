@@ -9,9 +9,14 @@
 //                       AttachmentPolicy::Describe (libmagic, libarchive), ClamAV and Judge on each
 //                       decoded attachment as it is decoded, and writes allowed ones to a temp file
 //                       in the attachment store; it keeps only the facts, never the content.
-//   FinishAttachments   at end of message: the message's action (the most severe of its
-//                       attachments': reject > tempfail > hold > strip > accept), the reply or hold
-//                       reason, the new body when parts are stripped, and the store's renames.
+//   Finish              at end of message: the message's outcome (the most severe of its
+//                       attachments': reject > tempfail > hold > strip > accept) with its failure
+//                       class and reason, and the new body when parts are stripped.
+//   CommitFiles         the store's renames, by the pipeline's Commit stage just before the ticket
+//                       write (never for a refused message).
+//
+// A virus's reason is "virus found": the reason may be shown to the sender (milter/reply.h), the
+// signature's name goes to the log line and the attachment record only.
 //
 // Outcome classes and their per-queue actions (QueueConfig::on_*): infected, refused_type,
 // too_large, scan_limit, scanner_error, malformed (ambiguous MIME, see mime_parser.h). An
@@ -23,8 +28,8 @@
 // stripped part's header block and content with a text/plain notice naming the file and why; the
 // new body (everything after the top-level header block) is a Spool for smfi_replacebody.
 //
-// Store: dir/ab/cd/<sha256>, written to a temp file in dir and renamed into place only when the
-// message is kept (not rejected or tempfailed), before the ticket commit; a file already present
+// Store: dir/ab/cd/<sha256>, written to a temp file in dir and renamed into place (CommitFiles) only
+// when the message is kept (not rejected or tempfailed), before the ticket commit; a file already present
 // is never rewritten. File names never become paths. Held attachments are not stored (the held
 // mail keeps them); nothing is stored in a dry run.
 //
@@ -43,6 +48,7 @@
 #include "core/archive_inspect.h"
 #include "core/attachment_policy.h"
 #include "core/config.h"
+#include "core/decision.h"
 #include "core/file_type.h"
 #include "core/mime_parser.h"
 #include "core/spool.h"
@@ -52,7 +58,6 @@
 
 namespace desk {
 
-struct Decision;
 
 // The scanner options of a config's [scanner] section.
 ScannerOptions ScannerOptionsFromConfig(const Config& config);
@@ -92,7 +97,7 @@ struct AttachmentOutcome {
   std::string detected_type;
   std::string outcome;  // "allowed", "infected", "refused_type", "too_large", "scan_limit",
                         // "scanner_error", "malformed"
-  AttachmentAction action = AttachmentAction::kAccept;
+  Outcome action = Outcome::kAccept;
   std::string reason;  // "" when allowed
   std::string virus;
   std::string temp_path;  // an allowed attachment written to the store, awaiting its rename
@@ -112,14 +117,17 @@ class AttachmentCollector : public AttachmentVisitor {
 
   const std::vector<AttachmentOutcome>& outcomes() const { return outcomes_; }
 
-  // The message-level result (see the file comment). Fills d's verdict, reply, hold reason,
-  // replacement_body, attachments and extra_log_lines; *stored gets the ticket's attachment
-  // records and *events the ticket events ("attachment_removed"). Returns true when the message
-  // is refused (reject or tempfail): no ticket is written. spool is the raw message; msg its
-  // parse. A store or I/O failure is returned as a Status (the caller's failure actions apply).
+  // The message-level result (see the file comment). Sets d's verdict, failure class and reason
+  // (d->Set) when an attachment outcome is hold, tempfail or reject; fills replacement_body,
+  // attachments and extra_log_lines; *stored gets the ticket's attachment records and *events
+  // the ticket events ("attachment_removed"). *refused: the outcome is reject or tempfail (no
+  // ticket is written). spool is the raw message; msg its parse. A store or I/O failure is
+  // returned as a Status (the caller's failure actions apply). Moves no file.
   Status Finish(const Spool& spool, const ParsedMessage& msg, int64_t now, Decision* d,
                 std::vector<StoredAttachment>* stored, std::vector<TicketEvent>* events,
                 bool* refused);
+  // Renames the kept attachments' temp files into the store. A kStore Status on failure.
+  Status CommitFiles();
 
  private:
   Status StoreTemp(const Spool& content, AttachmentOutcome* o);
@@ -133,6 +141,9 @@ class AttachmentCollector : public AttachmentVisitor {
   std::unique_ptr<FileTypeDetector> detector_;
   std::vector<AttachmentOutcome> outcomes_;
 };
+
+// The failure class of an AttachmentOutcome::outcome name ("infected" -> kInfected, ...).
+FailureClass FailureClassOfOutcome(const std::string& outcome);
 
 // The notice that replaces a stripped part (UTF-8 text, no line ending at the end).
 std::string StripNotice(const std::string& name, const std::string& reason);

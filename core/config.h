@@ -14,22 +14,11 @@
 #include <vector>
 
 #include "core/attachment_policy.h"
+#include "core/outcome.h"
 
 namespace desk {
 
-// What to do with a message when a failure class or policy outcome fires.
-enum class Action { kAccept, kTempfail, kReject, kHold, kDiscard };
-const char* ActionName(Action a);
-// Parses "accept", "tempfail", "reject", "hold", "discard". Returns false on anything else.
-bool ParseAction(const std::string& s, Action* out);
 
-// What to do with a message when an attachment outcome class fires. kStrip removes the
-// attachment and delivers the rest with a notice in its place. The order is the enum order of the
-// config choices "accept|tempfail|reject|hold|strip"; AttachmentActionSeverity() orders them.
-enum class AttachmentAction { kAccept, kTempfail, kReject, kHold, kStrip };
-const char* AttachmentActionName(AttachmentAction a);
-// reject > tempfail > hold > strip > accept: the most severe action of a message's attachments wins.
-int AttachmentActionSeverity(AttachmentAction a);
 
 // What a reply to a closed ticket does.
 enum class ClosedReply { kReopen, kNew };
@@ -74,12 +63,12 @@ struct QueueConfig {
   EncryptedMode archive_encrypted = EncryptedMode::kRefuse;
   int64_t max_attachment_bytes = 50ll << 20;
   int64_t max_message_attachment_bytes = 0;  // 0 = no limit
-  AttachmentAction on_infected = AttachmentAction::kReject;
-  AttachmentAction on_refused_type = AttachmentAction::kStrip;
-  AttachmentAction on_too_large = AttachmentAction::kReject;
-  AttachmentAction on_scan_limit = AttachmentAction::kHold;
-  AttachmentAction on_scanner_error = AttachmentAction::kTempfail;
-  AttachmentAction on_malformed_attachment = AttachmentAction::kHold;
+  Outcome on_infected = Outcome::kReject;
+  Outcome on_refused_type = Outcome::kStrip;
+  Outcome on_too_large = Outcome::kReject;
+  Outcome on_scan_limit = Outcome::kHold;
+  Outcome on_scanner_error = Outcome::kTempfail;
+  Outcome on_malformed_attachment = Outcome::kHold;
   // Agents' mail.
   std::vector<AgentConfig> agents;
   ReplyName reply_name = ReplyName::kQueue;
@@ -124,9 +113,9 @@ struct Config {
   std::string attachments_store_dir;  // "" = <store_dir>/attachments
 
   // [actions] for failure classes
-  Action on_internal_error = Action::kTempfail;
-  Action on_store_error = Action::kTempfail;
-  Action on_malformed = Action::kTempfail;
+  Outcome on_internal_error = Outcome::kTempfail;
+  Outcome on_store_error = Outcome::kTempfail;
+  Outcome on_malformed = Outcome::kTempfail;
 
   // [tickets]
   bool add_ticket_header = true;  // X-Deskmilter-Ticket on delivered mail
@@ -141,16 +130,16 @@ struct Config {
   std::vector<std::string> blocked_senders;  // "filter outgoing emails": never open tickets
   int64_t flood_max = 0;        // mails from one sender to one queue per window; 0 = off
   int64_t flood_window = 0;     // seconds
-  Action bounce_action = Action::kAccept;
+  Outcome bounce_action = Outcome::kAccept;
   TicketEffect bounce_ticket = TicketEffect::kRecord;
-  Action auto_reply_action = Action::kAccept;
+  Outcome auto_reply_action = Outcome::kAccept;
   TicketEffect auto_reply_ticket = TicketEffect::kRecord;
-  Action list_action = Action::kAccept;
+  Outcome list_action = Outcome::kAccept;
   TicketEffect list_ticket = TicketEffect::kNone;
-  Action own_action = Action::kAccept;
+  Outcome own_action = Outcome::kAccept;
   TicketEffect own_ticket = TicketEffect::kNone;
-  Action loop_action = Action::kHold;
-  Action flood_action = Action::kTempfail;
+  Outcome loop_action = Outcome::kHold;
+  Outcome flood_action = Outcome::kTempfail;
 
   std::vector<QueueConfig> queues;
 };

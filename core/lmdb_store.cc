@@ -22,7 +22,8 @@
 //
 // Limits: a batch's bodies share LMDB's per-transaction dirty-page limit (MDB_TXN_FULL, ~512 MiB
 // of 4 KiB pages); with stored bodies capped by max_body_chars, 64 writes stay far below it. A body
-// must not throw (a throw would leave the other callers of its batch waiting).
+// that throws (std::bad_alloc) fails its whole batch with kInternal; the leader flag is reset, so
+// later writes go on.
 //
 // Thread-safety: all methods may be called from many threads (MDB_NOTLS; one leader at a time runs
 // the write batches, LMDB serializes writers across processes).
@@ -35,6 +36,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -54,7 +56,9 @@ constexpr uint64_t kSchemaVersion = 1;
 constexpr int kMaxGrowRetries = 8;
 constexpr size_t kMaxBatch = 64;
 constexpr int kMaxResizedRetries = 8;
-constexpr unsigned kMaxDbs = 8;  // five in use; room for later indexes
+constexpr unsigned kMaxDbs = 8;
+// Closed tickets followed through their successors before a reply is placed.
+constexpr int kMaxSuccessorHops = 8;  // five in use; room for later indexes
 constexpr std::string_view kMetaVersion = "version";
 constexpr std::string_view kMetaNextTicket = "next_ticket";
 
@@ -210,6 +214,7 @@ class LmdbTicketStore : public TicketStore {
 
   Status OpenBody(Ops& ops);
   Status WriteBody(Ops& ops, const TicketWrite& w, WriteResult* result, bool* commit);
+  Status CountFlood(Ops& ops, const FloodCount& f, int64_t now, uint64_t* count);
   Status LoadTicket(Ops& ops, uint64_t number, Ticket* out);
   Status AppendEvent(Ops& ops, Ticket* t, TicketEvent ev, int64_t now);
   template <typename Record, typename Decode>
@@ -274,8 +279,17 @@ Status LmdbTicketStore::RunWrite(Body&& body) {
       queue_.pop_front();
     }
     lock.unlock();
-    if (before_batch_) before_batch_(batch.size());
-    RunBatch(batch);
+    // Nothing may leave this block by a throw with the leader flag set (every later write would
+    // wait for ever): a throw fails the batch's callers with kInternal, and the transactions it
+    // unwound through were aborted by their RAII owners.
+    try {
+      if (before_batch_) before_batch_(batch.size());
+      RunBatch(batch);
+    } catch (const std::exception& e) {
+      for (WriteRequest* r : batch) r->status = Status::Internal(std::string("write batch: ") + e.what());
+    } catch (...) {
+      for (WriteRequest* r : batch) r->status = Status::Internal("write batch: unknown exception");
+    }
     lock.lock();
     for (WriteRequest* r : batch) r->done = true;
     leader_active_ = false;
@@ -466,11 +480,55 @@ Status LmdbTicketStore::AppendEvent(Ops& ops, Ticket* t, TicketEvent ev, int64_t
   return ops.Put(events_, codec::EntryKey(t->number, ev.seq), codec::EncodeEvent(ev));
 }
 
+Status LmdbTicketStore::CountFlood(Ops& ops, const FloodCount& f, int64_t now, uint64_t* count) {
+  const std::string key = codec::FloodCounterKey(f.queue, f.sender);
+  std::string_view v;
+  Status s = ops.Get(counters_, key, &v);
+  if (!s.ok() && !s.IsNotFound()) return s;
+  int64_t start = now;
+  uint64_t n = 0;
+  if (!s.ok() || !codec::DecodeCounter(v, &start, &n) || now - start >= f.window_seconds ||
+      now < start) {
+    start = now;
+    n = 0;
+  }
+  ++n;
+  *count = n;
+  return ops.Put(counters_, key, codec::EncodeCounter(start, n));
+}
+
 Status LmdbTicketStore::WriteBody(Ops& ops, const TicketWrite& w, WriteResult* result,
                                   bool* commit) {
+  *result = WriteResult();
+  Status s;
+  if (w.flood) {
+    s = CountFlood(ops, *w.flood, w.now, &result->flood_count);
+    if (!s.ok()) return s;
+    if (result->flood_count > w.flood->max) {
+      result->flooded = true;
+      return Status::Ok();  // the counter alone is committed
+    }
+  }
+  if (w.op == TicketWrite::Op::kNone) {
+    *commit = w.flood.has_value();
+    return Status::Ok();
+  }
+  if (w.op == TicketWrite::Op::kEvents) {
+    Ticket t;
+    s = LoadTicket(ops, w.ticket, &t);
+    if (!s.ok()) return s;
+    t.updated_at = w.now;
+    for (const TicketEvent& ev : w.events) {
+      s = AppendEvent(ops, &t, ev, w.now);
+      if (!s.ok()) return s;
+    }
+    result->ticket = t.number;
+    return ops.Put(tickets_, codec::TicketKey(t.number), codec::EncodeTicket(t));
+  }
+
   const std::string id_key = codec::MessageIdKey(w.message.message_id);
   std::string_view v;
-  Status s = ops.Get(msgids_, id_key, &v);
+  s = ops.Get(msgids_, id_key, &v);
   if (s.ok()) {
     MessageIdEntry e;
     s = codec::DecodeMessageIdEntry(v, &e);
@@ -478,33 +536,77 @@ Status LmdbTicketStore::WriteBody(Ops& ops, const TicketWrite& w, WriteResult* r
     if (e.stored) {
       result->ticket = e.ticket;
       result->duplicate = true;
-      *commit = false;
+      *commit = w.flood.has_value();  // the flood count stands
       return Status::Ok();
     }
   } else if (!s.IsNotFound()) {
     return s;
   }
 
+  // The ticket as it is now, inside this transaction: the closed-ticket decision acts on it.
   Ticket t;
-  if (w.op == TicketWrite::Op::kCreate) {
+  bool create = w.op == TicketWrite::Op::kCreate;
+  const Ticket* fields = &w.new_ticket;
+  const std::vector<TicketEvent>* lead = nullptr;
+  ClosedChoice choice;
+  if (!create) {
+    s = LoadTicket(ops, w.ticket, &t);
+    if (!s.ok()) return s;
+    for (int hop = 0; t.status == TicketStatus::kClosed && t.successor != 0 &&
+                      hop < kMaxSuccessorHops; ++hop) {
+      Ticket next;
+      s = LoadTicket(ops, t.successor, &next);
+      if (s.IsNotFound()) break;  // a dangling link: the closed ticket decides
+      if (!s.ok()) return s;
+      t = std::move(next);
+    }
+    if (t.status == TicketStatus::kClosed) {
+      if (w.on_closed) {
+        choice = w.on_closed(t);
+      } else {
+        choice.op = w.reopen ? ClosedChoice::Op::kReopen : ClosedChoice::Op::kAppend;
+      }
+      lead = &choice.lead_events;
+      switch (choice.op) {
+        case ClosedChoice::Op::kAppend: result->closed_kept = true; break;
+        case ClosedChoice::Op::kReopen:
+          t.status = TicketStatus::kOpen;
+          result->reopened = true;
+          break;
+        case ClosedChoice::Op::kNew: {
+          create = true;
+          fields = &choice.new_ticket;
+          result->linked_from = t.number;
+          break;
+        }
+      }
+    }
+  }
+  if (create) {
     uint64_t next = 0;
     s = ops.Get(meta_, kMetaNextTicket, &v);
     if (s.ok()) s = codec::DecodeMetaU64(v, &next);
     if (!s.ok()) return s.IsNotFound() ? Status::Store("meta next_ticket missing") : s;
-    t = w.new_ticket;
+    if (result->linked_from != 0) {
+      // The closed ticket points to its successor, so the next reply to it joins this one.
+      Ticket closed = std::move(t);
+      closed.successor = next;
+      s = ops.Put(tickets_, codec::TicketKey(closed.number), codec::EncodeTicket(closed));
+      if (!s.ok()) return s;
+    }
+    t = *fields;
     t.number = next;
     t.created_at = w.now;
     t.message_count = 0;
     t.event_count = 0;
+    t.successor = 0;
+    if (result->linked_from != 0) t.linked_from = result->linked_from;
     std::vector<std::string> given = std::move(t.participants);
     t.participants.clear();
     MergeParticipants(given, &t.participants);
     s = ops.Put(meta_, kMetaNextTicket, codec::EncodeMetaU64(next + 1));
     if (!s.ok()) return s;
-  } else {
-    s = LoadTicket(ops, w.ticket, &t);
-    if (!s.ok()) return s;
-    if (w.reopen) t.status = TicketStatus::kOpen;
+    result->created = true;
   }
   MergeParticipants(w.participants, &t.participants);
 
@@ -526,10 +628,17 @@ Status LmdbTicketStore::WriteBody(Ops& ops, const TicketWrite& w, WriteResult* r
   if (t.message_count == std::numeric_limits<uint32_t>::max()) {
     return Status::Store("ticket " + std::to_string(t.number) + " has too many messages");
   }
-  TicketMessage m = w.message;
-  m.seq = ++t.message_count;
-  s = ops.Put(messages_, codec::EntryKey(t.number, m.seq), codec::EncodeMessage(m));
+  // Encoded from w directly (no copy of the body): the seq is the only field the store sets.
+  ++t.message_count;
+  s = ops.Put(messages_, codec::EntryKey(t.number, t.message_count),
+              codec::EncodeMessage(w.message, t.message_count));
   if (!s.ok()) return s;
+  if (lead != nullptr) {
+    for (const TicketEvent& ev : *lead) {
+      s = AppendEvent(ops, &t, ev, w.now);
+      if (!s.ok()) return s;
+    }
+  }
   for (const TicketEvent& ev : w.events) {
     s = AppendEvent(ops, &t, ev, w.now);
     if (!s.ok()) return s;
@@ -543,7 +652,10 @@ Status LmdbTicketStore::WriteBody(Ops& ops, const TicketWrite& w, WriteResult* r
 }
 
 Status LmdbTicketStore::Write(const TicketWrite& w, WriteResult* result) {
-  if (w.message.message_id.empty()) return Status::Internal("ticket write without a Message-ID");
+  if ((w.op == TicketWrite::Op::kCreate || w.op == TicketWrite::Op::kAppend) &&
+      w.message.message_id.empty()) {
+    return Status::Internal("ticket write without a Message-ID");
+  }
   WriteResult r;
   Status s = RunWrite([&](Ops& ops, bool* commit) { return WriteBody(ops, w, &r, commit); });
   if (s.ok()) *result = r;
@@ -579,7 +691,7 @@ Status LmdbTicketStore::AddEvents(uint64_t ticket, const std::vector<TicketEvent
   });
 }
 
-// counters value: version byte 1, window start (i64 big-endian), count (u64 big-endian).
+// The counters table's encoding is the codec's (codec::EncodeCounter).
 Status LmdbTicketStore::CountInWindow(const std::string& key, int64_t now, int64_t window_seconds,
                                       uint64_t* count) {
   const std::string k = codec::MessageIdKey(key);  // same length cap and hashing as Message-IDs
@@ -589,25 +701,14 @@ Status LmdbTicketStore::CountInWindow(const std::string& key, int64_t now, int64
     if (!s.ok() && !s.IsNotFound()) return s;
     int64_t start = now;
     uint64_t n = 0;
-    if (s.ok() && v.size() == 17 && v[0] == 1) {
-      uint64_t raw_start = 0;
-      for (int i = 1; i <= 8; ++i) raw_start = raw_start << 8 | static_cast<unsigned char>(v[i]);
-      for (int i = 9; i <= 16; ++i) n = n << 8 | static_cast<unsigned char>(v[i]);
-      start = static_cast<int64_t>(raw_start);
-      if (now - start >= window_seconds || now < start) {
-        start = now;
-        n = 0;
-      }
+    if (!s.ok() || !codec::DecodeCounter(v, &start, &n) || now - start >= window_seconds ||
+        now < start) {
+      start = now;
+      n = 0;
     }
     ++n;
-    std::string enc(17, '\0');
-    enc[0] = 1;
-    uint64_t us = static_cast<uint64_t>(start);
-    for (int i = 8; i >= 1; --i, us >>= 8) enc[i] = static_cast<char>(us & 0xff);
-    uint64_t un = n;
-    for (int i = 16; i >= 9; --i, un >>= 8) enc[i] = static_cast<char>(un & 0xff);
     *count = n;
-    return ops.Put(counters_, k, enc);
+    return ops.Put(counters_, k, codec::EncodeCounter(start, n));
   });
 }
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
-#include "core/agents.h"
+#include "core/reply_token.h"
 
 namespace desk {
 namespace {

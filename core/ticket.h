@@ -77,6 +77,9 @@ struct Ticket {
   int64_t created_at = 0;
   int64_t updated_at = 0;
   uint64_t linked_from = 0;  // when opened by a reply to a closed ticket (closed_reply = "new")
+  // The ticket a reply to this closed one opened (closed_reply = "new"); later replies to this
+  // ticket join that one instead of opening another. 0 = none.
+  uint64_t successor = 0;
   // Lower-case addresses that may use the ticket's subject tag: the requester and everyone who wrote
   // to or was copied on it.
   std::vector<std::string> participants;

@@ -280,6 +280,7 @@ std::string EncodeTicket(const Ticket& t) {
   j["created"] = t.created_at;
   j["updated"] = t.updated_at;
   j["linked_from"] = t.linked_from;
+  if (t.successor != 0) j["successor"] = t.successor;  // absent in records written before it
   j["participants"] = t.participants;
   j["msgs"] = t.message_count;
   j["events"] = t.event_count;
@@ -311,6 +312,7 @@ Status DecodeTicket(std::string_view value, Ticket* out) {
   f.I64("created", &t.created_at);
   f.I64("updated", &t.updated_at);
   f.U64("linked_from", &t.linked_from);
+  f.U64("successor", &t.successor);
   f.Strings("participants", &t.participants);
   f.U32("msgs", &t.message_count);
   f.U32("events", &t.event_count);
@@ -319,9 +321,11 @@ Status DecodeTicket(std::string_view value, Ticket* out) {
   return Status::Ok();
 }
 
-std::string EncodeMessage(const TicketMessage& m) {
+std::string EncodeMessage(const TicketMessage& m) { return EncodeMessage(m, m.seq); }
+
+std::string EncodeMessage(const TicketMessage& m, uint32_t seq) {
   json j = json::object();
-  j["seq"] = m.seq;
+  j["seq"] = seq;
   j["dir"] = DirectionName(m.direction);
   j["kind"] = m.kind;
   j["mid"] = m.message_id;
@@ -461,6 +465,33 @@ Status DecodeMetaU64(std::string_view value, uint64_t* out) {
   if (!j.is_number_unsigned()) return Corrupt("meta", "not an unsigned integer");
   *out = j.get<uint64_t>();
   return Status::Ok();
+}
+
+std::string FloodCounterKey(std::string_view queue, std::string_view sender) {
+  std::string key = "flood\x1f";
+  key.append(queue);
+  key += '\x1f';
+  key.append(sender);
+  return MessageIdKey(key);
+}
+
+std::string EncodeCounter(int64_t window_start, uint64_t count) {
+  std::string enc(17, '\0');
+  enc[0] = 1;
+  uint64_t us = static_cast<uint64_t>(window_start);
+  for (int i = 8; i >= 1; --i, us >>= 8) enc[i] = static_cast<char>(us & 0xff);
+  for (int i = 16; i >= 9; --i, count >>= 8) enc[i] = static_cast<char>(count & 0xff);
+  return enc;
+}
+
+bool DecodeCounter(std::string_view value, int64_t* window_start, uint64_t* count) {
+  if (value.size() != 17 || value[0] != 1) return false;
+  uint64_t raw_start = 0, n = 0;
+  for (int i = 1; i <= 8; ++i) raw_start = raw_start << 8 | static_cast<unsigned char>(value[i]);
+  for (int i = 9; i <= 16; ++i) n = n << 8 | static_cast<unsigned char>(value[i]);
+  *window_start = static_cast<int64_t>(raw_start);
+  *count = n;
+  return true;
 }
 
 }  // namespace desk::codec

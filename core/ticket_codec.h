@@ -10,6 +10,7 @@
 // Keys (byte-wise order is LMDB's order, so big-endian numbers sort numerically):
 //   ticket          u64 number, big-endian (8 bytes)
 //   message, event  u64 ticket ++ u32 seq, big-endian (12 bytes); a ticket's entries are contiguous
+//   flood counter   "flood" 0x1f queue 0x1f sender, then hashed like a long Message-ID
 //   Message-ID      the id's bytes. An id longer than kMaxKeyBytes (LMDB's key limit) or one that
 //                   itself starts with "sha256:" is stored as "sha256:" + lower-case hex SHA-256 of
 //                   the id, so the two spaces never collide (short of a SHA-256 collision).
@@ -42,6 +43,8 @@ std::string EncodeTicket(const Ticket& t);
 Status DecodeTicket(std::string_view value, Ticket* out);
 
 std::string EncodeMessage(const TicketMessage& m);
+// The same with seq in place of m.seq (the store numbers messages without copying them).
+std::string EncodeMessage(const TicketMessage& m, uint32_t seq);
 Status DecodeMessage(std::string_view value, TicketMessage* out);
 
 std::string EncodeEvent(const TicketEvent& e);
@@ -53,5 +56,12 @@ Status DecodeMessageIdEntry(std::string_view value, MessageIdEntry* out);
 // meta values ("version", "next_ticket"): the same framing around a CBOR unsigned integer.
 std::string EncodeMetaU64(uint64_t v);
 Status DecodeMetaU64(std::string_view value, uint64_t* out);
+
+// counters table (flood protection): the key of (queue, sender), and the value: version byte 1,
+// window start (i64 big-endian), count (u64 big-endian). DecodeCounter returns false on anything
+// else (the caller starts a new window).
+std::string FloodCounterKey(std::string_view queue, std::string_view sender);
+std::string EncodeCounter(int64_t window_start, uint64_t count);
+bool DecodeCounter(std::string_view value, int64_t* window_start, uint64_t* count);
 
 }  // namespace desk::codec

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,23 +26,68 @@ struct MessageIdEntry {
   bool stored = false;
 };
 
-// One atomic change: create a ticket or append to one, with its message and events.
+// Flood counting inside a write (TicketWrite::flood): one occurrence is counted under
+// (queue, sender) in a fixed window that survives restarts; when the window stored for the key
+// started window_seconds or more before the write's now (or none is stored), a new window starts
+// at now with count 1, otherwise the count grows by one.
+struct FloodCount {
+  std::string queue;
+  std::string sender;  // normalized address; "" for an unknown sender
+  int64_t window_seconds = 0;
+  uint64_t max = 0;  // more than max in the window: the write is flooded
+};
+
+// What to do with a reply that threads into a ticket found closed at commit
+// (TicketWrite::on_closed, called inside the write transaction).
+struct ClosedChoice {
+  enum class Op {
+    kAppend,  // record it on the closed ticket, which stays closed
+    kReopen,  // record it and set the ticket open again
+    kNew,     // open a new ticket instead (new_ticket); the closed one points to it (successor)
+  };
+  Op op = Op::kReopen;
+  std::vector<TicketEvent> lead_events;  // recorded before TicketWrite::events
+  Ticket new_ticket;  // kNew: the new ticket's fields; number, linked_from and counts by the store
+};
+
+// One atomic change: create a ticket or append to one, with its message and events; or only
+// events; or nothing but the flood count. Everything in one TicketWrite is one write transaction.
 struct TicketWrite {
-  enum class Op { kCreate, kAppend };
+  enum class Op {
+    kCreate,  // a new ticket with message and events
+    kAppend,  // message and events on ticket `ticket`
+    kEvents,  // only events on ticket `ticket` (e.g. a delivery failure reported by a bounce)
+    kNone,    // no ticket change (flood counting only)
+  };
   Op op = Op::kCreate;
-  uint64_t ticket = 0;  // kAppend: the ticket to append to
+  uint64_t ticket = 0;  // kAppend, kEvents: the ticket
   Ticket new_ticket;    // kCreate: the ticket's fields; number, counts and times set by the store
   TicketMessage message;
   std::vector<TicketEvent> events;  // appended after the message, in order
-  bool reopen = false;              // kAppend: set status back to open
+  bool reopen = false;              // kAppend without on_closed: set status back to open
   std::vector<std::string> participants;    // lower-case addresses to add to the ticket
   std::vector<std::string> referenced_ids;  // ids to index as stored=false (if not already indexed)
   int64_t now = 0;                          // becomes updated_at (and created_at on create)
+
+  // Counted first, in the same transaction; when flooded, the counter is committed and nothing
+  // else is written (WriteResult::flooded).
+  std::optional<FloodCount> flood;
+  // kAppend: called with the ticket as it is inside the transaction when it is closed (after
+  // following closed tickets' successors, at most kMaxSuccessorHops). Null: `reopen` applies.
+  // Must not throw; may be called more than once for one write (a batch rerun after the map
+  // grew), so it must depend on its argument only.
+  std::function<ClosedChoice(const Ticket& closed)> on_closed;
 };
 
 struct WriteResult {
   uint64_t ticket = 0;     // the ticket created or appended to
   bool duplicate = false;  // message.message_id was already stored: nothing was written
+  bool created = false;    // a ticket was created (kCreate, or kAppend turned kNew)
+  bool reopened = false;   // the ticket was closed and is open again
+  bool closed_kept = false;  // recorded on a ticket that stays closed (ClosedChoice::kAppend)
+  uint64_t linked_from = 0;  // kNew: the closed ticket the reply was to
+  uint64_t flood_count = 0;  // with TicketWrite::flood: the count after this message
+  bool flooded = false;      // flood_count > flood->max: only the counter was written
 };
 
 struct TicketFilter {
@@ -54,9 +100,10 @@ class TicketStore {
  public:
   virtual ~TicketStore() = default;
 
-  // Applies w in one write transaction. If w.message.message_id is already stored on some ticket,
-  // writes nothing and returns OK with result->duplicate = true and result->ticket = that ticket.
-  // kAppend to a missing ticket is kNotFound. Store failures are kStore.
+  // Applies w in one write transaction: the flood count, then (unless flooded) the ticket change.
+  // If w.message.message_id is already stored on some ticket (kCreate, kAppend), writes no ticket
+  // change and returns OK with result->duplicate = true and result->ticket = that ticket.
+  // kAppend or kEvents to a missing ticket is kNotFound. Store failures are kStore.
   virtual Status Write(const TicketWrite& w, WriteResult* result) = 0;
 
   // Sets the status and records ev (its type and text as given). kNotFound if no such ticket.
@@ -68,7 +115,8 @@ class TicketStore {
   virtual Status AddEvents(uint64_t ticket, const std::vector<TicketEvent>& events,
                            int64_t now) = 0;
 
-  // Counts one occurrence under key in a fixed window that survives restarts (flood protection):
+  // Counts one occurrence under key in a fixed window (a write of its own; the pipeline counts
+  // floods inside Write through TicketWrite::flood) that survives restarts (flood protection):
   // when the window stored for key started window_seconds or more before now (or none is stored),
   // a new window starts at now with count 1; otherwise the count grows by one. *count is the count
   // after this occurrence.

@@ -1,21 +1,13 @@
 // JSON forms of deskctl's output; see json_output.h and docs/DESKCTL.md (keep the two in step).
 #include "deskctl/json_output.h"
 
+#include "milter/reply.h"
+
 namespace desk::ctl {
 namespace {
 
 // "" stands for "none" in the core's plain structs; scripts get null instead.
 Json StringOrNull(const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); }
-
-std::string ReplyText(const Decision& d) {
-  std::string out;
-  for (const std::string* part : {&d.rcode, &d.xcode, &d.reply_text}) {
-    if (part->empty()) continue;
-    if (!out.empty()) out += ' ';
-    out += *part;
-  }
-  return out;
-}
 
 Json MailboxList(const std::vector<Mailbox>& list) {
   Json out = Json::array();
@@ -28,10 +20,12 @@ Json MailboxList(const std::vector<Mailbox>& list) {
 Json DecisionJson(const std::string& file, const Decision& d) {
   Json j;
   j["file"] = file;
-  j["verdict"] = VerdictName(d.verdict);
+  j["verdict"] = OutcomeName(d.verdict);
   // Only reject and tempfail carry an SMTP reply; an accept never does, whatever the struct holds.
-  j["reply"] = d.verdict == Verdict::kAccept ? Json(nullptr) : StringOrNull(ReplyText(d));
-  j["hold_reason"] = StringOrNull(d.hold_reason);
+  // The SMTP reply the milter gives, from the same mapping (milter/reply.h).
+  j["reply"] = StringOrNull(SmtpReplyFor(d).ToString());
+  j["hold_reason"] = d.verdict == Outcome::kHold ? StringOrNull(d.reason) : Json(nullptr);
+  j["failure"] = d.failure == FailureClass::kNone ? Json(nullptr) : Json(FailureClassName(d.failure));
   j["kind"] = d.kind;
   j["auto_class"] = StringOrNull(d.auto_class);
   j["auto_rule"] = StringOrNull(d.auto_rule);
@@ -65,6 +59,7 @@ Json UnreadableFileJson(const std::string& file, const std::string& error) {
   j["verdict"] = nullptr;
   j["reply"] = nullptr;
   j["hold_reason"] = nullptr;
+  j["failure"] = nullptr;
   j["kind"] = nullptr;
   j["auto_class"] = nullptr;
   j["auto_rule"] = nullptr;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/engine.h"
+#include "milter/reply.h"
 #include "core/logline.h"
 #include "milter/log.h"
 #include "milter/runtime.h"
@@ -116,11 +117,13 @@ std::string HeaderValue(std::string_view s) {
   return out;
 }
 
-// Sets the SMTP reply of a reject/tempfail; falls back to a generic code of the right class when
-// the Decision's codes do not fit the verdict (libmilter would refuse them).
+// Sets the SMTP reply of a reject/tempfail (milter/reply.h chooses it); falls back to a generic
+// code of the right class if the mapping ever gave one that does not fit (libmilter would refuse
+// it).
 void SetReply(SMFICTX* ctx, const std::string& qid, const Decision& d) {
-  const char cls = d.verdict == Verdict::kReject ? '5' : '4';
-  std::string rcode = d.rcode, xcode = d.xcode;
+  const SmtpReply reply = SmtpReplyFor(d);
+  const char cls = d.verdict == Outcome::kReject ? '5' : '4';
+  std::string rcode = reply.rcode, xcode = reply.xcode;
   if (rcode.size() != 3 || rcode[0] != cls) {
     rcode = cls == '5' ? "550" : "451";
     xcode.clear();
@@ -131,7 +134,7 @@ void SetReply(SMFICTX* ctx, const std::string& qid, const Decision& d) {
   std::string text;
   // libmilter passes the text through a printf-like expansion in Sendmail: a single '%' must be
   // doubled. libmilter refuses texts over 980 bytes.
-  for (char c : OneLine(d.reply_text.empty() ? std::string("deskmilter") : d.reply_text, 900)) {
+  for (char c : OneLine(reply.text.empty() ? std::string("deskmilter") : reply.text, 900)) {
     text += c;
     if (c == '%') text += '%';
   }
@@ -172,7 +175,7 @@ Status ApplyHeaderEdits(SMFICTX* ctx, const Decision& d) {
 
 Status Quarantine(SMFICTX* ctx, const Decision& d) {
   // Postfix drops the quarantine reason (notes/postfix.md): keep it in a header of the held copy.
-  std::string reason = OneLine(d.hold_reason.empty() ? "held by deskmilter" : d.hold_reason, 900);
+  std::string reason = OneLine(d.reason.empty() ? "held by deskmilter" : d.reason, 900);
   if (smfi_addheader(ctx, const_cast<char*>("X-Deskmilter-Hold"), reason.data()) != MI_SUCCESS) {
     return Status::Internal("smfi_addheader X-Deskmilter-Hold failed");
   }
@@ -188,16 +191,11 @@ Status Quarantine(SMFICTX* ctx, const Decision& d) {
 // retry is threaded as a duplicate of the ticket already written.
 void EditFailed(const Engine& engine, const Status& st, Decision* d) {
   Decision f = engine.FailureDecision(st);
-  if (f.verdict == Verdict::kAccept || f.verdict == Verdict::kHold) {
-    f.verdict = Verdict::kTempfail;
-    f.rcode = "451";
-    f.xcode = "4.3.0";
-    f.reply_text = "deskmilter: internal error, try again later";
+  if (f.verdict == Outcome::kAccept || f.verdict == Outcome::kHold) {
+    f.verdict = Outcome::kTempfail;
+    f.failure = FailureClass::kInternal;
   }
-  d->verdict = f.verdict;
-  d->rcode = f.rcode;
-  d->xcode = f.xcode;
-  d->reply_text = f.reply_text;
+  d->Set(f.verdict, f.failure, f.reason);
   d->error = f.error;
   d->reasons.push_back("edit_failed");
 }
@@ -227,25 +225,27 @@ Status ReplaceBody(SMFICTX* ctx, const Spool& body) {
 
 // Applies d at end of message and returns the libmilter answer. d may change (edit failures).
 sfsistat ApplyDecision(SMFICTX* ctx, const Engine& engine, const std::string& qid, Decision* d) {
-  if (d->verdict == Verdict::kAccept || d->verdict == Verdict::kHold) {
+  if (d->verdict == Outcome::kAccept || d->verdict == Outcome::kHold) {
     Status st = Status::Ok();
     if (d->replacement_body != nullptr) st = ReplaceBody(ctx, *d->replacement_body);
     if (st.ok()) st = ApplyHeaderEdits(ctx, *d);
-    if (st.ok() && d->verdict == Verdict::kHold) st = Quarantine(ctx, *d);
+    if (st.ok() && d->verdict == Outcome::kHold) st = Quarantine(ctx, *d);
     if (!st.ok()) EditFailed(engine, st, d);
   }
   switch (d->verdict) {
-    case Verdict::kAccept:
-    case Verdict::kHold:
+    case Outcome::kAccept:
+    case Outcome::kHold:
       return SMFIS_CONTINUE;
-    case Verdict::kReject:
+    case Outcome::kReject:
       SetReply(ctx, qid, *d);
       return SMFIS_REJECT;
-    case Verdict::kTempfail:
+    case Outcome::kTempfail:
       SetReply(ctx, qid, *d);
       return SMFIS_TEMPFAIL;
-    case Verdict::kDiscard:
+    case Outcome::kDiscard:
       return SMFIS_DISCARD;
+    case Outcome::kStrip:  // an attachment action only; never a message's (core/outcome.h)
+      break;
   }
   return SMFIS_TEMPFAIL;
 }
@@ -273,7 +273,7 @@ void LogDecision(const std::string& qid, const Message& m, const Decision& d,
   f.reserve(14 + d.log_fields.size());
   f.emplace_back("from", m.envelope.mail_from.empty() ? "<>" : m.envelope.mail_from);
   f.emplace_back("to", OrDash(Join(to)));
-  f.emplace_back("verdict", VerdictName(d.verdict));
+  f.emplace_back("verdict", OutcomeName(d.verdict));
   f.emplace_back("kind", OrDash(d.kind));
   f.emplace_back("queue", OrDash(d.queue));
   f.emplace_back("ticket", d.ticket ? std::to_string(*d.ticket) : "-");
@@ -520,7 +520,7 @@ sfsistat Eom(SMFICTX* ctx) {
       Message& m = conn->msg;
       std::string qid = m.envelope.queue_id;
       Decision d = conn->engine->FailureDecision(Status::Internal(what));
-      if (d.verdict == Verdict::kAccept || d.verdict == Verdict::kHold) {
+      if (d.verdict == Outcome::kAccept || d.verdict == Outcome::kHold) {
         // Edits may have been sent already: refuse rather than deliver a half-edited copy.
         EditFailed(*conn->engine, Status::Internal(what), &d);
       }

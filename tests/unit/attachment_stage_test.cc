@@ -17,6 +17,7 @@
 #include "attach_fixtures.h"
 #include "config/loader.h"
 #include "core/engine.h"
+#include "milter/reply.h"
 #include "core/lmdb_store.h"
 #include "core/mime_parser.h"
 
@@ -179,12 +180,15 @@ TEST_F(AttachmentStageTest, EicarEverywhereIsRejected) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     Decision got = Ingest(c.raw);
-    EXPECT_EQ(got.verdict, Verdict::kReject);
-    EXPECT_EQ(got.rcode, "550");
-    EXPECT_EQ(got.xcode, "5.7.1");
-    EXPECT_NE(got.reply_text.find("attachment \"" + c.want_file + "\""), std::string::npos)
-        << got.reply_text;
-    EXPECT_NE(got.reply_text.find("infected"), std::string::npos) << got.reply_text;
+    EXPECT_EQ(got.verdict, Outcome::kReject);
+    EXPECT_EQ(SmtpReplyFor(got).rcode, "550");
+    EXPECT_EQ(SmtpReplyFor(got).xcode, "5.7.1");
+    EXPECT_NE(SmtpReplyFor(got).text.find("attachment \"" + c.want_file + "\""), std::string::npos)
+        << SmtpReplyFor(got).text;
+    // The reply says "virus found" and never names the signature (the log line and the
+    // attachment record keep it).
+    EXPECT_NE(SmtpReplyFor(got).text.find("virus found"), std::string::npos) << SmtpReplyFor(got).text;
+    EXPECT_EQ(SmtpReplyFor(got).text.find("EICAR"), std::string::npos) << SmtpReplyFor(got).text;
     EXPECT_FALSE(got.ticket.has_value());
     bool found = false;
     for (const StoredAttachment& a : got.attachments) {
@@ -207,9 +211,9 @@ TEST_F(AttachmentStageTest, EveryClamavTestFileMailedIsDetected) {
     ++files;
     const std::string name = entry.path().filename().string();
     Decision got = Ingest(Mail({File(name, ReadFileOrDie(entry.path().string()))}, name));
-    bool infected = got.verdict == Verdict::kReject && got.attachments.size() == 1 &&
+    bool infected = got.verdict == Outcome::kReject && got.attachments.size() == 1 &&
                     !got.attachments[0].virus.empty();
-    if (!infected) misses.push_back(name + " (" + VerdictName(got.verdict) + " " + got.reply_text + ")");
+    if (!infected) misses.push_back(name + " (" + OutcomeName(got.verdict) + " " + SmtpReplyFor(got).text + ")");
   }
   EXPECT_GT(files, 40u);
   EXPECT_TRUE(misses.empty()) << ::testing::PrintToString(misses);
@@ -244,7 +248,7 @@ TEST_F(AttachmentStageTest, TypesAllowedAndRefused) {
     ASSERT_EQ(got.attachments.size(), 1u);
     EXPECT_EQ(got.attachments[0].verdict, c.want_verdict)
         << got.attachments[0].detected_type << " " << got.attachments[0].reason;
-    EXPECT_EQ(got.verdict, Verdict::kAccept);
+    EXPECT_EQ(got.verdict, Outcome::kAccept);
     EXPECT_EQ(got.replacement_body != nullptr, c.want_verdict == "stripped");
     if (c.want_verdict == "allowed") {
       EXPECT_TRUE(got.ticket.has_value());
@@ -298,7 +302,7 @@ TEST_F(AttachmentStageTest, StripProducesValidMime) {
   const std::string raw =
       Mail({File("photo.png", Png()), File("setup.exe", Pe()), File("report.pdf", Pdf())}, "s");
   Decision got = Ingest(raw);
-  ASSERT_EQ(got.verdict, Verdict::kAccept);
+  ASSERT_EQ(got.verdict, Outcome::kAccept);
   ASSERT_NE(got.replacement_body, nullptr);
   ASSERT_EQ(got.attachments.size(), 3u);
   EXPECT_EQ(got.attachments[0].verdict, "allowed");
@@ -341,34 +345,34 @@ TEST_F(AttachmentStageTest, StripProducesValidMime) {
 
 // Reject, hold and tempfail replies, and the size reply.
 TEST_F(AttachmentStageTest, ActionsAndReplies) {
-  queue().on_refused_type = AttachmentAction::kReject;
+  queue().on_refused_type = Outcome::kReject;
   Decision rej = Ingest(Mail({File("x.exe", Pe())}, "rej"));
-  EXPECT_EQ(rej.verdict, Verdict::kReject);
-  EXPECT_EQ(rej.rcode + " " + rej.xcode + " " + rej.reply_text,
+  EXPECT_EQ(rej.verdict, Outcome::kReject);
+  EXPECT_EQ(SmtpReplyFor(rej).rcode + " " + SmtpReplyFor(rej).xcode + " " + SmtpReplyFor(rej).text,
             "550 5.7.1 attachment \"x.exe\" refused: extension .exe");
 
-  queue().on_refused_type = AttachmentAction::kHold;
+  queue().on_refused_type = Outcome::kHold;
   Start();
   Decision hold = Ingest(Mail({File("x.exe", Pe())}, "hold"));
-  EXPECT_EQ(hold.verdict, Verdict::kHold);
-  EXPECT_NE(hold.hold_reason.find("x.exe"), std::string::npos);
+  EXPECT_EQ(hold.verdict, Outcome::kHold);
+  EXPECT_NE(hold.reason.find("x.exe"), std::string::npos);
   EXPECT_TRUE(hold.ticket.has_value());  // a released copy is not filtered again
   EXPECT_EQ(hold.attachments[0].verdict, "held");
 
   queue().max_attachment_bytes = 100;
   Start();
   Decision big = Ingest(Mail({File("big.pdf", Pdf() + std::string(200, 'x'))}, "big"));
-  EXPECT_EQ(big.verdict, Verdict::kReject);
-  EXPECT_EQ(big.rcode, "552");
-  EXPECT_EQ(big.xcode, "5.3.4");
-  EXPECT_NE(big.reply_text.find("\"big.pdf\" too large"), std::string::npos) << big.reply_text;
+  EXPECT_EQ(big.verdict, Outcome::kReject);
+  EXPECT_EQ(SmtpReplyFor(big).rcode, "552");
+  EXPECT_EQ(SmtpReplyFor(big).xcode, "5.3.4");
+  EXPECT_NE(SmtpReplyFor(big).text.find("\"big.pdf\" too large"), std::string::npos) << SmtpReplyFor(big).text;
 
   // The most severe action wins: reject (infected) over hold (refused type).
   queue().max_attachment_bytes = 50 << 20;
   Start();
   Decision both = Ingest(Mail({File("x.exe", Pe()), File("e.com", Eicar())}, "both"));
-  EXPECT_EQ(both.verdict, Verdict::kReject);
-  EXPECT_NE(both.reply_text.find("e.com"), std::string::npos);
+  EXPECT_EQ(both.verdict, Outcome::kReject);
+  EXPECT_NE(SmtpReplyFor(both).text.find("e.com"), std::string::npos);
 }
 
 // A failing scanner tempfails the message (fault injected through ScannerOptions::fault_marker:
@@ -385,16 +389,16 @@ TEST_F(AttachmentStageTest, ScannerErrorTempfails) {
   ASSERT_TRUE(Engine::Create(c, store_.get(), std::shared_ptr<ScannerHolder>(std::move(holder)),
                              &engine_).ok());
   Decision got = Ingest(Mail({File("a.pdf", Pdf() + "DESK-SCANNER-FAULT")}, "err"));
-  EXPECT_EQ(got.verdict, Verdict::kTempfail) << got.reply_text;
-  EXPECT_EQ(got.rcode + " " + got.xcode, "451 4.3.0");
-  EXPECT_NE(got.reply_text.find("attachment \"a.pdf\" virus scanner error"), std::string::npos)
-      << got.reply_text;
+  EXPECT_EQ(got.verdict, Outcome::kTempfail) << SmtpReplyFor(got).text;
+  EXPECT_EQ(SmtpReplyFor(got).rcode + " " + SmtpReplyFor(got).xcode, "451 4.3.0");
+  EXPECT_NE(SmtpReplyFor(got).text.find("attachment \"a.pdf\" virus scanner error"), std::string::npos)
+      << SmtpReplyFor(got).text;
   EXPECT_FALSE(got.ticket.has_value());
   EXPECT_FALSE(fs::exists(StorePath(got.attachments[0].sha256)));
   // Large content goes through ScanFd: the same.
   got = Ingest(Mail({File("b.pdf", Pdf() + std::string(200 * 1024, 'x') + "DESK-SCANNER-FAULT")},
                     "err2"));
-  EXPECT_EQ(got.verdict, Verdict::kTempfail) << got.reply_text;
+  EXPECT_EQ(got.verdict, Outcome::kTempfail) << SmtpReplyFor(got).text;
 }
 
 // Content-addressed store: one file per content, names never become paths; dry runs store
@@ -426,8 +430,8 @@ TEST_F(AttachmentStageTest, LargeAttachmentThroughTempFile) {
   EXPECT_EQ(ReadFileOrDie(StorePath(ok.attachments[0].sha256)), big);
   Decision bad = Ingest(Mail({File("big.txt", std::string(300 * 1024, ' ') + "CLAMessageBoxA",
                                    "text/plain")}, "big bad"));
-  EXPECT_EQ(bad.verdict, Verdict::kReject);  // the .ndb pattern at the end, through ScanFd
-  EXPECT_NE(bad.reply_text.find("big.txt"), std::string::npos);
+  EXPECT_EQ(bad.verdict, Outcome::kReject);  // the .ndb pattern at the end, through ScanFd
+  EXPECT_NE(SmtpReplyFor(bad).text.find("big.txt"), std::string::npos);
 }
 
 // The MIME-tools ambiguity messages. For each: what the parser found ambiguous, which
@@ -441,30 +445,30 @@ TEST_F(AttachmentStageTest, MimeToolsAmbiguities) {
     // The interpretation scanned: GMime's, as part path:name. Only one reading is scanned; the
     // others are covered by holding the message.
     std::string want_scanned;
-    Verdict want_verdict;
+    Outcome want_verdict;
   } cases[] = {
       // boundary="bar"; boundary="foo": GMime takes the first, "bar": wookie.exe is scanned; the
       // "foo" reading (one text part) has nothing more to scan.
       {"double-boundary.msg", "top: duplicate boundary parameter in Content-Type", "1:wookie.exe",
-       Verdict::kHold},
+       Outcome::kHold},
       // application/octet-stream then text/plain: GMime keeps the last (text/plain); the content is
       // scanned once whatever its type, and the name wookie.exe is judged.
-      {"double-content-type.msg", "2: duplicate Content-Type", "2:wookie.exe", Verdict::kHold},
+      {"double-content-type.msg", "2: duplicate Content-Type", "2:wookie.exe", Outcome::kHold},
       // base64 then quoted-printable: GMime decodes as base64; the QP reading is not scanned.
       {"double-content-transfer-encoding.msg", "2: duplicate Content-Transfer-Encoding",
-       "2:wookie.exe", Verdict::kHold},
+       "2:wookie.exe", Outcome::kHold},
       // name="wookie.exe" and name="innocuous.txt": both names are judged.
       {"double-content-disposition.msg", "2: duplicate Content-Disposition", "2:innocuous.txt",
-       Verdict::kHold},
+       Outcome::kHold},
       {"double-content-disposition-param.msg",
-       "2: duplicate name parameter in Content-Disposition", "2:wookie.exe", Verdict::kHold},
+       "2: duplicate name parameter in Content-Disposition", "2:wookie.exe", Outcome::kHold},
       // A "blank" line of spaces: GMime reads it as folding; Mutt-like readers end the headers.
       {"hdr-fakeout.msg", "top: a line of spaces inside the Organization header", "",
-       Verdict::kHold},
+       Outcome::kHold},
       // Not ambiguous: "Content-Type: ; name=...zip", filename from the other header; both names
       // are judged (.zip refused by name: strip).
       {"malformed-content-type-zip.msg", "", "2:payroll_report_409401_10092013.zip",
-       Verdict::kAccept},
+       Outcome::kAccept},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.file);
@@ -480,7 +484,7 @@ TEST_F(AttachmentStageTest, MimeToolsAmbiguities) {
       EXPECT_EQ(msg.mime_ambiguities.front(), c.want_ambiguity);
     }
     Decision got = Ingest(raw);
-    EXPECT_EQ(got.verdict, c.want_verdict) << got.hold_reason;
+    EXPECT_EQ(got.verdict, c.want_verdict) << got.reason;
     std::vector<std::string> scanned;
     for (const auto& line : got.extra_log_lines) {
       std::map<std::string, std::string> f(line.begin(), line.end());
@@ -493,9 +497,123 @@ TEST_F(AttachmentStageTest, MimeToolsAmbiguities) {
       EXPECT_EQ(scanned[0], c.want_scanned);
     }
     if (!c.want_ambiguity.empty()) {
-      EXPECT_NE(got.hold_reason.find("ambiguous MIME"), std::string::npos) << got.hold_reason;
+      EXPECT_NE(got.reason.find("ambiguous MIME"), std::string::npos) << got.reason;
     }
   }
+}
+
+// Issue 12 item 1: automatic mail (list, bulk, our own address forged in From, a bounce) is
+// still judged and scanned; the class's action never carries an attachment past the filter, and
+// the most severe outcome wins.
+std::string WithHeaders(std::string raw, const std::string& headers) { return headers + raw; }
+
+TEST_F(AttachmentStageTest, AutomaticMailAttachmentsAreStillFilteredAndScanned) {
+  struct Case {
+    std::string name;
+    std::string raw;
+    std::string want_class;
+    Outcome want;
+    FailureClass want_failure;
+  };
+  std::string forged = Mail({File("tool.exe", Pe())}, "forged");
+  forged.replace(forged.find("From: Carol <carol@customer.test>"),
+                 std::string("From: Carol <carol@customer.test>").size(),
+                 "From: Support <support@example.com>");
+  const std::vector<Case> cases = {
+      {"list_id_exe_is_stripped",
+       WithHeaders(Mail({File("setup.exe", Pe())}, "list exe"), "List-Id: <news.lists.test>\r\n"),
+       "list", Outcome::kAccept, FailureClass::kNone},
+      {"precedence_bulk_virus_is_rejected",
+       WithHeaders(Mail({File("e.com", Eicar())}, "bulk virus"), "Precedence: bulk\r\n"), "list",
+       Outcome::kReject, FailureClass::kInfected},
+      {"list_id_virus_is_rejected",
+       WithHeaders(Mail({File("e.com", Eicar())}, "list virus"), "List-Id: <news.lists.test>\r\n"),
+       "list", Outcome::kReject, FailureClass::kInfected},
+      {"forged_from_support_exe_is_stripped", forged, "own", Outcome::kAccept, FailureClass::kNone},
+      {"x_failed_recipients_exe_is_stripped",
+       WithHeaders(Mail({File("report.exe", Pe())}, "bounce exe"),
+                   "X-Failed-Recipients: someone@customer.test\r\n"),
+       "bounce", Outcome::kAccept, FailureClass::kNone},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Decision got = Ingest(c.raw);
+    EXPECT_EQ(got.auto_class, c.want_class);
+    EXPECT_EQ(got.verdict, c.want) << OutcomeName(got.verdict) << " " << got.reason;
+    EXPECT_EQ(got.failure, c.want_failure) << FailureClassName(got.failure);
+    ASSERT_EQ(got.attachments.size(), 1u);
+    if (c.want == Outcome::kReject) {
+      EXPECT_EQ(got.attachments[0].verdict, "rejected");
+      EXPECT_NE(SmtpReplyFor(got).text.find("virus found"), std::string::npos);
+      EXPECT_EQ(got.replacement_body, nullptr);
+    } else {
+      // The refused executable is cut out of the delivered copy (default on_refused_type).
+      EXPECT_EQ(got.attachments[0].verdict, "stripped");
+      ASSERT_NE(got.replacement_body, nullptr);
+      std::string body;
+      ASSERT_TRUE(got.replacement_body->Read(0, 1 << 20, &body).ok());
+      EXPECT_EQ(body.find(Base64(Pe()).substr(0, 60)), std::string::npos);
+    }
+  }
+}
+
+// A class action and an attachment outcome on one mail: the more severe wins either way.
+TEST_F(AttachmentStageTest, ClassActionAndAttachmentOutcomeMostSevereWins) {
+  config_.list_action = Outcome::kHold;
+  Start();
+  // hold (list) beats strip (exe): held, and the exe still cut from the held copy.
+  Decision got = Ingest(
+      WithHeaders(Mail({File("a.exe", Pe())}, "held list"), "List-Id: <news.lists.test>\r\n"));
+  EXPECT_EQ(got.verdict, Outcome::kHold);
+  EXPECT_EQ(got.failure, FailureClass::kAutoMail);
+  EXPECT_NE(got.replacement_body, nullptr);
+  // reject (virus) beats hold (list).
+  got = Ingest(WithHeaders(Mail({File("e.com", Eicar())}, "held virus"),
+                           "List-Id: <news.lists.test>\r\n"));
+  EXPECT_EQ(got.verdict, Outcome::kReject);
+  EXPECT_EQ(got.failure, FailureClass::kInfected);
+  EXPECT_EQ(SmtpReplyFor(got).rcode, "550");
+}
+
+// Agents' attachments go through their queue's policy, the scanner and the store: a virus in an
+// agent's answer is rejected with a reply that tells the agent why; an executable is stripped
+// from the copy the customer gets and recorded on the ticket.
+TEST_F(AttachmentStageTest, AgentMailAttachmentsAreFilteredLikeCustomers) {
+  queue().agents = {AgentConfig{"alice@example.com", "Alice", "alice"}};
+  Start();
+  Decision first = Ingest(Mail({File("a.pdf", Pdf())}, "question"));
+  ASSERT_EQ(first.ticket, std::optional<uint64_t>(1));
+  auto agent_mail = [&](const Part& part, const std::string& subject) {
+    std::string raw = Mail({part}, subject);
+    raw.replace(raw.find("From: Carol <carol@customer.test>\r\nTo: support@example.com"),
+                std::string("From: Carol <carol@customer.test>\r\nTo: support@example.com").size(),
+                "From: Alice <alice@example.com>\r\nTo: carol@customer.test\r\nIn-Reply-To: <" +
+                    first.message_id + ">");
+    Envelope env;
+    env.mail_from = "alice@example.com";
+    env.rcpts = {"carol@customer.test"};
+    env.auth_user = "alice";
+    env.queue_id = "QA" + subject;
+    Transaction tx(*engine_, env);
+    tx.Raw(raw);
+    return tx.EndOfMessage(1795001000);
+  };
+  Decision virus = agent_mail(File("e.com", Eicar()), "virus");
+  EXPECT_EQ(virus.verdict, Outcome::kReject);
+  EXPECT_EQ(virus.failure, FailureClass::kInfected);
+  EXPECT_EQ(SmtpReplyFor(virus).ToString(), "550 5.7.1 attachment \"e.com\" virus found");
+  EXPECT_FALSE(virus.ticket.has_value());
+
+  Decision exe = agent_mail(File("tool.exe", Pe()), "exe");
+  EXPECT_EQ(exe.verdict, Outcome::kAccept);
+  EXPECT_EQ(exe.kind, "agent_reply");
+  EXPECT_NE(exe.replacement_body, nullptr);
+  std::vector<TicketMessage> msgs;
+  ASSERT_TRUE(store_->GetMessages(1, &msgs).ok());
+  ASSERT_EQ(msgs.size(), 2u);  // the rejected one was never stored
+  ASSERT_EQ(msgs[1].attachments.size(), 1u);
+  EXPECT_EQ(msgs[1].attachments[0].verdict, "stripped");
+  EXPECT_EQ(msgs[1].direction, Direction::kOutbound);
 }
 
 // The config keys reach the policy, and the C++ defaults of a queue equal the schema's.
@@ -512,9 +630,9 @@ TEST(AttachmentConfig, QueueKeysAndDefaults) {
   EXPECT_EQ(loaded.attachments_refuse_extensions, built.attachments_refuse_extensions);
   EXPECT_EQ(loaded.max_attachment_bytes, built.max_attachment_bytes);
   EXPECT_EQ(loaded.on_infected, built.on_infected);
-  EXPECT_EQ(loaded.on_refused_type, AttachmentAction::kStrip);
-  EXPECT_EQ(loaded.on_scanner_error, AttachmentAction::kTempfail);
-  EXPECT_EQ(loaded.on_malformed_attachment, AttachmentAction::kHold);
+  EXPECT_EQ(loaded.on_refused_type, Outcome::kStrip);
+  EXPECT_EQ(loaded.on_scanner_error, Outcome::kTempfail);
+  EXPECT_EQ(loaded.on_malformed_attachment, Outcome::kHold);
   AttachmentPolicyConfig p = PolicyFromQueue(loaded);
   AttachmentPolicyConfig want = DefaultAttachmentPolicy();
   EXPECT_EQ(p.allowed_types, want.allowed_types);
@@ -530,7 +648,7 @@ TEST(AttachmentConfig, QueueKeysAndDefaults) {
       "x.toml", &c);
   ASSERT_TRUE(st.ok()) << st.ToString();
   EXPECT_EQ(c->queues[0].archives, ArchiveMode::kInspect);
-  EXPECT_EQ(c->queues[0].on_refused_type, AttachmentAction::kHold);
+  EXPECT_EQ(c->queues[0].on_refused_type, Outcome::kHold);
   EXPECT_EQ(c->queues[0].max_attachment_bytes, 10 << 20);
   st = config::LoadString(
       "[[queue]]\nname = \"q\"\naddresses = [\"q@example.com\"]\n"

@@ -128,9 +128,9 @@ TEST(ConfigSchema, DefaultConfigMatchesTheIssue) {
       {"max_mime_depth", std::to_string(got.max_mime_depth), "20"},
       {"max_mime_parts", std::to_string(got.max_mime_parts), "500"},
       {"max_body_chars", std::to_string(got.max_body_chars), "65000"},
-      {"on_internal_error", ActionName(got.on_internal_error), "tempfail"},
-      {"on_store_error", ActionName(got.on_store_error), "tempfail"},
-      {"on_malformed", ActionName(got.on_malformed), "tempfail"},
+      {"on_internal_error", OutcomeName(got.on_internal_error), "tempfail"},
+      {"on_store_error", OutcomeName(got.on_store_error), "tempfail"},
+      {"on_malformed", OutcomeName(got.on_malformed), "tempfail"},
       {"add_ticket_header", got.add_ticket_header ? "true" : "false", "true"},
       {"max_references", std::to_string(got.max_references), "20"},
       {"queues", std::to_string(got.queues.size()), "0"},
@@ -211,9 +211,9 @@ addresses = ["b@example.com"]
   EXPECT_EQ(c.max_mime_depth, 100);
   EXPECT_EQ(c.max_mime_parts, 1);
   EXPECT_EQ(c.max_body_chars, 100);
-  EXPECT_EQ(c.on_internal_error, Action::kAccept);
-  EXPECT_EQ(c.on_store_error, Action::kHold);
-  EXPECT_EQ(c.on_malformed, Action::kReject);
+  EXPECT_EQ(c.on_internal_error, Outcome::kAccept);
+  EXPECT_EQ(c.on_store_error, Outcome::kHold);
+  EXPECT_EQ(c.on_malformed, Outcome::kReject);
   EXPECT_FALSE(c.add_ticket_header);
   EXPECT_EQ(c.max_references, 1000);
   ASSERT_EQ(c.queues.size(), 2u);

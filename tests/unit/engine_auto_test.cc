@@ -18,6 +18,7 @@
 
 #include "config/loader.h"
 #include "core/engine.h"
+#include "milter/reply.h"
 #include "core/lmdb_store.h"
 #include "core/mime_parser.h"
 
@@ -201,7 +202,7 @@ struct ClassCase {
   std::string name;
   std::string raw;
   std::string mail_from;
-  Verdict want_verdict;
+  Outcome want_verdict;
   std::string want_kind;
   std::string want_auto;       // auto_class
   std::string want_rule;       // auto_rule (exact)
@@ -216,64 +217,64 @@ struct ClassCase {
 TEST_F(EngineAutoTest, EachClassDefaultActionAndTicketEffect) {
   const std::string carol = "Carol Customer <carol@customer.test>";
   const std::vector<ClassCase> cases = {
-      {"bounce_of_ticket_mail", BounceMail("m1@customer.test"), "", Verdict::kAccept, "bounce",
+      {"bounce_of_ticket_mail", BounceMail("m1@customer.test"), "", Outcome::kAccept, "bounce",
        "bounce", "report:delivery-status", 1, "event", 1, 1, 1, "new"},
-      {"bounce_of_unknown_mail", BounceMail("never-sent@example.com"), "", Verdict::kAccept,
+      {"bounce_of_unknown_mail", BounceMail("never-sent@example.com"), "", Outcome::kAccept,
        "bounce", "bounce", "report:delivery-status", std::nullopt, "none", 1, 0, 1, "new"},
       {"auto_reply_that_threads",
        PlainMail(carol, "Out of office: Printer on fire", "<ooo1@customer.test>",
                  "Auto-Submitted: auto-replied\nIn-Reply-To: <m1@customer.test>\n"),
-       "carol@customer.test", Verdict::kAccept, "reply", "auto_reply",
+       "carol@customer.test", Outcome::kAccept, "reply", "auto_reply",
        "auto-submitted:auto-replied", 1, "appended", 1, 0, 2, "auto_reply"},
       {"auto_reply_that_does_not_thread",
        PlainMail("Dave <dave@customer.test>", "I am away", "<ooo2@customer.test>",
                  "X-Autoreply: yes\n"),
-       "dave@customer.test", Verdict::kAccept, "auto_reply", "auto_reply", "x-autoreply",
+       "dave@customer.test", Outcome::kAccept, "auto_reply", "auto_reply", "x-autoreply",
        std::nullopt, "none", 1, 0, 1, "new"},
       {"list_mail",
        PlainMail("Dave <dave@customer.test>", "[announce] release 2.0", "<list1@lists.test>",
                  "List-Id: Announcements <announce.lists.test>\n"),
-       "announce-bounces@lists.test", Verdict::kAccept, "list", "list", "list-id", std::nullopt,
+       "announce-bounces@lists.test", Outcome::kAccept, "list", "list", "list-id", std::nullopt,
        "none", 1, 0, 1, "new"},
       {"own_from_support",
        PlainMail("Support <support@example.com>", "Re: [#1] Printer on fire",
                  "<own1@example.com>", "In-Reply-To: <m1@customer.test>\n"),
-       "bounces@forwarder.test", Verdict::kAccept, "own", "own", "own:from", std::nullopt,
+       "bounces@forwarder.test", Outcome::kAccept, "own", "own", "own:from", std::nullopt,
        "none", 1, 0, 1, "new"},
       {"own_blocked_sender",
        PlainMail("Vendor <news@vendor.test>", "Monthly report", "<v1@vendor.test>"),
-       "news@vendor.test", Verdict::kAccept, "own", "own", "blocked:envelope", std::nullopt,
+       "news@vendor.test", Outcome::kAccept, "own", "own", "blocked:envelope", std::nullopt,
        "none", 1, 0, 1, "new"},
       {"loop_stamp",
        PlainMail(carol, "Re: Printer on fire", "<loop1@customer.test>",
                  std::string("X-Deskmilter-Loop: ") + kInstallation + "\n"),
-       "carol@customer.test", Verdict::kHold, "loop", "loop", "loop-stamp", std::nullopt, "none",
+       "carol@customer.test", Outcome::kHold, "loop", "loop", "loop-stamp", std::nullopt, "none",
        1, 0, 1, "new"},
       {"too_many_received",
        PlainMail(carol, "Re: Printer on fire", "<loop2@customer.test>", ManyReceived(31)),
-       "carol@customer.test", Verdict::kHold, "loop", "loop", "received-count", std::nullopt,
+       "carol@customer.test", Outcome::kHold, "loop", "loop", "received-count", std::nullopt,
        "none", 1, 0, 1, "new"},
       // Near misses: a person's mail that only looks automatic.
       {"auto_submitted_no",
        PlainMail("Dave <dave@customer.test>", "Question", "<nm1@customer.test>",
                  "Auto-Submitted: no\n"),
-       "dave@customer.test", Verdict::kAccept, "new", "", "", 2, "created", 2, 0, 1, "new"},
+       "dave@customer.test", Outcome::kAccept, "new", "", "", 2, "created", 2, 0, 1, "new"},
       {"postmaster_in_display_name",
        PlainMail("Postmaster Pete <pete@customer.test>", "Mail server question",
                  "<nm2@customer.test>"),
-       "pete@customer.test", Verdict::kAccept, "new", "", "", 2, "created", 2, 0, 1, "new"},
+       "pete@customer.test", Outcome::kAccept, "new", "", "", 2, "created", 2, 0, 1, "new"},
       {"subject_mentions_undeliverable",
        PlainMail("Dave <dave@customer.test>", "Undeliverable: why does my mail bounce?",
                  "<nm3@customer.test>"),
-       "dave@customer.test", Verdict::kAccept, "new", "", "", 2, "created", 2, 0, 1, "new"},
+       "dave@customer.test", Outcome::kAccept, "new", "", "", 2, "created", 2, 0, 1, "new"},
       {"stamp_of_another_installation",
        PlainMail("Dave <dave@customer.test>", "Forwarded by another desk", "<nm4@customer.test>",
                  "X-Deskmilter-Loop: other-desk\n"),
-       "dave@customer.test", Verdict::kAccept, "new", "", "", 2, "created", 2, 0, 1, "new"},
+       "dave@customer.test", Outcome::kAccept, "new", "", "", 2, "created", 2, 0, 1, "new"},
       {"received_at_the_limit",
        PlainMail("Dave <dave@customer.test>", "Far away", "<nm5@customer.test>",
                  ManyReceived(30)),
-       "dave@customer.test", Verdict::kAccept, "new", "", "", 2, "created", 2, 0, 1, "new"},
+       "dave@customer.test", Outcome::kAccept, "new", "", "", 2, "created", 2, 0, 1, "new"},
   };
   int n = 0;
   for (const ClassCase& c : cases) {
@@ -281,16 +282,16 @@ TEST_F(EngineAutoTest, EachClassDefaultActionAndTicketEffect) {
     Open(BaseConfig("store-" + std::to_string(n++)));
     SeedTicket1();
     Decision got = Ingest(c.raw, c.mail_from, kT0 + 60);
-    EXPECT_EQ(got.verdict, c.want_verdict) << VerdictName(got.verdict) << " " << got.reply_text;
+    EXPECT_EQ(got.verdict, c.want_verdict) << OutcomeName(got.verdict) << " " << SmtpReplyFor(got).text;
     EXPECT_EQ(got.kind, c.want_kind);
     EXPECT_EQ(got.auto_class, c.want_auto);
     EXPECT_EQ(got.auto_rule, c.want_rule);
     EXPECT_EQ(got.ticket, c.want_ticket);
     EXPECT_EQ(got.ticket_action, c.want_action);
     EXPECT_EQ(got.queue, "support");
-    EXPECT_TRUE(got.rcode.empty()) << got.rcode;
-    if (c.want_verdict == Verdict::kHold) {
-      EXPECT_NE(got.hold_reason.find(c.want_rule), std::string::npos) << got.hold_reason;
+    EXPECT_TRUE(SmtpReplyFor(got).rcode.empty()) << SmtpReplyFor(got).rcode;
+    if (c.want_verdict == Outcome::kHold) {
+      EXPECT_NE(got.reason.find(c.want_rule), std::string::npos) << got.reason;
     }
     EXPECT_EQ(TicketCount(), c.want_tickets);
     EXPECT_EQ(CountEvents(Events(1), "delivery_failure"), c.want_failure_events_1);
@@ -333,7 +334,7 @@ TEST_F(EngineAutoTest, NonDefaultActionsAndEffects) {
     void (*configure)(Config*);
     std::string raw;
     std::string mail_from;
-    Verdict want_verdict;
+    Outcome want_verdict;
     std::string want_kind;
     std::string want_action;
     size_t want_tickets;
@@ -342,33 +343,33 @@ TEST_F(EngineAutoTest, NonDefaultActionsAndEffects) {
   const std::vector<Case> cases = {
       {"bounce_ticket_open_opens_a_ticket",
        [](Config* c) { c->bounce_ticket = TicketEffect::kOpen; },
-       BounceMail("never-sent@example.com"), "", Verdict::kAccept, "new", "created", 2, ""},
+       BounceMail("never-sent@example.com"), "", Outcome::kAccept, "new", "created", 2, ""},
       {"auto_reply_action_hold_holds_and_still_joins",
-       [](Config* c) { c->auto_reply_action = Action::kHold; },
+       [](Config* c) { c->auto_reply_action = Outcome::kHold; },
        PlainMail("Carol <carol@customer.test>", "Out of office", "<ooo3@customer.test>",
                  "Auto-Submitted: auto-replied\nIn-Reply-To: <m1@customer.test>\n"),
-       "carol@customer.test", Verdict::kHold, "reply", "appended", 1, ""},
+       "carol@customer.test", Outcome::kHold, "reply", "appended", 1, ""},
       {"auto_reply_action_hold_without_thread",
-       [](Config* c) { c->auto_reply_action = Action::kHold; },
+       [](Config* c) { c->auto_reply_action = Outcome::kHold; },
        PlainMail("Dave <dave@customer.test>", "Away", "<ooo4@customer.test>",
                  "X-Autoreply: yes\n"),
-       "dave@customer.test", Verdict::kHold, "auto_reply", "none", 1, ""},
+       "dave@customer.test", Outcome::kHold, "auto_reply", "none", 1, ""},
       {"auto_reply_ticket_none_does_not_join",
        [](Config* c) { c->auto_reply_ticket = TicketEffect::kNone; },
        PlainMail("Carol <carol@customer.test>", "Out of office", "<ooo5@customer.test>",
                  "Auto-Submitted: auto-replied\nIn-Reply-To: <m1@customer.test>\n"),
-       "carol@customer.test", Verdict::kAccept, "auto_reply", "none", 1, ""},
-      {"list_action_reject", [](Config* c) { c->list_action = Action::kReject; },
+       "carol@customer.test", Outcome::kAccept, "auto_reply", "none", 1, ""},
+      {"list_action_reject", [](Config* c) { c->list_action = Outcome::kReject; },
        PlainMail("Dave <dave@customer.test>", "news", "<l2@lists.test>",
                  "Precedence: bulk\n"),
-       "dave@customer.test", Verdict::kReject, "list", "none", 1, "550"},
+       "dave@customer.test", Outcome::kReject, "list", "none", 1, "550"},
       {"list_ticket_open_opens_a_ticket", [](Config* c) { c->list_ticket = TicketEffect::kOpen; },
        PlainMail("Dave <dave@customer.test>", "news", "<l3@lists.test>", "List-Id: <a.b>\n"),
-       "dave@customer.test", Verdict::kAccept, "new", "created", 2, ""},
-      {"loop_action_discard", [](Config* c) { c->loop_action = Action::kDiscard; },
+       "dave@customer.test", Outcome::kAccept, "new", "created", 2, ""},
+      {"loop_action_discard", [](Config* c) { c->loop_action = Outcome::kDiscard; },
        PlainMail("Dave <dave@customer.test>", "loop", "<lp@customer.test>",
                  std::string("X-Deskmilter-Loop: ") + kInstallation + "\n"),
-       "dave@customer.test", Verdict::kDiscard, "loop", "none", 1, ""},
+       "dave@customer.test", Outcome::kDiscard, "loop", "none", 1, ""},
   };
   int n = 0;
   for (const Case& c : cases) {
@@ -378,10 +379,10 @@ TEST_F(EngineAutoTest, NonDefaultActionsAndEffects) {
     Open(cfg);
     SeedTicket1();
     Decision got = Ingest(c.raw, c.mail_from, kT0 + 60);
-    EXPECT_EQ(got.verdict, c.want_verdict) << VerdictName(got.verdict);
+    EXPECT_EQ(got.verdict, c.want_verdict) << OutcomeName(got.verdict);
     EXPECT_EQ(got.kind, c.want_kind);
     EXPECT_EQ(got.ticket_action, c.want_action);
-    EXPECT_EQ(got.rcode, c.want_rcode);
+    EXPECT_EQ(SmtpReplyFor(got).rcode, c.want_rcode);
     EXPECT_FALSE(got.auto_class.empty());
     EXPECT_EQ(TicketCount(), c.want_tickets);
     if (c.want_action == "created") {
@@ -406,7 +407,7 @@ TEST_F(EngineAutoTest, AutoReplyToClosedTicketNeitherReopensNorOpens) {
         PlainMail("Carol <carol@customer.test>", "Out of office", "<ooo-c@customer.test>",
                   "Auto-Submitted: auto-replied\nIn-Reply-To: <c1@customer.test>\n");
     Decision got = Ingest(ooo, "carol@customer.test", kT0 + 60, rcpt);
-    EXPECT_EQ(got.verdict, Verdict::kAccept);
+    EXPECT_EQ(got.verdict, Outcome::kAccept);
     EXPECT_EQ(got.auto_class, "auto_reply");
     EXPECT_EQ(TicketCount(), 1u);
     Ticket t;
@@ -433,11 +434,11 @@ TEST_F(EngineAutoTest, FloodTempfailsUntilTheWindowPassesAndSurvivesReopen) {
   std::vector<std::string> got_verdicts, want_verdicts;
   for (int i = 1; i <= 8; ++i) {
     Decision d = Ingest(mail("dave", i), "dave@customer.test", kT0 + i);
-    got_verdicts.push_back(VerdictName(d.verdict));
+    got_verdicts.push_back(OutcomeName(d.verdict));
     want_verdicts.push_back(i <= 5 ? "accept" : "tempfail");
     if (i > 5) {
-      EXPECT_EQ(d.rcode, "451");
-      EXPECT_EQ(d.xcode, "4.7.1");
+      EXPECT_EQ(SmtpReplyFor(d).rcode, "451");
+      EXPECT_EQ(SmtpReplyFor(d).xcode, "4.7.1");
       EXPECT_EQ(d.kind, "flood");
       EXPECT_EQ(d.auto_class, "flood");
       EXPECT_EQ(d.auto_rule, "flood:" + std::to_string(i) + "/5/600s");
@@ -448,25 +449,25 @@ TEST_F(EngineAutoTest, FloodTempfailsUntilTheWindowPassesAndSurvivesReopen) {
   EXPECT_EQ(got_verdicts, want_verdicts);
   EXPECT_EQ(TicketCount(), 5u);
   // Another sender, and the same sender to another queue, have their own counters.
-  EXPECT_EQ(Ingest(mail("erin", 1), "erin@customer.test", kT0 + 9).verdict, Verdict::kAccept);
+  EXPECT_EQ(Ingest(mail("erin", 1), "erin@customer.test", kT0 + 9).verdict, Outcome::kAccept);
   EXPECT_EQ(Ingest(mail("dave", 50), "dave@customer.test", kT0 + 9, "billing@example.com").verdict,
-            Verdict::kAccept);
+            Outcome::kAccept);
   // Dry runs do not count.
   Decision dry = Ingest(mail("frank", 1), "frank@customer.test", kT0 + 9, "support@example.com",
                         /*dry_run=*/true);
-  EXPECT_EQ(dry.verdict, Verdict::kAccept);
+  EXPECT_EQ(dry.verdict, Outcome::kAccept);
 
   // A new store object on the same directory (a restart) still holds the counter.
   Open(cfg);
   Decision after_restart = Ingest(mail("dave", 9), "dave@customer.test", kT0 + 10);
-  EXPECT_EQ(after_restart.verdict, Verdict::kTempfail);
+  EXPECT_EQ(after_restart.verdict, Outcome::kTempfail);
   EXPECT_EQ(after_restart.auto_rule, "flood:9/5/600s");
   // Still inside the window, one second before its end.
   EXPECT_EQ(Ingest(mail("dave", 10), "dave@customer.test", kT0 + 1 + 599).verdict,
-            Verdict::kTempfail);
+            Outcome::kTempfail);
   // The window (started by mail 1 at kT0 + 1) has passed: accepted again, a new count.
   Decision later = Ingest(mail("dave", 11), "dave@customer.test", kT0 + 1 + 600);
-  EXPECT_EQ(later.verdict, Verdict::kAccept);
+  EXPECT_EQ(later.verdict, Outcome::kAccept);
   EXPECT_EQ(later.kind, "new");
   EXPECT_EQ(later.auto_class, "");
 }
@@ -479,7 +480,7 @@ TEST_F(EngineAutoTest, FloodCountsNullSenderByFromAndSkipsOwnAndLoop) {
   // Bounces from one daemon: null envelope sender, counted under the From address.
   std::vector<std::string> got;
   for (int i = 0; i < 3; ++i) {
-    got.push_back(VerdictName(Ingest(BounceMail("m1@customer.test"), "", kT0 + 10 + i).verdict));
+    got.push_back(OutcomeName(Ingest(BounceMail("m1@customer.test"), "", kT0 + 10 + i).verdict));
   }
   EXPECT_EQ(got, (std::vector<std::string>{"accept", "accept", "tempfail"}));
   // Our own mail and loops are never flood-limited: they have their own answers.
@@ -487,7 +488,7 @@ TEST_F(EngineAutoTest, FloodCountsNullSenderByFromAndSkipsOwnAndLoop) {
     Decision own = Ingest(PlainMail("Support <support@example.com>", "note",
                                     "<own" + std::to_string(i) + "@example.com>"),
                           "support@example.com", kT0 + 20 + i);
-    EXPECT_EQ(own.verdict, Verdict::kAccept) << i;
+    EXPECT_EQ(own.verdict, Outcome::kAccept) << i;
     EXPECT_EQ(own.kind, "own");
   }
 }

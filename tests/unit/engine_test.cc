@@ -1,10 +1,13 @@
 // Engine tests: every threading rule and ticket effect of the vertical slice, through the real
 // pipeline (GMime parser, LMDB store in a temp directory), without an MTA.
 #include "core/engine.h"
+#include "milter/reply.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <latch>
+#include <thread>
 #include <memory>
 #include <string>
 
@@ -126,7 +129,7 @@ class EngineTest : public ::testing::Test {
 
 TEST_F(EngineTest, NewMailCreatesTicketWithStandardComment) {
   Decision d = Ingest(Mail{});
-  EXPECT_EQ(d.verdict, Verdict::kAccept);
+  EXPECT_EQ(d.verdict, Outcome::kAccept);
   EXPECT_EQ(d.kind, "new");
   EXPECT_EQ(d.queue, "support");
   ASSERT_TRUE(d.ticket.has_value());
@@ -214,7 +217,7 @@ TEST_F(EngineTest, ThreadingRules) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     Decision got = Ingest(c.mail);
-    EXPECT_EQ(got.verdict, Verdict::kAccept);
+    EXPECT_EQ(got.verdict, Outcome::kAccept);
     EXPECT_EQ(got.kind, c.want_kind);
     ASSERT_TRUE(got.ticket.has_value());
     EXPECT_EQ(*got.ticket, c.want_ticket);
@@ -279,6 +282,71 @@ TEST_F(EngineTest, ClosedReplyReopenOrNew) {
   EXPECT_EQ(GetTicket(2).status, TicketStatus::kClosed);
 }
 
+// Holds every message at the Plan stage until `parties` messages have arrived there: each has
+// threaded (and, in the old two-read design, read the ticket's status) before any commits.
+class BarrierStep : public PlanStep {
+ public:
+  explicit BarrierStep(int parties) : latch_(parties) {}
+  const char* name() const override { return "test_barrier"; }
+  Status Plan(MessageContext&) const override {
+    latch_.arrive_and_wait();
+    return Status::Ok();
+  }
+
+ private:
+  mutable std::latch latch_;
+};
+
+// Two replies to the same closed ticket at once, with closed_reply = "new": the closed-ticket
+// decision is made inside the one write, on the ticket as it is at commit, so exactly one new
+// ticket is opened and the other reply joins it.
+TEST_F(EngineTest, ConcurrentRepliesToClosedTicketOpenExactlyOneNewTicket) {
+  Mail b;
+  b.to = "billing@example.com";
+  b.message_id = "<b1@c>";
+  ASSERT_EQ(*Ingest(b, "billing@example.com").ticket, 1u);
+  ASSERT_TRUE(engine_->SetTicketStatus(1, TicketStatus::kClosed, 1795000200).ok());
+  // A fresh engine over the same store, with the barrier in its Plan stage.
+  std::unique_ptr<Engine> engine;
+  ASSERT_TRUE(Engine::Create(config_, store_.get(), &engine).ok());
+  engine->AddPlanStep(std::make_unique<BarrierStep>(2));
+  Decision got[2];
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i) {
+    threads.emplace_back([&, i] {
+      Mail r;
+      r.to = "billing@example.com";
+      r.message_id = "<concurrent" + std::to_string(i) + "@c>";
+      r.in_reply_to = "<b1@c>";
+      Envelope env;
+      env.mail_from = "carol@customer.test";
+      env.rcpts = {"billing@example.com"};
+      env.queue_id = "QC" + std::to_string(i);
+      Transaction tx(*engine, env);
+      tx.Raw(r.Render());
+      got[i] = tx.EndOfMessage(1795000300 + i);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  int created = 0, appended = 0;
+  for (const Decision& d : got) {
+    EXPECT_EQ(d.kind, "reply");
+    ASSERT_TRUE(d.ticket.has_value());
+    EXPECT_EQ(*d.ticket, 2u);
+    created += d.ticket_action == "created";
+    appended += d.ticket_action == "appended";
+  }
+  EXPECT_EQ(created, 1);
+  EXPECT_EQ(appended, 1);
+  std::vector<Ticket> all;
+  ASSERT_TRUE(store_->ListTickets({}, &all).ok());
+  EXPECT_EQ(all.size(), 2u);
+  EXPECT_EQ(GetTicket(1).status, TicketStatus::kClosed);
+  EXPECT_EQ(GetTicket(1).successor, 2u);
+  EXPECT_EQ(GetTicket(2).message_count, 2u);
+  EXPECT_EQ(GetTicket(2).linked_from, 1u);
+}
+
 TEST_F(EngineTest, MissingMessageIdIsGeneratedAndStable) {
   Mail m;
   m.message_id = "";
@@ -295,7 +363,7 @@ TEST_F(EngineTest, MissingMessageIdIsGeneratedAndStable) {
 TEST_F(EngineTest, NotSupportPassesUntouched) {
   Decision d = Ingest(Mail{}, "someone@example.com");
   EXPECT_EQ(d.kind, "not_support");
-  EXPECT_EQ(d.verdict, Verdict::kAccept);
+  EXPECT_EQ(d.verdict, Outcome::kAccept);
   EXPECT_TRUE(d.header_changes.empty());
   EXPECT_FALSE(d.ticket.has_value());
   Ticket t;
@@ -355,14 +423,14 @@ TEST_F(EngineTest, ForgedTicketHeadersAreReplaced) {
 
 TEST_F(EngineTest, FailureClassesMapToConfiguredActions) {
   struct Case {
-    Action on_malformed;
-    Verdict want;
+    Outcome on_malformed;
+    Outcome want;
     const char* want_rcode;
   } cases[] = {
-      {Action::kTempfail, Verdict::kTempfail, "451"},
-      {Action::kReject, Verdict::kReject, "550"},
-      {Action::kHold, Verdict::kHold, ""},
-      {Action::kAccept, Verdict::kAccept, ""},
+      {Outcome::kTempfail, Outcome::kTempfail, "451"},
+      {Outcome::kReject, Outcome::kReject, "550"},
+      {Outcome::kHold, Outcome::kHold, ""},
+      {Outcome::kAccept, Outcome::kAccept, ""},
   };
   for (const auto& c : cases) {
     Config cfg = *config_;
@@ -378,8 +446,8 @@ TEST_F(EngineTest, FailureClassesMapToConfiguredActions) {
     tx.EndOfHeaders();
     tx.Body("hello\r\n");
     Decision d = tx.EndOfMessage(1795000000);
-    EXPECT_EQ(d.verdict, c.want) << ActionName(c.on_malformed);
-    EXPECT_EQ(d.rcode, c.want_rcode);
+    EXPECT_EQ(d.verdict, c.want) << OutcomeName(c.on_malformed);
+    EXPECT_EQ(SmtpReplyFor(d).rcode, c.want_rcode);
     EXPECT_NE(d.error.find("header bytes"), std::string::npos) << d.error;
     EXPECT_FALSE(d.ticket.has_value());
   }

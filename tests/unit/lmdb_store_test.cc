@@ -14,6 +14,7 @@
 #include <mutex>
 #include <filesystem>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -775,6 +776,117 @@ TEST_F(LmdbStoreTest, ManyThreadsMixedWritesEachGetTheirOwnAnswer) {
   std::vector<Ticket> all;
   ASSERT_TRUE(store_->ListTickets({}, &all).ok());
   EXPECT_EQ(all.size(), want_tickets);
+}
+
+}  // namespace
+}  // namespace desk
+
+namespace desk {
+namespace {
+
+// Issue 12 item 8 regression: a throw inside a write batch (here from the batch hook; in
+// production a std::bad_alloc in a body) fails that batch's callers with kInternal and resets the
+// leader flag: the next write is led and committed instead of waiting for ever.
+TEST_F(LmdbStoreTest, WriteBatchThatThrowsDoesNotBlockLaterWrites) {
+  std::atomic<int> throws{0};
+  ASSERT_TRUE(Open(1 << 20, [&](size_t) {
+                if (throws.fetch_sub(1) > 0) throw std::runtime_error("injected");
+              }).ok());
+  throws = 1;
+  WriteResult r;
+  Status s = store_->Write(Create("<thrown@x>"), &r);
+  EXPECT_EQ(s.error_class(), ErrorClass::kInternal) << s.ToString();
+  EXPECT_NE(s.message().find("injected"), std::string::npos) << s.message();
+  // Nothing of the failed batch was written; later writes run normally.
+  MessageIdEntry e;
+  EXPECT_TRUE(store_->FindMessageId("<thrown@x>", &e).IsNotFound());
+  WriteResult after = MustWrite(Create("<after@x>"));
+  EXPECT_EQ(after.ticket, 1u);
+  uint64_t count = 0;
+  EXPECT_TRUE(store_->CountInWindow("k", 100, 60, &count).ok());
+  EXPECT_EQ(count, 1u);
+}
+
+// The closed-ticket rule is decided inside the write, on the ticket as it is then; a reply that
+// opened a new ticket leaves the closed one pointing to it, so the next reply joins that one.
+TEST_F(LmdbStoreTest, ClosedTicketChoiceIsMadeAtCommitAndFollowsTheSuccessor) {
+  ASSERT_TRUE(Open().ok());
+  MustWrite(Create("<first@x>"));
+  TicketEvent closed_ev;
+  closed_ev.type = "closed";
+  ASSERT_TRUE(store_->SetStatus(1, TicketStatus::kClosed, closed_ev, 1500).ok());
+  int calls = 0;
+  auto on_closed = [&calls](const Ticket& closed) {
+    ++calls;
+    ClosedChoice c;
+    c.op = ClosedChoice::Op::kNew;
+    c.new_ticket.queue = closed.queue;
+    c.new_ticket.title = "follow-up";
+    TicketEvent ev;
+    ev.type = "linked";
+    ev.related_ticket = closed.number;
+    c.lead_events = {ev};
+    return c;
+  };
+  TicketWrite w1 = Append(1, "<r1@x>");
+  w1.on_closed = on_closed;
+  WriteResult got1 = MustWrite(w1);
+  EXPECT_TRUE(got1.created);
+  EXPECT_EQ(got1.ticket, 2u);
+  EXPECT_EQ(got1.linked_from, 1u);
+  Ticket old, fresh;
+  ASSERT_TRUE(store_->GetTicket(1, &old).ok());
+  ASSERT_TRUE(store_->GetTicket(2, &fresh).ok());
+  EXPECT_EQ(old.status, TicketStatus::kClosed);
+  EXPECT_EQ(old.successor, 2u);
+  EXPECT_EQ(old.message_count, 1u);
+  EXPECT_EQ(fresh.linked_from, 1u);
+  EXPECT_EQ(fresh.message_count, 1u);
+  std::vector<TicketEvent> ev;
+  ASSERT_TRUE(store_->GetEvents(2, &ev).ok());
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].type, "linked");  // the lead event first, then the write's own
+  EXPECT_EQ(ev[1].type, "latest_email");
+
+  TicketWrite w2 = Append(1, "<r2@x>");
+  w2.on_closed = on_closed;
+  WriteResult got2 = MustWrite(w2);
+  EXPECT_FALSE(got2.created);
+  EXPECT_EQ(got2.ticket, 2u);  // joined the successor, which is open
+  EXPECT_EQ(calls, 1);
+  ASSERT_TRUE(store_->GetTicket(2, &fresh).ok());
+  EXPECT_EQ(fresh.message_count, 2u);
+}
+
+// The flood count is part of the same write: over the limit, only the counter is committed.
+TEST_F(LmdbStoreTest, FloodCountInTheWriteSkipsTheTicketChangeWhenFlooded) {
+  ASSERT_TRUE(Open().ok());
+  FloodCount f;
+  f.queue = "support";
+  f.sender = "ann@example.com";
+  f.window_seconds = 60;
+  f.max = 2;
+  for (int i = 1; i <= 3; ++i) {
+    TicketWrite w = Create("<f" + std::to_string(i) + "@x>", "support", 1000 + i);
+    w.flood = f;
+    WriteResult r = MustWrite(w);
+    EXPECT_EQ(r.flood_count, static_cast<uint64_t>(i));
+    EXPECT_EQ(r.flooded, i == 3);
+    EXPECT_EQ(r.created, i != 3);
+  }
+  std::vector<Ticket> all;
+  ASSERT_TRUE(store_->ListTickets({}, &all).ok());
+  EXPECT_EQ(all.size(), 2u);
+  // A new window starts once window_seconds have passed.
+  TicketWrite w = Create("<f4@x>", "support", 1000 + 61);
+  w.flood = f;
+  EXPECT_EQ(MustWrite(w).flood_count, 1u);
+  // Flood counts alone (no ticket change) are writes too.
+  TicketWrite only;
+  only.op = TicketWrite::Op::kNone;
+  only.now = 1000 + 62;
+  only.flood = f;
+  EXPECT_EQ(MustWrite(only).flood_count, 2u);
 }
 
 }  // namespace

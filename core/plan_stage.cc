@@ -1,0 +1,507 @@
+// The pipeline's last stages (contracts in pipeline.h): Plan, with the one builder of the stored
+// message and its events for both directions; Commit, the one write; and the delivery edits.
+#include <algorithm>
+#include <cctype>
+
+#include "core/pipeline.h"
+
+namespace desk {
+namespace {
+
+bool SameNameNoCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// First value of a top-level header (case-insensitive name), and how many there are.
+int FindHeader(const ParsedMessage& msg, std::string_view name, std::string* first) {
+  int count = 0;
+  for (const auto& [n, v] : msg.headers) {
+    if (SameNameNoCase(n, name)) {
+      if (count++ == 0 && first != nullptr) *first = v;
+    }
+  }
+  return count;
+}
+
+// ---- The one builder of stored messages and ticket events -----------------------------------
+
+TicketEvent Event(int64_t now, std::string type, std::string text, uint64_t related = 0) {
+  TicketEvent ev;
+  ev.at = now;
+  ev.type = std::move(type);
+  ev.text = std::move(text);
+  ev.related_ticket = related;
+  return ev;
+}
+
+// The message as the ticket keeps it, inbound (a customer's) or outbound (an agent's).
+TicketMessage BuildStoredMessage(const MessageContext& ctx) {
+  const ParsedMessage& msg = ctx.msg;
+  const bool outbound = ctx.role != MailRole::kCustomer;
+  TicketMessage tm;
+  tm.direction = outbound ? Direction::kOutbound : Direction::kInbound;
+  tm.message_id = msg.message_id;
+  tm.queue_id = ctx.envelope.queue_id;
+  tm.from = msg.from;  // an agent's own From is kept on the ticket
+  tm.to = msg.to;
+  tm.cc = msg.cc;
+  tm.envelope_from = ctx.envelope.mail_from;
+  if (outbound) {
+    for (const std::string& r : ctx.envelope.rcpts) tm.envelope_rcpts.push_back(NormalizeAddress(r));
+    tm.agent = ctx.agent.agent->address;
+  } else {
+    for (const QueueMatch& m : ctx.support) tm.envelope_rcpts.push_back(m.address);
+  }
+  tm.subject = msg.subject;
+  tm.date = msg.date;
+  tm.received_at = ctx.now;
+  tm.size = msg.size_bytes;
+  tm.body = msg.text_body;
+  if (msg.text_body_truncated) {
+    tm.body += "\n[... truncated by deskmilter at " +
+               std::to_string(ctx.env.config->max_body_chars) + " characters ...]";
+  }
+  tm.body_truncated = msg.text_body_truncated;
+  tm.attachments = ctx.stored_attachments;
+  return tm;
+}
+
+// The fields of a ticket this message opens (requester: the customer; for agent_new the first
+// outside recipient).
+Ticket BuildNewTicket(const MessageContext& ctx, const TicketMessage& tm) {
+  const ParsedMessage& msg = ctx.msg;
+  Ticket t;
+  t.queue = ctx.queue->name;
+  t.title = msg.subject;
+  t.description = tm.body;
+  t.received_at = ctx.route.address;
+  if (ctx.role == MailRole::kAgentNew) {
+    for (const auto* list : {&msg.to, &msg.cc}) {
+      for (const Mailbox& m : *list) {
+        const std::string a = NormalizeAddress(m.address);
+        if (t.requester.address.empty() &&
+            std::find(ctx.outside_rcpts.begin(), ctx.outside_rcpts.end(), a) !=
+                ctx.outside_rcpts.end()) {
+          t.requester = m;
+        }
+      }
+    }
+    if (t.requester.address.empty()) t.requester.address = ctx.outside_rcpts.front();
+    t.assigned_agent = ctx.agent.agent->address;
+  } else {
+    t.requester = msg.from;
+    if (t.requester.address.empty()) t.requester.address = ctx.envelope.mail_from;
+  }
+  return t;
+}
+
+// The standard "created" comment of a new ticket.
+TicketEvent CreatedEvent(const MessageContext& ctx, const Ticket& t) {
+  std::string text;
+  if (ctx.role == MailRole::kAgentNew) {
+    const std::string agent = AgentLabel(*ctx.agent.agent);
+    text = "Sent by: " + agent + "\nSent to: " + FormatMailbox(t.requester) +
+           "\nReceived by: " + ctx.route.address + "\nSession ID: " + ctx.envelope.queue_id +
+           "\nAssigned agent: " + agent;
+  } else {
+    text = "Sent by: " + FormatMailbox(t.requester) + "\nReceived by: " + ctx.route.address +
+           "\nSession ID: " + ctx.envelope.queue_id + "\nAssigned agent: unassigned";
+  }
+  text += "\nQueue: " + ctx.queue->name + "\nSubject: " + ctx.msg.subject;
+  return Event(ctx.now, "created", std::move(text));
+}
+
+// Adds addr (normalized) to list unless empty, not an address, excluded, or present.
+template <typename Exclude>
+void AddParticipant(const std::string& addr, Exclude exclude, std::vector<std::string>* list) {
+  std::string a = NormalizeAddress(addr);
+  if (a.empty() || a.find('@') == std::string::npos || exclude(a)) return;
+  if (std::find(list->begin(), list->end(), a) == list->end()) list->push_back(std::move(a));
+}
+
+// Who joins the ticket: customers' mail, the sender and everyone copied (no support address);
+// agents' mail, the customers it goes to (the agent does not).
+std::vector<std::string> Participants(const MessageContext& ctx) {
+  const ParsedMessage& msg = ctx.msg;
+  const QueueRouter& router = *ctx.env.router;
+  std::vector<std::string> out;
+  if (ctx.role == MailRole::kCustomer) {
+    auto support = [&](const std::string& a) { return router.IsSupportAddress(a); };
+    AddParticipant(msg.from.address, support, &out);
+    if (msg.from.address.empty()) AddParticipant(ctx.envelope.mail_from, support, &out);
+    for (const Mailbox& m : msg.to) AddParticipant(m.address, support, &out);
+    for (const Mailbox& m : msg.cc) AddParticipant(m.address, support, &out);
+    return out;
+  }
+  const Config& cfg = *ctx.env.config;
+  auto inside = [&](const std::string& a) {
+    return router.IsSupportAddress(a) || FindAgentByAddress(cfg, a) != nullptr;
+  };
+  for (const auto* list : {&msg.to, &msg.cc}) {
+    for (const Mailbox& m : *list) AddParticipant(m.address, inside, &out);
+  }
+  for (const std::string& a : ctx.outside_rcpts) AddParticipant(a, inside, &out);
+  return out;
+}
+
+// What a reply that finds its ticket closed at commit does (customers' mail; agents' mail is
+// recorded on the ticket as it is).
+ClosedChoice ChooseForClosed(const MessageContext& ctx, const Ticket& closed) {
+  ClosedChoice c;
+  if (!ctx.may_open) {
+    // Automatic mail (an out-of-office answer to the closing notice) is recorded on the closed
+    // ticket: it neither reopens it nor, with closed_reply = new, opens a ticket.
+    c.op = ClosedChoice::Op::kAppend;
+  } else if (ctx.queue->closed_reply == ClosedReply::kNew) {
+    c.op = ClosedChoice::Op::kNew;
+    c.new_ticket = BuildNewTicket(ctx, ctx.plan.ticket_write.message);
+    c.lead_events.push_back(CreatedEvent(ctx, c.new_ticket));
+    c.lead_events.push_back(Event(ctx.now, "linked",
+                                  "Reply to closed ticket " + std::to_string(closed.number) +
+                                      " opened this ticket",
+                                  closed.number));
+  } else {
+    c.op = ClosedChoice::Op::kReopen;
+    c.lead_events.push_back(
+        Event(ctx.now, "reopened", "Ticket reopened by a reply from " + FormatMailbox(ctx.msg.from)));
+  }
+  return c;
+}
+
+// Customers' mail of a class that opens no ticket: at most a bounce's delivery-failure event on
+// the ticket of the message it reports.
+Status PlanTicketless(MessageContext& ctx, TicketWrite* w) {
+  TicketStore* store = ctx.env.store;
+  const AutoVerdict& av = ctx.auto_verdict;
+  ctx.d.ticket_action = "none";
+  if (av.kind != AutoKind::kBounce || ctx.class_effect != TicketEffect::kRecord ||
+      store == nullptr) {
+    return Status::Ok();
+  }
+  for (const std::string& id : av.reported_message_ids) {
+    MessageIdEntry e;
+    Status st = store->FindMessageId(id, &e);
+    if (st.IsNotFound()) continue;
+    if (!st.ok()) return st;
+    ctx.d.ticket = e.ticket;
+    ctx.d.ticket_action = "event";
+    w->op = TicketWrite::Op::kEvents;
+    w->ticket = e.ticket;
+    w->events.push_back(Event(ctx.now, "delivery_failure",
+                              "Delivery failure reported for message " + id + " (" + av.rule +
+                                  "): " + ctx.msg.subject));
+    ctx.plan.write = true;
+    break;
+  }
+  return Status::Ok();
+}
+
+// The ticket change of a message that joins or opens a ticket.
+void PlanTicketChange(MessageContext& ctx, TicketWrite* w) {
+  Decision& d = ctx.d;
+  const ThreadResult& thread = ctx.thread;
+  const bool customer = ctx.role == MailRole::kCustomer;
+  if (thread.kind == ThreadResult::Kind::kDuplicate) {
+    // An SMTP retry, or one mail to two support addresses: nothing is written twice (an agent's
+    // copy that goes out now is still rewritten exactly as the first one was).
+    d.kind = "duplicate";
+    d.ticket = thread.ticket;
+    d.ticket_action = "none";
+    d.reasons.push_back("duplicate_message_id");
+    w->op = TicketWrite::Op::kNone;
+    return;
+  }
+  if (customer) {
+    d.kind = thread.kind == ThreadResult::Kind::kReply ? "reply" : "new";
+    if (thread.kind == ThreadResult::Kind::kReply) d.reasons.push_back("thread:" + thread.matched_by);
+  }
+  w->message = BuildStoredMessage(ctx);
+  w->message.kind = customer && !d.auto_class.empty() ? d.auto_class : d.kind;  // automatic mail is marked so
+  w->referenced_ids = ReferencedIds(ctx.msg, ctx.env.config->max_references);
+  w->participants = Participants(ctx);
+  const bool create = customer ? thread.kind == ThreadResult::Kind::kNew
+                               : ctx.role == MailRole::kAgentNew;
+  if (create) {
+    w->op = TicketWrite::Op::kCreate;
+    w->new_ticket = BuildNewTicket(ctx, w->message);
+    w->events.push_back(CreatedEvent(ctx, w->new_ticket));
+    if (thread.ignored_tag_ticket != 0 && customer) {
+      w->events.push_back(Event(
+          ctx.now, "tag_ignored",
+          "Subject tag " + FormatSubjectTag(ctx.queue->subject_tag, thread.ignored_tag_ticket) +
+              " ignored: " + (ctx.sender.empty() ? std::string("the sender") : ctx.sender) +
+              " is not a participant of that ticket",
+          thread.ignored_tag_ticket));
+      d.reasons.push_back("tag_ignored:" + std::to_string(thread.ignored_tag_ticket));
+    }
+  } else {
+    w->op = TicketWrite::Op::kAppend;
+    w->ticket = thread.ticket;
+    if (customer) {
+      w->on_closed = [&ctx](const Ticket& closed) { return ChooseForClosed(ctx, closed); };
+    }
+  }
+  if (thread.also_ticket != 0) {
+    w->events.push_back(Event(ctx.now, "also_referenced",
+                              "This message also referred to ticket " +
+                                  std::to_string(thread.also_ticket),
+                              thread.also_ticket));
+    d.reasons.push_back("also_referenced:" + std::to_string(thread.also_ticket));
+  }
+  w->events.insert(w->events.end(), ctx.attachment_events.begin(), ctx.attachment_events.end());
+  w->events.push_back(Event(ctx.now, "latest_email", MidUrl(ctx.msg.message_id)));
+  ctx.plan.write = true;
+}
+
+// Reasons and ticket_action from what the store did (or, in a dry run, would do).
+void ApplyWriteResult(MessageContext& ctx, const WriteResult& r) {
+  Decision& d = ctx.d;
+  d.ticket = r.ticket != 0 ? std::optional<uint64_t>(r.ticket) : std::nullopt;
+  if (r.duplicate) {  // raced with a copy committed since threading
+    d.kind = "duplicate";
+    d.ticket_action = "none";
+    d.reasons.push_back("duplicate_message_id");
+    return;
+  }
+  if (r.closed_kept) d.reasons.push_back("closed_reply:auto_not_reopened");
+  if (r.linked_from != 0) d.reasons.push_back("closed_reply:new:" + std::to_string(r.linked_from));
+  if (r.reopened) d.reasons.push_back("closed_reply:reopen");
+  d.ticket_action = r.created ? "created" : (r.reopened ? "reopened" : "appended");
+}
+
+// A dry run's answer: what the write would do, from the ticket as it is now.
+Status PredictWrite(MessageContext& ctx, WriteResult* r) {
+  const TicketWrite& w = ctx.plan.ticket_write;
+  r->created = w.op == TicketWrite::Op::kCreate;
+  r->ticket = r->created ? 0 : w.ticket;
+  TicketStore* store = ctx.env.store;
+  if (w.op != TicketWrite::Op::kAppend || !w.on_closed || store == nullptr) return Status::Ok();
+  Ticket t;
+  Status st = store->GetTicket(w.ticket, &t);
+  if (!st.ok()) return st;
+  if (t.status != TicketStatus::kClosed) return Status::Ok();
+  const ClosedChoice c = w.on_closed(t);
+  r->closed_kept = c.op == ClosedChoice::Op::kAppend;
+  r->reopened = c.op == ClosedChoice::Op::kReopen;
+  if (c.op == ClosedChoice::Op::kNew) {
+    r->created = true;
+    r->linked_from = t.number;
+    r->ticket = 0;
+  }
+  return Status::Ok();
+}
+
+void AddCustomerDeliveryHeaders(MessageContext& ctx) {
+  const Config& cfg = *ctx.env.config;
+  const ParsedMessage& msg = ctx.msg;
+  Decision& d = ctx.d;
+  const QueueConfig& queue = *ctx.support.front().queue;
+  if (msg.message_id_generated) {
+    d.header_changes.push_back({HeaderEdit::Op::kAdd, "Message-ID", "<" + msg.message_id + ">", 1});
+  }
+  // The loop stamp: a copy of this mail that comes back to a queue is recognised. Another
+  // installation's stamp does not stand for ours (mail may pass two help desks), so ours is added
+  // unless this very stamp is already there (a loop let through by loop_action).
+  const std::string& stamp = ctx.env.auto_rules->installation_id;
+  const std::string& stamp_header = ctx.env.auto_rules->loop_stamp_header;
+  bool stamped = false;
+  for (const auto& [name, value] : msg.headers) {
+    if (SameNameNoCase(name, stamp_header)) {
+      std::string_view v = value;
+      while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.remove_prefix(1);
+      while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.remove_suffix(1);
+      stamped = stamped || v == stamp;
+    }
+  }
+  if (!stamp.empty() && !stamped) {
+    d.header_changes.push_back({HeaderEdit::Op::kAdd, stamp_header, stamp, 1});
+  }
+  if (!d.ticket) return;
+  const std::string n = std::to_string(*d.ticket);
+  if (cfg.add_ticket_header) {
+    int existing = FindHeader(msg, "X-Deskmilter-Ticket", nullptr);
+    // Replace any copy that came from outside; delete extras from the highest index down so
+    // earlier indexes stay valid.
+    for (int i = existing; i >= 2; --i) {
+      d.header_changes.push_back({HeaderEdit::Op::kChange, "X-Deskmilter-Ticket", "", i});
+    }
+    if (existing > 0) {
+      d.header_changes.push_back({HeaderEdit::Op::kChange, "X-Deskmilter-Ticket", n, 1});
+    } else {
+      d.header_changes.push_back({HeaderEdit::Op::kAdd, "X-Deskmilter-Ticket", n, 1});
+    }
+  }
+  if (queue.tag_subject && FindSubjectTag(msg.subject, queue.subject_tag) != *d.ticket) {
+    const std::string tag = FormatSubjectTag(queue.subject_tag, *d.ticket);
+    std::string raw;
+    if (FindHeader(msg, "Subject", &raw) > 0) {
+      d.header_changes.push_back({HeaderEdit::Op::kChange, "Subject", tag + " " + raw, 1});
+    } else {
+      d.header_changes.push_back({HeaderEdit::Op::kAdd, "Subject", tag, 1});
+    }
+  }
+}
+
+void AddAgentDeliveryEdits(MessageContext& ctx) {
+  const Config& cfg = *ctx.env.config;
+  const QueueRouter& router = *ctx.env.router;
+  const AgentConfig& agent = *ctx.agent.agent;
+  const ParsedMessage& msg = ctx.msg;
+  Decision& d = ctx.d;
+  if (msg.message_id_generated) {
+    d.header_changes.push_back({HeaderEdit::Op::kAdd, "Message-ID", "<" + msg.message_id + ">", 1});
+  }
+  const std::string thread = ctx.thread.matched_by.empty() ? "-" : ctx.thread.matched_by;
+  if (ctx.role == MailRole::kAgentNote) {
+    d.log_fields.emplace_back("thread", thread);
+    return;
+  }
+  const QueueConfig& queue = *ctx.queue;
+  const std::string received_at =
+      ctx.role == MailRole::kAgentNew ? ctx.route.address : ctx.ticket.received_at;
+  AgentRewrite r;
+  r.queue = &queue;
+  r.agent = &agent;
+  r.via = ReplyViaAddress(router, queue, received_at);
+  r.reply_to = r.via;
+  r.ticket = d.ticket.value_or(0);
+  if (queue.reply_token && !cfg.reply_token_secret.empty() && r.ticket != 0) {
+    size_t at = r.via.rfind('@');
+    r.reply_to = r.via.substr(0, at) + "+" +
+                 MakeReplyToken(cfg.reply_token_secret, queue.name, r.ticket) + r.via.substr(at);
+  }
+  for (const std::string& p : {agent.address, NormalizeAddress(ctx.envelope.mail_from),
+                               NormalizeAddress(msg.from.address)}) {
+    if (!p.empty() && !router.IsSupportAddress(p) &&
+        std::find(r.personal.begin(), r.personal.end(), p) == r.personal.end()) {
+      r.personal.push_back(p);
+    }
+  }
+  PlanAgentRewrite(r, msg, &d);
+  d.log_fields.emplace_back("reply_via", r.via);
+  d.log_fields.emplace_back("thread", thread);
+}
+
+}  // namespace
+
+Step PlanStage(MessageContext& ctx) {
+  const Config& cfg = *ctx.env.config;
+  TicketWrite& w = ctx.plan.ticket_write;
+  w.now = ctx.now;
+  if (ctx.ticketless) {
+    w.op = TicketWrite::Op::kNone;
+    Status st = PlanTicketless(ctx, &w);
+    if (!st.ok()) {
+      ctx.d = FailureDecision(cfg, st);
+      return Step::kDone;
+    }
+  } else {
+    PlanTicketChange(ctx, &w);
+  }
+  // Flood: counted for customers' mail but our own and loops, which have their own answers.
+  const AutoKind kind = ctx.auto_verdict.kind;
+  if (ctx.role == MailRole::kCustomer && cfg.flood_max > 0 && kind != AutoKind::kOwn &&
+      kind != AutoKind::kLoop) {
+    FloodCount f;
+    f.queue = ctx.route.queue->name;
+    f.sender = NormalizeAddress(ctx.envelope.mail_from);
+    if (f.sender.empty()) f.sender = NormalizeAddress(ctx.msg.from.address);
+    f.window_seconds = cfg.flood_window;
+    f.max = static_cast<uint64_t>(cfg.flood_max);
+    w.flood = std::move(f);
+    ctx.plan.write = true;
+  }
+  if (ctx.env.plan_steps != nullptr) {
+    for (const auto& step : *ctx.env.plan_steps) {
+      Status st = step->Plan(ctx);
+      if (!st.ok()) {
+        ctx.d = FailureDecision(cfg, st);
+        return Step::kDone;
+      }
+    }
+  }
+  return Step::kNext;
+}
+
+Step CommitStage(MessageContext& ctx) {
+  const Config& cfg = *ctx.env.config;
+  Decision& d = ctx.d;
+  TicketWrite& w = ctx.plan.ticket_write;
+  const bool ticket_change = w.op == TicketWrite::Op::kCreate || w.op == TicketWrite::Op::kAppend;
+  if (!ctx.plan.effects.empty()) {
+    // No backend stores side effects yet: refuse rather than lose them (never lose mail).
+    ctx.d = FailureDecision(cfg, Status::Internal("planned side effects have no store yet"));
+    return Step::kDone;
+  }
+  TicketStore* store = ctx.env.store;
+  if (ctx.dry_run || store == nullptr) {
+    if (ticket_change) {
+      WriteResult r;
+      Status st = PredictWrite(ctx, &r);
+      if (!st.ok()) {
+        ctx.d = FailureDecision(cfg, st);
+        return Step::kDone;
+      }
+      ApplyWriteResult(ctx, r);
+      d.reasons.push_back("dry_run");
+    }
+    return Step::kNext;
+  }
+  if (!ctx.plan.write) return Step::kNext;
+  if (ticket_change && ctx.collector != nullptr) {
+    Status st = ctx.collector->CommitFiles();
+    if (!st.ok()) {
+      ctx.d = FailureDecision(cfg, st);
+      return Step::kDone;
+    }
+  }
+  WriteResult& r = ctx.plan.result;
+  Status st = store->Write(w, &r);
+  if (!st.ok()) {
+    ctx.d = FailureDecision(cfg, st);
+    return Step::kDone;
+  }
+  if (r.flooded) {
+    const std::string who = w.flood->sender.empty() ? "<>" : w.flood->sender;
+    const Outcome flood = cfg.flood_action;
+    d.kind = "flood";
+    d.auto_class = "flood";
+    d.auto_rule = "flood:" + std::to_string(r.flood_count) + "/" + std::to_string(cfg.flood_max) +
+                  "/" + std::to_string(cfg.flood_window) + "s";
+    d.ticket = std::nullopt;
+    d.ticket_action = "none";
+    if (OutcomeSeverity(flood) >= OutcomeSeverity(d.verdict)) {
+      d.Set(flood, FailureClass::kFlood,
+            "too many messages from " + who + " to " + w.flood->queue);
+    }
+    if (d.verdict != Outcome::kAccept && d.verdict != Outcome::kHold) {
+      d.replacement_body.reset();
+      return Step::kDone;
+    }
+    return Step::kDeliver;
+  }
+  if (ticket_change) ApplyWriteResult(ctx, r);
+  return Step::kNext;
+}
+
+Step DeliveryEditsStage(MessageContext& ctx) {
+  Decision& d = ctx.d;
+  if (d.verdict != Outcome::kAccept && d.verdict != Outcome::kHold) return Step::kDone;
+  if (ctx.role != MailRole::kCustomer) {
+    AddAgentDeliveryEdits(ctx);
+    return Step::kNext;
+  }
+  AddCustomerDeliveryHeaders(ctx);
+  if (!ctx.ticketless && d.kind != "flood") {
+    if (!d.auto_class.empty()) d.reasons.push_back("auto:" + d.auto_class + ":" + d.auto_rule);
+    d.log_fields.emplace_back("thread",
+                              ctx.thread.matched_by.empty() ? "-" : ctx.thread.matched_by);
+    d.log_fields.emplace_back("attachments", std::to_string(ctx.msg.attachments.size()));
+  }
+  return Step::kNext;
+}
+
+}  // namespace desk
