@@ -29,9 +29,11 @@ class LineReader {
  public:
   explicit LineReader(const Spool& spool) : spool_(spool) {}
 
-  // False at the end of the data; *status is set on a read error.
-  bool Next(std::string* line, Status* status) {
+  // False at the end of the data; *status is set on a read error. *full_size: the line's length
+  // before the cut, newline included.
+  bool Next(std::string* line, uint64_t* full_size, Status* status) {
     line->clear();
+    *full_size = 0;
     bool any = false;
     for (;;) {
       if (pos_ == chunk_.size()) {
@@ -41,6 +43,7 @@ class LineReader {
       any = true;
       size_t nl = chunk_.find('\n', pos_);
       size_t end = nl == std::string::npos ? chunk_.size() : nl;
+      *full_size += end - pos_ + (nl == std::string::npos ? 0 : 1);
       if (line->size() < kMaxLine) {
         line->append(chunk_, pos_, std::min(end - pos_, kMaxLine - line->size()));
       }
@@ -95,9 +98,11 @@ struct OpenMultipart {
 
 class Scanner {
  public:
-  Scanner(int64_t max_parts, int64_t max_depth) : max_parts_(max_parts), max_depth_(max_depth) {}
+  Scanner(int64_t max_parts, int64_t max_depth, int64_t max_header_bytes)
+      : max_parts_(max_parts), max_depth_(max_depth), max_header_bytes_(max_header_bytes) {}
 
-  Status Line(const std::string& line) {
+  // line: cut at kMaxLine; full_size: its length in the spool, newline included.
+  Status Line(const std::string& line, uint64_t full_size) {
     if (pending_message_ >= 0 && !IsBoundary(line)) {
       // GMime builds the attached message only when it has content before the next boundary.
       int64_t depth = pending_message_;
@@ -125,6 +130,13 @@ class Scanner {
     }
     if (!in_headers_) return Status::Ok();
     if (line.empty()) return EndHeaders();
+    // Each entity's header block is bounded like the message's: GMime keeps every header of every
+    // part in memory, and the ambiguity checks read them all.
+    header_bytes_ += full_size;
+    if (entity_depth_ > 0 && static_cast<int64_t>(header_bytes_) > max_header_bytes_) {
+      return Status::Malformed("part header bytes " + std::to_string(header_bytes_) +
+                               " exceed limit " + std::to_string(max_header_bytes_));
+    }
     if (line[0] == ' ' || line[0] == '\t') {
       if (in_content_type_ && content_type_.size() < kMaxContentType) {
         content_type_.append(line, 0, kMaxContentType - content_type_.size());
@@ -155,6 +167,7 @@ class Scanner {
     if (parts_ > max_parts_) return MimeLimitError("parts", parts_, max_parts_);
     if (depth > max_depth_) return MimeLimitError("depth", depth, max_depth_);
     entity_depth_ = depth;
+    header_bytes_ = 0;
     in_headers_ = true;
     in_content_type_ = false;
     content_type_.clear();
@@ -181,7 +194,8 @@ class Scanner {
     return Status::Ok();
   }
 
-  const int64_t max_parts_, max_depth_;
+  const int64_t max_parts_, max_depth_, max_header_bytes_;
+  uint64_t header_bytes_ = 0;  // of the current entity's header block so far
   int64_t parts_ = 1;  // the mail itself
   int64_t entity_depth_ = 0;
   bool in_headers_ = true;
@@ -200,13 +214,15 @@ Status MimeLimitError(const char* what, int64_t got, int64_t limit) {
       std::to_string(limit));
 }
 
-Status ScanMimeStructure(const Spool& spool, int64_t max_mime_parts, int64_t max_mime_depth) {
+Status ScanMimeStructure(const Spool& spool, int64_t max_mime_parts, int64_t max_mime_depth,
+                         int64_t max_header_bytes) {
   LineReader reader(spool);
-  Scanner scanner(max_mime_parts, max_mime_depth);
+  Scanner scanner(max_mime_parts, max_mime_depth, max_header_bytes);
   std::string line;
+  uint64_t full_size = 0;
   Status read_status;
-  while (reader.Next(&line, &read_status)) {
-    Status s = scanner.Line(line);
+  while (reader.Next(&line, &full_size, &read_status)) {
+    Status s = scanner.Line(line, full_size);
     if (!s.ok()) return s;
   }
   return read_status;
