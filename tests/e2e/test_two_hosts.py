@@ -14,6 +14,9 @@ test_2_mail_waits_on_edge_and_is_ticketed_once: 20 mails, each from its own cust
   delivered exactly once to the desk Maildir with its own ticket, `deskctl tickets --json` lists each
   Message-ID exactly once, deskmilter logged one decision for each, and both queues end empty (so no
   late copy can still arrive).
+test_3_resent_copy_is_not_ticketed_twice: the same mail sent twice through the edge (what the edge
+  does after a lost 250) is delivered twice but ticketed once; the second decision is kind=duplicate
+  naming the first ticket.
 
 Environment: DESKMILTER, DESKCTL; root (two Postfix instances).
 """
@@ -225,6 +228,26 @@ class TwoHostsTest(unittest.TestCase):
         print(f"\n{len(mids)} mails: {N_MILTER_DOWN} deferred with 451 and {N_HOST_DOWN} with "
               "connection refused on the edge, each delivered and ticketed once after the flush",
               file=sys.stderr)
+
+    def test_3_resent_copy_is_not_ticketed_twice(self):
+        # What the edge does after a lost 250 (the desk host committed, the edge never read the
+        # reply): it sends the same mail again. The copy is delivered, but joins no ticket twice.
+        mid = self.send_to_edge(99, "Sent twice")
+        first = self.desk.find_delivered(Message_Id=f"<{mid}>", timeout=30)
+        number = _header(first[0], "X-Deskmilter-Ticket")
+        self.assertIsNotNone(number, self.diag())
+        tickets_before = len(self.tickets())
+        self.send_to_edge(99, "Sent twice")
+        self.desk.find_delivered(count=2, Message_Id=f"<{mid}>", timeout=30)
+        ph.wait_until(lambda: not self.edge.queue_entries() and not self.desk.queue_entries(), 60,
+                      what="edge and desk queues empty" + self.diag())
+        self.assertEqual(len(self.tickets()), tickets_before)
+        self.assertEqual(self.ticket_message_ids()[mid], [int(number)])
+        lines = [l for l in self.milter.stderr_text().splitlines() if f"msgid={mid}," in l]
+        self.assertEqual(len(lines), 2, lines)
+        self.assertIn("kind=new", lines[0])
+        self.assertIn("kind=duplicate", lines[1])
+        self.assertIn(f"ticket={number},", lines[1])
 
 
 if __name__ == "__main__":
