@@ -9,8 +9,8 @@ The .mc is generated (shared/notes/platform.md: what it takes), compiled with m4
 `sendmail -C CF -bd` with its queue, pid file and config in the test's directory; it relays every
 mail to a smart host on a loopback port (an SmtpSink) and calls one milter.
 
-Limits: needs root, m4, dpkg, unshare (util-linux), apt-get (only when the cache is empty) and libwrap0 (the binary links
-libwrap.so.0). Sendmail refuses a unix milter socket in a directory anyone can write, /tmp included
+Limits: needs root, m4, dpkg, unshare (util-linux), apt-get (only when the cache is empty) and
+libwrap0 (the binary links libwrap.so.0). Sendmail refuses a unix milter socket in a directory anyone can write, /tmp included
 ("unsafe: World writable directory"): use safe_socket_dir(). Sendmail logs to syslog only; the test
 takes Sendmail's queue id from the SMTP reply instead. Not thread-safe.
 """
