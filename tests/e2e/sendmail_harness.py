@@ -1,4 +1,4 @@
-"""End-to-end harness for Sendmail: a private Sendmail 8.17 daemon on loopback, unpacked, not installed.
+"""End-to-end harness for Sendmail: a private Sendmail 8.17 on loopback, unpacked, not installed.
 
 What it is: a stdlib-only helper for tests/e2e/test_sendmail.py. Debian's sendmail-bin conflicts
 with Postfix (both provide mail-transport-agent), so the test never installs it: the three .debs
@@ -10,8 +10,9 @@ The .mc is generated (shared/notes/platform.md: what it takes), compiled with m4
 mail to a smart host on a loopback port (an SmtpSink) and calls one milter.
 
 Limits: needs root, m4, dpkg, unshare (util-linux), apt-get (only when the cache is empty) and
-libwrap0 (the binary links libwrap.so.0). Sendmail refuses a unix milter socket in a directory anyone can write, /tmp included
-("unsafe: World writable directory"): use safe_socket_dir(). Sendmail logs to syslog only; the test
+libwrap0 (the binary links libwrap.so.0). Sendmail refuses a unix milter socket in a directory
+anyone can write, /tmp included ("unsafe: World writable directory", and it does not start): use
+safe_socket_dir(). Sendmail logs to syslog only; the test
 takes Sendmail's queue id from the SMTP reply instead. Not thread-safe.
 """
 
@@ -93,7 +94,7 @@ class SendmailInstance:
     milter_spec: the socket in Sendmail's syntax ("unix:/path" or "inet:PORT@127.0.0.1").
     milter_flags / milter_timeouts: INPUT_MAIL_FILTER's F= and T= (F=T: tempfail when the filter
         is unavailable; the timeouts are what docs/SENDMAIL.md recommends).
-    relay_port: every mail is relayed to [127.0.0.1]:relay_port (SMART_HOST, also for local domains).
+    relay_port: every mail is relayed to [127.0.0.1]:relay_port (SMART_HOST; no local domains).
     """
 
     def __init__(self, tmpdir, milter_spec, relay_port, name="sendmail", milter_flags="T",
@@ -217,7 +218,7 @@ class SendmailInstance:
 
 
 def _running(pid):
-    """True while pid exists and is not a zombie (the daemon's parent is init, which may reap late)."""
+    """True while pid exists and is no zombie (the daemon's parent is init, which may reap late)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
@@ -254,7 +255,8 @@ class UnixMilter(ph.Milter):
                                      cwd=self.dir)
         ph._live.append(self)
         try:
-            ph.wait_until(self._accepts, timeout, what=f"deskmilter listening on {self.socket_path}")
+            ph.wait_until(self._accepts, timeout,
+                          what=f"deskmilter listening on {self.socket_path}")
         except ph.HarnessError as e:
             self.stop(check=False)
             raise ph.HarnessError(f"{e}\ndeskmilter stderr:\n{self.stderr_text()}") from None

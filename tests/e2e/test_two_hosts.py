@@ -9,8 +9,8 @@ test_2_mail_waits_on_edge_and_is_ticketed_once: 20 mails, each from its own cust
     (milter_default_action = tempfail), the edge logs status=deferred with that reply;
   - 10 more while the desk host's Postfix is stopped too: the edge logs connection refused.
   Each of the 20 is deferred, some more than once (the edge retries every 3 s here), and all are
-  still queued on the edge; nothing is delivered or ticketed on the desk host. Then the desk host's Postfix and
-  deskmilter are started again and the edge is flushed (`postqueue -c EDGE -f`): every mail is
+  still queued on the edge; nothing is delivered or ticketed on the desk host. Then the desk host's
+  Postfix and deskmilter are started again and the edge is flushed (`postqueue -c EDGE -f`): every mail is
   delivered exactly once to the desk Maildir with its own ticket, `deskctl tickets --json` lists each
   Message-ID exactly once, deskmilter logged one decision for each, and both queues end empty (so no
   late copy can still arrive).
