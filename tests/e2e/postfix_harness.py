@@ -644,6 +644,19 @@ def _kill(pid, sig):
         pass
 
 
+def edge_relay_main_cf(next_hop_port, domains=("example.test",), myhostname="edge.example.test"):
+    """extra_main_cf for an edge MX (a PostfixInstance with domains=()) that relays the given
+    domains to another private instance at [127.0.0.1]:next_hop_port, as docs/SCALING.md sets up
+    the edge hosts: relay_domains plus transport_maps. The edge needs its own myhostname: Postfix's
+    SMTP client refuses a server that greets with the client's own name ("loops back to myself")."""
+    nexthop = f"smtp:[127.0.0.1]:{next_hop_port}"
+    return {
+        "myhostname": myhostname,
+        "relay_domains": " ".join(domains),
+        "transport_maps": "inline:{ " + ", ".join(f"{d}={nexthop}" for d in domains) + " }",
+    }
+
+
 def missing_prerequisites(*tools):
     """Why an end-to-end suite cannot run here, or None: it needs root (a private Postfix), postfix
     and swaks plus any further tools named, and the deskmilter and deskctl binaries (from
