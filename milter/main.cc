@@ -333,11 +333,19 @@ int Run(const Args& args) {
   const int tick_ms = static_cast<int>(std::max<int64_t>(1, tick.count() / 1000));
   if (watchdog.count() > 0) NotifyWatchdog();
   bool stopping = false;
+  auto stop = [&stopping] {
+    if (stopping) return;
+    stopping = true;
+    NotifyStopping();
+    LogInfo("stopping: waiting for libmilter to close its socket");
+    smfi_stop();
+  };
   for (;;) {
     pollfd pfd{g_wake_pipe[0], POLLIN, 0};
     int ready = poll(&pfd, 1, tick_ms);
     if (ready < 0 && errno != EINTR) {
-      LogError(std::string("poll: ") + std::strerror(errno));
+      LogError(std::string("poll: ") + std::strerror(errno) + ": stopping");
+      stop();
       break;
     }
     if (watchdog.count() > 0) NotifyWatchdog();
@@ -346,20 +354,19 @@ int Run(const Args& args) {
     char c = 0;
     ssize_t n = read(g_wake_pipe[0], &c, 1);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0 || c == 'x') break;
-    if (c == 't' && !stopping) {
-      stopping = true;
-      NotifyStopping();
-      LogInfo("stopping: waiting for libmilter to close its socket");
-      smfi_stop();
+    if (n <= 0) {  // cannot happen while we hold the write end
+      stop();
+      break;
     }
+    if (c == 'x') break;
+    if (c == 't') stop();
     if (c == 'h' && !stopping) {
       NotifyReloading();
       Reload(args.config, *config, store.get());
       NotifyReady();
     }
   }
-  if (!stopping) NotifyStopping();
+  if (!stopping) NotifyStopping();  // smfi_main returned by itself
   milter.join();
   scanner_stop = true;
   scanner_thread.join();
