@@ -11,6 +11,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   postfix swaks miltertest sasl2-bin libsasl2-modules notmuch
   python3 clang
+  libsystemd-dev systemd dpkg-dev man-db groff-base  # sd_notify; systemd-analyze, .deb, man pages
 )
 
 missing=()
