@@ -86,12 +86,13 @@ install(FILES ${PROJECT_SOURCE_DIR}/config/deskmilter.example.toml
         DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 # The config: installed 0640 only when none is there, so `cmake --install` over a configured host
 # keeps the admin's file (the package's copy is a dpkg conffile, which dpkg protects the same way).
+# file(INSTALL) adds DESTDIR to an absolute DESTINATION itself; the EXISTS test must add it.
 install(CODE "
   set(desk_dest \"\$ENV{DESTDIR}${DESK_CONF_DIR}\")
   if(EXISTS \"\${desk_dest}/deskmilter.toml\")
     message(STATUS \"Keeping existing: \${desk_dest}/deskmilter.toml (the new example is in ${CMAKE_INSTALL_FULL_DOCDIR}/examples)\")
   else()
-    file(INSTALL \"${desk_gen}/deskmilter.toml\" DESTINATION \"\${desk_dest}\"
+    file(INSTALL \"${desk_gen}/deskmilter.toml\" DESTINATION \"${DESK_CONF_DIR}\"
          PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ)
   endif()
 ")
