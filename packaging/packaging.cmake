@@ -10,7 +10,7 @@
 #                                                  (never overwrites an existing file)
 #   lib/systemd/system/deskmilter.service          Exec paths follow SBINDIR and SYSCONFDIR
 #   lib/sysusers.d/deskmilter.conf, lib/tmpfiles.d/deskmilter.conf
-#   share/man/man5/deskmilter.toml.5, man8/deskmilter.8, man8/deskctl.8
+#   share/man/man5/deskmilter.toml.5.gz, man8/deskmilter.8.gz, man8/deskctl.8.gz
 #   share/doc/deskmilter/                          README.md and docs/*.md
 # DESTDIR is honoured everywhere, including by the config rule.
 include(GNUInstallDirs)
@@ -77,9 +77,18 @@ install(FILES ${PROJECT_SOURCE_DIR}/systemd/deskmilter.sysusers.conf
         DESTINATION ${DESK_SYSUSERS_DIR} RENAME deskmilter.conf)
 install(FILES ${desk_gen}/deskmilter.tmpfiles.conf
         DESTINATION ${DESK_TMPFILES_DIR} RENAME deskmilter.conf)
-install(FILES ${PROJECT_SOURCE_DIR}/man/deskmilter.8 ${PROJECT_SOURCE_DIR}/man/deskctl.8
-        DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
-install(FILES ${PROJECT_SOURCE_DIR}/man/deskmilter.toml.5 DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
+# Man pages are installed gzipped (gzip -9n: reproducible, as Debian policy asks).
+set(desk_man_gz)
+foreach(page deskmilter.8 deskctl.8 deskmilter.toml.5)
+  string(REGEX REPLACE ".*\\." "" section "${page}")
+  add_custom_command(OUTPUT ${desk_gen}/man/${page}.gz
+                     COMMAND ${CMAKE_COMMAND} -E make_directory ${desk_gen}/man
+                     COMMAND gzip -9nc ${PROJECT_SOURCE_DIR}/man/${page} > ${desk_gen}/man/${page}.gz
+                     DEPENDS ${PROJECT_SOURCE_DIR}/man/${page} VERBATIM)
+  list(APPEND desk_man_gz ${desk_gen}/man/${page}.gz)
+  install(FILES ${desk_gen}/man/${page}.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
+endforeach()
+add_custom_target(desk_man_pages ALL DEPENDS ${desk_man_gz})
 file(GLOB desk_docs ${PROJECT_SOURCE_DIR}/docs/*.md)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${desk_docs} DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/config/deskmilter.example.toml

@@ -103,8 +103,8 @@ class DebPackageTest(unittest.TestCase):
             self.assertTrue(os.access(self.rooted(path), os.X_OK), path)
         for path in (CONFIG, "/usr/lib/systemd/system/deskmilter.service",
                      "/usr/lib/sysusers.d/deskmilter.conf", "/usr/lib/tmpfiles.d/deskmilter.conf",
-                     "/usr/share/man/man8/deskmilter.8", "/usr/share/man/man8/deskctl.8",
-                     "/usr/share/man/man5/deskmilter.toml.5",
+                     "/usr/share/man/man8/deskmilter.8.gz", "/usr/share/man/man8/deskctl.8.gz",
+                     "/usr/share/man/man5/deskmilter.toml.5.gz",
                      "/usr/share/doc/deskmilter/OPERATIONS.md",
                      "/usr/share/doc/deskmilter/CONFIG.md",
                      "/usr/share/doc/deskmilter/examples/deskmilter.example.toml"):
