@@ -22,7 +22,8 @@ std::string Entry(const OptionSpec<C>& option, std::string_view key) {
          "\n";
 }
 
-constexpr std::string_view kHead = R"(.\" Generated from the schema tables in config/schema.cc by config/manpage.cc; do not edit.
+constexpr std::string_view kHead =
+    R"(.\" Generated from config/schema.cc by config/manpage.cc; do not edit.
 .\" Regenerate: DESK_REGENERATE_DOCS=1 build/desk_unit_tests --gtest_filter='ManPage.*'
 .TH DESKMILTER.TOML 5 "" "deskmilter" "File Formats"
 .SH NAME

@@ -36,7 +36,8 @@ void NotifyReady() { sd_notify(0, "READY=1"); }
 void NotifyReloading() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  uint64_t usec = static_cast<uint64_t>(ts.tv_sec) * 1000000u + static_cast<uint64_t>(ts.tv_nsec) / 1000u;
+  uint64_t usec =
+      static_cast<uint64_t>(ts.tv_sec) * 1000000u + static_cast<uint64_t>(ts.tv_nsec) / 1000u;
   std::string msg = "RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec);
   sd_notify(0, msg.c_str());
 }

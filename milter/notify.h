@@ -6,16 +6,16 @@
 //                                 Type=notify-reload wants; older systemd ignores it)
 //   READY=1                       the reload is done, whether it succeeded or kept the old config
 //   STOPPING=1                    a stop has begun (open connections are drained afterwards)
-//   STATUS=...                    "N mails handled, M tickets created", refreshed from the main loop,
-//                                 or the reason start-up failed
+//   STATUS=...                    "N mails handled, M tickets created", refreshed from the
+//                                 main loop, or the reason start-up failed
 //   WATCHDOG=1                    from the main loop, every half of WATCHDOG_USEC (WatchdogSec=);
 //                                 only when systemd asked for it
 // Without NOTIFY_SOCKET every call here is a no-op; a notification that cannot be sent is ignored
 // (systemd then restarts or times out the unit, which is the point).
 //
 // Counters: mails handled (every logged decision: ticket, pass-through by policy, failure action)
-// and tickets created. Two relaxed atomics, bumped by the libmilter worker threads once per message;
-// a metrics registry may read them through MailsHandled()/TicketsCreated().
+// and tickets created. Two relaxed atomics, bumped by the libmilter worker threads once per
+// message; a metrics registry may read them through MailsHandled()/TicketsCreated().
 //
 // Thread-safety: every function may be called from any thread.
 #pragma once

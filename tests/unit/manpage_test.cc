@@ -3,6 +3,8 @@
 //
 // Regenerate man/deskmilter.toml.5 after changing the tables:
 //   DESK_REGENERATE_DOCS=1 build/desk_unit_tests --gtest_filter='ManPage.*'
+#include "config/manpage.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -10,7 +12,6 @@
 #include <sstream>
 #include <string>
 
-#include "config/manpage.h"
 #include "config/schema.h"
 
 namespace desk::config {
@@ -90,10 +91,11 @@ TEST(ManPage, NoStrayRequests) {
   while (std::getline(in, line)) {
     ++number;
     if (line.empty() || line[0] != '.') continue;
-    bool known = line.starts_with(".\\\"") || line.starts_with(".TH ") || line.starts_with(".SH ") ||
-                 line.starts_with(".SS ") || line == ".TP" || line == ".PP" || line == ".IP" ||
-                 line.starts_with(".B ") || line.starts_with(".I ") || line.starts_with(".BR ") ||
-                 line.starts_with(".IR ") || line.starts_with(".RB ");
+    bool known = line.starts_with(".\\\"") || line.starts_with(".TH ") ||
+                 line.starts_with(".SH ") || line.starts_with(".SS ") || line == ".TP" ||
+                 line == ".PP" || line == ".IP" || line.starts_with(".B ") ||
+                 line.starts_with(".I ") || line.starts_with(".BR ") || line.starts_with(".IR ") ||
+                 line.starts_with(".RB ");
     EXPECT_TRUE(known) << "line " << number << ": " << line;
   }
 }
