@@ -6,12 +6,12 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
+  libsystemd-dev systemd dpkg-dev man-db groff-base  # sd_notify; systemd-analyze, .deb, man pages
   libmilter-dev liblmdb-dev lmdb-utils libgmime-3.0-dev libtomlplusplus-dev libmagic-dev libmagic-mgc
   libclamav-dev clamav clamav-testfiles libarchive-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   postfix swaks miltertest sasl2-bin libsasl2-modules notmuch
   python3 clang
-  libsystemd-dev systemd dpkg-dev man-db groff-base  # sd_notify; systemd-analyze, .deb, man pages
 )
 
 missing=()
