@@ -1,14 +1,15 @@
 """The systemd files in systemd/: the unit passes `systemd-analyze verify`, its hardening scores an
 exposure of 2.0 or less in `systemd-analyze security --offline=yes`, the score is the one recorded in
 docs/OPERATIONS.md, and the unit, sysusers.d and tmpfiles.d files agree with each other and with the
-installed configuration's paths.
+installed configuration's paths. Also the man pages: they render without groff warnings, and the
+hand-written deskctl(8) has an entry for every command `deskctl --help` lists.
 
 `verify` checks that every Exec binary exists and that every man: page in Documentation= opens, so
 the unit is verified as a copy whose /usr/sbin/deskmilter is the built $DESKMILTER, with MANPATH at
 the repository's man pages. tests/packaging/test_deb.py checks the installed unit's paths against
 the unpacked package.
 
-Environment: DESKMILTER (the built binary), DESK_SOURCE_DIR, DESK_BINARY_DIR (for the generated
+Environment: DESKMILTER, DESKCTL (the built binaries), DESK_SOURCE_DIR, DESK_BINARY_DIR (for the generated
 installed config). Needs systemd-analyze (package systemd) and man (man-db).
 """
 
@@ -121,6 +122,29 @@ class ManPageTest(unittest.TestCase):
                                 os.path.join(SOURCE_DIR, "man", page)],
                                capture_output=True, text=True, timeout=60)
             self.assertEqual((r.returncode, r.stderr), (0, ""), page)
+
+    def test_deskctl_page_names_every_command(self):
+        """deskctl(8) is written by hand: each command `deskctl --help` lists must have its entry."""
+        deskctl = os.environ.get("DESKCTL", "")
+        if not deskctl or not os.access(deskctl, os.X_OK):
+            self.fail(f"DESKCTL={deskctl!r} is not an executable")
+        page = read(os.path.join(SOURCE_DIR, "man", "deskctl.8"))
+
+        def commands(args):
+            out = subprocess.run([deskctl] + args + ["--help"], capture_output=True, text=True,
+                                 timeout=60).stdout
+            if "\nSubcommands:\n" not in out:
+                return []
+            block = out.split("\nSubcommands:\n", 1)[1]
+            return [l.split()[0] for l in block.splitlines() if l.startswith("  ") and l.split()]
+
+        top = commands([])
+        self.assertIn("tickets", top)
+        for cmd in top:
+            subs = commands([cmd])
+            for name in [cmd] + [f"{cmd} {sub}" for sub in subs]:
+                self.assertRegex(page, rf"(?m)^\.B {re.escape(name)}( |$)",
+                                 f"man/deskctl.8 has no entry for `deskctl {name}`")
 
 
 if __name__ == "__main__":
