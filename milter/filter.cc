@@ -23,6 +23,7 @@
 #include "core/engine.h"
 #include "core/logline.h"
 #include "milter/log.h"
+#include "milter/notify.h"
 #include "milter/runtime.h"
 
 namespace desk::milter {
@@ -296,6 +297,7 @@ void LogDecision(const std::string& qid, const Message& m, const Decision& d,
   }
   LogInfo(FormatLogLine(qid, f));
   for (const auto& line : d.extra_log_lines) LogInfo(FormatLogLine(qid, line));
+  CountMail(d.ticket_action == "created");  // systemd STATUS= (milter/notify.h)
 }
 
 // Creates the Transaction at the first content callback (DATA normally). Returns SMFIS_ACCEPT for

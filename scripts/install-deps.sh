@@ -6,6 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
+  libsystemd-dev systemd dpkg-dev man-db groff-base  # sd_notify; systemd-analyze, .deb, man pages
   libmilter-dev liblmdb-dev lmdb-utils libgmime-3.0-dev libtomlplusplus-dev libmagic-dev libmagic-mgc
   libclamav-dev clamav clamav-testfiles libarchive-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev

@@ -27,3 +27,14 @@ foreach(kind e2e corpus)
                          TIMEOUT 900 RUN_SERIAL TRUE)
   endforeach()
 endforeach()
+
+# Packaging and systemd tests (tests/packaging/test_*.py): the .deb built and unpacked, the unit
+# checked with systemd-analyze, sd_notify against a fake NOTIFY_SOCKET.   (label: package)
+file(GLOB DESK_PACKAGE_TESTS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/packaging/test_*.py)
+foreach(t ${DESK_PACKAGE_TESTS})
+  get_filename_component(n ${t} NAME_WE)
+  add_test(NAME package.${n} COMMAND python3 ${t})
+  set_tests_properties(package.${n} PROPERTIES
+                       ENVIRONMENT "${DESK_TEST_ENV};DESK_BINARY_DIR=${PROJECT_BINARY_DIR}" LABELS package
+                       TIMEOUT 900)
+endforeach()
