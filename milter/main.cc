@@ -293,9 +293,11 @@ int Run(const Args& args) {
   sigaddset(&unblock_hup, SIGHUP);
   pthread_sigmask(SIG_UNBLOCK, &unblock_hup, nullptr);
 
-  st = StartMetrics(*config, {store.get(), [] {
-                                std::lock_guard<std::mutex> lock(g_scanner_mu);
-                                return g_scanner;
+  // A scrape must not wait for a virus database reload (which holds g_scanner_mu for as long as
+  // the load takes): when busy, the gauges keep the values of the previous scrape.
+  st = StartMetrics(*config, {store.get(), []() -> std::shared_ptr<ScannerHolder> {
+                                std::unique_lock<std::mutex> lock(g_scanner_mu, std::try_to_lock);
+                                return lock.owns_lock() ? g_scanner : nullptr;
                               }});
   if (!st.ok()) return Fatal(args.config + ": " + st.message(), 1);
 

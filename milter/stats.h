@@ -29,7 +29,8 @@ void RecordMessage(const MessageSample& sample);
 
 struct MetricsSources {
   TicketStore* store = nullptr;  // outlives StopMetrics
-  // The current virus scanner, or null when scanning is off.
+  // The current virus scanner; null when scanning is off or the scanner is busy reloading (the
+  // scanner gauges then keep their last values).
   std::function<std::shared_ptr<ScannerHolder>()> scanner;
 };
 
