@@ -78,7 +78,7 @@ Status MetricsHttpServer::Start(const std::string& address, int port,
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (v6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || listen(fd, 16) != 0) {
-    Status st = Status::Internal(Errno("metrics listener " + where));
+    Status st = Status::Internal(Errno("metrics.http_address/http_port " + where));
     close(fd);
     return st;
   }

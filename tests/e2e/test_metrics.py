@@ -115,6 +115,7 @@ def http(port, request):
 class MetricsTest(ph.MilterPostfixCase):
     CONFIG = CONFIG
     PREFIX = "desk-e2e-metrics-"
+    REQUIRES = (PROMETHEUS, PROMTOOL)
 
     @classmethod
     def setUpClass(cls):
@@ -370,6 +371,25 @@ scrape_configs:
         self.assertIn(f"last hour (from the store): {n} message(s)", out)
         self.assertIn("█", out)  # at least one full block: the busiest minute
         self.assertRegex(out, r"viruses: +" + re.escape(self.virus_name()) + " 1")
+
+    def test_a_busy_metrics_port_stops_the_start(self):
+        # A second daemon asked to serve metrics on the same port refuses to start, naming it.
+        other = os.path.join(self.tmp, "other")
+        os.makedirs(other, exist_ok=True)
+        cfg = os.path.join(other, "deskmilter.toml")
+        with open(self.cfg) as f:
+            text = f.read()
+        text = text.replace(f"inet:{self.milter.port}@", f"inet:{ph.free_port()}@")
+        text = text.replace(os.path.join(self.milter.dir, "store"), os.path.join(other, "store"))
+        with open(cfg, "w") as f:
+            f.write(text)
+        binary = os.environ.get("DESKMILTER") or "build/deskmilter"
+        p = subprocess.run([binary, "-f", "-c", cfg], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+        out = p.stdout.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 1, out)
+        self.assertIn(f"metrics.http_address/http_port 127.0.0.1:{self.metrics_port}: "
+                      "Address already in use", out)
 
     def test_listener_answers_only_get_metrics(self):
         port = self.metrics_port
