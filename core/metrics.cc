@@ -61,10 +61,14 @@ std::string EscapeLabelValue(std::string_view v) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -99,7 +103,8 @@ void Metrics::AddMinute(int64_t minute, size_t verdict, uint64_t n) {
   std::vector<uint64_t>& counts = pending_minutes_[minute];
   counts.resize(kMinuteVerdictCount, 0);
   counts[verdict] += n;
-  while (pending_minutes_.size() > kMaxPendingMinutes) pending_minutes_.erase(pending_minutes_.begin());
+  while (pending_minutes_.size() > kMaxPendingMinutes)
+    pending_minutes_.erase(pending_minutes_.begin());
 }
 
 void Metrics::Record(const MessageSample& s) {
@@ -184,11 +189,11 @@ std::string Metrics::RenderPrometheus(int64_t now) const {
            "Automatic mail (bounces, auto-replies, lists, loops, floods) by class and the rule "
            "that classified it.",
            auto_mail_);
-  counters("deskmilter_attachments_total", "Attachments by what was found (outcome) and done (action).",
-           attachments_);
+  counters("deskmilter_attachments_total",
+           "Attachments by what was found (outcome) and done (action).", attachments_);
   counters("deskmilter_viruses_total", "Attachments found infected, by signature name.", viruses_);
-  counters("deskmilter_failures_total",
-           "Messages decided by a failure action, by failure class.", failures_);
+  counters("deskmilter_failures_total", "Messages decided by a failure action, by failure class.",
+           failures_);
 
   const char* h = "deskmilter_eom_duration_seconds";
   Header(&out, h, "histogram", "Time from end of headers to the decision, per message.");
@@ -216,8 +221,7 @@ std::string Metrics::RenderPrometheus(int64_t now) const {
           "When the loaded virus database was built (or its newest file written).",
           std::to_string(scanner_->time));
     Gauge(&out, "deskmilter_scanner_database_age_seconds",
-          "Age of the loaded virus database at scrape time.",
-          std::to_string(now - scanner_->time));
+          "Age of the loaded virus database at scrape time.", std::to_string(now - scanner_->time));
     Gauge(&out, "deskmilter_scanner_signatures", "Signatures in the loaded virus database.",
           std::to_string(scanner_->signatures));
   }

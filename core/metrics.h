@@ -1,9 +1,10 @@
 // Metrics: deskmilter's counters, one registry per daemon, rendered in the Prometheus text format.
 //
-// The adapter (milter/) builds one MessageSample per decided message, at the one place where it logs
-// the decision, and calls Record; it sets the gauges it samples (store map, scanner database) before
-// rendering. The core keeps no clock: the sample carries the end-of-message latency the adapter
-// measured and the time (seconds since the epoch) of the decision, which picks the minute bucket.
+// The adapter (milter/) builds one MessageSample per decided message, at the one place where it
+// logs the decision, and calls Record; it sets the gauges it samples (store map, scanner database)
+// before rendering. The core keeps no clock: the sample carries the end-of-message latency the
+// adapter measured and the time (seconds since the epoch) of the decision, which picks the minute
+// bucket.
 //
 // What is counted (docs/METRICS.md names every metric):
 //   messages by queue, kind and verdict; automatic mail by class and rule; attachments by outcome
@@ -39,17 +40,17 @@ namespace desk {
 
 // One decided message, as the adapter logged it.
 struct MessageSample {
-  int64_t now = 0;               // seconds since the epoch at the decision
-  std::string verdict;           // "accept", "reject", "tempfail", "hold", "discard"
-  std::string kind;              // Decision::kind ("" = "none")
-  std::string queue;             // "" = "none" (a failure before routing)
-  std::string auto_class;        // "" for a person's mail (not counted)
+  int64_t now = 0;         // seconds since the epoch at the decision
+  std::string verdict;     // "accept", "reject", "tempfail", "hold", "discard"
+  std::string kind;        // Decision::kind ("" = "none")
+  std::string queue;       // "" = "none" (a failure before routing)
+  std::string auto_class;  // "" for a person's mail (not counted)
   std::string auto_rule;
-  std::string failure;           // error class name ("store", "scanner", ...); "" = none
+  std::string failure;  // error class name ("store", "scanner", ...); "" = none
   struct Attachment {
-    std::string outcome;         // what was found: "allowed", "infected", "refused_type", ...
-    std::string action;          // what was done: "accept", "strip", "reject", "hold", ...
-    std::string virus;           // "" = none found
+    std::string outcome;  // what was found: "allowed", "infected", "refused_type", ...
+    std::string action;   // what was done: "accept", "strip", "reject", "hold", ...
+    std::string virus;    // "" = none found
   };
   std::vector<Attachment> attachments;
   std::optional<double> eom_seconds;  // end of headers to decision; nullopt when not measured
@@ -62,7 +63,7 @@ struct MetricsLimits {
 
 // The verdicts of the per-minute counts, in the order of MinuteCount::counts; anything else is
 // counted in the last slot, "other".
-inline constexpr std::string_view kMinuteVerdicts[] = {"accept", "reject", "tempfail",
+inline constexpr std::string_view kMinuteVerdicts[] = {"accept", "reject",  "tempfail",
                                                        "hold",   "discard", "other"};
 inline constexpr size_t kMinuteVerdictCount = std::size(kMinuteVerdicts);
 
@@ -112,9 +113,9 @@ class Metrics {
   const MetricsLimits limits_;
   mutable std::mutex mu_;
   Family messages_, auto_mail_, attachments_, viruses_, failures_;  // guarded by mu_
-  uint64_t eom_buckets_[std::size(kEomBuckets)] = {};  // guarded by mu_; not cumulative
-  uint64_t eom_count_ = 0;                             // guarded by mu_
-  double eom_sum_ = 0;                                 // guarded by mu_
+  uint64_t eom_buckets_[std::size(kEomBuckets)] = {};         // guarded by mu_; not cumulative
+  uint64_t eom_count_ = 0;                                    // guarded by mu_
+  double eom_sum_ = 0;                                        // guarded by mu_
   std::map<int64_t, std::vector<uint64_t>> pending_minutes_;  // guarded by mu_
   std::optional<std::pair<uint64_t, uint64_t>> store_usage_;  // guarded by mu_
   struct ScannerDb {
@@ -122,8 +123,8 @@ class Metrics {
     int64_t time = 0;
     uint64_t signatures = 0;
   };
-  std::optional<ScannerDb> scanner_;  // guarded by mu_
-  std::optional<uint64_t> outbox_;    // guarded by mu_
+  std::optional<ScannerDb> scanner_;   // guarded by mu_
+  std::optional<uint64_t> outbox_;     // guarded by mu_
   std::optional<int64_t> start_time_;  // guarded by mu_
 };
 

@@ -4,7 +4,8 @@
 // Two sources, because they answer different questions and each works without the other:
 //   - the store's per-minute counts (written by the daemon every metrics.flush_seconds) need no
 //     listener and survive restarts: they give the chart and the last hour's totals;
-//   - the endpoint gives the live counters since the daemon started (by queue, kind, failure, virus,
+//   - the endpoint gives the live counters since the daemon started (by queue, kind, failure,
+//   virus,
 //     latency, scanner database). When it is off or unreachable, stats says so and still prints
 //     the chart; the exit status is 0 as long as the store could be read.
 // The store is opened without building the Engine, so stats never loads the virus database.
@@ -175,10 +176,14 @@ std::string Bytes(double b) {
 
 std::string Duration(int64_t s) {
   char buf[32];
-  if (s < 120) std::snprintf(buf, sizeof buf, "%" PRId64 " s", s);
-  else if (s < 7200) std::snprintf(buf, sizeof buf, "%" PRId64 " min", s / 60);
-  else if (s < 2 * 86400) std::snprintf(buf, sizeof buf, "%" PRId64 " h", s / 3600);
-  else std::snprintf(buf, sizeof buf, "%" PRId64 " days", s / 86400);
+  if (s < 120)
+    std::snprintf(buf, sizeof buf, "%" PRId64 " s", s);
+  else if (s < 7200)
+    std::snprintf(buf, sizeof buf, "%" PRId64 " min", s / 60);
+  else if (s < 2 * 86400)
+    std::snprintf(buf, sizeof buf, "%" PRId64 " h", s / 3600);
+  else
+    std::snprintf(buf, sizeof buf, "%" PRId64 " days", s / 86400);
   return buf;
 }
 
@@ -227,7 +232,8 @@ std::vector<std::pair<std::string, double>> SumBy(const std::vector<PromSample>&
     sums[it == s.labels.end() ? "" : it->second] += s.value;
   }
   std::vector<std::pair<std::string, double>> out(sums.begin(), sums.end());
-  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
   return out;
 }
 
@@ -303,7 +309,8 @@ int RunStats(const std::string& config_path, bool json) {
       Json m;
       m["minute"] = (now_minute - kMinutes + 1 + i) * 60;
       m["total"] = Total(hour[i]);
-      for (size_t v = 0; v < kMinuteVerdictCount; ++v) m[std::string(kMinuteVerdicts[v])] = hour[i][v];
+      for (size_t v = 0; v < kMinuteVerdictCount; ++v)
+        m[std::string(kMinuteVerdicts[v])] = hour[i][v];
       minutes.push_back(m);
     }
     j["last_hour"] = Json::object();
@@ -333,13 +340,15 @@ int RunStats(const std::string& config_path, bool json) {
     return kExitOk;
   }
 
-  std::string out = "Mail decided per minute, last hour (from the store): " +
-                    std::to_string(Total(by_verdict)) + " message(s)\n";
+  std::string out =
+      "Mail decided per minute, last hour (from the store): " + std::to_string(Total(by_verdict)) +
+      " message(s)\n";
   out += Chart(hour);
   out += "  ";
   for (size_t v = 0; v < kMinuteVerdictCount; ++v) {
     if (v == kMinuteVerdictCount - 1 && by_verdict[v] == 0) break;  // "other" only when seen
-    out += (v > 0 ? ", " : "") + std::string(kMinuteVerdicts[v]) + " " + std::to_string(by_verdict[v]);
+    out +=
+        (v > 0 ? ", " : "") + std::string(kMinuteVerdicts[v]) + " " + std::to_string(by_verdict[v]);
   }
   out += "\n";
   if (usage) {
@@ -358,11 +367,14 @@ int RunStats(const std::string& config_path, bool json) {
     out += "Daemon counters: " + url + ": " + error + "\n";
   } else {
     out += "Daemon counters since start (" + url + "):\n";
-    out += "  by verdict:     " + List(SumBy(samples, "deskmilter_messages_total", "verdict")) + "\n";
+    out +=
+        "  by verdict:     " + List(SumBy(samples, "deskmilter_messages_total", "verdict")) + "\n";
     out += "  by queue:       " + List(SumBy(samples, "deskmilter_messages_total", "queue")) + "\n";
     out += "  by kind:        " + List(SumBy(samples, "deskmilter_messages_total", "kind")) + "\n";
-    out += "  automatic mail: " + List(SumBy(samples, "deskmilter_auto_mail_total", "class")) + "\n";
-    out += "  attachments:    " + List(SumBy(samples, "deskmilter_attachments_total", "outcome")) + "\n";
+    out +=
+        "  automatic mail: " + List(SumBy(samples, "deskmilter_auto_mail_total", "class")) + "\n";
+    out += "  attachments:    " + List(SumBy(samples, "deskmilter_attachments_total", "outcome")) +
+           "\n";
     out += "  viruses:        " + List(SumBy(samples, "deskmilter_viruses_total", "name")) + "\n";
     out += "  failures:       " + List(SumBy(samples, "deskmilter_failures_total", "class")) + "\n";
     std::optional<double> count = Value(samples, "deskmilter_eom_duration_seconds_count");
@@ -376,8 +388,9 @@ int RunStats(const std::string& config_path, bool json) {
     std::optional<double> age = Value(samples, "deskmilter_scanner_database_age_seconds");
     std::optional<double> sigs = Value(samples, "deskmilter_scanner_signatures");
     if (age) {
-      out += "  virus database: version " + std::to_string(static_cast<uint64_t>(version.value_or(0))) +
-             ", " + Duration(static_cast<int64_t>(*age)) + " old, " +
+      out += "  virus database: version " +
+             std::to_string(static_cast<uint64_t>(version.value_or(0))) + ", " +
+             Duration(static_cast<int64_t>(*age)) + " old, " +
              std::to_string(static_cast<uint64_t>(sigs.value_or(0))) + " signatures\n";
     } else {
       out += "  virus database: scanning is off\n";

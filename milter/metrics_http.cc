@@ -137,7 +137,8 @@ void MetricsHttpServer::Answer(int fd) {
   char buf[2048];
   while (head.find("\r\n\r\n") == std::string::npos && head.find("\n\n") == std::string::npos) {
     if (head.size() >= kMaxRequestBytes) {
-      SendAll(fd, Response("431 Request Header Fields Too Large", "text/plain", "too large\n", false));
+      SendAll(fd,
+              Response("431 Request Header Fields Too Large", "text/plain", "too large\n", false));
       // Read (and drop) a little of what the client still sends, so that closing with unread
       // input does not reset the connection before it reads the answer.
       shutdown(fd, SHUT_WR);
@@ -173,8 +174,8 @@ void MetricsHttpServer::Answer(int fd) {
     SendAll(fd, Response("405 Method Not Allowed", "text/plain", "only GET\n", false,
                          "Allow: GET, HEAD\r\n"));
   } else if (path == "/metrics") {
-    SendAll(fd, Response("200 OK", "text/plain; version=0.0.4; charset=utf-8", render_(),
-                         head_only));
+    SendAll(fd,
+            Response("200 OK", "text/plain; version=0.0.4; charset=utf-8", render_(), head_only));
   } else if (path == "/") {
     SendAll(fd, Response("200 OK", "text/plain", "deskmilter: metrics at /metrics\n", head_only));
   } else {

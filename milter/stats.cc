@@ -75,8 +75,8 @@ Status StartMetrics(const Config& config, MetricsSources sources) {
   g_sources = std::move(sources);
   Metrics* m = g_owned.get();
   if (config.metrics_http_enabled) {
-    Status st = g_http.Start(config.metrics_http_address, static_cast<int>(config.metrics_http_port),
-                             [m] { return Render(m); });
+    Status st = g_http.Start(config.metrics_http_address,
+                             static_cast<int>(config.metrics_http_port), [m] { return Render(m); });
     if (!st.ok()) return st;
     LogInfo("metrics at http://" +
             (config.metrics_http_address.find(':') != std::string::npos

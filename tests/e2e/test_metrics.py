@@ -372,6 +372,35 @@ scrape_configs:
         self.assertIn("█", out)  # at least one full block: the busiest minute
         self.assertRegex(out, r"viruses: +" + re.escape(self.virus_name()) + " 1")
 
+    def test_deskctl_stats_without_the_endpoint(self):
+        # The chart comes from the store alone: with the listener off, or unreachable, stats still
+        # counts every message and says why the daemon's counters are missing (exit 0).
+        n = len(self.sent)
+        with open(self.cfg) as f:
+            text = f.read()
+        for name, replace, want in (
+                ("off", ("http_enabled = true", "http_enabled = false"),
+                 "the metrics listener is off"),
+                ("refused", (f"http_port = {self.metrics_port}", f"http_port = {ph.free_port()}"),
+                 "connect: Connection refused")):
+            cfg = os.path.join(self.tmp, f"stats-{name}.toml")
+            with open(cfg, "w") as f:
+                f.write(text.replace(*replace))
+            s = ph.wait_until(
+                lambda: (lambda j: j if j["last_hour"]["total"] == n else None)(
+                    ph.deskctl(cfg, "stats", "--json")),
+                30, interval=0.3, what=f"deskctl stats ({name}) to count {n} messages")
+            self.assertEqual(s["daemon"]["metrics"], [])
+            if name == "off":
+                self.assertFalse(s["daemon"]["enabled"])
+                self.assertIsNone(s["daemon"]["error"])
+            else:
+                self.assertEqual(s["daemon"]["error"], "connect: Connection refused")
+            rc, out, err = ph.deskctl(cfg, "stats", json_output=False)
+            self.assertEqual(rc, 0, err)
+            self.assertIn(f"(from the store): {n} message(s)", out)
+            self.assertIn(want, out)
+
     def test_a_busy_metrics_port_stops_the_start(self):
         # A second daemon asked to serve metrics on the same port refuses to start, naming it.
         other = os.path.join(self.tmp, "other")

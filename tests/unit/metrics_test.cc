@@ -115,7 +115,8 @@ TEST(MetricsTest, VirusNamesAreCappedThenOther) {
   EXPECT_EQ(ValueOf(got, R"(deskmilter_viruses_total{name="Evil.3"})"), "");
   EXPECT_EQ(ValueOf(got, R"(deskmilter_viruses_total{name="other"})"), "997");
   size_t lines = 0;
-  for (size_t at = 0; (at = got.find("\ndeskmilter_viruses_total{", at)) != std::string::npos; ++at) {
+  for (size_t at = 0; (at = got.find("\ndeskmilter_viruses_total{", at)) != std::string::npos;
+       ++at) {
     ++lines;
   }
   EXPECT_EQ(lines, 4u);
@@ -132,8 +133,9 @@ TEST(MetricsTest, EverySeriesFamilyIsCapped) {
     m.Record(s);
   }
   const std::string got = m.RenderPrometheus(0);
-  EXPECT_EQ(ValueOf(got, R"(deskmilter_messages_total{queue="other",kind="other",verdict="other"})"),
-            "490");
+  EXPECT_EQ(
+      ValueOf(got, R"(deskmilter_messages_total{queue="other",kind="other",verdict="other"})"),
+      "490");
   EXPECT_EQ(ValueOf(got, R"(deskmilter_auto_mail_total{class="other",rule="other"})"), "490");
 }
 
