@@ -188,6 +188,15 @@ std::string CheckCidr(std::string_view c) {
   return "";
 }
 
+std::string CheckIpAddress(std::string_view a) {
+  std::string addr(a);
+  unsigned char buf[16];
+  if (inet_pton(addr.find(':') != std::string::npos ? AF_INET6 : AF_INET, addr.c_str(), buf) != 1) {
+    return Quoted(a) + " is not an IPv4 or IPv6 address";
+  }
+  return "";
+}
+
 std::string CheckTokenSecret(std::string_view s) {
   return s.empty() || s.size() >= 16 ? "" : "must be empty or at least 16 characters long";
 }
@@ -303,6 +312,31 @@ const Option kOptions[] = {
      .doc = "How often the daemon checks database_dir for a new database (freshclam) and reloads "
             "it in the background; 0 = only on SIGHUP.",
      .field = &Config::scanner_reload_check_seconds},
+
+    // [metrics]
+    {.name = "metrics.http_enabled", .type = Type::kBool, .default_value = "false",
+     .doc = "Serve the counters in the Prometheus text format at http://http_address:http_port/metrics.",
+     .field = &Config::metrics_http_enabled},
+    {.name = "metrics.http_address", .type = Type::kString, .default_value = R"("127.0.0.1")",
+     .doc = "IP address the metrics listener binds to; keep it on loopback unless a firewall guards "
+            "the port.",
+     .field = &Config::metrics_http_address, .check = CheckIpAddress},
+    {.name = "metrics.http_port", .type = Type::kInt, .default_value = "9467", .min = 1,
+     .max = 65535,
+     .doc = "TCP port of the metrics listener.",
+     .field = &Config::metrics_http_port},
+    {.name = "metrics.max_series", .type = Type::kInt, .default_value = "500", .min = 10,
+     .max = 100000,
+     .doc = "Most label sets per counter; further ones are counted under the value \"other\".",
+     .field = &Config::metrics_max_series},
+    {.name = "metrics.max_virus_names", .type = Type::kInt, .default_value = "100", .min = 1,
+     .max = 10000,
+     .doc = "Most distinct virus names counted; further names are counted as \"other\".",
+     .field = &Config::metrics_max_virus_names},
+    {.name = "metrics.flush_seconds", .type = Type::kInt, .default_value = "10", .min = 1,
+     .max = 60,
+     .doc = "How often the per-minute mail counts (deskctl stats) are written to the store.",
+     .field = &Config::metrics_flush_seconds},
 
     // [attachments]
     {.name = "attachments.store_dir", .type = Type::kString, .default_value = R"("")",

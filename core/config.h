@@ -120,6 +120,14 @@ struct Config {
   int64_t scanner_max_scan_time_ms = 0;
   int64_t scanner_reload_check_seconds = 0;  // 0 = only on SIGHUP
 
+  // [metrics] (milter/metrics_http.h, core/metrics.h); the listener needs a restart to change
+  bool metrics_http_enabled = false;
+  std::string metrics_http_address;
+  int64_t metrics_http_port = 0;
+  int64_t metrics_max_series = 0;
+  int64_t metrics_max_virus_names = 0;
+  int64_t metrics_flush_seconds = 0;
+
   // [attachments]
   std::string attachments_store_dir;  // "" = <store_dir>/attachments
 

@@ -62,4 +62,8 @@ int RunTickets(const std::string& config_path, const ListOptions& opts);
 int RunTicketShow(const std::string& config_path, uint64_t number, bool json);
 int RunTicketSetStatus(const std::string& config_path, uint64_t number, TicketStatus status);
 
+// `stats`: the last hour's mail per minute from the store, and the daemon's metrics endpoint when
+// configured (deskctl/stats.cc, docs/METRICS.md).
+int RunStats(const std::string& config_path, bool json);
+
 }  // namespace desk::ctl

@@ -3,6 +3,7 @@
 //   deskctl -c CONFIG ingest --mail-from ADDR --rcpt ADDR... [--dry-run] FILE...
 //   deskctl -c CONFIG tickets [--queue Q] [--status open|closed|all] [--limit N] [--json]
 //   deskctl -c CONFIG ticket N [--json] | ticket close N | ticket reopen N
+//   deskctl -c CONFIG stats [--json]
 //
 // The config path may come from DESKMILTER_CONFIG instead of -c. Usage errors exit 2.
 // docs/DESKCTL.md is the reference; keep it in step with the options here.
@@ -83,6 +84,11 @@ int main(int argc, char** argv) {
       ->required()
       ->check(Decimal(false));
 
+  bool stats_json = false;
+  CLI::App* stats_cmd =
+      app.add_subcommand("stats", "Mail per minute over the last hour, and the daemon's counters");
+  stats_cmd->add_flag("--json", stats_json, "One JSON object instead of text");
+
   try {
     app.parse(argc, argv);
     // `ticket` takes either a number or one of its subcommands, not both and not neither.
@@ -99,6 +105,7 @@ int main(int argc, char** argv) {
 
   if (*ingest_cmd) return RunIngest(config_path, ingest);
   if (*tickets_cmd) return RunTickets(config_path, list);
+  if (*stats_cmd) return RunStats(config_path, stats_json);
   if (*close_cmd) return RunTicketSetStatus(config_path, close_number, desk::TicketStatus::kClosed);
   if (*reopen_cmd) return RunTicketSetStatus(config_path, reopen_number, desk::TicketStatus::kOpen);
   return RunTicketShow(config_path, show_number, show_json);

@@ -58,6 +58,7 @@
 #include "milter/log.h"
 #include "milter/notify.h"
 #include "milter/runtime.h"
+#include "milter/stats.h"
 
 namespace desk::milter {
 namespace {
@@ -145,6 +146,14 @@ void WarnRestartOnly(const Config& running, const Config& loaded) {
   if (loaded.timeout_seconds != running.timeout_seconds) warn("milter.timeout_seconds");
   if (loaded.store_dir != running.store_dir) warn("store.dir");
   if (loaded.store_map_mb != running.store_map_mb) warn("store.map_mb");
+  if (loaded.metrics_http_enabled != running.metrics_http_enabled ||
+      loaded.metrics_http_address != running.metrics_http_address ||
+      loaded.metrics_http_port != running.metrics_http_port ||
+      loaded.metrics_max_series != running.metrics_max_series ||
+      loaded.metrics_max_virus_names != running.metrics_max_virus_names ||
+      loaded.metrics_flush_seconds != running.metrics_flush_seconds) {
+    warn("[metrics]");
+  }
 }
 
 // The virus scanner outlives config reloads: one ScannerHolder, rebuilt in the background when the
@@ -294,6 +303,14 @@ int Run(const Args& args) {
   sigaddset(&main_set, SIGINT);
   pthread_sigmask(SIG_UNBLOCK, &main_set, nullptr);
 
+  // A scrape must not wait for a virus database reload (which holds g_scanner_mu for as long as
+  // the load takes): when busy, the gauges keep the values of the previous scrape.
+  st = StartMetrics(*config, {store.get(), []() -> std::shared_ptr<ScannerHolder> {
+                                std::unique_lock<std::mutex> lock(g_scanner_mu, std::try_to_lock);
+                                return lock.owns_lock() ? g_scanner : nullptr;
+                              }});
+  if (!st.ok()) return Fatal(args.config + ": " + st.message(), 1);
+
   LogInfo("starting deskmilter " + std::string(kVersion) + " on " + config->socket + ", " +
           std::to_string(config->queues.size()) + " queue(s), store " + config->store_dir);
 
@@ -371,7 +388,9 @@ int Run(const Args& args) {
   scanner_stop = true;
   scanner_thread.join();
 
-  if (int open = WaitForConnections(kDrainTimeout); open > 0) {
+  const int open = WaitForConnections(kDrainTimeout);
+  StopMetrics();  // flushes the per-minute counts
+  if (open > 0) {
     // Worker threads may still use the Engine and the store: do not tear them down under them.
     // Every ticket write already committed is durable; the MTA tempfails what was in flight.
     LogWarning("stopping with " + std::to_string(open) + " milter connection(s) still open");

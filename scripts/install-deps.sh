@@ -11,6 +11,7 @@ packages=(
   libclamav-dev clamav clamav-testfiles libarchive-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   postfix swaks miltertest sasl2-bin libsasl2-modules notmuch
+  prometheus
   python3 clang
   m4 libwrap0
 )
