@@ -6,7 +6,8 @@
 //   deskmilter -c FILE [-n] [-f] [--help] [--version]
 //
 // Exit codes: 0 clean stop; 1 start-up or runtime failure (store, socket, libmilter); 64 usage;
-// 78 (EX_CONFIG) configuration error at start-up. -n exits 0 (config ok) or 1.
+// 78 (EX_CONFIG) configuration error at start-up, a directory it writes missing or unwritable
+// included (config/dirs.h). -n exits 0 (config ok) or 1.
 //
 // Signals. libmilter's own signal thread sigwait()s for SIGHUP, SIGTERM and SIGINT, and treats
 // SIGHUP like SIGTERM (stop). deskmilter wants SIGHUP to reload instead, so:
@@ -46,7 +47,9 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "config/dirs.h"
 #include "config/loader.h"
 #include "core/attachment_stage.h"
 #include "core/engine.h"
@@ -233,6 +236,10 @@ void ScannerLoop(std::atomic<bool>* stop) {
 void Reload(const std::string& path, const Config& running, TicketStore* store) {
   std::shared_ptr<const Config> config;
   Status st = config::LoadFile(path, &config);
+  if (st.ok()) {
+    std::vector<std::string> problems = config::CheckWritableDirs(*config, path);
+    if (!problems.empty()) st = Status::Config(problems.front());
+  }
   std::shared_ptr<ScannerHolder> scanner;
   if (st.ok()) st = ScannerFor(*config, /*reload_now=*/true, &scanner);
   std::unique_ptr<Engine> engine;
@@ -253,6 +260,10 @@ int Run(const Args& args) {
   std::shared_ptr<const Config> config;
   Status st = config::LoadFile(args.config, &config);
   if (!st.ok()) return Fatal(st.message(), EX_CONFIG);
+  // Every directory the daemon writes, before anything is opened: all problems at once.
+  std::vector<std::string> problems = config::CheckWritableDirs(*config, args.config);
+  for (size_t i = 0; i + 1 < problems.size(); ++i) Fatal(problems[i], EX_CONFIG);
+  if (!problems.empty()) return Fatal(problems.back(), EX_CONFIG);
 
   LmdbOptions lmdb;
   lmdb.dir = config->store_dir;
@@ -434,6 +445,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", st.message().c_str());
       return 1;
     }
+    std::vector<std::string> problems = desk::config::CheckWritableDirs(*config, args.config);
+    for (const std::string& p : problems) std::fprintf(stderr, "%s\n", p.c_str());
+    if (!problems.empty()) return 1;
     std::fprintf(stderr, "%s: ok\n", args.config.c_str());
     return 0;
   }

@@ -3,6 +3,7 @@
 #   tests/protocol/*.lua     miltertest scripts, run by tests/protocol/run.sh   (label: protocol)
 #   tests/e2e/test_*.py      end-to-end tests with a private Postfix            (label: e2e)
 #   tests/corpus/test_*.py   corpus runs through deskctl                        (label: corpus)
+#   tests/faults/test_*.py   fault injection: kill -9, full disk, ... (label: faults)
 set(DESK_TEST_ENV
     "DESKMILTER=$<TARGET_FILE:deskmilter>"
     "DESKCTL=$<TARGET_FILE:deskctl>"
@@ -18,7 +19,7 @@ foreach(t ${DESK_PROTOCOL_TESTS})
                        TIMEOUT 120)
 endforeach()
 
-foreach(kind e2e corpus)
+foreach(kind e2e corpus faults)
   file(GLOB DESK_${kind}_TESTS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/${kind}/test_*.py)
   foreach(t ${DESK_${kind}_TESTS})
     get_filename_component(n ${t} NAME_WE)

@@ -390,6 +390,20 @@ TEST_F(MimeParserTest, ReplyHeaders) {
        "second@example.com",
        {"nested@x"}},
       {"garbage only", "", "", {}},
+      // Prose with the author's address first (elm, old Pine): the id, not the address.
+      {"Message from \"Jane Doe\" <jane@example.org> of \"Tue, 1 Jan 2002\" <id1@host.example>",
+       "", "id1@host.example", {}},
+      {"Message from Jane Doe <jane@example.org>\n\tof \"Tue, 1 Jan 2002\" <id1@host.example>",
+       "<root@host.example>", "id1@host.example", {"root@host.example"}},
+      {"<id2@host.example> (from Jane <jane@example.org>'s message of Tue)", "",
+       "id2@host.example", {}},
+      // Several ids: the one References agrees with is the parent; the others are kept as
+      // references (JWZ appends In-Reply-To to the references; notmuch links on all).
+      {"<p1@x.example> <p2@x.example>", "<root@x.example> <p2@x.example>", "p2@x.example",
+       {"root@x.example", "p2@x.example", "p1@x.example"}},
+      {"<p1@x.example> <p2@x.example>", "", "p1@x.example", {"p2@x.example"}},
+      // Only an address after "from": still the best there is.
+      {"message from <jane@example.org>", "", "jane@example.org", {}},
   };
   for (const Case& c : cases) {
     std::string raw = "Message-ID: <m@x>\nIn-Reply-To: " + c.in_reply_to + "\n";
