@@ -11,6 +11,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   postfix swaks miltertest sasl2-bin libsasl2-modules notmuch
   python3 clang
+  libcairo2-dev libpango1.0-dev fonts-noto-core fonts-noto-cjk poppler-utils
 )
 
 missing=()
