@@ -119,6 +119,32 @@ std::string CheckQueueName(std::string_view n) {
   return ok ? "" : Quoted(n) + " is not a queue name (1 to 64 letters, digits, '-', '_', '.')";
 }
 
+std::string CheckTranscript(std::string_view t) {
+  return t == "none" || t == "pdf" ? "" : Quoted(t) + " is not \"none\" or \"pdf\"";
+}
+
+std::string CheckBrand(std::string_view b) {
+  if (b.size() > 200) return "longer than 200 bytes";
+  for (unsigned char c : b) {
+    if (c < 0x20 || c == 0x7f || c == '"' || c == '<' || c == '>') {
+      return Quoted(b) + " holds a control character, quote or angle bracket";
+    }
+  }
+  return "";
+}
+
+std::string CheckAddressBrand(std::string_view ab) {
+  const size_t eq = ab.find('=');
+  if (eq == std::string_view::npos || eq == 0 || eq + 1 == ab.size()) {
+    return Quoted(ab) + " is not ADDRESS=BRAND";
+  }
+  const std::string_view addr = ab.substr(0, eq);
+  if (addr.find('@') == std::string_view::npos || addr.find('*') != std::string_view::npos) {
+    return Quoted(ab) + ": " + Quoted(addr) + " is not an exact address";
+  }
+  return CheckBrand(ab.substr(eq + 1));
+}
+
 std::string CheckColor(std::string_view c) {
   bool ok = c.size() == 7 && c[0] == '#';
   for (size_t i = 1; ok && i < c.size(); ++i) {
@@ -539,6 +565,38 @@ const QueueOption kQueueOptions[] = {
      .doc = "Reply-To of agents' mail is support+TOKEN@domain, a MAC-signed ticket number that "
             "threads replies without In-Reply-To (needs agents.reply_token_secret).",
      .field = &QueueConfig::reply_token},
+    {.name = "keep_text", .type = Type::kBool, .default_value = "true",
+     .doc = "Keep the text body of each mail on its ticket (the copy shown as a comment and in "
+            "the transcript); false keeps the headers and attachment list only.",
+     .field = &QueueConfig::keep_text},
+    {.name = "keep_original", .type = Type::kBool, .default_value = "true",
+     .doc = "Keep each mail as received, content-addressed in attachments.store_dir "
+            "(`deskctl message get`).",
+     .field = &QueueConfig::keep_original},
+    {.name = "transcript", .type = Type::kString, .default_value = R"("none")",
+     .doc = "\"pdf\": keep an up-to-date PDF transcript of each ticket in "
+            "attachments.store_dir/transcripts/N.pdf, written after each message by a worker.",
+     .field = &QueueConfig::transcript, .check = CheckTranscript},
+    {.name = "brand", .type = Type::kString, .default_value = R"("")",
+     .doc = "Brand of the queue's tickets, recorded on each ticket (\"\" = none).",
+     .field = &QueueConfig::brand, .check = CheckBrand},
+    {.name = "brand_display_name", .type = Type::kString, .default_value = R"("")",
+     .doc = "Display name for the From of replies and automatic answers of the brand "
+            "(\"\" = the brand).",
+     .field = &QueueConfig::brand_display_name, .check = CheckBrand},
+    {.name = "address_brands", .type = Type::kStringArray, .default_value = "[]",
+     .doc = "Per support address brands, \"ADDRESS=BRAND\"; mail received at ADDRESS gets BRAND "
+            "instead of the queue's.",
+     .field = &QueueConfig::address_brands, .check = CheckAddressBrand},
+    {.name = "sla_first_response", .type = Type::kInt, .default_value = "0", .min = 0,
+     .max = 31536000,
+     .doc = "Seconds from a new ticket to the first agent reply before the SLA is breached "
+            "(0 = no target).",
+     .field = &QueueConfig::sla_first_response},
+    {.name = "sla_next_response", .type = Type::kInt, .default_value = "0", .min = 0,
+     .max = 31536000,
+     .doc = "Seconds from a customer's follow-up to the next agent reply (0 = no target).",
+     .field = &QueueConfig::sla_next_response},
 };
 
 const AgentOption kAgentOptions[] = {

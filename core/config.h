@@ -85,6 +85,15 @@ struct QueueConfig {
   ReplyName reply_name = ReplyName::kQueue;
   bool rewrite_envelope = true;  // envelope sender of agents' mail -> the reply-via address
   bool reply_token = false;      // Reply-To support+TOKEN@domain (needs reply_token_secret)
+  // The ticket record (core/record_store.h, core/transcript_pdf.h, core/brand.h, core/sla.h).
+  bool keep_text = true;              // text body kept on the ticket
+  bool keep_original = true;          // message as received kept in the external store
+  std::string transcript = "none";    // "none" | "pdf"
+  std::string brand;                  // "" = none
+  std::string brand_display_name;     // "" = brand
+  std::vector<std::string> address_brands;  // "address=Brand"
+  int64_t sla_first_response = 0;     // seconds; 0 = no target
+  int64_t sla_next_response = 0;      // seconds; 0 = no target
 };
 
 struct Config {

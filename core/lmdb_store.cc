@@ -196,6 +196,9 @@ class LmdbTicketStore : public TicketStore {
   Status AddMinuteCounts(const std::vector<MinuteCount>& add, int64_t drop_before) override;
   Status GetMinuteCounts(int64_t from, int64_t to, std::vector<MinuteCount>* out) override;
   Status Usage(StoreUsage* out) override;
+  Status Redact(uint64_t ticket, const Ticket& fields, const std::vector<TicketMessage>& messages,
+                const std::vector<TicketEvent>& replace_events,
+                const std::vector<TicketEvent>& add_events, int64_t now) override;
 
  private:
   // Runs body(Ops&, bool* commit) in the next batch and returns its status once the batch is
@@ -566,6 +569,42 @@ Status LmdbTicketStore::SetStatus(uint64_t ticket, TicketStatus status, const Ti
     s = AppendEvent(ops, &t, ev, now);
     if (!s.ok()) return s;
     return ops.Put(tickets_, codec::TicketKey(t.number), codec::EncodeTicket(t));
+  });
+}
+
+Status LmdbTicketStore::Redact(uint64_t ticket, const Ticket& fields,
+                               const std::vector<TicketMessage>& messages,
+                               const std::vector<TicketEvent>& replace_events,
+                               const std::vector<TicketEvent>& add_events, int64_t now) {
+  return RunWrite([&](Ops& ops, bool*) {
+    Ticket t;
+    Status s = LoadTicket(ops, ticket, &t);
+    if (!s.ok()) return s;
+    std::string_view old;
+    for (const TicketMessage& m : messages) {
+      const std::string key = codec::EntryKey(ticket, m.seq);
+      s = ops.Get(messages_, key, &old);
+      if (s.ok()) s = ops.Put(messages_, key, codec::EncodeMessage(m));
+      if (!s.ok()) return s;
+    }
+    for (const TicketEvent& e : replace_events) {
+      const std::string key = codec::EntryKey(ticket, e.seq);
+      s = ops.Get(events_, key, &old);
+      if (s.ok()) s = ops.Put(events_, key, codec::EncodeEvent(e));
+      if (!s.ok()) return s;
+    }
+    Ticket n = fields;
+    n.number = t.number;
+    n.status = t.status;
+    n.message_count = t.message_count;
+    n.event_count = t.event_count;
+    n.created_at = t.created_at;
+    n.updated_at = now;
+    for (const TicketEvent& ev : add_events) {
+      s = AppendEvent(ops, &n, ev, now);
+      if (!s.ok()) return s;
+    }
+    return ops.Put(tickets_, codec::TicketKey(n.number), codec::EncodeTicket(n));
   });
 }
 

@@ -114,6 +114,14 @@ class TicketStore {
     (void)out;
     return Status::NotFound("this store does not report its size");
   }
+  // Forgetting a person (core/forget.h): in one transaction, replaces the ticket's own fields with
+  // fields (its number, status, counters and creation time are kept), replaces each message of
+  // messages and each event of replace_events (matched by seq; an unknown seq is kNotFound), then
+  // appends add_events. kNotFound if no such ticket.
+  virtual Status Redact(uint64_t ticket, const Ticket& fields,
+                        const std::vector<TicketMessage>& messages,
+                        const std::vector<TicketEvent>& replace_events,
+                        const std::vector<TicketEvent>& add_events, int64_t now) = 0;
 };
 
 }  // namespace desk

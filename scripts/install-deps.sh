@@ -14,6 +14,7 @@ packages=(
   prometheus
   python3 clang
   m4 libwrap0
+  libcairo2-dev libpango1.0-dev fonts-noto-core fonts-noto-cjk poppler-utils
 )
 
 # Sendmail for tests/e2e/test_sendmail.py conflicts with Postfix, so it is never installed: its three
