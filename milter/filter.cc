@@ -23,6 +23,7 @@
 #include "core/engine.h"
 #include "core/logline.h"
 #include "milter/log.h"
+#include "milter/transcript_worker.h"
 #include "milter/runtime.h"
 
 namespace desk::milter {
@@ -496,6 +497,7 @@ sfsistat EomBody(SMFICTX* ctx, Connection* conn) {
   }
   sfsistat r = ApplyDecision(ctx, *conn->engine, qid, &d);
   LogDecision(qid, m, d, elapsed_ms);
+  EnqueueTranscript(conn->engine, d);  // queues with transcript = "pdf"; never blocks
   ResetMessage(conn);
   return r;
 }

@@ -51,6 +51,7 @@
 #include "milter/filter.h"
 #include "milter/listen.h"
 #include "milter/log.h"
+#include "milter/transcript_worker.h"
 #include "milter/runtime.h"
 
 namespace desk::milter {
@@ -328,6 +329,7 @@ int Run(const Args& args) {
     std::fflush(nullptr);
     _exit(milter_rc == MI_SUCCESS ? 0 : 1);
   }
+  StopTranscriptWorker();  // before the store it reads is closed
   PublishEngine(nullptr);
   store.reset();
   LogInfo(milter_rc == MI_SUCCESS ? "stopped" : "stopped: smfi_main failed");
