@@ -24,6 +24,7 @@
 #include "core/logline.h"
 #include "milter/log.h"
 #include "milter/notify.h"
+#include "milter/transcript_worker.h"
 #include "milter/runtime.h"
 #include "milter/stats.h"
 
@@ -536,6 +537,7 @@ sfsistat EomBody(SMFICTX* ctx, Connection* conn) {
   }
   sfsistat r = ApplyDecision(ctx, *conn->engine, qid, &d);
   LogDecision(qid, m, d, elapsed_ms);
+  EnqueueTranscript(conn->engine, d);  // queues with transcript = "pdf"; never blocks
   ResetMessage(conn);
   return r;
 }

@@ -60,6 +60,7 @@
 #include "milter/listen.h"
 #include "milter/log.h"
 #include "milter/notify.h"
+#include "milter/transcript_worker.h"
 #include "milter/runtime.h"
 #include "milter/stats.h"
 
@@ -408,6 +409,7 @@ int Run(const Args& args) {
     std::fflush(nullptr);
     _exit(milter_rc == MI_SUCCESS ? 0 : 1);
   }
+  StopTranscriptWorker();  // before the store it reads is closed
   PublishEngine(nullptr);
   store.reset();
   LogInfo(milter_rc == MI_SUCCESS ? "stopped" : "stopped: smfi_main failed");
