@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/brand.h"
 #include "core/pipeline.h"
+#include "core/record_store.h"
 
 namespace desk {
 namespace {
@@ -224,9 +226,16 @@ void PlanTicketChange(MessageContext& ctx, TicketWrite* w) {
   w->participants = Participants(ctx);
   const bool create = customer ? thread.kind == ThreadResult::Kind::kNew
                                : ctx.role == MailRole::kAgentNew;
+  // What the queue keeps of a message (core/record_store.h): without the text copy, the body is
+  // not stored (the original, if kept, still has it).
+  if (!ctx.queue->keep_text) {
+    w->message.body.clear();
+    w->message.body_truncated = false;
+  }
   if (create) {
     w->op = TicketWrite::Op::kCreate;
     w->new_ticket = BuildNewTicket(ctx, w->message);
+    w->new_ticket.brand = ResolveBrand(*ctx.queue, ctx.route.address).name;
     w->events.push_back(CreatedEvent(ctx, w->new_ticket));
     if (thread.ignored_tag_ticket != 0 && customer) {
       w->events.push_back(Event(
@@ -460,6 +469,15 @@ Step CommitStage(MessageContext& ctx) {
   if (!ctx.plan.write) return Step::kNext;
   if (ticket_change && ctx.collector != nullptr) {
     Status st = ctx.collector->CommitFiles();
+    if (!st.ok()) {
+      ctx.d = FailureDecision(cfg, st);
+      return Step::kDone;
+    }
+  }
+  // The original as received, content-addressed beside the attachments, before the ticket names
+  // it (a store failure tempfails: the mail is retried, never recorded without its original).
+  if (ticket_change && ctx.queue != nullptr && ctx.queue->keep_original) {
+    Status st = StoreBlob(OriginalsDir(AttachmentStoreDir(cfg)), ctx.spool, &w.message.original_sha256);
     if (!st.ok()) {
       ctx.d = FailureDecision(cfg, st);
       return Step::kDone;
