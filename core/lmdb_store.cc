@@ -452,8 +452,7 @@ Status LmdbTicketStore::OpenBody(Ops& ops) {
   for (const Named& n : {Named{"meta", &meta_}, Named{"tickets", &tickets_},
                          Named{"messages", &messages_}, Named{"events", &events_},
                          Named{"msgids", &msgids_}, Named{"counters", &counters_},
-                         Named{"outbox", &outbox_}}) {
-                         Named{"minutes", &minutes_}}) {
+                         Named{"outbox", &outbox_}, Named{"minutes", &minutes_}}) {
     int rc = mdb_dbi_open(ops.txn(), n.name, MDB_CREATE, n.dbi);
     if (rc != 0) return Status::Store(std::string("mdb_dbi_open ") + n.name + ": " + mdb_strerror(rc));
   }

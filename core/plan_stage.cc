@@ -80,6 +80,7 @@ Ticket BuildNewTicket(const MessageContext& ctx, const TicketMessage& tm) {
   t.title = msg.subject;
   t.description = tm.body;
   t.received_at = ctx.route.address;
+  t.brand = ResolveBrand(*ctx.queue, ctx.route.address).name;  // core/brand.h
   if (ctx.role == MailRole::kAgentNew) {
     for (const auto* list : {&msg.to, &msg.cc}) {
       for (const Mailbox& m : *list) {
@@ -235,7 +236,6 @@ void PlanTicketChange(MessageContext& ctx, TicketWrite* w) {
   if (create) {
     w->op = TicketWrite::Op::kCreate;
     w->new_ticket = BuildNewTicket(ctx, w->message);
-    w->new_ticket.brand = ResolveBrand(*ctx.queue, ctx.route.address).name;
     w->events.push_back(CreatedEvent(ctx, w->new_ticket));
     if (thread.ignored_tag_ticket != 0 && customer) {
       w->events.push_back(Event(
