@@ -57,6 +57,7 @@ constexpr int kMaxResizedRetries = 8;
 constexpr unsigned kMaxDbs = 8;  // five in use; room for later indexes
 constexpr std::string_view kMetaVersion = "version";
 constexpr std::string_view kMetaNextTicket = "next_ticket";
+constexpr std::string_view kMetaInstallationId = "installation_id";
 
 Status MdbError(const char* op, int rc) {
   return Status::Store(std::string(op) + ": " + mdb_strerror(rc));
@@ -193,6 +194,9 @@ class LmdbTicketStore : public TicketStore {
   Status GetMessages(uint64_t number, std::vector<TicketMessage>* out) override;
   Status GetEvents(uint64_t number, std::vector<TicketEvent>* out) override;
   Status ListTickets(const TicketFilter& filter, std::vector<Ticket>* out) override;
+
+  // See LmdbInstallationId. A plain write transaction of its own, outside the batch writer.
+  Status GetOrPutMetaString(std::string_view key, const std::string& candidate, std::string* out);
 
  private:
   // Runs body(Ops&, bool* commit) in the next batch and returns its status once the batch is
@@ -449,6 +453,29 @@ Status LmdbTicketStore::OpenBody(Ops& ops) {
   return Status::Ok();
 }
 
+// Meta strings are stored as the encoding version byte 1 followed by the raw bytes.
+Status LmdbTicketStore::GetOrPutMetaString(std::string_view key, const std::string& candidate,
+                                           std::string* out) {
+  std::shared_lock lock(resize_mu_);
+  Txn txn;
+  int rc = txn.Begin(env_, nullptr, 0);
+  if (rc != 0) return MdbError("mdb_txn_begin", rc);
+  Ops ops(txn.get());
+  std::string_view v;
+  Status s = ops.Get(meta_, key, &v);
+  if (s.ok()) {
+    if (v.empty() || v[0] != 1) return Status::Store("meta " + std::string(key) + ": bad encoding");
+    *out = std::string(v.substr(1));
+    return Status::Ok();  // the transaction aborts: nothing written
+  }
+  if (!s.IsNotFound()) return s;
+  s = ops.Put(meta_, key, std::string(1, '\x01') + candidate);
+  if (!s.ok()) return s;
+  if ((rc = txn.Commit()) != 0) return MdbError("mdb_txn_commit", rc);
+  *out = candidate;
+  return Status::Ok();
+}
+
 Status LmdbTicketStore::LoadTicket(Ops& ops, uint64_t number, Ticket* out) {
   std::string_view v;
   Status s = ops.Get(tickets_, codec::TicketKey(number), &v);
@@ -691,6 +718,13 @@ Status OpenLmdbTicketStore(const LmdbOptions& options, std::unique_ptr<TicketSto
   if (!s.ok()) return s;
   *out = std::move(store);
   return Status::Ok();
+}
+
+Status LmdbInstallationId(TicketStore* store, const std::string& candidate, std::string* out) {
+  auto* lmdb = dynamic_cast<LmdbTicketStore*>(store);
+  if (lmdb == nullptr) return Status::Invalid("not an LMDB ticket store");
+  if (candidate.empty()) return Status::Invalid("empty installation id");
+  return lmdb->GetOrPutMetaString(kMetaInstallationId, candidate, out);
 }
 
 }  // namespace desk

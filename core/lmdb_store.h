@@ -2,7 +2,8 @@
 //
 // Layout (named databases in one environment; every value starts with a one-byte encoding version,
 // then CBOR, so a later version can read older records):
-//   meta      "version" -> schema version, "next_ticket" -> u64
+//   meta      "version" -> schema version, "next_ticket" -> u64,
+//             "installation_id" -> 0x01 ++ the id (LmdbInstallationId)
 //   tickets   u64 big-endian number -> Ticket (without messages and events)
 //   messages  u64 ticket ++ u32 seq (big-endian) -> TicketMessage
 //   events    u64 ticket ++ u32 seq -> TicketEvent
@@ -37,6 +38,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "core/ticket_store.h"
@@ -56,5 +58,12 @@ struct LmdbOptions {
 
 // Opens (creating if needed) the store in options.dir.
 Status OpenLmdbTicketStore(const LmdbOptions& options, std::unique_ptr<TicketStore>* out);
+
+// The random id of this installation (the loop stamp when loops.installation_id is not set): the
+// one stored in the store's meta database, or candidate, stored now, when there is none yet (the
+// first start). The caller makes candidate (core has no randomness of its own); it must not be
+// empty. store must come from OpenLmdbTicketStore (else kInvalid). Uses its own short write
+// transaction, outside the group-commit batches; safe from any thread.
+Status LmdbInstallationId(TicketStore* store, const std::string& candidate, std::string* out);
 
 }  // namespace desk

@@ -125,7 +125,12 @@ Status VirusScanner::Create(const ScannerOptions& options, std::shared_ptr<Virus
   }
   if ((r = cl_engine_compile(engine)) != CL_SUCCESS)
     return fail("compiling the database " + dir, r);
+  int version_err = CL_SUCCESS;
+  long long version = cl_engine_get_num(engine, CL_ENGINE_DB_VERSION, &version_err);
   out->reset(new VirusScanner(engine, signatures, options));
+  if (version_err == CL_SUCCESS && version > 0) {
+    (*out)->db_version_ = static_cast<unsigned int>(version);
+  }
   return Status::Ok();
 }
 

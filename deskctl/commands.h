@@ -33,7 +33,8 @@ struct Context {
 
 enum class StoreMode {
   kCreate,    // open the store, creating its directory if needed (ingest)
-  kIfExists,  // open it only if its directory exists; else store stays nullptr (reads, dry runs)
+  kIfExists,  // open it only if its directory exists; else store stays nullptr (dry runs)
+  kRequired,  // open it; a missing directory prints "deskctl: no store at PATH" and fails (reads)
 };
 
 // Loads config_path, opens the store and builds the engine. On failure prints the error to stderr
@@ -55,11 +56,13 @@ struct ListOptions {
   std::string queue;          // "" = every queue
   std::string status = "all";  // "open", "closed", "all"
   uint64_t limit = 0;         // 0 = no limit
+  std::string sort = "updated";  // "updated": last change first; "number": newest ticket first
   bool json = false;
 };
 int RunTickets(const std::string& config_path, const ListOptions& opts);
 
 int RunTicketShow(const std::string& config_path, uint64_t number, bool json);
+
 int RunTicketSetStatus(const std::string& config_path, uint64_t number, TicketStatus status);
 
 }  // namespace desk::ctl

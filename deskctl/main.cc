@@ -1,7 +1,8 @@
 // deskctl: the deskmilter admin tool. Command line only; the work is in the Run* functions.
 //
 //   deskctl -c CONFIG ingest --mail-from ADDR --rcpt ADDR... [--dry-run] FILE...
-//   deskctl -c CONFIG tickets [--queue Q] [--status open|closed|all] [--limit N] [--json]
+//   deskctl -c CONFIG tickets [--queue Q] [--status open|closed|all] [--limit N]
+//                             [--sort updated|number] [--json]
 //   deskctl -c CONFIG ticket N [--json] | ticket close N | ticket reopen N
 //
 // The config path may come from DESKMILTER_CONFIG instead of -c. Usage errors exit 2.
@@ -58,12 +59,14 @@ int main(int argc, char** argv) {
       ->required();
 
   ListOptions list;
-  CLI::App* tickets_cmd = app.add_subcommand("tickets", "List tickets, newest first");
+  CLI::App* tickets_cmd = app.add_subcommand("tickets", "List tickets, last updated first");
   tickets_cmd->add_option("--queue", list.queue, "Only this queue");
   tickets_cmd->add_option("--status", list.status, "open, closed or all (default all)")
       ->check(CLI::IsMember({"open", "closed", "all"}));
   tickets_cmd->add_option("--limit", list.limit, "At most N tickets (0 = all)")
       ->check(Decimal(true));
+  tickets_cmd->add_option("--sort", list.sort, "updated (last change first, the default) or number")
+      ->check(CLI::IsMember({"updated", "number"}));
   tickets_cmd->add_flag("--json", list.json, "One JSON array instead of a table");
 
   uint64_t show_number = 0;

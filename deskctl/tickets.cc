@@ -1,8 +1,9 @@
 // `deskctl tickets` and `deskctl ticket N | close N | reopen N`: reading and (re)opening tickets.
 //
-// Reads never create a store: when the store directory does not exist there are no tickets.
+// Reads never create a store: when the store directory does not exist they say so and fail.
 // Closing and reopening go through Engine::SetTicketStatus so the event is recorded the same way
 // the daemon would record it.
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -33,18 +34,25 @@ int StoreError(const Status& st) {
 
 int RunTickets(const std::string& config_path, const ListOptions& opts) {
   Context ctx;
-  int rc = OpenContext(config_path, StoreMode::kIfExists, &ctx);
+  int rc = OpenContext(config_path, StoreMode::kRequired, &ctx);
   if (rc != kExitOk) return rc;
 
   TicketFilter filter;
   filter.queue = opts.queue;
   if (opts.status == "open") filter.status = TicketStatus::kOpen;
   if (opts.status == "closed") filter.status = TicketStatus::kClosed;
-  filter.limit = opts.limit;
+  // The store lists newest number first; by last update needs every match before the limit.
+  const bool by_updated = opts.sort != "number";
+  filter.limit = by_updated ? 0 : opts.limit;
   std::vector<Ticket> tickets;
-  if (ctx.store != nullptr) {
-    Status st = ctx.store->ListTickets(filter, &tickets);
-    if (!st.ok()) return StoreError(st);
+  Status st = ctx.store->ListTickets(filter, &tickets);
+  if (!st.ok()) return StoreError(st);
+  if (by_updated) {
+    std::stable_sort(tickets.begin(), tickets.end(), [](const Ticket& a, const Ticket& b) {
+      if (a.updated_at != b.updated_at) return a.updated_at > b.updated_at;
+      return a.number > b.number;
+    });
+    if (opts.limit > 0 && tickets.size() > opts.limit) tickets.resize(opts.limit);
   }
   if (opts.json) {
     Json arr = Json::array();
@@ -58,9 +66,8 @@ int RunTickets(const std::string& config_path, const ListOptions& opts) {
 
 int RunTicketShow(const std::string& config_path, uint64_t number, bool json) {
   Context ctx;
-  int rc = OpenContext(config_path, StoreMode::kIfExists, &ctx);
+  int rc = OpenContext(config_path, StoreMode::kRequired, &ctx);
   if (rc != kExitOk) return rc;
-  if (ctx.store == nullptr) return NoSuchTicket(number);
 
   Ticket t;
   Status st = ctx.store->GetTicket(number, &t);
@@ -89,9 +96,8 @@ int RunTicketShow(const std::string& config_path, uint64_t number, bool json) {
 
 int RunTicketSetStatus(const std::string& config_path, uint64_t number, TicketStatus status) {
   Context ctx;
-  int rc = OpenContext(config_path, StoreMode::kIfExists, &ctx);
+  int rc = OpenContext(config_path, StoreMode::kRequired, &ctx);
   if (rc != kExitOk) return rc;
-  if (ctx.store == nullptr) return NoSuchTicket(number);
   Status st = ctx.engine->SetTicketStatus(number, status, static_cast<int64_t>(std::time(nullptr)));
   if (st.IsNotFound()) return NoSuchTicket(number);
   if (!st.ok()) return StoreError(st);
