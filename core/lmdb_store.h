@@ -66,4 +66,12 @@ Status OpenLmdbTicketStore(const LmdbOptions& options, std::unique_ptr<TicketSto
 // transaction, outside the group-commit batches; safe from any thread.
 Status LmdbInstallationId(TicketStore* store, const std::string& candidate, std::string* out);
 
+// Deletes the tickets numbered in numbers (unknown ones are skipped) with their messages, events and
+// every Message-ID index entry pointing at them, in one transaction: all or nothing. *deleted
+// counts the tickets removed. Attachment files are not touched (deskctl purge removes the ones no
+// remaining ticket references). Ticket numbers are never reused (next_ticket stays). store must
+// come from OpenLmdbTicketStore (else kInvalid). Retention (deskctl purge), not the mail path.
+Status LmdbDeleteTickets(TicketStore* store, const std::vector<uint64_t>& numbers,
+                         uint64_t* deleted);
+
 }  // namespace desk

@@ -63,6 +63,18 @@ int RunTickets(const std::string& config_path, const ListOptions& opts);
 
 int RunTicketShow(const std::string& config_path, uint64_t number, bool json);
 
+// deskctl/store_admin.cc: the quarantine of stripped mail, and retention.
+int RunQuarantineList(const std::string& config_path, bool json);
+// Writes entry id's original message to output ("" or "-" = standard output).
+int RunQuarantineGet(const std::string& config_path, const std::string& id,
+                     const std::string& output);
+// older_than_days < 0: attachments.quarantine_days.
+int RunQuarantinePurge(const std::string& config_path, int64_t older_than_days);
+struct PurgeOptions {
+  std::string closed_before;  // YYYY-MM-DD (00:00 UTC) or YYYY-MM-DDTHH:MM:SSZ
+  bool dry_run = false;
+};
+int RunPurge(const std::string& config_path, const PurgeOptions& opts);
 int RunTicketSetStatus(const std::string& config_path, uint64_t number, TicketStatus status);
 
 }  // namespace desk::ctl

@@ -4,6 +4,8 @@
 //   deskctl -c CONFIG tickets [--queue Q] [--status open|closed|all] [--limit N]
 //                             [--sort updated|number] [--json]
 //   deskctl -c CONFIG ticket N [--json] | ticket close N | ticket reopen N
+//   deskctl -c CONFIG quarantine list [--json] | get ID [-o FILE] | purge [--older-than DAYS]
+//   deskctl -c CONFIG purge --closed-before DATE [--dry-run]
 //
 // The config path may come from DESKMILTER_CONFIG instead of -c. Usage errors exit 2.
 // docs/DESKCTL.md is the reference; keep it in step with the options here.
@@ -86,6 +88,29 @@ int main(int argc, char** argv) {
       ->required()
       ->check(Decimal(false));
 
+  // deskctl/store_admin.cc: quarantine and retention.
+  CLI::App* quarantine_cmd =
+      app.add_subcommand("quarantine", "Originals of mail whose attachments were stripped");
+  quarantine_cmd->require_subcommand(1);
+  bool quarantine_json = false;
+  CLI::App* qlist_cmd = quarantine_cmd->add_subcommand("list", "List the entries, oldest first");
+  qlist_cmd->add_flag("--json", quarantine_json, "One JSON array instead of a table");
+  std::string qget_id, qget_output;
+  CLI::App* qget_cmd = quarantine_cmd->add_subcommand("get", "Write an entry's original message");
+  qget_cmd->add_option("id", qget_id, "Entry id (from quarantine list)")->required();
+  qget_cmd->add_option("-o,--output", qget_output, "Write to FILE instead of standard output");
+  int64_t qpurge_days = -1;
+  CLI::App* qpurge_cmd = quarantine_cmd->add_subcommand("purge", "Remove old entries");
+  qpurge_cmd->add_option("--older-than", qpurge_days,
+                         "Days (default attachments.quarantine_days; 0 = every entry)")
+      ->check(CLI::Range(int64_t{0}, int64_t{36500}));
+  PurgeOptions purge;
+  CLI::App* purge_cmd = app.add_subcommand(
+      "purge", "Delete closed tickets last updated before a date, and unreferenced attachments");
+  purge_cmd->add_option("--closed-before", purge.closed_before, "YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
+      ->required();
+  purge_cmd->add_flag("--dry-run", purge.dry_run, "Count what would be deleted, delete nothing");
+
   try {
     app.parse(argc, argv);
     // `ticket` takes either a number or one of its subcommands, not both and not neither.
@@ -102,6 +127,10 @@ int main(int argc, char** argv) {
 
   if (*ingest_cmd) return RunIngest(config_path, ingest);
   if (*tickets_cmd) return RunTickets(config_path, list);
+  if (*qlist_cmd) return RunQuarantineList(config_path, quarantine_json);
+  if (*qget_cmd) return RunQuarantineGet(config_path, qget_id, qget_output);
+  if (*qpurge_cmd) return RunQuarantinePurge(config_path, qpurge_days);
+  if (*purge_cmd) return RunPurge(config_path, purge);
   if (*close_cmd) return RunTicketSetStatus(config_path, close_number, desk::TicketStatus::kClosed);
   if (*reopen_cmd) return RunTicketSetStatus(config_path, reopen_number, desk::TicketStatus::kOpen);
   return RunTicketShow(config_path, show_number, show_json);

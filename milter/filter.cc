@@ -22,6 +22,7 @@
 
 #include "core/engine.h"
 #include "core/logline.h"
+#include "core/quarantine.h"
 #include "milter/log.h"
 #include "milter/runtime.h"
 
@@ -252,6 +253,15 @@ sfsistat ApplyDecision(SMFICTX* ctx, const Engine& engine, const std::string& qi
 
 std::string OrDash(const std::string& s) { return s.empty() ? "-" : s; }
 
+// Removes quarantine entries past attachments.quarantine_days: at most once an hour, from the
+// thread that just wrote one (the daemon also purges at start).
+void MaybePurgeQuarantine(const Config& cfg, int64_t now) {
+  static std::atomic<int64_t> last{0};
+  int64_t prev = last.load();
+  if (now - prev < 3600 || !last.compare_exchange_strong(prev, now)) return;
+  PurgeExpiredQuarantine(cfg, now);
+}
+
 std::string Join(const std::vector<std::string>& v) {
   std::string out;
   for (const std::string& s : v) {
@@ -317,6 +327,39 @@ void LogUnknownLogin(const Envelope& e) {
                          {"client", OrDash(e.client_addr)},
                          {"login", e.auth_user},
                          {"agent", "none"}}));
+}
+
+// Keeps the original of a mail whose attachments are stripped (core/quarantine.h), before the
+// edited copy goes out, so a false positive can be recovered with deskctl quarantine get. When
+// that fails the stripped parts would be lost: the failure takes on_internal_error's action (as an
+// edit failure: never a half-kept delivery).
+void KeepOriginal(const Engine& engine, const std::string& qid, const Message& m, Decision* d) {
+  const Config& cfg = engine.config();
+  if (m.tx == nullptr || d->replacement_body == nullptr || cfg.attachments_quarantine_days <= 0) {
+    return;
+  }
+  if (d->verdict != Verdict::kAccept && d->verdict != Verdict::kHold) return;
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"queue_id", qid},
+      {"from", m.envelope.mail_from.empty() ? "<>" : m.envelope.mail_from},
+      {"to", Join(m.envelope.rcpts)},
+      {"queue", d->queue},
+      {"ticket", d->ticket ? std::to_string(*d->ticket) : ""},
+      {"msgid", d->message_id},
+  };
+  for (const StoredAttachment& a : d->attachments) {
+    if (a.verdict == "stripped") fields.emplace_back("stripped", a.filename + ": " + a.reason);
+  }
+  const std::string dir = QuarantineDir(cfg);
+  const std::string id = QuarantineId(now, qid);
+  Status st = SaveQuarantine(dir, id, now, fields, m.tx->spool());
+  if (!st.ok()) {
+    EditFailed(engine, Status::Internal("quarantine: " + st.message()), d);
+    return;
+  }
+  d->log_fields.emplace_back("quarantine", id);
+  MaybePurgeQuarantine(cfg, now);
 }
 
 // Creates the Transaction at the first content callback (DATA normally). Returns SMFIS_ACCEPT for
@@ -516,6 +559,7 @@ sfsistat EomBody(SMFICTX* ctx, Connection* conn) {
     d = m.tx->EndOfMessage(static_cast<int64_t>(std::time(nullptr)));
     elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - *m.eoh_at).count();
   }
+  KeepOriginal(*conn->engine, qid, m, &d);
   sfsistat r = ApplyDecision(ctx, *conn->engine, qid, &d);
   LogDecision(qid, m, d, elapsed_ms);
   ResetMessage(conn);
@@ -577,6 +621,19 @@ sfsistat Close(SMFICTX* ctx) {
 char kFilterName[] = "deskmilter";
 
 }  // namespace
+
+void PurgeExpiredQuarantine(const Config& cfg, int64_t now) {
+  if (cfg.attachments_quarantine_days <= 0) return;
+  uint64_t removed = 0;
+  const std::string dir = QuarantineDir(cfg);
+  Status st = PurgeQuarantine(dir, now - cfg.attachments_quarantine_days * 86400, &removed);
+  if (!st.ok()) {
+    LogWarning("quarantine purge: " + st.message());
+  } else if (removed > 0) {
+    LogInfo("quarantine purge: removed " + std::to_string(removed) + " entries older than " +
+            std::to_string(cfg.attachments_quarantine_days) + " days from " + dir);
+  }
+}
 
 smfiDesc FilterDescription() {
   smfiDesc d{};

@@ -352,6 +352,7 @@ int Run(const Args& args) {
   sigaddset(&unblock_hup, SIGHUP);
   pthread_sigmask(SIG_UNBLOCK, &unblock_hup, nullptr);
 
+  PurgeExpiredQuarantine(*config, static_cast<int64_t>(std::time(nullptr)));
   LogInfo("starting deskmilter " + std::string(kVersion) + " on " + config->socket + ", " +
           std::to_string(config->queues.size()) + " queue(s), store " + config->store_dir +
           ", " + ScanningSummary(scanner) + ", installation_id " + config->installation_id);
