@@ -472,6 +472,7 @@ Status LmdbTicketStore::GetOrPutMetaString(std::string_view key, const std::stri
     return Status::Ok();  // the transaction aborts: nothing written
   }
   if (!s.IsNotFound()) return s;
+  if (candidate.empty()) return Status::NotFound("meta " + std::string(key) + " not set");
   s = ops.Put(meta_, key, std::string(1, '\x01') + candidate);
   if (!s.ok()) return s;
   if ((rc = txn.Commit()) != 0) return MdbError("mdb_txn_commit", rc);
@@ -799,7 +800,6 @@ Status OpenLmdbTicketStore(const LmdbOptions& options, std::unique_ptr<TicketSto
 Status LmdbInstallationId(TicketStore* store, const std::string& candidate, std::string* out) {
   auto* lmdb = dynamic_cast<LmdbTicketStore*>(store);
   if (lmdb == nullptr) return Status::Invalid("not an LMDB ticket store");
-  if (candidate.empty()) return Status::Invalid("empty installation id");
   return lmdb->GetOrPutMetaString(kMetaInstallationId, candidate, out);
 }
 

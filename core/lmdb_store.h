@@ -61,8 +61,9 @@ Status OpenLmdbTicketStore(const LmdbOptions& options, std::unique_ptr<TicketSto
 
 // The random id of this installation (the loop stamp when loops.installation_id is not set): the
 // one stored in the store's meta database, or candidate, stored now, when there is none yet (the
-// first start). The caller makes candidate (core has no randomness of its own); it must not be
-// empty. store must come from OpenLmdbTicketStore (else kInvalid). Uses its own short write
+// first start). The caller makes candidate (core has no randomness of its own); an empty
+// candidate only reads (kNotFound when none is stored yet: deskctl). store must come from
+// OpenLmdbTicketStore (else kInvalid). Uses its own short write
 // transaction, outside the group-commit batches; safe from any thread.
 Status LmdbInstallationId(TicketStore* store, const std::string& candidate, std::string* out);
 

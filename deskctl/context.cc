@@ -19,7 +19,8 @@ int OpenContext(const std::string& config_path, StoreMode mode, Context* out) {
     std::fprintf(stderr, "deskctl: %s\n", st.message().c_str());
     return kExitConfig;
   }
-  const Config& cfg = *out->config;
+  const std::shared_ptr<const Config> loaded = out->config;  // keeps cfg alive below
+  const Config& cfg = *loaded;
   struct stat sb;
   bool exists = !cfg.store_dir.empty() && ::stat(cfg.store_dir.c_str(), &sb) == 0;
   if (mode == StoreMode::kRequired && !exists) {
@@ -43,6 +44,13 @@ int OpenContext(const std::string& config_path, StoreMode mode, Context* out) {
     if (!st.ok()) {
       std::fprintf(stderr, "deskctl: %s: %s\n", cfg.store_dir.c_str(), st.ToString().c_str());
       return kExitFailure;
+    }
+    // The loop stamp the daemon uses: its stored random installation id, unless configured.
+    std::string id;
+    if (cfg.installation_id.empty() && LmdbInstallationId(out->store.get(), "", &id).ok()) {
+      auto copy = std::make_shared<Config>(cfg);
+      copy->installation_id = id;
+      out->config = std::move(copy);
     }
   }
   st = Engine::Create(out->config, out->store.get(), &out->engine);

@@ -131,6 +131,16 @@ class StartupTest(unittest.TestCase):
         first = self.installation_id(self.start_and_stop(cfg))
         self.assertRegex(first, r"^[0-9a-f]{24}$")
         self.assertEqual(self.installation_id(self.start_and_stop(cfg)), first)
+        # deskctl stamps (and recognises) mail with the same id as the daemon.
+        path = write(os.path.join(self.tmp, "s.eml"), "From: c@customer.test\r\n"
+                     "Subject: x\r\nMessage-ID: <s1@customer.test>\r\n\r\nbody\r\n")
+        p = subprocess.run([DESKCTL, "-c", cfg, "ingest", "--dry-run", "--mail-from",
+                            "c@customer.test", "--rcpt", "support@example.com", path],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        stamps = [h["value"] for h in json.loads(p.stdout)["header_changes"]
+                  if h["name"] == "X-Deskmilter-Loop"]
+        self.assertEqual(stamps, [first])
         other = write(os.path.join(self.tmp, "o.toml"),
                       config(self.tmp, port).replace(f"{self.tmp}/store", f"{self.tmp}/store2"))
         second = self.installation_id(self.start_and_stop(other))
