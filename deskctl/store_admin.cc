@@ -19,6 +19,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <limits>
 #include <set>
 #include <system_error>
 
@@ -162,8 +163,10 @@ int RunQuarantinePurge(const std::string& config_path, int64_t older_than_days) 
   if (int rc = LoadConfig(config_path, &cfg); rc != kExitOk) return rc;
   int64_t days = older_than_days >= 0 ? older_than_days : cfg->attachments_quarantine_days;
   uint64_t removed = 0;
-  Status st = PurgeQuarantine(QuarantineDir(*cfg),
-                              static_cast<int64_t>(std::time(nullptr)) - days * 86400, &removed);
+  // 0 days: every entry, also one written this very second.
+  const int64_t cutoff = days == 0 ? std::numeric_limits<int64_t>::max()
+                                   : static_cast<int64_t>(std::time(nullptr)) - days * 86400;
+  Status st = PurgeQuarantine(QuarantineDir(*cfg), cutoff, &removed);
   if (!st.ok()) {
     std::fprintf(stderr, "deskctl: %s\n", st.message().c_str());
     return kExitFailure;
