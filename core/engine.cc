@@ -269,6 +269,8 @@ bool Transaction::AutoStage(const ParsedMessage& msg, const QueueMatch& route, i
                                                 " to " + route.queue->name);
       d->kind = "flood";
       d->auto_class = "flood";
+      d->queue = route.queue->name;  // the flood line names the queue and the message
+      d->message_id = msg.message_id;
       d->auto_rule = "flood:" + std::to_string(count) + "/" + std::to_string(cfg.flood_max) +
                      "/" + std::to_string(cfg.flood_window) + "s";
       return true;
