@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/build.sh build -DDESK_TESTS=OFF -DDESK_BENCH=OFF
-mkdir -p run
+mkdir -p run/store run/spool
 if [[ $# -ge 1 ]]; then
   config=$1
 else
