@@ -497,6 +497,8 @@ Step CommitStage(MessageContext& ctx) {
     d.auto_class = "flood";
     d.auto_rule = "flood:" + std::to_string(r.flood_count) + "/" + std::to_string(cfg.flood_max) +
                   "/" + std::to_string(cfg.flood_window) + "s";
+    d.queue = ctx.queue->name;  // the flood line names the queue and the message
+    d.message_id = ctx.msg.message_id;
     d.ticket = std::nullopt;
     d.ticket_action = "none";
     if (OutcomeSeverity(flood) >= OutcomeSeverity(d.verdict)) {

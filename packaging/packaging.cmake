@@ -46,21 +46,18 @@ file(READ ${PROJECT_SOURCE_DIR}/systemd/deskmilter.tmpfiles.conf desk_tmpfiles)
 string(REPLACE "d /etc/deskmilter " "d ${DESK_CONF_DIR} " desk_tmpfiles "${desk_tmpfiles}")
 file(WRITE ${desk_gen}/deskmilter.tmpfiles.conf "${desk_tmpfiles}")
 
-# The installed config: the example with the paths a system service uses. Each replaced line must
-# exist in the example (the build fails otherwise, rather than installing the repository paths).
+# The installed config: the example, which names the paths a system service uses (scripts/run.sh
+# moves them under ./run for a try from the checkout). Each packaged line must be in the example
+# (the build fails otherwise, rather than installing other paths than the unit and tmpfiles expect).
 file(READ ${PROJECT_SOURCE_DIR}/config/deskmilter.example.toml desk_conf)
-foreach(pair
-    "socket = \"inet:8899@127.0.0.1\"|socket = \"unix:/var/spool/postfix/deskmilter/deskmilter.sock\""
-    "dir = \"run/store\"|dir = \"/var/lib/deskmilter/store\""
-    "spool_dir = \"run/spool\"|spool_dir = \"/var/lib/deskmilter/spool\"")
-  string(REPLACE "|" ";" pair "${pair}")
-  list(GET pair 0 from)
-  list(GET pair 1 to)
-  string(FIND "${desk_conf}" "\n${from}\n" at)
+foreach(line
+    "socket = \"unix:/var/spool/postfix/deskmilter/deskmilter.sock\""
+    "dir = \"/var/lib/deskmilter/store\""
+    "spool_dir = \"/var/lib/deskmilter/spool\"")
+  string(FIND "${desk_conf}" "\n${line}\n" at)
   if(at EQUAL -1)
-    message(FATAL_ERROR "config/deskmilter.example.toml has no line '${from}': update packaging.cmake")
+    message(FATAL_ERROR "config/deskmilter.example.toml has no line '${line}': update packaging.cmake")
   endif()
-  string(REPLACE "\n${from}\n" "\n${to}\n" desk_conf "${desk_conf}")
 endforeach()
 file(WRITE ${desk_gen}/deskmilter.toml
      "# Installed from config/deskmilter.example.toml with the packaged paths: the socket in\n"

@@ -131,7 +131,14 @@ class DebPackageTest(unittest.TestCase):
 
     def test_installed_config_passes_check(self):
         conf = self.rooted(CONFIG)
-        r = subprocess.run([self.rooted("/usr/sbin/deskmilter"), "-n", "-c", conf],
+        # -n checks the directories the daemon writes (/var/lib/deskmilter/...), which systemd's
+        # StateDirectory= and the package's tmpfiles create on a real system. Give it that state in a
+        # private mount namespace (a tmpfs over /var/lib), so the host's /var/lib is not touched.
+        script = ('mount -t tmpfs deskmilter-test /var/lib && '
+                  'mkdir -p /var/lib/deskmilter/store /var/lib/deskmilter/spool && '
+                  'exec "$0" -n -c "$1"')
+        r = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+                            self.rooted("/usr/sbin/deskmilter"), conf],
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stderr.strip(), f"{conf}: ok")
