@@ -726,6 +726,10 @@ bool CheckBounce(const AutoMailInput& in, const Facts& f, AutoVerdict* out) {
     return bounce("report:" + (f.report_type.empty() ? std::string("unknown")
                                                      : RuleToken(f.report_type)));
   }
+  // A bare report without its multipart/report wrapper (a broken gateway's delay notice).
+  if (f.top_type == "message/delivery-status" || f.top_type == "message/global-delivery-status") {
+    return bounce("top:message/delivery-status");
+  }
   if (HasPart(f, {"message/delivery-status", "message/global-delivery-status"})) {
     return bounce("part:message/delivery-status");
   }

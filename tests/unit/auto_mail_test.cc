@@ -534,6 +534,11 @@ TEST(AutoMailTest, AutomaticWithoutStandardMarks) {
        "From: Alice <alice@example.org>\nSubject: mail problem\n\n"
        "I get 'your message could not be delivered' every time.\n",
        AutoKind::kNone, ""},
+      {"bare_delivery_status", "relay@customer.example",
+       "From: relay@customer.example\nContent-Type: message/delivery-status\n\n"
+       "Reporting-MTA: dns; mx.customer.example\n\nFinal-Recipient: rfc822; a@b.example\n"
+       "Action: delayed\nStatus: 4.2.2\n",
+       AutoKind::kBounce, "top:message/delivery-status"},
       // Challenge-response.
       {"tmda_challenge", "jane-confirm-1262380882.123.abcdef@customer.example",
        "From: jane-confirm-1262380882.123.abcdef@customer.example\n"
