@@ -27,8 +27,15 @@
 //
 // Part paths follow IMAP: the children of the root multipart are "1", "2", ...; a single-part
 // message's body is "1"; an attached message at "2" has its parts at "2.1", "2.2", ....
-// mime_parts counts every entity (leaves, multiparts, message/rfc822 wrappers); mime_depth is the
-// number of containers above the deepest entity (0 for a single-part mail).
+// mime_parts counts every entity (leaves, multiparts, message/rfc822 wrappers) and every file
+// found inside a container (TNEF, a decoded message's entities, text blocks); mime_depth is the
+// number of containers above the deepest entity or file (0 for a single-part mail).
+//
+// Containers inside decoded leaves (docs/ATTACHMENTS.md): a TNEF stream (core/tnef.h), a
+// message/rfc822 leaf in base64 or quoted-printable or a part named *.eml (parsed again from its
+// decoded bytes), uuencode / yEnc / BinHex blocks in text/plain (core/text_attachments.h). Their
+// files reach the visitor like attachments, at paths such as "2/setup.exe" or "2.1", with the raw
+// offsets of the MIME part that holds them.
 //
 // Thread-safety: GMime objects are per call; InitMimeLibrary runs g_mime_init once.
 #include "core/mime_parser.h"
@@ -720,6 +727,8 @@ class Lister {
     if (depth > limits_.max_mime_depth) {
       return MimeLimitError("depth", depth, limits_.max_mime_depth);
     }
+    msg_->mime_parts = static_cast<int>(parts_);
+    msg_->mime_depth = std::max(msg_->mime_depth, depth);
     AttachmentInfo info;
     info.part_path = parent.part_path + "/" + PathComponent(name);
     info.filename = std::move(name);
@@ -800,6 +809,8 @@ class Lister {
     if (max_depth > limits_.max_mime_depth) {
       return MimeLimitError("depth", max_depth, limits_.max_mime_depth);
     }
+    msg_->mime_parts = static_cast<int>(parts_);
+    msg_->mime_depth = std::max(msg_->mime_depth, max_depth);
     FindAmbiguities(GMIME_OBJECT(inner.get()), path, &msg_->mime_ambiguities);
     const AttachmentInfo* saved = holder_;
     if (holder_ == nullptr) holder_ = &info;

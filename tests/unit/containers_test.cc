@@ -205,7 +205,9 @@ TEST_F(ContainersTest, MimekitTnefSamplesYieldTheirFiles) {
     const std::string bytes = ReadFileOrDie(entry.path());
     TnefResult r = ReadTnef(bytes);
     const std::string label = entry.path().filename().string();
-    EXPECT_FALSE(r.truncated) << label << ": " << r.error;
+    // panic.tnef ends in 17 KB of base64 text where an attribute should be: malformed (held),
+    // its three images still found. Every other sample reads to its end.
+    EXPECT_EQ(r.truncated, label == "panic.tnef") << label << ": " << r.error;
     std::vector<std::string> want;
     std::string listed = ReadFileOrDie(list);
     for (size_t pos = 0; pos < listed.size();) {
@@ -229,8 +231,16 @@ TEST_F(ContainersTest, MimekitTnefSamplesYieldTheirFiles) {
       }
       ASSERT_NE(it, r.files.end()) << label << ": " << name << " not found";
       if (std::filesystem::exists(extracted / name)) {
-        EXPECT_EQ(Sha256(std::string(it->data)), Sha256(ReadFileOrDie(extracted / name)))
-            << label << ": " << name;
+        // The stored copies of text files have LF line ends, and MimeKit keeps the 16-byte
+        // interface id in front of an embedded object, which we drop so that its type shows.
+        auto no_cr = [](std::string t) {
+          t.erase(std::remove(t.begin(), t.end(), '\r'), t.end());
+          return t;
+        };
+        const std::string got = no_cr(std::string(it->data));
+        const std::string want = no_cr(ReadFileOrDie(extracted / name));
+        EXPECT_TRUE(got == want || (want.size() == got.size() + 16 && want.substr(16) == got))
+            << label << ": " << name << " " << got.size() << " bytes, want " << want.size();
       }
     }
   }
