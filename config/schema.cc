@@ -119,6 +119,32 @@ std::string CheckQueueName(std::string_view n) {
   return ok ? "" : Quoted(n) + " is not a queue name (1 to 64 letters, digits, '-', '_', '.')";
 }
 
+std::string CheckTranscript(std::string_view t) {
+  return t == "none" || t == "pdf" ? "" : Quoted(t) + " is not \"none\" or \"pdf\"";
+}
+
+std::string CheckBrand(std::string_view b) {
+  if (b.size() > 200) return "longer than 200 bytes";
+  for (unsigned char c : b) {
+    if (c < 0x20 || c == 0x7f || c == '"' || c == '<' || c == '>') {
+      return Quoted(b) + " holds a control character, quote or angle bracket";
+    }
+  }
+  return "";
+}
+
+std::string CheckAddressBrand(std::string_view ab) {
+  const size_t eq = ab.find('=');
+  if (eq == std::string_view::npos || eq == 0 || eq + 1 == ab.size()) {
+    return Quoted(ab) + " is not ADDRESS=BRAND";
+  }
+  const std::string_view addr = ab.substr(0, eq);
+  if (addr.find('@') == std::string_view::npos || addr.find('*') != std::string_view::npos) {
+    return Quoted(ab) + ": " + Quoted(addr) + " is not an exact address";
+  }
+  return CheckBrand(ab.substr(eq + 1));
+}
+
 std::string CheckColor(std::string_view c) {
   bool ok = c.size() == 7 && c[0] == '#';
   for (size_t i = 1; ok && i < c.size(); ++i) {
@@ -184,6 +210,15 @@ std::string CheckCidr(std::string_view c) {
     if (!IsDigits(bits) || bits.size() > 3 || std::stoi(std::string(bits)) > (v6 ? 128 : 32)) {
       return Quoted(c) + " has no prefix length in 0.." + (v6 ? "128" : "32");
     }
+  }
+  return "";
+}
+
+std::string CheckIpAddress(std::string_view a) {
+  std::string addr(a);
+  unsigned char buf[16];
+  if (inet_pton(addr.find(':') != std::string::npos ? AF_INET6 : AF_INET, addr.c_str(), buf) != 1) {
+    return Quoted(a) + " is not an IPv4 or IPv6 address";
   }
   return "";
 }
@@ -303,6 +338,31 @@ const Option kOptions[] = {
      .doc = "How often the daemon checks database_dir for a new database (freshclam) and reloads "
             "it in the background; 0 = only on SIGHUP.",
      .field = &Config::scanner_reload_check_seconds},
+
+    // [metrics]
+    {.name = "metrics.http_enabled", .type = Type::kBool, .default_value = "false",
+     .doc = "Serve the counters in the Prometheus text format at http://http_address:http_port/metrics.",
+     .field = &Config::metrics_http_enabled},
+    {.name = "metrics.http_address", .type = Type::kString, .default_value = R"("127.0.0.1")",
+     .doc = "IP address the metrics listener binds to; keep it on loopback unless a firewall guards "
+            "the port.",
+     .field = &Config::metrics_http_address, .check = CheckIpAddress},
+    {.name = "metrics.http_port", .type = Type::kInt, .default_value = "9467", .min = 1,
+     .max = 65535,
+     .doc = "TCP port of the metrics listener.",
+     .field = &Config::metrics_http_port},
+    {.name = "metrics.max_series", .type = Type::kInt, .default_value = "500", .min = 10,
+     .max = 100000,
+     .doc = "Most label sets per counter; further ones are counted under the value \"other\".",
+     .field = &Config::metrics_max_series},
+    {.name = "metrics.max_virus_names", .type = Type::kInt, .default_value = "100", .min = 1,
+     .max = 10000,
+     .doc = "Most distinct virus names counted; further names are counted as \"other\".",
+     .field = &Config::metrics_max_virus_names},
+    {.name = "metrics.flush_seconds", .type = Type::kInt, .default_value = "10", .min = 1,
+     .max = 60,
+     .doc = "How often the per-minute mail counts (deskctl stats) are written to the store.",
+     .field = &Config::metrics_flush_seconds},
 
     // [attachments]
     {.name = "attachments.store_dir", .type = Type::kString, .default_value = R"("")",
@@ -505,6 +565,38 @@ const QueueOption kQueueOptions[] = {
      .doc = "Reply-To of agents' mail is support+TOKEN@domain, a MAC-signed ticket number that "
             "threads replies without In-Reply-To (needs agents.reply_token_secret).",
      .field = &QueueConfig::reply_token},
+    {.name = "keep_text", .type = Type::kBool, .default_value = "true",
+     .doc = "Keep the text body of each mail on its ticket (the copy shown as a comment and in "
+            "the transcript); false keeps the headers and attachment list only.",
+     .field = &QueueConfig::keep_text},
+    {.name = "keep_original", .type = Type::kBool, .default_value = "true",
+     .doc = "Keep each mail as received, content-addressed in attachments.store_dir "
+            "(`deskctl message get`).",
+     .field = &QueueConfig::keep_original},
+    {.name = "transcript", .type = Type::kString, .default_value = R"("none")",
+     .doc = "\"pdf\": keep an up-to-date PDF transcript of each ticket in "
+            "attachments.store_dir/transcripts/N.pdf, written after each message by a worker.",
+     .field = &QueueConfig::transcript, .check = CheckTranscript},
+    {.name = "brand", .type = Type::kString, .default_value = R"("")",
+     .doc = "Brand of the queue's tickets, recorded on each ticket (\"\" = none).",
+     .field = &QueueConfig::brand, .check = CheckBrand},
+    {.name = "brand_display_name", .type = Type::kString, .default_value = R"("")",
+     .doc = "Display name for the From of replies and automatic answers of the brand "
+            "(\"\" = the brand).",
+     .field = &QueueConfig::brand_display_name, .check = CheckBrand},
+    {.name = "address_brands", .type = Type::kStringArray, .default_value = "[]",
+     .doc = "Per support address brands, \"ADDRESS=BRAND\"; mail received at ADDRESS gets BRAND "
+            "instead of the queue's.",
+     .field = &QueueConfig::address_brands, .check = CheckAddressBrand},
+    {.name = "sla_first_response", .type = Type::kInt, .default_value = "0", .min = 0,
+     .max = 31536000,
+     .doc = "Seconds from a new ticket to the first agent reply before the SLA is breached "
+            "(0 = no target).",
+     .field = &QueueConfig::sla_first_response},
+    {.name = "sla_next_response", .type = Type::kInt, .default_value = "0", .min = 0,
+     .max = 31536000,
+     .doc = "Seconds from a customer's follow-up to the next agent reply (0 = no target).",
+     .field = &QueueConfig::sla_next_response},
 };
 
 const AgentOption kAgentOptions[] = {

@@ -234,9 +234,12 @@ const char* StrongDaemon(const std::string& local) {
 // Sender local parts that only support a weak signal: nobody reads them, but contact forms and shops
 // send real customers' requests from them too.
 bool WeakDaemon(const std::string& local) {
-  static constexpr std::array<const char*, 9> kWeak = {
+  // The second line: gateway and antivirus appliances' senders of plain-text failure notices.
+  static constexpr auto kWeak = std::to_array<const char*>({
       "no-reply", "noreply",  "no_reply", "do-not-reply", "donotreply",
-      "do_not_reply", "bounce", "bounces",  "mdaemon"};
+      "do_not_reply", "bounce", "bounces",  "mdaemon",
+      "mailscanner", "antivirus", "virusalert", "virus-alert", "quarantine", "mailadmin",
+      "mail-admin", "mailsweeper", "smtp-gateway", "smtp_gateway", "mailgateway", "nobody"});
   for (const char* w : kWeak) {
     if (local == w) return true;
   }
@@ -260,7 +263,7 @@ bool DaemonDisplayName(std::string_view name) {
 // Subjects MTAs and providers give their bounces. Matched at the start of the subject only, so a
 // person's "Re: why was my mail undeliverable?" is no match; a weak signal in any case.
 bool BounceSubject(std::string_view subject) {
-  static constexpr std::array<const char*, 27> kPrefixes = {
+  static constexpr auto kPrefixes = std::to_array<const char*>({
       "undeliverable",           // Exchange, Office 365: "Undeliverable: <subject>"
       "undelivered mail",        // Postfix: "Undelivered Mail Returned to Sender"
       "delivery status notification",  // Gmail, Exchange 2003: "... (Failure)", "... (Delay)"
@@ -280,6 +283,22 @@ bool BounceSubject(std::string_view subject) {
       "non delivery",
       "nondeliverable",
       "could not send message",
+      "delivery delayed",        // Exchange warning: "Delivery delayed:<subject>"
+      "mail delivery warning",   // Exchange, gateways
+      "delivery warning",
+      "warning: message",        // sendmail: "Warning: message ... delayed 4 hours"
+      "warning: delayed mail",
+      "delayed mail",            // Postfix notify_classes=delay: "Delayed Mail (still being retried)"
+      "message delivery delayed",
+      "message undeliverable",   // appliances: "Message Undeliverable: <subject>"
+      "undelivered message",
+      "mail not delivered",
+      "notification of delivery failure",
+      "virus found in sent message",  // antivirus gateways returning the message
+      "virus detected",
+      "blocked message",         // mail security gateways: "Blocked message: ..."
+      "message blocked",
+      "message rejected",
       "warning: could not send message",
       "mail could not be delivered",
       "unzustellbar",            // Exchange, German
@@ -289,12 +308,164 @@ bool BounceSubject(std::string_view subject) {
       "no se puede entregar",    // Exchange, Spanish
       "\xe3\x83\xa1\xe3\x83\xbc\xe3\x83\xab\xe3\x82\xa8\xe3\x83\xa9\xe3\x83\xbc\xe9\x80\x9a"
       "\xe7\x9f\xa5",            // au one net (KDDI): "mail error notification" in Japanese
-  };
+  });
   std::string_view s = Trim(subject);
   for (const char* p : kPrefixes) {
     if (IStartsWith(s, p)) return true;
   }
   return false;
+}
+
+// Lines MTAs and gateways open a plain-text failure notice with (no delivery-status part). A weak
+// signal: a person may paste one. Only unquoted lines near the top count (kBodyPhraseBytes), so a
+// forwarded bounce under "---------- Forwarded message" or "> " quotes does not.
+constexpr size_t kBodyPhraseBytes = 2048;
+constexpr size_t kBodyPhraseLines = 25;
+
+template <size_t N>
+bool BodyHasPhrase(std::string_view body, const std::array<const char*, N>& phrases) {
+  bool found = false;
+  size_t lines = 0;
+  ForEachLine(body.substr(0, kBodyPhraseBytes), [&](std::string_view line, size_t) {
+    std::string_view t = Trim(line);
+    if (t.empty() || IStartsWith(t, "content-")) return true;  // blank, a part's MIME header
+    if (t.front() == '>' || ++lines > kBodyPhraseLines) return false;  // quoted: not ours
+    const std::string l = Lower(t);
+    for (const char* p : phrases) {
+      if (l.find(p) != std::string::npos) {
+        found = true;
+        return false;
+      }
+    }
+    // "---------- Forwarded message ----------", "-----Original Message-----": what follows is
+    // someone else's mail. Other "--" lines are MIME boundaries: skipped.
+    if (IStartsWith(t, "--") &&
+        (l.find("forward") != std::string::npos || l.find("original") != std::string::npos)) {
+      return false;
+    }
+    return true;
+  });
+  return found;
+}
+
+bool BounceBody(std::string_view body) {
+  static constexpr auto kPhrases = std::to_array<const char*>({
+      "this is the mail system at host",                    // Postfix
+      "this message was created automatically by mail delivery software",  // Exim
+      "a message that you sent could not be delivered",     // Exim
+      "this is a warning message only",                     // Exim delay warning
+      "this is the qmail-send program",                     // qmail
+      "i'm afraid i wasn't able to deliver your message",   // qmail, Yahoo
+      "sorry, we were unable to deliver your message",      // Yahoo
+      "the original message was received at",              // Sendmail
+      "----- transcript of session follows -----",          // Sendmail
+      "your message did not reach some or all of the intended recipients",  // Exchange
+      "delivery has failed to these recipients or groups",  // Exchange 2007+
+      "delivery to the following recipient has been delayed",  // Exchange warning
+      "delivery to the following recipients has been delayed",
+      "delivery to the following recipient(s) failed",      // Exchange 2003, Domino
+      "delivery to the following recipients failed",
+      "delivery to the following recipient failed permanently",  // Gmail
+      "this is an automatically generated delivery status notification",  // Gmail
+      "your message could not be delivered",                // gateways
+      "could not be delivered to one or more recipients",
+      "the following message to <",                         // "... was undeliverable"
+      "message delivery to the following recipient",
+      "a virus was found in",                               // antivirus gateways
+      "the message you sent contained a virus",
+      "contained a virus and was not delivered",
+  });
+  return BodyHasPhrase(body, kPhrases);
+}
+
+// Out-of-office answers without Auto-Submitted (Lotus Notes, old Exchange, webmail vacation
+// programs): a subject that names the answer automatic AND one more sign, because people write
+// "Auto-reply: how do I set it up?" to a help desk.
+bool AutoReplySubject(std::string_view subject) {
+  static constexpr auto kPrefixes = std::to_array<const char*>({
+      "out of office autoreply",   // Exchange 2003
+      "out of office reply",
+      "automatic reply:",          // Exchange 2007+ (when Auto-Submitted is stripped)
+      "autoreply:", "auto-reply:", "auto reply:", "auto response:", "auto-response:",
+      "autoresponse:", "automatic response:", "vacation reply:", "away message:",
+      "abwesenheitsnotiz",         // Exchange, German
+      "automatische antwort",
+      "r\xc3\xa9ponse automatique",  // French
+      "risposta automatica",       // Italian
+      "respuesta autom\xc3\xa1tica",  // Spanish
+      "resposta autom\xc3\xa1tica",   // Portuguese
+      "automatisch antwoord",      // Dutch
+  });
+  std::string_view s = Trim(subject);
+  for (const char* p : kPrefixes) {
+    if (IStartsWith(s, p)) return true;
+  }
+  return false;
+}
+
+bool OutOfOfficeBody(std::string_view body) {
+  static constexpr auto kPhrases = std::to_array<const char*>({
+      "out of the office", "out of office", "away from the office", "i am away", "i'm away",
+      "i am on vacation", "i am on holiday", "i'm on vacation", "on annual leave",
+      "limited access to e-mail", "limited access to email", "will be back on",
+      "i will return on", "i will be back", "returning on", "i am currently out",
+      "automatic reply", "auto-reply", "autoreply", "this is an automated response",
+      "this is an automatic reply", "abwesend", "nicht im b\xc3\xbcro", "absent du bureau",
+  });
+  return BodyHasPhrase(body, kPhrases);
+}
+
+// Lotus Notes / Domino "AUTO: Jane Doe is out of the office (returning 02.01.2010)": upper-case
+// "AUTO:" (as Notes writes it) with a Domino header or an absence phrase.
+bool LotusAutoReply(const Headers& headers, std::string_view subject, std::string_view body) {
+  std::string_view s = Trim(subject);
+  if (s.substr(0, 5) != "AUTO:") return false;
+  if (Lower(s).find("out of the office") != std::string::npos) return true;
+  if (FindHeader(headers, "x-mimetrack") != nullptr) return true;
+  if (const std::string* m = FindHeader(headers, "x-mailer")) {
+    if (Lower(*m).find("lotus") != std::string::npos) return true;
+  }
+  return OutOfOfficeBody(body);
+}
+
+// Challenge-response systems (TMDA, Spam Arrest, Boxbe, Mailblocks, ...) ask the sender to confirm
+// before delivering: an automatic answer that must never open a ticket, and must not be answered.
+const char* ChallengeResponse(const Headers& headers, const std::string& envelope,
+                              const std::string& from, std::string_view subject) {
+  if (const std::string* agent = FindHeader(headers, "x-delivery-agent")) {
+    if (IStartsWith(Trim(*agent), "tmda")) return "challenge:tmda";
+  }
+  for (const char* h : {"x-boxbe-pass", "x-spamarrest-noauth", "x-challenge", "x-csr-challenge"}) {
+    if (FindHeader(headers, h) != nullptr) return "challenge:header";
+  }
+  static constexpr auto kServices = std::to_array<const char*>({
+      "spamarrest.com", "boxbe.com", "mailblocks.com", "bluebottle.com", "sendio.com",
+      "digiportal.com"});
+  const std::string subj = Lower(Trim(subject));
+  const bool confirm_subject = subj.find("confirm") != std::string::npos ||
+                               subj.find("verif") != std::string::npos ||
+                               subj.find("authenticat") != std::string::npos ||
+                               subj.find("guest list") != std::string::npos;
+  for (const std::string* addr : {&envelope, &from}) {
+    size_t at = addr->rfind('@');
+    if (at == std::string::npos) continue;
+    std::string_view domain = std::string_view(*addr).substr(at + 1);
+    std::string_view local = std::string_view(*addr).substr(0, at);
+    for (const char* d : kServices) {
+      std::string_view sd(d);
+      if (domain == sd || (domain.size() > sd.size() &&
+                           domain.substr(domain.size() - sd.size()) == sd &&
+                           domain[domain.size() - sd.size() - 1] == '.')) {
+        if (confirm_subject) return "challenge:service";
+      }
+    }
+    // TMDA-style confirm addresses: "jane-confirm-1262380882.123.abcdef@example.org".
+    if ((local.find("-confirm-") != std::string_view::npos ||
+         local.find("-confirm+") != std::string_view::npos) && confirm_subject) {
+      return "challenge:confirm-address";
+    }
+  }
+  return nullptr;
 }
 
 // The bits of a "From:" header we need when the parser left msg->from empty (hand-built input).
@@ -341,6 +512,48 @@ bool AddressMatches(const std::string& addr, const std::vector<std::string>& pat
     }
   }
   return false;
+}
+
+// A forwarder's rewrite of the envelope sender. A mailbox provider or alias that forwards mail
+// replaces MAIL FROM with an address of its own, so bounces come back to it; the author is only in
+// From. Recognised forms (local part, case-insensitive):
+//   Gmail / Workspace   box+caf_=DEST=DEST-DOMAIN@provider   (DEST is where the copy goes)
+//   Microsoft 365       bounces+SRS=HASH=TT=DOMAIN=LOCAL@tenant
+//   SRS (postsrsd, ...) SRS0=HASH=TT=DOMAIN=LOCAL@forwarder, SRS1=HASH=FWD==HASH=TT=DOMAIN=LOCAL@...
+// Returns true for these; *original is the SRS-encoded original sender (normalized), or "" when
+// the form carries none (Gmail). A plain Postfix virtual alias keeps MAIL FROM as it was: nothing
+// to undo there.
+bool ForwardedEnvelope(const std::string& envelope, std::string* original) {
+  original->clear();
+  size_t at = envelope.rfind('@');
+  if (at == std::string::npos) return false;
+  const std::string local = Lower(envelope.substr(0, at));
+  std::string srs;  // "HASH=TT=DOMAIN=LOCAL" once found
+  if (size_t plus = local.find('+'); plus != std::string::npos) {
+    std::string_view tag = std::string_view(local).substr(plus + 1);
+    if (tag.rfind("caf_=", 0) == 0) return true;
+    if (tag.rfind("srs=", 0) == 0) srs = envelope.substr(plus + 5, at - plus - 5);
+  }
+  if (srs.empty() && local.size() > 5 && local.rfind("srs", 0) == 0 &&
+      (local[3] == '0' || local[3] == '1') &&
+      (local[4] == '=' || local[4] == '+' || local[4] == '-')) {
+    srs = envelope.substr(5, at - 5);
+    if (local[3] == '1') {
+      size_t dd = srs.find("==");
+      srs = dd == std::string::npos ? "" : srs.substr(dd + 2);
+      // SRS1 always carries an SRS0 address inside; without it, it is still a forwarder's.
+      if (srs.empty()) return true;
+    }
+  }
+  if (srs.empty()) return false;
+  // HASH=TT=DOMAIN=LOCAL; LOCAL may itself contain '='.
+  size_t p1 = srs.find('=');
+  size_t p2 = p1 == std::string::npos ? p1 : srs.find('=', p1 + 1);
+  size_t p3 = p2 == std::string::npos ? p2 : srs.find('=', p2 + 1);
+  if (p3 != std::string::npos && p3 + 1 < srs.size() && p3 > p2 + 1) {
+    *original = NormalizeAddress(srs.substr(p3 + 1) + "@" + srs.substr(p2 + 1, p3 - p2 - 1));
+  }
+  return true;
 }
 
 // Message-IDs of the reported message: Message-ID / Original-Message-ID lines in the body prefix
@@ -404,6 +617,11 @@ struct Facts {
   const Headers* headers = nullptr;
   std::string envelope;   // normalized; "" for the null sender
   bool null_sender = false;
+  // The envelope is a forwarder's rewrite (ForwardedEnvelope): it says who forwarded, not who
+  // wrote, so it is not compared with our own addresses; forwarded_from is the original sender
+  // when the rewrite carries it (SRS), else "".
+  bool forwarded = false;
+  std::string forwarded_from;
   Mailbox from;           // as parsed, or from the raw header
   std::string from_addr;  // normalized
   bool from_null = false;  // "From: <>" or "From: MAILER-DAEMON <>"
@@ -429,6 +647,7 @@ Facts Gather(const AutoMailInput& in) {
   f.headers = &msg.headers;
   f.envelope = NormalizeAddress(in.envelope_from);
   f.null_sender = f.envelope.empty();
+  f.forwarded = ForwardedEnvelope(f.envelope, &f.forwarded_from);
   f.from = msg.from;
   const std::string* from_header = FindHeader(msg.headers, "from");
   if (from_header != nullptr) {
@@ -481,7 +700,12 @@ bool CheckOwn(const AutoMailRules& rules, const Facts& f, AutoVerdict* out) {
   const std::pair<const std::vector<std::string>*, const char*> lists[] = {
       {&rules.own_addresses, "own"}, {&rules.blocked_senders, "blocked"}};
   for (const auto& [list, what] : lists) {
-    if (AddressMatches(f.envelope, *list)) {
+    if (f.forwarded) {
+      if (AddressMatches(f.forwarded_from, *list)) {
+        *out = Verdict(AutoKind::kOwn, std::string(what) + ":envelope-srs");
+        return true;
+      }
+    } else if (AddressMatches(f.envelope, *list)) {
       *out = Verdict(AutoKind::kOwn, std::string(what) + ":envelope");
       return true;
     }
@@ -527,14 +751,21 @@ bool CheckBounce(const AutoMailInput& in, const Facts& f, AutoVerdict* out) {
       return bounce("amazon-sns:complaint");
     }
   }
-  // Weak signals, only in pairs.
-  if (BounceSubject(f.subject)) {
-    if (f.null_sender) return bounce("null-sender+subject");
-    if (WeakDaemon(LocalPart(f.envelope)) || WeakDaemon(LocalPart(f.from_addr))) {
-      return bounce("daemon-sender+subject");
-    }
-    if (DaemonDisplayName(f.from.name)) return bounce("daemon-name+subject");
+  // Weak signals, only in pairs: a bounce subject, a daemon-like sender, a failure notice's
+  // opening line in the body (plain-text notices of gateways and appliances have no report part).
+  const bool subject = BounceSubject(f.subject);
+  const bool body = BounceBody(in.raw_body_prefix);
+  const char* sender = nullptr;
+  if (f.null_sender) {
+    sender = "null-sender";
+  } else if (WeakDaemon(LocalPart(f.envelope)) || WeakDaemon(LocalPart(f.from_addr))) {
+    sender = "daemon-sender";
+  } else if (DaemonDisplayName(f.from.name)) {
+    sender = "daemon-name";
   }
+  if (subject && sender != nullptr) return bounce(std::string(sender) + "+subject");
+  if (body && sender != nullptr) return bounce(std::string(sender) + "+body");
+  if (body && subject) return bounce("subject+body");
   if (f.null_sender && HasPart(f, {"message/rfc822", "text/rfc822-headers", "message/global",
                                    "message/global-headers"})) {
     return bounce("null-sender+returned-message");
@@ -542,7 +773,7 @@ bool CheckBounce(const AutoMailInput& in, const Facts& f, AutoVerdict* out) {
   return false;
 }
 
-bool CheckAutoReply(const Facts& f, AutoVerdict* out) {
+bool CheckAutoReply(const AutoMailInput& in, const Facts& f, AutoVerdict* out) {
   auto reply = [&](std::string rule) {
     *out = Verdict(AutoKind::kAutoReply, std::move(rule));
     return true;
@@ -562,7 +793,11 @@ bool CheckAutoReply(const Facts& f, AutoVerdict* out) {
                n == "x-autoreply-from" || n == "x-mail-autoreply") {
       if (!Falsy(value)) return reply(n);
     } else if (n == "x-ms-exchange-inbox-rules-loop") {
-      return reply(n);
+      // Set by an Exchange inbox rule that answered or forwarded: the value is the mailbox whose
+      // rule acted. An answer comes From that mailbox; a forwarded mail keeps its author's From.
+      if (f.from_addr.empty() || NormalizeAddress(FirstToken(value)) == f.from_addr) {
+        return reply(n);
+      }
     } else if (n == "precedence") {
       if (token == "auto_reply" || token == "auto-reply") return reply("precedence:auto_reply");
     } else if (n == "x-autogenerated") {
@@ -578,6 +813,14 @@ bool CheckAutoReply(const Facts& f, AutoVerdict* out) {
     } else if (n == "x-fc-machinegenerated") {
       if (token == "true") return reply("x-fc-machinegenerated");
     }
+  }
+  if (const char* rule = ChallengeResponse(*f.headers, f.envelope, f.from_addr, f.subject)) {
+    return reply(rule);
+  }
+  if (LotusAutoReply(*f.headers, f.subject, in.raw_body_prefix)) return reply("subject:lotus-auto");
+  if (AutoReplySubject(f.subject)) {
+    if (f.null_sender) return reply("null-sender+subject");
+    if (OutOfOfficeBody(in.raw_body_prefix)) return reply("subject+body");
   }
   return false;
 }
@@ -628,7 +871,7 @@ AutoVerdict ClassifyAutoMail(const AutoMailInput& in, const AutoMailRules& rules
   const Facts f = Gather(in);
   AutoVerdict v;
   if (CheckLoop(rules, f, &v) || CheckOwn(rules, f, &v) || CheckBounce(in, f, &v) ||
-      CheckAutoReply(f, &v) || CheckList(f, &v) || CheckFallbacks(f, &v)) {
+      CheckAutoReply(in, f, &v) || CheckList(f, &v) || CheckFallbacks(f, &v)) {
     if (v.kind == AutoKind::kBounce || v.kind == AutoKind::kAutoReply) {
       v.reported_message_ids = ReportedIds(in.raw_body_prefix, *in.msg);
     }

@@ -15,6 +15,9 @@
 //   2. own    the envelope sender or the From address is one of our own addresses or on the block
 //             list. Our own mail coming back in (an answer we sent, returned by a forwarder) must
 //             never open a ticket, even when it carries bounce or auto-reply marks of its own.
+//             A forwarder's envelope (Gmail/Workspace "+caf_=", SRS0/SRS1, Microsoft 365
+//             "bounces+SRS=") names the forwarding mailbox, often our own connected mailbox, not
+//             the author: it is not compared; the SRS-encoded original sender is, and From is.
 //   3. bounce delivery reports. Before auto_reply because a bounce is the more specific class: it is
 //             recorded on the ticket whose message it reports (reported_message_ids), and many
 //             bounces also carry Auto-Submitted: auto-replied or auto-generated.

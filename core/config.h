@@ -85,6 +85,15 @@ struct QueueConfig {
   ReplyName reply_name = ReplyName::kQueue;
   bool rewrite_envelope = true;  // envelope sender of agents' mail -> the reply-via address
   bool reply_token = false;      // Reply-To support+TOKEN@domain (needs reply_token_secret)
+  // The ticket record (core/record_store.h, core/transcript_pdf.h, core/brand.h, core/sla.h).
+  bool keep_text = true;              // text body kept on the ticket
+  bool keep_original = true;          // message as received kept in the external store
+  std::string transcript = "none";    // "none" | "pdf"
+  std::string brand;                  // "" = none
+  std::string brand_display_name;     // "" = brand
+  std::vector<std::string> address_brands;  // "address=Brand"
+  int64_t sla_first_response = 0;     // seconds; 0 = no target
+  int64_t sla_next_response = 0;      // seconds; 0 = no target
 };
 
 struct Config {
@@ -119,6 +128,14 @@ struct Config {
   int64_t scanner_max_files = 0;
   int64_t scanner_max_scan_time_ms = 0;
   int64_t scanner_reload_check_seconds = 0;  // 0 = only on SIGHUP
+
+  // [metrics] (milter/metrics_http.h, core/metrics.h); the listener needs a restart to change
+  bool metrics_http_enabled = false;
+  std::string metrics_http_address;
+  int64_t metrics_http_port = 0;
+  int64_t metrics_max_series = 0;
+  int64_t metrics_max_virus_names = 0;
+  int64_t metrics_flush_seconds = 0;
 
   // [attachments]
   std::string attachments_store_dir;  // "" = <store_dir>/attachments

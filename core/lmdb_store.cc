@@ -193,6 +193,12 @@ class LmdbTicketStore : public TicketStore {
   Status GetMessages(uint64_t number, std::vector<TicketMessage>* out) override;
   Status GetEvents(uint64_t number, std::vector<TicketEvent>* out) override;
   Status ListTickets(const TicketFilter& filter, std::vector<Ticket>* out) override;
+  Status AddMinuteCounts(const std::vector<MinuteCount>& add, int64_t drop_before) override;
+  Status GetMinuteCounts(int64_t from, int64_t to, std::vector<MinuteCount>* out) override;
+  Status Usage(StoreUsage* out) override;
+  Status Redact(uint64_t ticket, const Ticket& fields, const std::vector<TicketMessage>& messages,
+                const std::vector<TicketEvent>& replace_events,
+                const std::vector<TicketEvent>& add_events, int64_t now) override;
 
  private:
   // Runs body(Ops&, bool* commit) in the next batch and returns its status once the batch is
@@ -217,6 +223,7 @@ class LmdbTicketStore : public TicketStore {
 
   MDB_env* env_ = nullptr;
   MDB_dbi meta_ = 0, tickets_ = 0, messages_ = 0, events_ = 0, msgids_ = 0, counters_ = 0;
+  MDB_dbi minutes_ = 0;  // per-minute mail counts (AddMinuteCounts)
   std::shared_mutex resize_mu_;
   std::function<void(size_t)> before_batch_;
 
@@ -427,7 +434,8 @@ Status LmdbTicketStore::OpenBody(Ops& ops) {
   };
   for (const Named& n : {Named{"meta", &meta_}, Named{"tickets", &tickets_},
                          Named{"messages", &messages_}, Named{"events", &events_},
-                         Named{"msgids", &msgids_}, Named{"counters", &counters_}}) {
+                         Named{"msgids", &msgids_}, Named{"counters", &counters_},
+                         Named{"minutes", &minutes_}}) {
     int rc = mdb_dbi_open(ops.txn(), n.name, MDB_CREATE, n.dbi);
     if (rc != 0) return Status::Store(std::string("mdb_dbi_open ") + n.name + ": " + mdb_strerror(rc));
   }
@@ -564,6 +572,42 @@ Status LmdbTicketStore::SetStatus(uint64_t ticket, TicketStatus status, const Ti
   });
 }
 
+Status LmdbTicketStore::Redact(uint64_t ticket, const Ticket& fields,
+                               const std::vector<TicketMessage>& messages,
+                               const std::vector<TicketEvent>& replace_events,
+                               const std::vector<TicketEvent>& add_events, int64_t now) {
+  return RunWrite([&](Ops& ops, bool*) {
+    Ticket t;
+    Status s = LoadTicket(ops, ticket, &t);
+    if (!s.ok()) return s;
+    std::string_view old;
+    for (const TicketMessage& m : messages) {
+      const std::string key = codec::EntryKey(ticket, m.seq);
+      s = ops.Get(messages_, key, &old);
+      if (s.ok()) s = ops.Put(messages_, key, codec::EncodeMessage(m));
+      if (!s.ok()) return s;
+    }
+    for (const TicketEvent& e : replace_events) {
+      const std::string key = codec::EntryKey(ticket, e.seq);
+      s = ops.Get(events_, key, &old);
+      if (s.ok()) s = ops.Put(events_, key, codec::EncodeEvent(e));
+      if (!s.ok()) return s;
+    }
+    Ticket n = fields;
+    n.number = t.number;
+    n.status = t.status;
+    n.message_count = t.message_count;
+    n.event_count = t.event_count;
+    n.created_at = t.created_at;
+    n.updated_at = now;
+    for (const TicketEvent& ev : add_events) {
+      s = AppendEvent(ops, &n, ev, now);
+      if (!s.ok()) return s;
+    }
+    return ops.Put(tickets_, codec::TicketKey(n.number), codec::EncodeTicket(n));
+  });
+}
+
 Status LmdbTicketStore::AddEvents(uint64_t ticket, const std::vector<TicketEvent>& events,
                                   int64_t now) {
   return RunWrite([&](Ops& ops, bool*) {
@@ -609,6 +653,110 @@ Status LmdbTicketStore::CountInWindow(const std::string& key, int64_t now, int64
     *count = n;
     return ops.Put(counters_, k, enc);
   });
+}
+
+namespace {
+
+// minutes: u64 big-endian (minute + 2^63, so negative minutes sort too) -> 1 (encoding version),
+// then one u64 big-endian count per verdict.
+std::string MinuteKey(int64_t minute) {
+  uint64_t u = static_cast<uint64_t>(minute) ^ (1ull << 63);
+  std::string k(8, '\0');
+  for (int i = 7; i >= 0; --i, u >>= 8) k[i] = static_cast<char>(u & 0xff);
+  return k;
+}
+
+int64_t MinuteOfKey(std::string_view k) {
+  uint64_t u = 0;
+  for (char c : k) u = u << 8 | static_cast<unsigned char>(c);
+  return static_cast<int64_t>(u ^ (1ull << 63));
+}
+
+std::vector<uint64_t> DecodeMinuteCounts(std::string_view v) {
+  std::vector<uint64_t> counts;
+  if (v.empty() || v[0] != 1) return counts;  // an unknown encoding reads as no mail
+  for (size_t off = 1; off + 8 <= v.size(); off += 8) {
+    uint64_t n = 0;
+    for (size_t i = 0; i < 8; ++i) n = n << 8 | static_cast<unsigned char>(v[off + i]);
+    counts.push_back(n);
+  }
+  return counts;
+}
+
+std::string EncodeMinuteCounts(const std::vector<uint64_t>& counts) {
+  std::string v(1, '\1');
+  for (uint64_t n : counts) {
+    for (int i = 7; i >= 0; --i) v += static_cast<char>((n >> (8 * i)) & 0xff);
+  }
+  return v;
+}
+
+}  // namespace
+
+Status LmdbTicketStore::AddMinuteCounts(const std::vector<MinuteCount>& add, int64_t drop_before) {
+  return RunWrite([&](Ops& ops, bool*) {
+    for (const MinuteCount& m : add) {
+      if (m.minute < drop_before) continue;
+      const std::string k = MinuteKey(m.minute);
+      std::string_view v;
+      Status s = ops.Get(minutes_, k, &v);
+      if (!s.ok() && !s.IsNotFound()) return s;
+      std::vector<uint64_t> counts = s.ok() ? DecodeMinuteCounts(v) : std::vector<uint64_t>();
+      if (counts.size() < m.counts.size()) counts.resize(m.counts.size(), 0);
+      for (size_t i = 0; i < m.counts.size(); ++i) counts[i] += m.counts[i];
+      s = ops.Put(minutes_, k, EncodeMinuteCounts(counts));
+      if (!s.ok()) return s;
+    }
+    // Drop what is older than drop_before: the oldest keys come first.
+    Cursor cur;
+    int rc = cur.Open(ops.txn(), minutes_);
+    if (rc != 0) return MdbError("mdb_cursor_open", rc);
+    const std::string limit = MinuteKey(drop_before);
+    std::vector<std::string> old;
+    MDB_val k, v;
+    for (rc = cur.Get(&k, &v, MDB_FIRST); rc == 0; rc = cur.Get(&k, &v, MDB_NEXT)) {
+      if (View(k) >= std::string_view(limit)) break;
+      old.emplace_back(View(k));
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
+    for (const std::string& key : old) {
+      MDB_val dk = Val(key);
+      rc = mdb_del(ops.txn(), minutes_, &dk, nullptr);
+      if (rc != 0 && rc != MDB_NOTFOUND) return MdbError("mdb_del", rc);
+    }
+    return Status::Ok();
+  });
+}
+
+Status LmdbTicketStore::GetMinuteCounts(int64_t from, int64_t to, std::vector<MinuteCount>* out) {
+  out->clear();
+  return RunRead([&](Ops& ops) {
+    Cursor cur;
+    int rc = cur.Open(ops.txn(), minutes_);
+    if (rc != 0) return MdbError("mdb_cursor_open", rc);
+    std::string start = MinuteKey(from);
+    MDB_val k = Val(start), v;
+    for (rc = cur.Get(&k, &v, MDB_SET_RANGE); rc == 0; rc = cur.Get(&k, &v, MDB_NEXT)) {
+      if (k.mv_size != 8) continue;
+      int64_t minute = MinuteOfKey(View(k));
+      if (minute > to) break;
+      out->push_back({minute, DecodeMinuteCounts(View(v))});
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
+    return Status::Ok();
+  });
+}
+
+Status LmdbTicketStore::Usage(StoreUsage* out) {
+  std::shared_lock lock(resize_mu_);
+  MDB_envinfo info;
+  MDB_stat st;
+  int rc = mdb_env_info(env_, &info);
+  if (rc == 0) rc = mdb_env_stat(env_, &st);
+  if (rc != 0) return MdbError("mdb_env_info", rc);
+  out->map_bytes = info.me_mapsize;
+  out->used_bytes = static_cast<uint64_t>(info.me_last_pgno + 1) * st.ms_psize;
+  return Status::Ok();
 }
 
 Status LmdbTicketStore::FindMessageId(const std::string& message_id, MessageIdEntry* out) {

@@ -7,6 +7,9 @@
 //   messages  u64 ticket ++ u32 seq (big-endian) -> TicketMessage
 //   events    u64 ticket ++ u32 seq -> TicketEvent
 //   msgids    Message-ID -> MessageIdEntry
+//   counters  flood-window key -> window start and count (CountInWindow)
+//   minutes   u64 minute -> mail decided that minute, per verdict (AddMinuteCounts; kept 24 hours
+//             by the daemon's flush, written by a background thread, not per message)
 // Writes are short transactions; MDB_MAP_FULL grows the map (doubling) and retries; MDB_READERS_FULL
 // is a kStore error. Opening an existing store keeps its content; an unknown schema version is kStore.
 //

@@ -44,11 +44,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "core/file_type.h"
@@ -183,6 +186,61 @@ std::vector<std::string> ExtractMsgIds(std::string_view text) {
     pos = close + 1;
   }
   return ids;
+}
+
+// In-Reply-To as old clients write it, parsed like JWZ's threader and notmuch: every <id@host>
+// token counts, prose around them is skipped, and tokens without '@' are not ids. Clients wrote
+// prose such as (elm, old Pine, MH):
+//   Message from "Jane Doe" <jane@example.org> of "Tue, 1 Jan 2002 10:00:00 GMT" <id@host>
+//   <id@host> (Jane Doe's message of "Tue, 1 Jan 2002")
+// Taking the first token would take Jane's address. The parent is therefore: the last token that is
+// also in References (the two headers agree), else the first token not introduced by "from" in the
+// prose before it (an author's address), else the first token. Every other non-address token is
+// returned in *others, to be appended to the References list (JWZ appends In-Reply-To's id to it;
+// notmuch links on every id of both headers).
+std::string InReplyToParent(std::string_view text, const std::vector<std::string>& references,
+                            std::vector<std::string>* others) {
+  struct Token {
+    std::string id;
+    bool address = false;  // introduced by "from ..." in the prose before it
+  };
+  std::vector<Token> tokens;
+  size_t pos = 0, prose_start = 0;
+  while ((pos = text.find('<', pos)) != std::string_view::npos && tokens.size() < 64) {
+    size_t close = text.find_first_of("<>", pos + 1);
+    if (close == std::string_view::npos) break;
+    if (text[close] == '<') {
+      pos = close;
+      continue;
+    }
+    std::vector<std::string> one = ExtractMsgIds(text.substr(pos, close - pos + 1));
+    if (!one.empty()) {
+      std::string prose = Lower(std::string(text.substr(prose_start, pos - prose_start)));
+      bool address = false;
+      for (size_t f = prose.find("from"); f != std::string::npos; f = prose.find("from", f + 1)) {
+        bool word_start = f == 0 || !std::isalnum(static_cast<unsigned char>(prose[f - 1]));
+        bool word_end = f + 4 >= prose.size() ||
+                        !std::isalnum(static_cast<unsigned char>(prose[f + 4]));
+        if (word_start && word_end) address = true;
+      }
+      tokens.push_back(Token{std::move(one.front()), address});
+      prose_start = close + 1;
+    }
+    pos = close + 1;
+  }
+  if (tokens.empty()) return "";
+  size_t pick = tokens.size();
+  for (size_t i = tokens.size(); i-- > 0 && pick == tokens.size();) {
+    if (std::find(references.begin(), references.end(), tokens[i].id) != references.end()) pick = i;
+  }
+  for (size_t i = 0; i < tokens.size() && pick == tokens.size(); ++i) {
+    if (!tokens[i].address) pick = i;
+  }
+  if (pick == tokens.size()) pick = 0;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (i != pick && !tokens[i].address) others->push_back(tokens[i].id);
+  }
+  return tokens[pick].id;
 }
 
 // Groups nest only in hostile mail (RFC 5322 forbids it); GMime builds whatever nesting a header
@@ -358,15 +416,16 @@ bool SameName(const char* a, const char* b) { return g_ascii_strcasecmp(a, b) ==
 void DuplicateParams(GMimeParamList* list, const char* header, const std::string& where,
                      std::vector<std::string>* out) {
   if (list == nullptr) return;
+  // One pass with a set of the names seen: comparing each with every earlier one was quadratic in
+  // the number of parameters, which the sender chooses (issue 12, item 6).
   int n = g_mime_param_list_length(list);
+  std::unordered_set<std::string> seen;
   for (int i = 0; i < n; ++i) {
     const char* a = g_mime_param_get_name(g_mime_param_list_get_parameter_at(list, i));
-    for (int j = 0; j < i && a != nullptr; ++j) {
-      const char* b = g_mime_param_get_name(g_mime_param_list_get_parameter_at(list, j));
-      if (b != nullptr && SameName(a, b)) {
-        out->push_back(where + ": duplicate " + Lower(a) + " parameter in " + header);
-        break;
-      }
+    if (a == nullptr) continue;
+    std::string name = Lower(a);
+    if (!seen.insert(name).second) {
+      out->push_back(where + ": duplicate " + name + " parameter in " + header);
     }
   }
 }
@@ -932,7 +991,8 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, AttachmentVis
   out->size_bytes = spool.size();
   Status s = CheckHeaderBytes(spool, limits.max_header_bytes);
   if (!s.ok()) return s;
-  s = ScanMimeStructure(spool, limits.max_mime_parts, limits.max_mime_depth);
+  s = ScanMimeStructure(spool, limits.max_mime_parts, limits.max_mime_depth,
+                          limits.max_header_bytes);
   if (!s.ok()) return s;
 
   // In memory: a GByteArray header over the spool's buffer; the stream does not own it, and it
@@ -959,18 +1019,29 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, AttachmentVis
   if (depth > limits.max_mime_depth) return MimeLimitError("depth", depth, limits.max_mime_depth);
   if (parts > limits.max_mime_parts) return MimeLimitError("parts", parts, limits.max_mime_parts);
 
+  constexpr size_t kNoHeader = static_cast<size_t>(-1);
+  size_t irt_index = kNoHeader;  // the first In-Reply-To among out->headers
   for (GMimeHeader* h : TopLevelHeaders(GMIME_OBJECT(message.get()), root)) {
     std::string name = Str(g_mime_header_get_name(h));
     std::string value = Unfold(g_mime_header_get_raw_value(h));
     if (out->date.empty() && g_ascii_strcasecmp(name.c_str(), "Date") == 0) out->date = value;
-    if (out->in_reply_to.empty() && g_ascii_strcasecmp(name.c_str(), "In-Reply-To") == 0) {
-      std::vector<std::string> ids = ExtractMsgIds(value);
-      if (!ids.empty()) out->in_reply_to = ids.front();
+    if (irt_index == kNoHeader && g_ascii_strcasecmp(name.c_str(), "In-Reply-To") == 0) {
+      irt_index = out->headers.size();
     }
     if (g_ascii_strcasecmp(name.c_str(), "References") == 0 && out->references.empty()) {
       out->references = ExtractMsgIds(value);
     }
     out->headers.emplace_back(std::move(name), std::move(value));
+  }
+  if (irt_index != kNoHeader) {
+    // After References, which picks the parent among several tokens (InReplyToParent).
+    std::vector<std::string> others;
+    out->in_reply_to = InReplyToParent(out->headers[irt_index].second, out->references, &others);
+    for (std::string& id : others) {
+      if (std::find(out->references.begin(), out->references.end(), id) == out->references.end()) {
+        out->references.push_back(std::move(id));
+      }
+    }
   }
 
   std::string id(Trim(Str(g_mime_message_get_message_id(message.get()))));

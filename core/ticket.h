@@ -53,6 +53,9 @@ struct TicketMessage {
   bool body_truncated = false;
   std::string agent;  // agent login/address for outbound messages; "" otherwise
   std::vector<StoredAttachment> attachments;
+  // SHA-256 (lower-case hex) of the message as received, kept in the content-addressed store
+  // (core/record_store.h) when the queue keeps originals; "" when not kept.
+  std::string original_sha256;
 };
 
 struct TicketEvent {
@@ -82,6 +85,7 @@ struct Ticket {
   std::vector<std::string> participants;
   uint32_t message_count = 0;
   uint32_t event_count = 0;
+  std::string brand;  // brand name resolved when the ticket was opened (core/brand.h); "" = none
 };
 
 }  // namespace desk

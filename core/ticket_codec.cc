@@ -283,6 +283,7 @@ std::string EncodeTicket(const Ticket& t) {
   j["participants"] = t.participants;
   j["msgs"] = t.message_count;
   j["events"] = t.event_count;
+  j["brand"] = t.brand;
   return Frame(j);
 }
 
@@ -314,6 +315,7 @@ Status DecodeTicket(std::string_view value, Ticket* out) {
   f.Strings("participants", &t.participants);
   f.U32("msgs", &t.message_count);
   f.U32("events", &t.event_count);
+  f.Str("brand", &t.brand);
   if (!f.ok()) return f.status();
   *out = std::move(t);
   return Status::Ok();
@@ -352,6 +354,7 @@ std::string EncodeMessage(const TicketMessage& m) {
     atts.push_back(std::move(aj));
   }
   j["atts"] = std::move(atts);
+  j["orig"] = m.original_sha256;
   return Frame(j);
 }
 
@@ -386,6 +389,7 @@ Status DecodeMessage(std::string_view value, TicketMessage* out) {
   f.Str("body", &m.body);
   f.Bool("truncated", &m.body_truncated);
   f.Str("agent", &m.agent);
+  f.Str("orig", &m.original_sha256);
   if (const json* atts = f.Array("atts")) {
     for (const json& aj : *atts) {
       StoredAttachment& a = m.attachments.emplace_back();

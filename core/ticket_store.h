@@ -44,6 +44,18 @@ struct WriteResult {
   bool duplicate = false;  // message.message_id was already stored: nothing was written
 };
 
+// Messages decided in one minute, by verdict (core/metrics.h: kMinuteVerdicts gives the order).
+struct MinuteCount {
+  int64_t minute = 0;            // seconds since the epoch / 60
+  std::vector<uint64_t> counts;  // one per verdict
+};
+
+// How full the store's map is.
+struct StoreUsage {
+  uint64_t map_bytes = 0;   // the map's current size (it grows when full)
+  uint64_t used_bytes = 0;  // pages in use times the page size
+};
+
 struct TicketFilter {
   std::string queue;                   // "" = any
   std::optional<TicketStatus> status;  // nullopt = any
@@ -82,6 +94,34 @@ class TicketStore {
   virtual Status GetMessages(uint64_t number, std::vector<TicketMessage>* out) = 0;
   virtual Status GetEvents(uint64_t number, std::vector<TicketEvent>* out) = 0;
   virtual Status ListTickets(const TicketFilter& filter, std::vector<Ticket>* out) = 0;
+
+  // Statistics (core/metrics.h). The defaults are for stores without them: kNotFound / no-op.
+  // Adds add's counts to the stored minutes, and drops stored minutes before drop_before, in one
+  // write. The daemon calls it from a background thread every few seconds, never per message.
+  virtual Status AddMinuteCounts(const std::vector<MinuteCount>& add, int64_t drop_before) {
+    (void)add;
+    (void)drop_before;
+    return Status::Ok();
+  }
+  // The stored minutes in [from, to], oldest first (minutes without mail are absent).
+  virtual Status GetMinuteCounts(int64_t from, int64_t to, std::vector<MinuteCount>* out) {
+    (void)from;
+    (void)to;
+    out->clear();
+    return Status::Ok();
+  }
+  virtual Status Usage(StoreUsage* out) {
+    (void)out;
+    return Status::NotFound("this store does not report its size");
+  }
+  // Forgetting a person (core/forget.h): in one transaction, replaces the ticket's own fields with
+  // fields (its number, status, counters and creation time are kept), replaces each message of
+  // messages and each event of replace_events (matched by seq; an unknown seq is kNotFound), then
+  // appends add_events. kNotFound if no such ticket.
+  virtual Status Redact(uint64_t ticket, const Ticket& fields,
+                        const std::vector<TicketMessage>& messages,
+                        const std::vector<TicketEvent>& replace_events,
+                        const std::vector<TicketEvent>& add_events, int64_t now) = 0;
 };
 
 }  // namespace desk

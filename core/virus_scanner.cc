@@ -3,8 +3,10 @@
 
 #include <clamav.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <mutex>
 #include <string_view>
 
@@ -80,6 +82,23 @@ const char* ScanOutcomeName(ScanResult::Outcome o) {
   return "error";
 }
 
+namespace {
+
+// The modification time of the newest regular file directly in dir; 0 when none can be read.
+int64_t NewestFileTime(const std::string& dir) {
+  std::error_code ec;
+  int64_t newest = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    struct stat st;
+    if (::stat(e.path().c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime > newest) {
+      newest = st.st_mtime;
+    }
+  }
+  return newest;
+}
+
+}  // namespace
+
 Status VirusScanner::Create(const ScannerOptions& options, std::shared_ptr<VirusScanner>* out) {
   cl_error_t r = InitOnce();
   if (r != CL_SUCCESS) return Status::Scanner(std::string("cl_init: ") + cl_strerror(r));
@@ -125,7 +144,13 @@ Status VirusScanner::Create(const ScannerOptions& options, std::shared_ptr<Virus
   }
   if ((r = cl_engine_compile(engine)) != CL_SUCCESS)
     return fail("compiling the database " + dir, r);
-  out->reset(new VirusScanner(engine, signatures, options));
+  auto* scanner = new VirusScanner(engine, signatures, options);
+  int err = 0;
+  long long version = cl_engine_get_num(engine, CL_ENGINE_DB_VERSION, &err);
+  if (err == CL_SUCCESS && version > 0) scanner->database_version_ = static_cast<uint64_t>(version);
+  long long built = cl_engine_get_num(engine, CL_ENGINE_DB_TIME, &err);
+  scanner->database_time_ = err == CL_SUCCESS && built > 0 ? built : NewestFileTime(dir);
+  out->reset(scanner);
   return Status::Ok();
 }
 

@@ -77,6 +77,12 @@ class VirusScanner {
 
   unsigned int signatures() const { return signatures_; }
   const ScannerOptions& options() const { return options_; }
+  // The official database's version (libclamav's CL_ENGINE_DB_VERSION: daily.cvd/.cld's); 0 when
+  // only other files (.hdb, .ndb, ...) were loaded.
+  uint64_t database_version() const { return database_version_; }
+  // When the database was built (CL_ENGINE_DB_TIME, seconds since the epoch); without an official
+  // database, the modification time of the newest file in database_dir when it was loaded.
+  int64_t database_time() const { return database_time_; }
 
  private:
   VirusScanner(void* engine, unsigned int signatures, ScannerOptions options)
@@ -84,6 +90,8 @@ class VirusScanner {
   void* engine_;  // struct cl_engine*, compiled; read-only from here on
   unsigned int signatures_;
   ScannerOptions options_;
+  uint64_t database_version_ = 0;
+  int64_t database_time_ = 0;
 };
 
 class ScannerHolder {

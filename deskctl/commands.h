@@ -56,10 +56,29 @@ struct ListOptions {
   std::string status = "all";  // "open", "closed", "all"
   uint64_t limit = 0;         // 0 = no limit
   bool json = false;
+  // Views (deskctl/views.h): "" = any.
+  std::string brand, requester, assignee, received_at, since, until, search;
+  std::vector<std::string> sla;  // {"breached"} or {"due-within", "1h"}, or running|ok|none
+  int64_t now = 0;               // 0 = the clock; tests pass a fixed time
 };
 int RunTickets(const std::string& config_path, const ListOptions& opts);
 
-int RunTicketShow(const std::string& config_path, uint64_t number, bool json);
+// pdf_path non-empty: writes the PDF transcript there (core/transcript_pdf.h) instead of printing.
+int RunTicketShow(const std::string& config_path, uint64_t number, bool json,
+                  const std::string& pdf_path = "");
 int RunTicketSetStatus(const std::string& config_path, uint64_t number, TicketStatus status);
+
+// `stats`: the last hour's mail per minute from the store, and the daemon's metrics endpoint when
+// configured (deskctl/stats.cc, docs/METRICS.md).
+int RunStats(const std::string& config_path, bool json);
+// Writes a stored attachment / the original of a message to out_path ("" or "-" = stdout).
+// A malformed hash, an unknown hash, ticket or message, or an original that was not kept: exit 1.
+int RunAttachmentGet(const std::string& config_path, const std::string& sha256,
+                     const std::string& out_path);
+int RunMessageGet(const std::string& config_path, uint64_t ticket, uint32_t seq,
+                  const std::string& out_path);
+
+// Erases a person's data (core/forget.h); dry_run lists what would go and changes nothing.
+int RunForget(const std::string& config_path, const std::string& address, bool dry_run);
 
 }  // namespace desk::ctl

@@ -117,6 +117,7 @@ Json TicketJson(const Ticket& t) {
   j["participants"] = t.participants;
   j["message_count"] = t.message_count;
   j["event_count"] = t.event_count;
+  j["brand"] = t.brand;
   return j;
 }
 
@@ -142,6 +143,7 @@ Json MessageJson(const TicketMessage& m) {
   Json atts = Json::array();
   for (const StoredAttachment& a : m.attachments) atts.push_back(AttachmentJson(a));
   j["attachments"] = std::move(atts);
+  j["original_sha256"] = m.original_sha256;
   return j;
 }
 
@@ -152,6 +154,30 @@ Json EventJson(const TicketEvent& e) {
   j["type"] = e.type;
   j["text"] = e.text;
   j["related_ticket"] = e.related_ticket;
+  return j;
+}
+
+Json SlaJson(const SlaState& s) {
+  auto opt = [](const std::optional<int64_t>& v) { return v ? Json(*v) : Json(nullptr); };
+  auto target = [](int64_t v) { return v > 0 ? Json(v) : Json(nullptr); };
+  Json j;
+  j["state"] = s.state;
+  j["breached"] = s.breached;
+  j["first_response_target"] = target(s.targets.first_response);
+  j["next_response_target"] = target(s.targets.next_response);
+  j["due_at"] = s.running ? Json(s.running->due_at) : Json(nullptr);
+  Json clocks = Json::array();
+  for (const SlaClock& c : s.clocks) {
+    Json jc;
+    jc["kind"] = c.kind;
+    jc["started_at"] = c.started_at;
+    jc["due_at"] = c.due_at;
+    jc["met_at"] = opt(c.met_at);
+    jc["paused_at"] = opt(c.paused_at);
+    jc["breached"] = c.breached;
+    clocks.push_back(std::move(jc));
+  }
+  j["clocks"] = std::move(clocks);
   return j;
 }
 

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/engine.h"
+#include "core/sla.h"
 #include "core/ticket.h"
 
 namespace desk::ctl {
@@ -31,6 +32,7 @@ Json AttachmentJson(const StoredAttachment& a);
 Json TicketJson(const Ticket& t);  // the ticket's own fields, without messages and events
 Json MessageJson(const TicketMessage& m);
 Json EventJson(const TicketEvent& e);
+Json SlaJson(const SlaState& s);  // the ticket's "sla" object
 
 // Compact, one line, invalid UTF-8 replaced; never throws.
 std::string Dump(const Json& j);

@@ -189,6 +189,7 @@ std::string FormatTicketDetail(const Ticket& t, const std::vector<TicketMessage>
   Line(&out, "Ticket #", std::to_string(t.number) + "  " + Printable(t.title));
   Line(&out, "  Status:       ", TicketStatusName(t.status));
   Line(&out, "  Queue:        ", Printable(t.queue));
+  Line(&out, "  Brand:        ", t.brand.empty() ? "-" : Printable(t.brand));
   Line(&out, "  Requester:    ", Addr(t.requester));
   Line(&out, "  Received at:  ", Printable(t.received_at));
   Line(&out, "  Assigned to:  ", t.assigned_agent.empty() ? "-" : Printable(t.assigned_agent));
@@ -213,6 +214,7 @@ std::string FormatTicketDetail(const Ticket& t, const std::vector<TicketMessage>
     if (!m.cc.empty()) Line(&out, "  Cc:          ", AddrList(m.cc));
     Line(&out, "  Date:        ", m.date.empty() ? "-" : Printable(m.date));
     Line(&out, "  Subject:     ", Printable(m.subject));
+    if (!m.original_sha256.empty()) Line(&out, "  Original:    sha256 ", m.original_sha256);
     Line(&out, "  Message-ID:  ", "<" + Printable(m.message_id) + ">");
     if (!m.queue_id.empty()) Line(&out, "  Queue ID:    ", Printable(m.queue_id));
     std::string rcpts;

@@ -6,8 +6,10 @@
 #include <cstdio>
 #include <ctime>
 
+#include "core/transcript_pdf.h"
 #include "deskctl/commands.h"
 #include "deskctl/json_output.h"
+#include "deskctl/views.h"
 #include "deskctl/text_output.h"
 
 namespace desk::ctl {
@@ -29,6 +31,46 @@ int StoreError(const Status& st) {
   return kExitFailure;
 }
 
+// Turns the view options into a ViewFilter; prints the problem and returns kExitUsage when one is
+// malformed.
+int ParseView(const ListOptions& o, ViewFilter* v, int64_t* now) {
+  auto usage = [](const std::string& msg) {
+    std::fprintf(stderr, "deskctl: tickets: %s\n", msg.c_str());
+    return kExitUsage;
+  };
+  *now = o.now != 0 ? o.now : static_cast<int64_t>(std::time(nullptr));
+  v->brand = o.brand;
+  v->requester = o.requester;
+  v->assignee = o.assignee;
+  v->received_at = o.received_at;
+  if (!o.since.empty() && !ParseTime(o.since, &v->received_from)) {
+    return usage("--since: \"" + o.since + "\" is not a date (YYYY-MM-DD[THH:MM:SSZ])");
+  }
+  if (!o.until.empty() && !ParseTime(o.until, &v->received_until)) {
+    return usage("--until: \"" + o.until + "\" is not a date (YYYY-MM-DD[THH:MM:SSZ])");
+  }
+  if (!o.search.empty() && !SearchWords(o.search, &v->words)) {
+    return usage("--search: at most 16 words of at most 100 bytes each");
+  }
+  if (!o.sla.empty()) {
+    const std::string& kind = o.sla[0];
+    if (kind == "due-within") {
+      int64_t secs = 0;
+      if (o.sla.size() != 2 || !ParseDuration(o.sla[1], &secs)) {
+        return usage("--sla due-within needs a duration: 90s, 45m, 4h, 2d");
+      }
+      v->sla = "due";
+      v->sla_due_by = *now + secs;
+    } else if (o.sla.size() == 1 &&
+               (kind == "breached" || kind == "running" || kind == "ok" || kind == "none")) {
+      v->sla = kind;
+    } else {
+      return usage("--sla: breached, due-within DURATION, running, ok or none");
+    }
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunTickets(const std::string& config_path, const ListOptions& opts) {
@@ -41,14 +83,25 @@ int RunTickets(const std::string& config_path, const ListOptions& opts) {
   if (opts.status == "open") filter.status = TicketStatus::kOpen;
   if (opts.status == "closed") filter.status = TicketStatus::kClosed;
   filter.limit = opts.limit;
+  ViewFilter view;
+  int64_t now = 0;
+  rc = ParseView(opts, &view, &now);
+  if (rc != kExitOk) return rc;
+  filter.limit = 0;  // the limit counts tickets that pass the view
   std::vector<Ticket> tickets;
+  std::vector<SlaState> sla;
   if (ctx.store != nullptr) {
     Status st = ctx.store->ListTickets(filter, &tickets);
+    if (st.ok()) st = ApplyView(ctx.store.get(), *ctx.config, view, opts.limit, now, &tickets, &sla);
     if (!st.ok()) return StoreError(st);
   }
   if (opts.json) {
     Json arr = Json::array();
-    for (const Ticket& t : tickets) arr.push_back(TicketJson(t));
+    for (size_t i = 0; i < tickets.size(); ++i) {
+      Json j = TicketJson(tickets[i]);
+      j["sla"] = SlaJson(sla[i]);
+      arr.push_back(std::move(j));
+    }
     Print(Dump(arr) + "\n");
   } else {
     Print(FormatTicketTable(tickets));
@@ -56,7 +109,8 @@ int RunTickets(const std::string& config_path, const ListOptions& opts) {
   return kExitOk;
 }
 
-int RunTicketShow(const std::string& config_path, uint64_t number, bool json) {
+int RunTicketShow(const std::string& config_path, uint64_t number, bool json,
+                  const std::string& pdf_path) {
   Context ctx;
   int rc = OpenContext(config_path, StoreMode::kIfExists, &ctx);
   if (rc != kExitOk) return rc;
@@ -72,8 +126,18 @@ int RunTicketShow(const std::string& config_path, uint64_t number, bool json) {
   if (st.ok()) st = ctx.store->GetEvents(number, &events);
   if (!st.ok()) return StoreError(st);
 
+  if (!pdf_path.empty()) {
+    st = WriteTranscriptPdf(t, messages, events, pdf_path);
+    if (!st.ok()) return StoreError(st);
+    std::printf("ticket %llu: transcript written to %s\n", static_cast<unsigned long long>(number),
+                pdf_path.c_str());
+    return kExitOk;
+  }
+  const SlaState sla = ComputeSla(TargetsFor(*ctx.config, t.queue), messages, events,
+                                  static_cast<int64_t>(std::time(nullptr)));
   if (json) {
     Json j = TicketJson(t);
+    j["sla"] = SlaJson(sla);
     Json jm = Json::array();
     for (const TicketMessage& m : messages) jm.push_back(MessageJson(m));
     Json je = Json::array();

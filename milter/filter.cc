@@ -23,7 +23,9 @@
 #include "core/engine.h"
 #include "core/logline.h"
 #include "milter/log.h"
+#include "milter/notify.h"
 #include "milter/runtime.h"
+#include "milter/stats.h"
 
 namespace desk::milter {
 namespace {
@@ -261,8 +263,45 @@ std::string Join(const std::vector<std::string>& v) {
   return out;
 }
 
+// The failure class of a failure decision: the class name Status::ToString puts before ": ".
+std::string FailureClass(const Decision& d) {
+  if (d.error.empty()) return "";
+  size_t colon = d.error.find(':');
+  return colon == std::string::npos ? std::string("other") : d.error.substr(0, colon);
+}
+
+// What the metrics count of one decision (core/metrics.h). The only place that reads a Decision
+// for metrics: adapt it here when the Decision's vocabulary changes.
+MessageSample SampleOf(const Decision& d, std::optional<double> elapsed_ms) {
+  MessageSample s;
+  s.now = static_cast<int64_t>(std::time(nullptr));
+  s.verdict = VerdictName(d.verdict);
+  s.kind = d.kind;
+  s.queue = d.queue;
+  s.auto_class = d.auto_class;
+  s.auto_rule = d.auto_rule;
+  s.failure = FailureClass(d);
+  // One attachment per "attachment=NAME, ..." log line: what was found and what was done.
+  for (const auto& line : d.extra_log_lines) {
+    if (line.empty() || line[0].first != "attachment") continue;
+    MessageSample::Attachment a;
+    for (const auto& [k, v] : line) {
+      if (k == "outcome") a.outcome = v;
+      else if (k == "action") a.action = v;
+      else if (k == "virus" && v != "-") a.virus = v;
+    }
+    // A scanner that failed on an attachment is a scanner failure, whatever the action taken.
+    if (a.outcome == "scanner_error" && s.failure.empty()) s.failure = "scanner";
+    s.attachments.push_back(std::move(a));
+  }
+  if (elapsed_ms) s.eom_seconds = *elapsed_ms / 1000.0;
+  return s;
+}
+
+// Logs the decision and counts it in the metrics: every decided message passes here exactly once.
 void LogDecision(const std::string& qid, const Message& m, const Decision& d,
                  std::optional<double> elapsed_ms) {
+  RecordMessage(SampleOf(d, elapsed_ms));
   std::vector<std::string> to;
   if (m.tx != nullptr) {
     for (const QueueMatch& q : m.tx->support_rcpts()) to.push_back(q.address);
@@ -296,6 +335,7 @@ void LogDecision(const std::string& qid, const Message& m, const Decision& d,
   }
   LogInfo(FormatLogLine(qid, f));
   for (const auto& line : d.extra_log_lines) LogInfo(FormatLogLine(qid, line));
+  CountMail(d.ticket_action == "created");  // systemd STATUS= (milter/notify.h)
 }
 
 // Creates the Transaction at the first content callback (DATA normally). Returns SMFIS_ACCEPT for

@@ -1,21 +1,25 @@
 // deskmilter: the daemon. Parses the command line, loads the config, opens the ticket store, builds
-// the Engine, opens the milter socket and runs libmilter in the foreground (systemd Type=simple).
+// the Engine, opens the milter socket and runs libmilter in the foreground (systemd Type=notify:
+// READY=1 once the socket listens, RELOADING=1/READY=1 around a SIGHUP reload, STOPPING=1, STATUS=
+// and WATCHDOG=1 from the main loop; see milter/notify.h).
 //
 //   deskmilter -c FILE [-n] [-f] [--help] [--version]
 //
 // Exit codes: 0 clean stop; 1 start-up or runtime failure (store, socket, libmilter); 64 usage;
-// 78 (EX_CONFIG) configuration error at start-up. -n exits 0 (config ok) or 1.
+// 78 (EX_CONFIG) configuration error at start-up, a directory it writes missing or unwritable
+// included (config/dirs.h). -n exits 0 (config ok) or 1.
 //
 // Signals. libmilter's own signal thread sigwait()s for SIGHUP, SIGTERM and SIGINT, and treats
 // SIGHUP like SIGTERM (stop). deskmilter wants SIGHUP to reload instead, so:
 //   - smfi_main runs on a thread of its own with all three blocked (as libmilter also does); every
 //     thread libmilter starts inherits that mask;
-//   - the main thread blocks SIGTERM/SIGINT (they reach only libmilter: graceful stop) but keeps
-//     SIGHUP unblocked with a handler that writes to a self-pipe; the main thread reloads.
+//   - the main thread keeps SIGHUP, SIGTERM and SIGINT unblocked with handlers that write to a
+//     self-pipe; the main thread reloads on SIGHUP, and on SIGTERM/SIGINT tells systemd STOPPING=1
+//     and calls smfi_stop() (libmilter's graceful stop, as if its own thread had seen the signal).
 // Linux delivers a process-directed signal to the thread-group leader (the main thread) whenever
-// that thread does not block it, before considering other threads, so SIGHUP reaches the handler
-// and not libmilter's sigwait. SA_NODEFER keeps SIGHUP unblocked even while the handler runs. This
-// relies on that Linux rule; tests/protocol/reload.lua checks a burst of SIGHUPs.
+// that thread does not block it, before considering other threads, so the signals reach the
+// handlers and not libmilter's sigwait. SA_NODEFER keeps them unblocked even while a handler runs.
+// This relies on that Linux rule; tests/protocol/reload.lua checks a burst of SIGHUPs.
 //
 // Reload: the file is loaded and validated again; on success a new Engine (same open store) is
 // published for new connections; open connections keep their snapshot. Options that need a restart
@@ -27,11 +31,13 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <libmilter/mfapi.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sysexits.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -41,7 +47,9 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "config/dirs.h"
 #include "config/loader.h"
 #include "core/attachment_stage.h"
 #include "core/engine.h"
@@ -51,7 +59,9 @@
 #include "milter/filter.h"
 #include "milter/listen.h"
 #include "milter/log.h"
+#include "milter/notify.h"
 #include "milter/runtime.h"
+#include "milter/stats.h"
 
 namespace desk::milter {
 namespace {
@@ -60,6 +70,8 @@ namespace {
 constexpr const char* kVersion = "0.1.0";
 // How long a stop waits for open connections to finish their message before exiting anyway.
 constexpr std::chrono::seconds kDrainTimeout{10};
+// How often the main loop refreshes systemd's STATUS= line when no watchdog asks for more often.
+constexpr std::chrono::seconds kStatusInterval{5};
 
 int g_wake_pipe[2] = {-1, -1};  // [0] read by the main thread; [1] written by handler and thread
 
@@ -71,6 +83,7 @@ void Wake(char what) {
 }
 
 void OnSighup(int) { Wake('h'); }
+void OnStop(int) { Wake('t'); }
 
 struct Args {
   std::string config;
@@ -123,6 +136,7 @@ bool ParseArgs(int argc, char** argv, Args* args) {
 int Fatal(const std::string& msg, int code) {
   std::fprintf(stderr, "deskmilter: %s\n", msg.c_str());
   LogError(msg);
+  NotifyFailure(msg);
   return code;
 }
 
@@ -135,6 +149,14 @@ void WarnRestartOnly(const Config& running, const Config& loaded) {
   if (loaded.timeout_seconds != running.timeout_seconds) warn("milter.timeout_seconds");
   if (loaded.store_dir != running.store_dir) warn("store.dir");
   if (loaded.store_map_mb != running.store_map_mb) warn("store.map_mb");
+  if (loaded.metrics_http_enabled != running.metrics_http_enabled ||
+      loaded.metrics_http_address != running.metrics_http_address ||
+      loaded.metrics_http_port != running.metrics_http_port ||
+      loaded.metrics_max_series != running.metrics_max_series ||
+      loaded.metrics_max_virus_names != running.metrics_max_virus_names ||
+      loaded.metrics_flush_seconds != running.metrics_flush_seconds) {
+    warn("[metrics]");
+  }
 }
 
 // The virus scanner outlives config reloads: one ScannerHolder, rebuilt in the background when the
@@ -214,6 +236,10 @@ void ScannerLoop(std::atomic<bool>* stop) {
 void Reload(const std::string& path, const Config& running, TicketStore* store) {
   std::shared_ptr<const Config> config;
   Status st = config::LoadFile(path, &config);
+  if (st.ok()) {
+    std::vector<std::string> problems = config::CheckWritableDirs(*config, path);
+    if (!problems.empty()) st = Status::Config(problems.front());
+  }
   std::shared_ptr<ScannerHolder> scanner;
   if (st.ok()) st = ScannerFor(*config, /*reload_now=*/true, &scanner);
   std::unique_ptr<Engine> engine;
@@ -234,6 +260,10 @@ int Run(const Args& args) {
   std::shared_ptr<const Config> config;
   Status st = config::LoadFile(args.config, &config);
   if (!st.ok()) return Fatal(st.message(), EX_CONFIG);
+  // Every directory the daemon writes, before anything is opened: all problems at once.
+  std::vector<std::string> problems = config::CheckWritableDirs(*config, args.config);
+  for (size_t i = 0; i + 1 < problems.size(); ++i) Fatal(problems[i], EX_CONFIG);
+  if (!problems.empty()) return Fatal(problems.back(), EX_CONFIG);
 
   LmdbOptions lmdb;
   lmdb.dir = config->store_dir;
@@ -274,15 +304,23 @@ int Run(const Args& args) {
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART | SA_NODEFER;
   sigaction(SIGHUP, &sa, nullptr);
-  sigset_t stop_set;
-  sigemptyset(&stop_set);
-  sigaddset(&stop_set, SIGTERM);
-  sigaddset(&stop_set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_set, nullptr);
-  sigset_t unblock_hup;
-  sigemptyset(&unblock_hup);
-  sigaddset(&unblock_hup, SIGHUP);
-  pthread_sigmask(SIG_UNBLOCK, &unblock_hup, nullptr);
+  sa.sa_handler = OnStop;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  sigset_t main_set;
+  sigemptyset(&main_set);
+  sigaddset(&main_set, SIGHUP);
+  sigaddset(&main_set, SIGTERM);
+  sigaddset(&main_set, SIGINT);
+  pthread_sigmask(SIG_UNBLOCK, &main_set, nullptr);
+
+  // A scrape must not wait for a virus database reload (which holds g_scanner_mu for as long as
+  // the load takes): when busy, the gauges keep the values of the previous scrape.
+  st = StartMetrics(*config, {store.get(), []() -> std::shared_ptr<ScannerHolder> {
+                                std::unique_lock<std::mutex> lock(g_scanner_mu, std::try_to_lock);
+                                return lock.owns_lock() ? g_scanner : nullptr;
+                              }});
+  if (!st.ok()) return Fatal(args.config + ": " + st.message(), 1);
 
   LogInfo("starting deskmilter " + std::string(kVersion) + " on " + config->socket + ", " +
           std::to_string(config->queues.size()) + " queue(s), store " + config->store_dir);
@@ -310,18 +348,60 @@ int Run(const Args& args) {
     ScannerLoop(&scanner_stop);
   });
 
+  // The socket listens (OpenListener) and the Engine is published: ready for the MTA.
+  NotifyStatus(/*force=*/true);
+  NotifyReady();
+
+  // The main loop: reloads on SIGHUP, and between wake-ups pings systemd's watchdog (when it asked
+  // for one) and refreshes STATUS=. A hung main thread therefore gets the unit restarted.
+  const std::chrono::microseconds watchdog = WatchdogInterval();
+  const auto tick = watchdog.count() > 0
+                        ? std::min<std::chrono::microseconds>(watchdog, kStatusInterval)
+                        : std::chrono::microseconds(kStatusInterval);
+  const int tick_ms = static_cast<int>(std::max<int64_t>(1, tick.count() / 1000));
+  if (watchdog.count() > 0) NotifyWatchdog();
+  bool stopping = false;
+  auto stop = [&stopping] {
+    if (stopping) return;
+    stopping = true;
+    NotifyStopping();
+    LogInfo("stopping: waiting for libmilter to close its socket");
+    smfi_stop();
+  };
   for (;;) {
+    pollfd pfd{g_wake_pipe[0], POLLIN, 0};
+    int ready = poll(&pfd, 1, tick_ms);
+    if (ready < 0 && errno != EINTR) {
+      LogError(std::string("poll: ") + std::strerror(errno) + ": stopping");
+      stop();
+      break;
+    }
+    if (watchdog.count() > 0) NotifyWatchdog();
+    NotifyStatus();
+    if (ready <= 0) continue;
     char c = 0;
     ssize_t n = read(g_wake_pipe[0], &c, 1);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0 || c == 'x') break;
-    if (c == 'h') Reload(args.config, *config, store.get());
+    if (n <= 0) {  // cannot happen while we hold the write end
+      stop();
+      break;
+    }
+    if (c == 'x') break;
+    if (c == 't') stop();
+    if (c == 'h' && !stopping) {
+      NotifyReloading();
+      Reload(args.config, *config, store.get());
+      NotifyReady();
+    }
   }
+  if (!stopping) NotifyStopping();  // smfi_main returned by itself
   milter.join();
   scanner_stop = true;
   scanner_thread.join();
 
-  if (int open = WaitForConnections(kDrainTimeout); open > 0) {
+  const int open = WaitForConnections(kDrainTimeout);
+  StopMetrics();  // flushes the per-minute counts
+  if (open > 0) {
     // Worker threads may still use the Engine and the store: do not tear them down under them.
     // Every ticket write already committed is durable; the MTA tempfails what was in flight.
     LogWarning("stopping with " + std::to_string(open) + " milter connection(s) still open");
@@ -365,6 +445,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", st.message().c_str());
       return 1;
     }
+    std::vector<std::string> problems = desk::config::CheckWritableDirs(*config, args.config);
+    for (const std::string& p : problems) std::fprintf(stderr, "%s\n", p.c_str());
+    if (!problems.empty()) return 1;
     std::fprintf(stderr, "%s: ok\n", args.config.c_str());
     return 0;
   }

@@ -6,12 +6,35 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
+  libsystemd-dev systemd dpkg-dev man-db groff-base  # sd_notify; systemd-analyze, .deb, man pages
   libmilter-dev liblmdb-dev lmdb-utils libgmime-3.0-dev libtomlplusplus-dev libmagic-dev libmagic-mgc
   libclamav-dev clamav clamav-testfiles libarchive-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   postfix swaks miltertest sasl2-bin libsasl2-modules notmuch
+  prometheus
   python3 clang
+  m4 libwrap0
+  libcairo2-dev libpango1.0-dev fonts-noto-core fonts-noto-cjk poppler-utils
 )
+
+# Sendmail for tests/e2e/test_sendmail.py conflicts with Postfix, so it is never installed: its three
+# .debs are downloaded into a fixed cache (kept between runs) and the test unpacks them with dpkg -x.
+# m4 and libwrap0 above are what the unpacked binary and its sendmail.mc need.
+sendmail_debs=/var/cache/deskmilter-test/debs
+sendmail_need=()
+for p in sendmail-bin sendmail-base sendmail-cf; do
+  compgen -G "$sendmail_debs/${p}_*.deb" >/dev/null || sendmail_need+=("$p")
+done
+if [ ${#sendmail_need[@]} -gt 0 ]; then
+  sm_sudo=""
+  [ "$(id -u)" -ne 0 ] && sm_sudo="sudo"
+  $sm_sudo mkdir -p "$sendmail_debs"
+  # As root, apt's sandbox user cannot write the cache; a fresh machine may need its lists first.
+  (cd "$sendmail_debs" &&
+   { $sm_sudo apt-get -q -o APT::Sandbox::User=root download "${sendmail_need[@]}" >/dev/null 2>&1 ||
+     { $sm_sudo apt-get update -qq && \
+       $sm_sudo apt-get -q -o APT::Sandbox::User=root download "${sendmail_need[@]}" >/dev/null; }; })
+fi
 
 missing=()
 for p in "${packages[@]}"; do

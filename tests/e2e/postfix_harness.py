@@ -299,7 +299,8 @@ class PostfixInstance:
         os.chown(db, 0, pw.pw_gid)
         os.chmod(db, 0o640)
 
-    def start(self, timeout=20.0):
+    def start(self, timeout=60.0):
+        # `postfix start` runs `postfix check` first: over 20 s on a loaded 2-core machine.
         if self.sink is not None:
             self.sink.start()
         self.write_config()
@@ -642,6 +643,19 @@ def _kill(pid, sig):
         os.kill(pid, sig)
     except ProcessLookupError:
         pass
+
+
+def edge_relay_main_cf(next_hop_port, domains=("example.test",), myhostname="edge.example.test"):
+    """extra_main_cf for an edge MX (a PostfixInstance with domains=()) that relays the given
+    domains to another private instance at [127.0.0.1]:next_hop_port, as docs/SCALING.md sets up
+    the edge hosts: relay_domains plus transport_maps. The edge needs its own myhostname: Postfix's
+    SMTP client refuses a server that greets with the client's own name ("loops back to myself")."""
+    nexthop = f"smtp:[127.0.0.1]:{next_hop_port}"
+    return {
+        "myhostname": myhostname,
+        "relay_domains": " ".join(domains),
+        "transport_maps": "inline:{ " + ", ".join(f"{d}={nexthop}" for d in domains) + " }",
+    }
 
 
 def missing_prerequisites(*tools):

@@ -417,6 +417,171 @@ TEST(AutoMailTest, DisabledChecks) {
   EXPECT_EQ(ClassifyAutoMail(in, rules).kind, AutoKind::kNone);
 }
 
+// Forwarded mail is classed by its From, not by the forwarder's envelope (which often names our
+// own connected mailbox); our own mail forwarded back is still own (From, SRS original, stamp).
+TEST(AutoMailTest, ForwardedMail) {
+  const std::string customer =
+      "From: Carol Customer <carol@customer.example>\n"
+      "To: support@example.com\n"
+      "Subject: Invoice question\n"
+      "Message-ID: <c1@customer.example>\n"
+      "Content-Type: text/plain\n"
+      "\n"
+      "Hello.\n";
+  const std::string ours =
+      "From: Support <support@example.com>\n"
+      "To: carol@customer.example\n"
+      "Subject: Re: [#42] Invoice question\n"
+      "Message-ID: <ticket-42.2@help.example.com>\n"
+      "\n"
+      "Answer.\n";
+  const Case cases[] = {
+      {"gmail_caf_own_mailbox", "support+caf_=desk=help.example.com@example.com", customer,
+       AutoKind::kNone, ""},
+      {"gmail_caf_own_mailbox_brackets", "<Support+CAF_=desk=help.example.com@Example.COM>",
+       customer, AutoKind::kNone, ""},
+      {"gmail_caf_gmail_box", "helpdesk.acme+caf_=support=example.com@gmail.com",
+       "X-Forwarded-To: support@example.com\n"
+       "X-Forwarded-For: helpdesk.acme@gmail.com support@example.com\n" + customer,
+       AutoKind::kNone, ""},
+      {"gmail_caf_our_own_answer", "support+caf_=desk=help.example.com@example.com", ours,
+       AutoKind::kOwn, "own:from"},
+      {"plain_plus_tag_still_own", "support+billing@example.com", customer, AutoKind::kOwn,
+       "own:envelope"},
+      {"srs0_wildcard_domain", "SRS0=HHH=TT=customer.example=carol@help.example.com", customer,
+       AutoKind::kNone, ""},
+      {"srs0_plus_separator", "srs0+HHH=TT=customer.example=carol@help.example.com", customer,
+       AutoKind::kNone, ""},
+      {"srs1_wildcard_domain",
+       "SRS1=HHH=fwd.example==HHH=TT=customer.example=carol@help.example.com", customer,
+       AutoKind::kNone, ""},
+      {"srs0_original_is_ours", "SRS0=HHH=TT=example.com=support@fwd.example", customer,
+       AutoKind::kOwn, "own:envelope-srs"},
+      {"srs0_original_blocked", "SRS0=HHH=TT=vendor.example=noisy@fwd.example", customer,
+       AutoKind::kOwn, "blocked:envelope-srs"},
+      {"m365_srs_own_tenant", "bounces+SRS=44ldt=IX=customer.example=carol@help.example.com",
+       customer, AutoKind::kNone, ""},
+      {"m365_inbox_rule_forward", "bounces+SRS=44ldt=IX=customer.example=carol@help.example.com",
+       "X-MS-Exchange-Inbox-Rules-Loop: support@help.example.com\n"
+       "X-MS-Exchange-Organization-AutoForwarded: true\n" + customer,
+       AutoKind::kNone, ""},
+      {"m365_inbox_rule_auto_answer", "dave@customer.example",
+       "X-MS-Exchange-Inbox-Rules-Loop: dave@customer.example\n"
+       "From: Dave <dave@customer.example>\nSubject: Thanks for your mail\n\nWe got it.\n",
+       AutoKind::kAutoReply, "x-ms-exchange-inbox-rules-loop"},
+      {"postfix_virtual_alias", "carol@customer.example",
+       "X-Original-To: help@old.example.com\nDelivered-To: support@example.com\n" + customer,
+       AutoKind::kNone, ""},
+      {"forwarded_our_mail_with_stamp", "support+caf_=desk=help.example.com@example.com",
+       "X-Deskmilter-Loop: desk-7f3a\n" + ours, AutoKind::kLoop, "loop-stamp"},
+      {"forwarded_bounce_is_still_bounce", "SRS0=HHH=TT=customer.example=carol@fwd.example",
+       "From: Mail Delivery System <MAILER-DAEMON@mx.customer.example>\n"
+       "Subject: Undelivered Mail Returned to Sender\n\nbody\n",
+       AutoKind::kBounce, "sender:mailer-daemon"},
+  };
+  for (const Case& c : cases) {
+    AutoVerdict got = Classify(c.envelope, c.text);
+    EXPECT_EQ(got.kind, c.want_kind) << c.name << " rule=" << got.rule;
+    EXPECT_EQ(got.rule, c.want_rule) << c.name;
+  }
+}
+
+// Automatic mail without the standard marks (no report part, no Auto-Submitted): plain-text
+// failure notices of gateways and appliances, Exchange warnings, challenge-response, out-of-office
+// answers of Lotus Notes and old Exchange. Each with the person's mail it must not catch beside it.
+TEST(AutoMailTest, AutomaticWithoutStandardMarks) {
+  const std::string notice_body =
+      "\nYour message did not reach some or all of the intended recipients.\n\n"
+      "      Subject: printer\n      Sent: 1/2/2010\n";
+  const Case cases[] = {
+      // Plain-text failure notices.
+      {"gateway_notice_named_sender", "mailscanner@gw.customer.example",
+       "From: MailScanner <mailscanner@gw.customer.example>\n"
+       "Subject: Message Undeliverable: printer\n\nThe message could not be sent.\n",
+       AutoKind::kBounce, "daemon-sender+subject"},
+      {"antivirus_notice", "av@gw.customer.example",
+       "From: Gateway <av@gw.customer.example>\nSubject: Virus found in sent message \"printer\"\n"
+       "\nThe message you sent contained a virus and was not delivered.\n",
+       AutoKind::kBounce, "subject+body"},
+      {"exchange_notice_person_like_sender", "it-desk@customer.example",
+       "From: IT <it-desk@customer.example>\nSubject: Undeliverable: printer\n" + notice_body,
+       AutoKind::kBounce, "subject+body"},
+      {"exchange_delay_warning", "",
+       "From: Microsoft Outlook <postbox@customer.example>\n"
+       "Subject: Delivery delayed:printer\n\n"
+       "Delivery to the following recipients has been delayed.\n",
+       AutoKind::kBounce, "null-sender+subject"},
+      {"mail_delivery_warning_named_box", "ndr@customer.example",
+       "From: ndr@customer.example\nSubject: Mail Delivery Warning\n\n"
+       "This is a warning message only.\n",
+       AutoKind::kBounce, "subject+body"},
+      {"postfix_text_notice_multipart_mixed", "relay@customer.example",
+       "From: Mail Delivery System <relay@customer.example>\n"
+       "Content-Type: multipart/mixed; boundary=\"------=_NextPart_1\"\n\n"
+       "--------=_NextPart_1\nContent-Type: text/plain\n\n"
+       "This is the mail system at host mx.customer.example.\n--------=_NextPart_1--\n",
+       AutoKind::kBounce, "daemon-name+body"},
+      {"person_pastes_notice_under_forward", "alice@example.org",
+       "From: Alice <alice@example.org>\nSubject: Fwd: Undeliverable: printer\n\n"
+       "Why does this happen?\n\n---------- Forwarded message ---------\n"
+       "Your message did not reach some or all of the intended recipients.\n",
+       AutoKind::kNone, ""},
+      {"person_quotes_notice", "alice@example.org",
+       "From: Alice <alice@example.org>\nSubject: mail problem\n\nI got this:\n"
+       "> Your message did not reach some or all of the intended recipients.\n",
+       AutoKind::kNone, ""},
+      {"person_notice_text_no_other_sign", "alice@example.org",
+       "From: Alice <alice@example.org>\nSubject: mail problem\n\n"
+       "I get 'your message could not be delivered' every time.\n",
+       AutoKind::kNone, ""},
+      // Challenge-response.
+      {"tmda_challenge", "jane-confirm-1262380882.123.abcdef@customer.example",
+       "From: jane-confirm-1262380882.123.abcdef@customer.example\n"
+       "X-Delivery-Agent: TMDA/1.1.12 (Macallan)\nSubject: Re: printer\n\nPlease confirm.\n",
+       AutoKind::kAutoReply, "challenge:tmda"},
+      {"confirm_address_challenge", "jane-confirm+abc@customer.example",
+       "From: jane-confirm+abc@customer.example\nSubject: Please confirm your message\n\nHi\n",
+       AutoKind::kAutoReply, "challenge:confirm-address"},
+      {"service_challenge", "verify@spamarrest.com",
+       "From: Jane via Spam Arrest <verify@spamarrest.com>\n"
+       "Subject: Re: printer [Please verify your message]\n\nClick to verify.\n",
+       AutoKind::kAutoReply, "challenge:service"},
+      {"person_asks_to_confirm", "alice@example.org",
+       "From: Alice <alice@example.org>\nSubject: Please confirm my order\n\nThanks\n",
+       AutoKind::kNone, ""},
+      // Out of office without Auto-Submitted.
+      {"lotus_auto", "jane@customer.example",
+       "From: Jane Doe <jane@customer.example>\n"
+       "Subject: AUTO: Jane Doe is out of the office (returning 02.01.2010)\n\n"
+       "I will be out of the office starting 20.12.2009.\n",
+       AutoKind::kAutoReply, "subject:lotus-auto"},
+      {"lotus_auto_other_language", "jane@customer.example",
+       "From: Jane Doe <jane@customer.example>\nX-MIMETrack: Serialize by Router on D1/ACME\n"
+       "Subject: AUTO: Jane Doe ist abwesend\n\nIch bin nicht im B\xc3\xbcro.\n",
+       AutoKind::kAutoReply, "subject:lotus-auto"},
+      {"exchange2003_oof", "jane@customer.example",
+       "From: Jane Doe <jane@customer.example>\nSubject: Out of Office AutoReply: printer\n\n"
+       "I am out of the office until Monday.\n",
+       AutoKind::kAutoReply, "subject+body"},
+      {"person_auto_in_subject", "alice@example.org",
+       "From: Alice <alice@example.org>\nSubject: Auto: insurance claim\n\nHello\n",
+       AutoKind::kNone, ""},
+      {"person_asks_about_autoreply", "alice@example.org",
+       "From: Alice <alice@example.org>\nSubject: Autoreply: how do I set it up?\n\n"
+       "I want my mails answered.\n",
+       AutoKind::kNone, ""},
+      {"person_writes_out_of_office", "alice@example.org",
+       "From: Alice <alice@example.org>\nSubject: Out of office next week\n\n"
+       "I am out of the office next week, please call Bob.\n",
+       AutoKind::kNone, ""},
+  };
+  for (const Case& c : cases) {
+    AutoVerdict got = Classify(c.envelope, c.text);
+    EXPECT_EQ(got.kind, c.want_kind) << c.name << " rule=" << got.rule;
+    EXPECT_EQ(got.rule, c.want_rule) << c.name;
+  }
+}
+
 TEST(AutoMailTest, KindNames) {
   EXPECT_STREQ(AutoKindName(AutoKind::kNone), "none");
   EXPECT_STREQ(AutoKindName(AutoKind::kBounce), "bounce");

@@ -390,6 +390,20 @@ TEST_F(MimeParserTest, ReplyHeaders) {
        "second@example.com",
        {"nested@x"}},
       {"garbage only", "", "", {}},
+      // Prose with the author's address first (elm, old Pine): the id, not the address.
+      {"Message from \"Jane Doe\" <jane@example.org> of \"Tue, 1 Jan 2002\" <id1@host.example>",
+       "", "id1@host.example", {}},
+      {"Message from Jane Doe <jane@example.org>\n\tof \"Tue, 1 Jan 2002\" <id1@host.example>",
+       "<root@host.example>", "id1@host.example", {"root@host.example"}},
+      {"<id2@host.example> (from Jane <jane@example.org>'s message of Tue)", "",
+       "id2@host.example", {}},
+      // Several ids: the one References agrees with is the parent; the others are kept as
+      // references (JWZ appends In-Reply-To to the references; notmuch links on all).
+      {"<p1@x.example> <p2@x.example>", "<root@x.example> <p2@x.example>", "p2@x.example",
+       {"root@x.example", "p2@x.example", "p1@x.example"}},
+      {"<p1@x.example> <p2@x.example>", "", "p1@x.example", {"p2@x.example"}},
+      // Only an address after "from": still the best there is.
+      {"message from <jane@example.org>", "", "jane@example.org", {}},
   };
   for (const Case& c : cases) {
     std::string raw = "Message-ID: <m@x>\nIn-Reply-To: " + c.in_reply_to + "\n";
@@ -482,6 +496,20 @@ std::string ManyParts(int n) {
   return raw + "--b--\n";
 }
 
+// A multipart whose second part has a header "X-Filler: VALUE".
+std::string PartWithHeader(const std::string& value) {
+  return "From: a@b.c\nContent-Type: multipart/mixed; boundary=b\n\n--b\n"
+         "Content-Type: text/plain\n\nhello\n--b\nContent-Type: application/octet-stream\n"
+         "X-Filler: " + value + "\n\nxyz\n--b--\n";
+}
+
+// A header value of n short folded lines.
+std::string FoldedValue(int n) {
+  std::string v = "start";
+  for (int i = 0; i < n; ++i) v += "\n x";
+  return v;
+}
+
 TEST_F(MimeParserTest, Limits) {
   struct Case {
     std::string name, raw;
@@ -499,6 +527,12 @@ TEST_F(MimeParserTest, Limits) {
       {"headers over", big_header, 20, 500, 300, "header bytes exceed limit 300"},
       {"headers without end", "X-Filler: " + std::string(5000, 'x'), 20, 500, 300,
        "header bytes exceed limit 300"},
+      // Issue 12, item 6: a part's header block is bounded like the message's.
+      {"part headers ok", PartWithHeader(std::string(300, 'x')), 20, 500, 400, ""},
+      {"part headers over", PartWithHeader(std::string(300, 'x')), 20, 500, 300,
+       "part header bytes 3"},
+      {"part headers over, folded", PartWithHeader(FoldedValue(2000)), 20, 500, 1000,
+       "part header bytes"},
   };
   for (const Case& c : cases) {
     ParseLimits limits;
@@ -646,6 +680,52 @@ TEST(HtmlToTextTest, LargeInputIsLinear) {
   EXPECT_EQ(HtmlToText(html).size(), 400000u);
   EXPECT_EQ(HtmlToText(std::string(500000, '<')), "");
   EXPECT_EQ(HtmlToText("<script>" + std::string(500000, '<')), "");
+}
+
+// Issue 12, item 6: '&' without ';' made HtmlToText search the rest of the input for every one
+// (1.3 s for 512 KiB). The result must be the text itself; bench/hostile_mime_bench times it.
+TEST(HtmlToTextTest, AmpersandsWithoutSemicolonAreText) {
+  std::string html(512 * 1024, '&');
+  EXPECT_EQ(HtmlToText(html), html);
+  EXPECT_EQ(HtmlToText("a &amp b &lt; c &#x41; &#65;"), "a &amp b < c A A");
+  EXPECT_EQ(HtmlToText("&verylongentityname; &amp;"), "&verylongentityname; &");
+}
+
+// Issue 12, item 6: repeated parameters were compared pairwise; more than 100 in one header are
+// refused before GMime parses them (4 us each). Each duplicate is still reported once.
+TEST_F(MimeParserTest, ManyDuplicateParametersReportedOnce) {
+  std::string params;
+  for (int i = 0; i < 97; ++i) params += "; x=" + std::to_string(i);
+  std::string raw = "From: a@b.c\nContent-Type: multipart/mixed; boundary=b\n\n--b\n"
+                    "Content-Type: text/plain\n\nhi\n--b\n"
+                    "Content-Type: application/octet-stream; name=a.bin; name=b.bin" +
+                    params + "\n\nxyz\n--b--\n";
+  ParseLimits limits;
+  limits.max_header_bytes = 1 << 20;
+  ParsedMessage m = MustParse(raw, limits);
+  int name_dups = 0, x_dups = 0;
+  for (const std::string& a : m.mime_ambiguities) {
+    if (a.find("duplicate name parameter") != std::string::npos) ++name_dups;
+    if (a.find("duplicate x parameter") != std::string::npos) ++x_dups;
+  }
+  EXPECT_EQ(name_dups, 1);
+  EXPECT_EQ(x_dups, 96);
+}
+
+TEST_F(MimeParserTest, TooManyParametersInOneHeaderAreMalformed) {
+  for (const char* header : {"Content-Type: application/octet-stream", "Content-Disposition: attachment"}) {
+    for (bool folded : {false, true}) {
+      std::string params;
+      for (int i = 0; i < 20000; ++i) params += (folded ? ";\n x=" : "; x=") + std::to_string(i);
+      std::string raw = "From: a@b.c\nContent-Type: multipart/mixed; boundary=b\n\n--b\n"
+                        "Content-Type: text/plain\n\nhi\n--b\n" + std::string(header) + params +
+                        "\n\nxyz\n--b--\n";
+      ParsedMessage m;
+      Status got_ = Parse(raw, ParseLimits(), &m);
+      EXPECT_EQ(got_.error_class(), ErrorClass::kMalformed) << header << " folded=" << folded;
+      EXPECT_NE(got_.message().find("mime parameters"), std::string::npos) << got_.message();
+    }
+  }
 }
 
 TEST_F(MimeParserTest, CorpusSmoke) {

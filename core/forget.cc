@@ -1,0 +1,114 @@
+// forget: erasure planning for one ticket (see the header).
+#include "core/forget.h"
+
+#include <algorithm>
+
+#include "core/address.h"
+
+namespace desk {
+namespace {
+
+bool Is(const std::string& addr, const std::string& person) {
+  return !addr.empty() && NormalizeAddress(addr) == person;
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+// Removes person from a mailbox list; true when something was removed.
+bool DropFrom(std::vector<Mailbox>* list, const std::string& person) {
+  const size_t before = list->size();
+  list->erase(std::remove_if(list->begin(), list->end(),
+                             [&](const Mailbox& m) { return Is(m.address, person); }),
+              list->end());
+  return list->size() != before;
+}
+
+}  // namespace
+
+std::vector<std::string> MessageBlobs(const TicketMessage& m) {
+  std::vector<std::string> out;
+  if (!m.original_sha256.empty()) out.push_back(m.original_sha256);
+  for (const StoredAttachment& a : m.attachments) {
+    if (!a.sha256.empty() && a.verdict != "rejected" && a.verdict != "held") out.push_back(a.sha256);
+  }
+  return out;
+}
+
+bool PlanForget(const std::string& address, const Ticket& t,
+                const std::vector<TicketMessage>& messages, const std::vector<TicketEvent>& events,
+                int64_t now, ForgetPlan* plan) {
+  const std::string person = NormalizeAddress(address);
+  if (person.empty()) return false;
+  ForgetPlan p;
+  p.ticket = t.number;
+  p.requester = Is(t.requester.address, person);
+  p.fields = t;
+  bool changed = p.requester;
+  size_t attachments = 0, originals = 0;
+  for (const TicketMessage& m : messages) {
+    TicketMessage r = m;
+    const bool sent = Is(m.from.address, person) || Is(m.envelope_from, person);
+    if (p.requester || sent) {
+      for (const std::string& b : MessageBlobs(m)) p.blobs.push_back(b);
+      attachments += m.attachments.size();
+      originals += m.original_sha256.empty() ? 0 : 1;
+      r.subject = kForgottenText;
+      r.body.clear();
+      r.body_truncated = false;
+      if (Is(r.from.address, person) || p.requester) r.from = {"", ""};
+      r.to.clear();
+      r.cc.clear();
+      if (Is(r.envelope_from, person) || p.requester) r.envelope_from.clear();
+      r.attachments.clear();
+      r.original_sha256.clear();
+      r.date.clear();
+      p.removed_messages.push_back(m.seq);
+      p.messages.push_back(std::move(r));
+      changed = true;
+    } else {
+      const bool in_to = DropFrom(&r.to, person);
+      const bool in_cc = DropFrom(&r.cc, person);
+      if (in_to || in_cc) {
+        p.messages.push_back(std::move(r));
+        changed = true;
+      }
+    }
+  }
+  for (const TicketEvent& e : events) {
+    const bool mentions = Lower(e.text).find(person) != std::string::npos;
+    const bool own = p.requester && e.type != "latest_email" && !e.text.empty();
+    if (mentions || own) {
+      TicketEvent r = e;
+      r.text = kForgottenText;
+      p.events.push_back(std::move(r));
+      changed = true;
+    }
+  }
+  auto& parts = p.fields.participants;
+  const size_t before = parts.size();
+  parts.erase(std::remove(parts.begin(), parts.end(), person), parts.end());
+  changed = changed || parts.size() != before;
+  if (!changed) return false;
+  if (p.requester) {
+    p.fields.title = kForgottenText;
+    p.fields.description.clear();
+    p.fields.requester = {"", ""};
+  }
+  std::sort(p.blobs.begin(), p.blobs.end());
+  p.blobs.erase(std::unique(p.blobs.begin(), p.blobs.end()), p.blobs.end());
+  p.note.at = now;
+  p.note.type = "forgotten";
+  p.note.text = "Personal data removed on request: " + std::to_string(p.removed_messages.size()) +
+                " message(s) with " + std::to_string(attachments) + " attachment(s) and " +
+                std::to_string(originals) + " original(s)" +
+                (p.requester ? "; requester, title and description; transcript rebuilt" : "");
+  *plan = std::move(p);
+  return true;
+}
+
+}  // namespace desk

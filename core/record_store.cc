@@ -1,0 +1,148 @@
+// record_store: content-addressed blobs in the external store (see the header).
+#include "core/record_store.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/attachment_stage.h"
+
+namespace desk {
+namespace {
+
+constexpr size_t kChunk = 1 << 16;
+
+std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+Status MakeDirs(const std::string& path) {
+  std::string cur;
+  for (size_t i = 0; i <= path.size(); ++i) {
+    if (i < path.size() && path[i] != '/') continue;
+    cur = path.substr(0, i);
+    if (cur.empty()) continue;
+    if (::mkdir(cur.c_str(), 0750) != 0 && errno != EEXIST) {
+      return Status::Store(Errno("record store: mkdir " + cur));
+    }
+  }
+  return Status::Ok();
+}
+
+Status WriteAll(int fd, const char* data, size_t len) {
+  while (len > 0) {
+    ssize_t n = ::write(fd, data, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Status::Store(Errno("record store: write"));
+    data += n;
+    len -= static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool IsSha256Hex(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
+  }
+  return true;
+}
+
+Status NormalizeSha256(std::string_view s, std::string* out) {
+  if (!IsSha256Hex(s)) {
+    std::string shown(s.substr(0, 80));
+    for (char& c : shown) {
+      if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+    }
+    return Status::Invalid("\"" + shown + "\" is not a SHA-256 (64 hex digits)");
+  }
+  out->assign(s);
+  for (char& c : *out) {
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return Status::Ok();
+}
+
+Status StoreBlob(const std::string& dir, const Spool& content, std::string* sha256) {
+  Status s = content.Sha256Hex(sha256);
+  if (!s.ok()) return s;
+  const std::string final_path = AttachmentStorePath(dir, *sha256);
+  struct stat sb;
+  if (::stat(final_path.c_str(), &sb) == 0) return Status::Ok();  // stored once
+  s = MakeDirs(final_path.substr(0, final_path.rfind('/')));
+  if (!s.ok()) return s;
+  std::string tmp = dir + "/.tmp-XXXXXX";
+  int fd = ::mkstemp(tmp.data());
+  if (fd < 0) return Status::Store(Errno("record store: mkstemp in " + dir));
+  if (content.on_disk()) {
+    std::string buf;
+    for (uint64_t off = 0; off < content.size() && s.ok();) {
+      s = content.Read(off, kChunk, &buf);
+      if (s.ok() && buf.empty()) s = Status::Internal("record store: short read of the spool");
+      if (s.ok()) s = WriteAll(fd, buf.data(), buf.size());
+      off += buf.size();
+    }
+  } else {
+    s = WriteAll(fd, content.data().data(), content.data().size());
+  }
+  if (s.ok() && ::fsync(fd) != 0) s = Status::Store(Errno("record store: fsync"));
+  if (::close(fd) != 0 && s.ok()) s = Status::Store(Errno("record store: close"));
+  if (s.ok() && ::rename(tmp.c_str(), final_path.c_str()) != 0) {
+    s = Status::Store(Errno("record store: rename to " + final_path));
+  }
+  if (!s.ok()) ::unlink(tmp.c_str());
+  return s;
+}
+
+Status OpenBlob(const std::string& dir, std::string_view sha256, int* fd, uint64_t* size) {
+  std::string hex;
+  Status s = NormalizeSha256(sha256, &hex);
+  if (!s.ok()) return s;
+  const std::string path = AttachmentStorePath(dir, hex);
+  int f = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (f < 0) {
+    if (errno == ENOENT) return Status::NotFound(hex + ": not in the store " + dir);
+    return Status::Store(Errno(path));
+  }
+  struct stat sb;
+  if (::fstat(f, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    ::close(f);
+    return Status::Store(path + ": not a regular file");
+  }
+  *fd = f;
+  *size = static_cast<uint64_t>(sb.st_size);
+  return Status::Ok();
+}
+
+Status CopyBlob(const std::string& dir, std::string_view sha256, int out_fd) {
+  int fd = -1;
+  uint64_t size = 0;
+  Status s = OpenBlob(dir, sha256, &fd, &size);
+  if (!s.ok()) return s;
+  std::string buf(kChunk, '\0');
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      s = Status::Store(Errno("record store: read"));
+      break;
+    }
+    if (n == 0) break;
+    s = WriteAll(out_fd, buf.data(), static_cast<size_t>(n));
+    if (!s.ok()) break;
+  }
+  ::close(fd);
+  return s;
+}
+
+std::string TranscriptDir(const std::string& dir) { return dir + "/transcripts"; }
+
+std::string TranscriptPath(const std::string& dir, uint64_t ticket) {
+  return TranscriptDir(dir) + "/" + std::to_string(ticket) + ".pdf";
+}
+
+}  // namespace desk

@@ -1,0 +1,49 @@
+// record_store: the content-addressed file store that keeps attachments, original messages and
+// PDF transcripts of tickets outside LMDB ("the external store").
+//
+// Layout under the store directory (attachments.store_dir, default <store.dir>/attachments):
+//   ab/cd/<sha256>            one blob per distinct content (attachments and originals alike):
+//                             written once to a temp file, fsynced, renamed into place
+//   transcripts/<N>.pdf       the PDF transcript of ticket N (queues with transcript = "pdf")
+// A blob is named by the lower-case hex SHA-256 of its bytes, so the same attachment or the same
+// message sent twice is kept once, and a reader can check what it got.
+//
+// Reading is only ever by hash: a name that is not 64 hex digits is rejected before any path is
+// built, so a caller cannot reach a file outside the store; the blob is opened with O_NOFOLLOW and
+// must be a regular file.
+//
+// Errors: kInvalid for a malformed hash, kNotFound for a blob that is not stored, kStore for I/O.
+// Thread-safety: stateless functions; concurrent writers of the same blob are safe (each writes its
+// own temp file; rename is atomic and the contents are equal).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/spool.h"
+#include "core/status.h"
+
+namespace desk {
+
+struct Config;
+
+// true when s is 64 hex digits (either case).
+bool IsSha256Hex(std::string_view s);
+// Lower-cases a valid hash; kInvalid (naming it) when it is malformed.
+Status NormalizeSha256(std::string_view s, std::string* out);
+
+// Stores the whole spool as a blob (nothing is written when it is already stored); *sha256 is its
+// lower-case hex SHA-256.
+Status StoreBlob(const std::string& dir, const Spool& content, std::string* sha256);
+
+// Opens the blob for reading. *fd is owned by the caller. kInvalid / kNotFound / kStore as above.
+Status OpenBlob(const std::string& dir, std::string_view sha256, int* fd, uint64_t* size);
+// Copies the blob to out_fd (standard output or a file).
+Status CopyBlob(const std::string& dir, std::string_view sha256, int out_fd);
+
+// <dir>/transcripts/<ticket>.pdf, and the directory it lives in (created on demand by callers).
+std::string TranscriptDir(const std::string& dir);
+std::string TranscriptPath(const std::string& dir, uint64_t ticket);
+
+}  // namespace desk

@@ -1,0 +1,50 @@
+// ticket_view: the filters of `deskctl tickets` (views) and word search, as pure predicates.
+//
+// A view narrows the ticket list by fields stored on the ticket (queue and status are already
+// narrowed by the store), then, for what needs a ticket's messages, by word search and SLA state.
+// Callers test the cheap MatchesFields first and read messages only for the tickets that pass.
+//
+// Words: the search text is split on anything that is not a letter or digit; a ticket matches when
+// every word occurs (as a substring, case-folded, Unicode-aware via GLib) in its title or in the
+// subject or body of one of its messages. Bounds: at most kMaxSearchWords words, each at most 100
+// bytes; the text searched is what the store keeps (bodies already cut at max_body_chars).
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/sla.h"
+#include "core/ticket.h"
+
+namespace desk {
+
+inline constexpr size_t kMaxSearchWords = 16;
+
+struct ViewFilter {
+  std::string brand;        // "" = any; "-" = tickets without a brand
+  std::string requester;    // address, any case; "" = any
+  std::string assignee;     // agent address; "-" = unassigned; "" = any
+  std::string received_at;  // support address, any case; "" = any
+  int64_t received_from = 0;   // created_at >= this; 0 = no bound
+  int64_t received_until = 0;  // created_at < this; 0 = no bound
+  std::vector<std::string> words;  // case-folded search words (SearchWords)
+  // SLA: "" = any; "breached"; "due" (a running clock due at or before sla_due_by, not yet late);
+  // "running"; "ok"; "none".
+  std::string sla;
+  int64_t sla_due_by = 0;
+};
+
+// Splits and case-folds search text; false when it holds more than kMaxSearchWords words or a word
+// longer than 100 bytes.
+bool SearchWords(const std::string& text, std::vector<std::string>* words);
+
+bool MatchesFields(const ViewFilter& f, const Ticket& t);
+bool MatchesWords(const std::vector<std::string>& words, const Ticket& t,
+                  const std::vector<TicketMessage>& messages);
+bool MatchesSla(const ViewFilter& f, const SlaState& s, int64_t now);
+
+}  // namespace desk
