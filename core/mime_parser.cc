@@ -506,8 +506,26 @@ bool ParamsWithoutSemicolon(std::string_view v) {
   return false;
 }
 
-// Records structure that cannot be read one way only. A multipart without parts, or without a
-// boundary, or with a transfer encoding other than 7bit/8bit/binary (RFC 2045 forbids encoding a
+// Whether the text GMime left outside any part (a multipart's prologue or epilogue) holds something
+// another reader could take for a part: a line that starts like a boundary ("--") or like a part
+// header ("Content-"). Bounces whose returned message was cut after its headers hold only prose
+// there ("This is a multi-part message in MIME format..."): nothing to find, not malformed.
+bool MayHoldParts(const char* text) {
+  if (text == nullptr) return false;
+  std::string_view t(text);
+  for (size_t pos = 0; pos < t.size();) {
+    size_t nl = t.find('\n', pos);
+    std::string_view line = t.substr(pos, nl == std::string_view::npos ? t.npos : nl - pos);
+    if (line.substr(0, 2) == "--") return true;
+    if (line.size() >= 8 && g_ascii_strncasecmp(line.data(), "content-", 8) == 0) return true;
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+  }
+  return false;
+}
+
+// Records structure that cannot be read one way only. A multipart without parts (when the text
+// GMime left outside parts could hold one, see MayHoldParts), or without a boundary, or with a transfer encoding other than 7bit/8bit/binary (RFC 2045 forbids encoding a
 // multipart or message/rfc822 entity: readers that decode it see parts GMime does not, so we do not
 // guess: malformed); parameters after the type without their ';' on a multipart, a message, or a
 // leaf whose lost parameter names a file.
@@ -535,7 +553,10 @@ void FindStructureProblems(GMimeObject* obj, const std::string& path,
     }
   }
   if (!GMIME_IS_MULTIPART(obj)) return;
-  if (g_mime_multipart_get_count(GMIME_MULTIPART(obj)) == 0) {
+  GMimeMultipart* mp = GMIME_MULTIPART(obj);
+  if (g_mime_multipart_get_count(mp) == 0 &&
+      (MayHoldParts(g_mime_multipart_get_prologue(mp)) ||
+       MayHoldParts(g_mime_multipart_get_epilogue(mp)))) {
     out->push_back(where + ": multipart with no parts");
   }
   const char* boundary = g_mime_object_get_content_type_parameter(obj, "boundary");
@@ -845,7 +866,11 @@ class Lister {
   Status ExpandMessage(const AttachmentInfo& info, const Spool& content, int depth) {
     const std::string& path = info.part_path;
     // The same guard as for the mail itself: GMime's tree is never built for a part bomb.
-    Status s = ScanMimeStructure(content, limits_.max_mime_parts, limits_.max_mime_depth);
+    Status s = CheckHeaderBytes(content, limits_.max_header_bytes);
+    if (s.ok()) {
+      s = ScanMimeStructure(content, limits_.max_mime_parts, limits_.max_mime_depth,
+                            limits_.max_header_bytes);
+    }
     if (!s.ok()) return s;
     GByteArray borrowed{};
     GPtr<GMimeStream> stream;

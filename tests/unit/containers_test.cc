@@ -481,6 +481,17 @@ TEST_F(ContainersTest, MultipartWithoutPartsIsMalformed) {
   EXPECT_EQ(m.mime_ambiguities[0], "top: multipart with no parts");
 }
 
+// A bounce whose returned message was cut after its headers: the multipart has no parts and
+// nothing any reader could take for one (only prose): not malformed, so such bounces are not held.
+// (23 of the 1236 corpus mails, nearly all bounces, are like this.)
+TEST_F(ContainersTest, MultipartWithNoPartsAndOnlyProseIsNotMalformed) {
+  ParsedMessage m = MustParse(
+      "From: a@customer.test\nSubject: t\nMIME-Version: 1.0\n"
+      "Content-Type: multipart/alternative; boundary=\"cut\"\n\n"
+      "This is a multi-part message in MIME format...\n\n");
+  EXPECT_TRUE(m.mime_ambiguities.empty()) << m.mime_ambiguities[0];
+}
+
 // Ordinary mail stays clean: no structure complaint, no invented attachments.
 TEST_F(ContainersTest, OrdinaryMailHasNoStructureProblems) {
   ParsedMessage m = MustParse(MailWith(
