@@ -483,7 +483,7 @@ TEST_F(ContainersTest, MultipartWithoutPartsIsMalformed) {
 
 // A bounce whose returned message was cut after its headers: the multipart has no parts and
 // nothing any reader could take for one (only prose): not malformed, so such bounces are not held.
-// (23 of the 1236 corpus mails, nearly all bounces, are like this.)
+// (11 of the 1236 mails in tests/data/corpora, bounces, are like this.)
 TEST_F(ContainersTest, MultipartWithNoPartsAndOnlyProseIsNotMalformed) {
   ParsedMessage m = MustParse(
       "From: a@customer.test\nSubject: t\nMIME-Version: 1.0\n"
