@@ -125,6 +125,7 @@ Status EncodedBlockExtractor::Begin(State state, const char* kind, std::string n
   kind_ = kind;
   name_ = std::move(name);
   block_ = std::make_unique<Spool>(dir_, threshold_);
+  pending_.clear();
   first_data_line_ = true;
   bits_ = 0;
   nbits_ = 0;
@@ -138,17 +139,29 @@ Status EncodedBlockExtractor::Begin(State state, const char* kind, std::string n
 
 Status EncodedBlockExtractor::End() {
   state_ = State::kText;
+  Status s = Flush();
+  if (!s.ok()) return s;
   std::unique_ptr<Spool> block = std::move(block_);
   if (block == nullptr || block->size() == 0) return Status::Ok();
   return on_file_(kind_, name_, *block);
 }
 
+// Decoded bytes are gathered into kFlushBytes before they go to the spool: a spool on disk would
+// otherwise take one write per 45-byte line.
 Status EncodedBlockExtractor::Out(const char* bytes, size_t n) {
-  if (block_->size() + n > max_block_bytes_) {
+  if (block_->size() + pending_.size() + n > max_block_bytes_) {
     return Status::Malformed(std::string(kind_) + " block \"" + name_ + "\" decodes to more than " +
                              std::to_string(max_block_bytes_) + " bytes");
   }
-  return block_->Append(std::string_view(bytes, n));
+  pending_.append(bytes, n);
+  return pending_.size() >= kFlushBytes ? Flush() : Status::Ok();
+}
+
+Status EncodedBlockExtractor::Flush() {
+  if (pending_.empty() || block_ == nullptr) return Status::Ok();
+  Status s = block_->Append(pending_);
+  pending_.clear();
+  return s;
 }
 
 Status EncodedBlockExtractor::Line(std::string_view line, bool cut) {
@@ -175,6 +188,7 @@ Status EncodedBlockExtractor::Line(std::string_view line, bool cut) {
         if (first_data_line_) {  // "begin 644 x" followed by prose: not a block
           state_ = State::kText;
           block_.reset();
+          pending_.clear();
           return Line(line, cut);
         }
         Status s = End();

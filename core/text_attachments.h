@@ -61,6 +61,7 @@ class EncodedBlockExtractor {
   Status End();  // hands on the open block (if it decoded anything) and returns to kText
   Status Out(const char* bytes, size_t n);
   Status Out(char byte) { return Out(&byte, 1); }
+  Status Flush();  // pending_ to block_
   Status BinhexByte(uint8_t b);      // after the 6-bit decoding: run-length decoding
   Status BinhexPlain(uint8_t b);     // after run-length decoding: header, then data fork
   Status Base64Line(std::string_view line);
@@ -76,6 +77,8 @@ class EncodedBlockExtractor {
   const char* kind_ = "";
   std::string name_;
   std::unique_ptr<Spool> block_;
+  std::string pending_;  // decoded bytes not yet in block_
+  static constexpr size_t kFlushBytes = 64 * 1024;
   bool first_data_line_ = false;
   // base64 / BinHex bit accumulators.
   uint32_t bits_ = 0;
