@@ -370,6 +370,15 @@ const Option kOptions[] = {
      .doc = "Attachment store: allowed attachments are saved here once each, as ab/cd/SHA256; "
             "\"\" means the attachments directory inside store.dir.",
      .field = &Config::attachments_store_dir},
+    {.name = "attachments.quarantine_dir", .type = Type::kString, .default_value = R"("")",
+     .default_doc = "store.dir + \"/quarantine\"",
+     .doc = "Where the original of every mail whose attachments were stripped is kept "
+            "(deskctl quarantine); \"\" means the quarantine directory inside store.dir.",
+     .field = &Config::attachments_quarantine_dir},
+    {.name = "attachments.quarantine_days", .type = Type::kInt, .default_value = "30", .min = 0,
+     .max = 3650,
+     .doc = "Days a stripped mail's original is kept in the quarantine; 0 keeps none.",
+     .field = &Config::attachments_quarantine_days},
 
     // [actions]
     {.name = "actions.on_internal_error", .type = Type::kAction, .default_value = R"("tempfail")",
@@ -406,7 +415,8 @@ const Option kOptions[] = {
     {.name = "loops.installation_id", .type = Type::kString, .default_value = R"("")",
      .default_doc = "milter.hostname",
      .doc = "Value of the X-Deskmilter-Loop stamp added to mail let through to a queue; a copy "
-            "that comes back with it is a loop.",
+            "that comes back with it is a loop. \"\": the random id deskmilter generates at its "
+            "first start and keeps in the store.",
      .field = &Config::installation_id},
     {.name = "loops.max_received", .type = Type::kInt, .default_value = "30", .min = 5, .max = 1000,
      .doc = "More Received headers than this is a loop.",

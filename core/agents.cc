@@ -11,6 +11,7 @@
 #include <cstring>
 #include <map>
 
+#include "core/brand.h"
 #include "core/engine.h"
 #include "core/threading.h"
 
@@ -93,11 +94,14 @@ struct Rewrite {
 
 void PlanRewrite(const Rewrite& r, const ParsedMessage& msg, Decision* d) {
   const QueueConfig& q = *r.queue;
-  std::string display = q.name;
+  // A brand's display name (core/brand.h) stands for the queue name.
+  const Brand brand = ResolveBrand(q, r.via);
+  const std::string shown = brand.display_name.empty() ? q.name : brand.display_name;
+  std::string display = shown;
   if (q.reply_name == ReplyName::kAgentViaQueue) {
     std::string who = r.agent->name;
     if (who.empty()) who = r.agent->address.substr(0, r.agent->address.find('@'));
-    display = who + " via " + q.name;
+    display = who + " via " + shown;
   }
   HeaderPlan plan;
   std::map<std::string, int> seen;  // lower-case name -> count so far

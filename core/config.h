@@ -139,6 +139,8 @@ struct Config {
 
   // [attachments]
   std::string attachments_store_dir;  // "" = <store_dir>/attachments
+  std::string attachments_quarantine_dir;  // originals of stripped mail; "" = <store_dir>/quarantine
+  int64_t attachments_quarantine_days = 0;  // how long they are kept; 0 = not kept
 
   // [actions] for failure classes
   Action on_internal_error = Action::kTempfail;

@@ -7,7 +7,9 @@
 #include <cstdio>
 
 #include "core/attachment_stage.h"
+#include "core/brand.h"
 #include "core/mime_parser.h"
+#include "core/record_store.h"
 #include "core/threading.h"
 
 namespace desk {
@@ -267,6 +269,8 @@ bool Transaction::AutoStage(const ParsedMessage& msg, const QueueMatch& route, i
                                                 " to " + route.queue->name);
       d->kind = "flood";
       d->auto_class = "flood";
+      d->queue = route.queue->name;  // the flood line names the queue and the message
+      d->message_id = msg.message_id;
       d->auto_rule = "flood:" + std::to_string(count) + "/" + std::to_string(cfg.flood_max) +
                      "/" + std::to_string(cfg.flood_window) + "s";
       return true;
@@ -591,6 +595,18 @@ Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
     latest.text = MidUrl(msg.message_id);
     w.events.push_back(std::move(latest));
 
+    // The ticket record: brand, text copy and original as the queue keeps them (core/brand.h,
+    // core/record_store.h).
+    if (create) w.new_ticket.brand = ResolveBrand(queue, route.address).name;
+    if (!queue.keep_text) {
+      tm.body.clear();
+      tm.body_truncated = false;
+      if (create) w.new_ticket.description.clear();
+    }
+    if (queue.keep_original && !dry_run && store != nullptr) {
+      st = StoreBlob(OriginalsDir(AttachmentStoreDir(cfg)), spool_, &tm.original_sha256);
+      if (!st.ok()) return engine_.FailureDecision(st);
+    }
     if (dry_run || store == nullptr) {
       d.ticket_action = create ? "created" : (w.reopen ? "reopened" : "appended");
       if (!create) d.ticket = w.ticket;

@@ -113,6 +113,9 @@ class Transaction {
   bool IsAgent() const { return agent_.agent != nullptr; }
   // What the adapter and deskctl test before DATA: false = pass the mail untouched.
   bool IsRelevant() const { return IsSupport() || IsAgent(); }
+  // The message as fed so far (headers as received, blank line, body): the adapter keeps the
+  // original of a stripped mail in the quarantine (core/quarantine.h).
+  const Spool& spool() const { return spool_; }
 
   // Milter-style feeding. Header limits are enforced here (an over-limit message is marked
   // malformed and later decided by on_malformed; feeding continues to be accepted and ignored).

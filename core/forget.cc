@@ -32,9 +32,11 @@ bool DropFrom(std::vector<Mailbox>* list, const std::string& person) {
 
 std::vector<std::string> MessageBlobs(const TicketMessage& m) {
   std::vector<std::string> out;
-  if (!m.original_sha256.empty()) out.push_back(m.original_sha256);
+  if (!m.original_sha256.empty()) out.push_back("original:" + m.original_sha256);
   for (const StoredAttachment& a : m.attachments) {
-    if (!a.sha256.empty() && a.verdict != "rejected" && a.verdict != "held") out.push_back(a.sha256);
+    if (!a.sha256.empty() && a.verdict != "rejected" && a.verdict != "held") {
+      out.push_back("attachment:" + a.sha256);
+    }
   }
   return out;
 }

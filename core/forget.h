@@ -37,7 +37,8 @@ struct ForgetPlan {
   std::vector<TicketMessage> messages;  // rewritten messages (only those that change)
   std::vector<uint32_t> removed_messages;  // seqs whose content goes
   std::vector<TicketEvent> events;      // rewritten events (only those that change)
-  std::vector<std::string> blobs;       // sha256 of originals/attachments the removed messages held
+  // Blobs the removed messages held, as "original:<sha256>" / "attachment:<sha256>", sorted.
+  std::vector<std::string> blobs;
   TicketEvent note;                     // the "forgotten" event to add
 };
 
@@ -46,7 +47,7 @@ bool PlanForget(const std::string& address, const Ticket& t,
                 const std::vector<TicketMessage>& messages, const std::vector<TicketEvent>& events,
                 int64_t now, ForgetPlan* plan);
 
-// Every blob a message references (its original and its attachments).
+// Every blob a message references (its original and its stored attachments), as above.
 std::vector<std::string> MessageBlobs(const TicketMessage& m);
 
 }  // namespace desk

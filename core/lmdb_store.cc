@@ -31,6 +31,7 @@
 #include <lmdb.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -57,6 +58,7 @@ constexpr int kMaxResizedRetries = 8;
 constexpr unsigned kMaxDbs = 8;  // five in use; room for later indexes
 constexpr std::string_view kMetaVersion = "version";
 constexpr std::string_view kMetaNextTicket = "next_ticket";
+constexpr std::string_view kMetaInstallationId = "installation_id";
 
 Status MdbError(const char* op, int rc) {
   return Status::Store(std::string(op) + ": " + mdb_strerror(rc));
@@ -199,6 +201,11 @@ class LmdbTicketStore : public TicketStore {
   Status Redact(uint64_t ticket, const Ticket& fields, const std::vector<TicketMessage>& messages,
                 const std::vector<TicketEvent>& replace_events,
                 const std::vector<TicketEvent>& add_events, int64_t now) override;
+
+  // See LmdbInstallationId. A plain write transaction of its own, outside the batch writer.
+  Status GetOrPutMetaString(std::string_view key, const std::string& candidate, std::string* out);
+  // See LmdbDeleteTickets. One plain write transaction, outside the batch writer.
+  Status DeleteTickets(const std::vector<uint64_t>& numbers, uint64_t* deleted);
 
  private:
   // Runs body(Ops&, bool* commit) in the next batch and returns its status once the batch is
@@ -454,6 +461,103 @@ Status LmdbTicketStore::OpenBody(Ops& ops) {
     return Status::Store("store has schema version " + std::to_string(version) +
                          "; this build supports version " + std::to_string(kSchemaVersion));
   }
+  return Status::Ok();
+}
+
+// Meta strings are stored as the encoding version byte 1 followed by the raw bytes.
+Status LmdbTicketStore::GetOrPutMetaString(std::string_view key, const std::string& candidate,
+                                           std::string* out) {
+  std::shared_lock lock(resize_mu_);
+  Txn txn;
+  int rc = txn.Begin(env_, nullptr, 0);
+  if (rc != 0) return MdbError("mdb_txn_begin", rc);
+  Ops ops(txn.get());
+  std::string_view v;
+  Status s = ops.Get(meta_, key, &v);
+  if (s.ok()) {
+    if (v.empty() || v[0] != 1) return Status::Store("meta " + std::string(key) + ": bad encoding");
+    *out = std::string(v.substr(1));
+    return Status::Ok();  // the transaction aborts: nothing written
+  }
+  if (!s.IsNotFound()) return s;
+  if (candidate.empty()) return Status::NotFound("meta " + std::string(key) + " not set");
+  s = ops.Put(meta_, key, std::string(1, '\x01') + candidate);
+  if (!s.ok()) return s;
+  if ((rc = txn.Commit()) != 0) return MdbError("mdb_txn_commit", rc);
+  *out = candidate;
+  return Status::Ok();
+}
+
+Status LmdbTicketStore::DeleteTickets(const std::vector<uint64_t>& numbers, uint64_t* deleted) {
+  *deleted = 0;
+  if (numbers.empty()) return Status::Ok();
+  std::vector<uint64_t> sorted = numbers;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  std::shared_lock lock(resize_mu_);
+  Txn txn;
+  int rc = txn.Begin(env_, nullptr, 0);
+  if (rc != 0) return MdbError("mdb_txn_begin", rc);
+  auto del = [&](MDB_dbi dbi, const std::string& key) -> Status {
+    MDB_val k = Val(key);
+    int r = mdb_del(txn.get(), dbi, &k, nullptr);
+    if (r == MDB_MAP_FULL) return Status::Store("store map full while deleting: retry");
+    if (r != 0 && r != MDB_NOTFOUND) return MdbError("mdb_del", r);
+    return Status::Ok();
+  };
+  // Keys first, deletes after: a cursor is not used across its own deletions.
+  auto keys_with_prefix = [&](MDB_dbi dbi, uint64_t number, std::vector<std::string>* keys) {
+    Cursor cursor;
+    int r = cursor.Open(txn.get(), dbi);
+    if (r != 0) return MdbError("mdb_cursor_open", r);
+    const std::string prefix = codec::TicketKey(number);
+    const std::string start = codec::EntryKey(number, 0);
+    MDB_val k = Val(start), val;
+    for (r = cursor.Get(&k, &val, MDB_SET_RANGE); r == 0; r = cursor.Get(&k, &val, MDB_NEXT)) {
+      if (!View(k).starts_with(prefix)) break;
+      keys->emplace_back(View(k));
+    }
+    if (r != 0 && r != MDB_NOTFOUND) return MdbError("mdb_cursor_get", r);
+    return Status::Ok();
+  };
+  for (uint64_t number : sorted) {
+    const std::string ticket_key = codec::TicketKey(number);
+    MDB_val k = Val(ticket_key), v;
+    rc = mdb_get(txn.get(), tickets_, &k, &v);
+    if (rc == MDB_NOTFOUND) continue;
+    if (rc != 0) return MdbError("mdb_get", rc);
+    std::vector<std::string> messages, events;
+    Status s = keys_with_prefix(messages_, number, &messages);
+    if (s.ok()) s = keys_with_prefix(events_, number, &events);
+    for (const std::string& key : messages) {
+      if (s.ok()) s = del(messages_, key);
+    }
+    for (const std::string& key : events) {
+      if (s.ok()) s = del(events_, key);
+    }
+    if (s.ok()) s = del(tickets_, ticket_key);
+    if (!s.ok()) return s;
+    ++*deleted;
+  }
+  // Message-IDs pointing at a deleted ticket (stored or only named): one pass over the index.
+  std::vector<std::string> ids;
+  {
+    Cursor cursor;
+    rc = cursor.Open(txn.get(), msgids_);
+    if (rc != 0) return MdbError("mdb_cursor_open", rc);
+    MDB_val k, val;
+    for (rc = cursor.Get(&k, &val, MDB_FIRST); rc == 0; rc = cursor.Get(&k, &val, MDB_NEXT)) {
+      MessageIdEntry e;
+      if (!codec::DecodeMessageIdEntry(View(val), &e).ok()) continue;
+      if (std::binary_search(sorted.begin(), sorted.end(), e.ticket)) ids.emplace_back(View(k));
+    }
+    if (rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
+  }
+  for (const std::string& key : ids) {
+    Status s = del(msgids_, key);
+    if (!s.ok()) return s;
+  }
+  if ((rc = txn.Commit()) != 0) return MdbError("mdb_txn_commit", rc);
   return Status::Ok();
 }
 
@@ -839,6 +943,19 @@ Status OpenLmdbTicketStore(const LmdbOptions& options, std::unique_ptr<TicketSto
   if (!s.ok()) return s;
   *out = std::move(store);
   return Status::Ok();
+}
+
+Status LmdbInstallationId(TicketStore* store, const std::string& candidate, std::string* out) {
+  auto* lmdb = dynamic_cast<LmdbTicketStore*>(store);
+  if (lmdb == nullptr) return Status::Invalid("not an LMDB ticket store");
+  return lmdb->GetOrPutMetaString(kMetaInstallationId, candidate, out);
+}
+
+Status LmdbDeleteTickets(TicketStore* store, const std::vector<uint64_t>& numbers,
+                         uint64_t* deleted) {
+  auto* lmdb = dynamic_cast<LmdbTicketStore*>(store);
+  if (lmdb == nullptr) return Status::Invalid("not an LMDB ticket store");
+  return lmdb->DeleteTickets(numbers, deleted);
 }
 
 }  // namespace desk

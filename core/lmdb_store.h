@@ -2,7 +2,8 @@
 //
 // Layout (named databases in one environment; every value starts with a one-byte encoding version,
 // then CBOR, so a later version can read older records):
-//   meta      "version" -> schema version, "next_ticket" -> u64
+//   meta      "version" -> schema version, "next_ticket" -> u64,
+//             "installation_id" -> 0x01 ++ the id (LmdbInstallationId)
 //   tickets   u64 big-endian number -> Ticket (without messages and events)
 //   messages  u64 ticket ++ u32 seq (big-endian) -> TicketMessage
 //   events    u64 ticket ++ u32 seq -> TicketEvent
@@ -40,6 +41,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "core/ticket_store.h"
@@ -59,5 +61,21 @@ struct LmdbOptions {
 
 // Opens (creating if needed) the store in options.dir.
 Status OpenLmdbTicketStore(const LmdbOptions& options, std::unique_ptr<TicketStore>* out);
+
+// The random id of this installation (the loop stamp when loops.installation_id is not set): the
+// one stored in the store's meta database, or candidate, stored now, when there is none yet (the
+// first start). The caller makes candidate (core has no randomness of its own); an empty
+// candidate only reads (kNotFound when none is stored yet: deskctl). store must come from
+// OpenLmdbTicketStore (else kInvalid). Uses its own short write
+// transaction, outside the group-commit batches; safe from any thread.
+Status LmdbInstallationId(TicketStore* store, const std::string& candidate, std::string* out);
+
+// Deletes the tickets numbered in numbers (unknown ones are skipped) with their messages, events and
+// every Message-ID index entry pointing at them, in one transaction: all or nothing. *deleted
+// counts the tickets removed. Attachment files are not touched (deskctl purge removes the ones no
+// remaining ticket references). Ticket numbers are never reused (next_ticket stays). store must
+// come from OpenLmdbTicketStore (else kInvalid). Retention (deskctl purge), not the mail path.
+Status LmdbDeleteTickets(TicketStore* store, const std::vector<uint64_t>& numbers,
+                         uint64_t* deleted);
 
 }  // namespace desk

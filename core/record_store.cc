@@ -139,6 +139,18 @@ Status CopyBlob(const std::string& dir, std::string_view sha256, int out_fd) {
   return s;
 }
 
+std::string OriginalsDir(const std::string& dir) { return dir + "/originals"; }
+
+std::string BlobRefPath(const std::string& dir, const std::string& ref) {
+  const size_t colon = ref.find(':');
+  if (colon == std::string::npos) return "";
+  const std::string kind = ref.substr(0, colon), sha = ref.substr(colon + 1);
+  if (!IsSha256Hex(sha)) return "";
+  if (kind == "original") return AttachmentStorePath(OriginalsDir(dir), sha);
+  if (kind == "attachment") return AttachmentStorePath(dir, sha);
+  return "";
+}
+
 std::string TranscriptDir(const std::string& dir) { return dir + "/transcripts"; }
 
 std::string TranscriptPath(const std::string& dir, uint64_t ticket) {

@@ -2,8 +2,9 @@
 // PDF transcripts of tickets outside LMDB ("the external store").
 //
 // Layout under the store directory (attachments.store_dir, default <store.dir>/attachments):
-//   ab/cd/<sha256>            one blob per distinct content (attachments and originals alike):
-//                             written once to a temp file, fsynced, renamed into place
+//   ab/cd/<sha256>            one blob per distinct attachment content: written once to a temp
+//                             file, fsynced, renamed into place (core/attachment_stage.h)
+//   originals/ab/cd/<sha256>  the same for messages as received (queues with keep_original)
 //   transcripts/<N>.pdf       the PDF transcript of ticket N (queues with transcript = "pdf")
 // A blob is named by the lower-case hex SHA-256 of its bytes, so the same attachment or the same
 // message sent twice is kept once, and a reader can check what it got.
@@ -41,6 +42,13 @@ Status StoreBlob(const std::string& dir, const Spool& content, std::string* sha2
 Status OpenBlob(const std::string& dir, std::string_view sha256, int* fd, uint64_t* size);
 // Copies the blob to out_fd (standard output or a file).
 Status CopyBlob(const std::string& dir, std::string_view sha256, int out_fd);
+
+// <dir>/originals: the blob directory of original messages.
+std::string OriginalsDir(const std::string& dir);
+
+// A blob reference as core/forget.h lists them: "original:<sha256>" or "attachment:<sha256>".
+// Its file under the store directory dir; "" when ref is malformed.
+std::string BlobRefPath(const std::string& dir, const std::string& ref);
 
 // <dir>/transcripts/<ticket>.pdf, and the directory it lives in (created on demand by callers).
 std::string TranscriptDir(const std::string& dir);

@@ -3,17 +3,42 @@
 
 #include <glib.h>
 
+#include <string_view>
+
 #include "core/address.h"
 
 namespace desk {
 namespace {
 
-std::string Fold(const std::string& s) {
-  gchar* valid = g_utf8_make_valid(s.data(), static_cast<gssize>(s.size()));
-  gchar* folded = g_utf8_casefold(valid, -1);
-  std::string out(folded);
-  g_free(folded);
-  g_free(valid);
+// Lower-cases valid UTF-8 (ASCII directly, the rest with GLib's simple lower-case mapping);
+// invalid bytes become U+FFFD. Simple mapping rather than g_utf8_casefold: several times faster
+// over 100,000 bodies, and query and text go through the same function.
+void Fold(std::string_view s, std::string* out) {
+  out->clear();
+  out->reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      out->push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+      ++i;
+      continue;
+    }
+    const gunichar u = g_utf8_get_char_validated(s.data() + i, static_cast<gssize>(s.size() - i));
+    if (u == static_cast<gunichar>(-1) || u == static_cast<gunichar>(-2)) {
+      out->append("\xEF\xBF\xBD");
+      ++i;
+      continue;
+    }
+    char buf[8];
+    const int n = g_unichar_to_utf8(g_unichar_tolower(u), buf);
+    out->append(buf, static_cast<size_t>(n));
+    i += static_cast<size_t>(g_utf8_skip[c]);
+  }
+}
+
+std::string Fold(std::string_view s) {
+  std::string out;
+  Fold(s, &out);
   return out;
 }
 
@@ -76,10 +101,14 @@ bool MatchesWords(const std::vector<std::string>& words, const Ticket& t,
                   const std::vector<TicketMessage>& messages) {
   if (words.empty()) return true;
   std::vector<bool> found(words.size(), false);
-  if (AllIn(words, Fold(t.title), &found)) return true;
+  std::string folded;
+  Fold(t.title, &folded);
+  if (AllIn(words, folded, &found)) return true;
   for (const TicketMessage& m : messages) {
-    if (AllIn(words, Fold(m.subject), &found)) return true;
-    if (AllIn(words, Fold(m.body), &found)) return true;
+    Fold(m.subject, &folded);
+    if (AllIn(words, folded, &found)) return true;
+    Fold(m.body, &folded);
+    if (AllIn(words, folded, &found)) return true;
   }
   return false;
 }

@@ -5,8 +5,8 @@
 // Callers test the cheap MatchesFields first and read messages only for the tickets that pass.
 //
 // Words: the search text is split on anything that is not a letter or digit; a ticket matches when
-// every word occurs (as a substring, case-folded, Unicode-aware via GLib) in its title or in the
-// subject or body of one of its messages. Bounds: at most kMaxSearchWords words, each at most 100
+// every word occurs (as a substring, lower-cased with GLib's simple Unicode mapping) in its title or
+// in the subject or body of one of its messages. Bounds: at most kMaxSearchWords words, each at most 100
 // bytes; the text searched is what the store keeps (bodies already cut at max_body_chars).
 //
 // Thread-safety: pure functions.

@@ -16,6 +16,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <string_view>
 
 namespace desk {
 namespace {
@@ -26,6 +27,7 @@ constexpr double kMargin = 50.0;
 constexpr double kFooterGap = 24.0;
 constexpr double kContentWidth = kPageWidth - 2 * kMargin;
 constexpr double kBottom = kPageHeight - kMargin;
+constexpr size_t kChunkChars = 300;
 
 std::string Utc(int64_t t) {
   if (t == 0) return "-";
@@ -85,8 +87,46 @@ class Builder {
  public:
   Builder(cairo_t* cr, const TranscriptOptions& o) : cr_(cr), options_(o) {}
 
+  // A body becomes one paragraph per line, and a line longer than kChunkChars one paragraph per
+  // chunk (cut at the last space of the chunk when there is one). Pango's line breaking is slow
+  // on one huge paragraph (minutes for 200,000 characters without a space), and hostile mail can
+  // send exactly that; short paragraphs keep the cost linear.
+  void AddBody(const std::string& text, double space_before) {
+    const std::string shown = TranscriptText(text, std::string::npos);
+    size_t start = 0;
+    bool first = true;
+    while (start <= shown.size()) {
+      size_t end = shown.find('\n', start);
+      if (end == std::string::npos) end = shown.size();
+      std::string_view line(shown.data() + start, end - start);
+      do {
+        size_t cut = line.size();
+        // Byte offset after kChunkChars code points.
+        size_t chars = 0, pos = 0;
+        while (pos < line.size() && chars < kChunkChars) {
+          pos = static_cast<size_t>(g_utf8_next_char(line.data() + pos) - line.data());
+          ++chars;
+        }
+        if (pos < line.size()) {
+          const size_t space = line.rfind(' ', pos);
+          cut = space != std::string_view::npos && space > 0 ? space + 1 : pos;
+        }
+        AddShown(Style::kBody, std::string(line.substr(0, cut)), first ? space_before : 0, 0, false);
+        first = false;
+        line.remove_prefix(cut);
+      } while (!line.empty());
+      start = end + 1;
+    }
+  }
+
   void Add(Style style, const std::string& text, double space_before = 0, double indent = 0,
            bool rule = false) {
+    AddShown(style, TranscriptText(text, kMaxFieldChars), space_before, indent, rule);
+  }
+
+  // shown: already passed through TranscriptText.
+  void AddShown(Style style, const std::string& shown, double space_before, double indent,
+                bool rule) {
     Paragraph p;
     p.layout.reset(pango_cairo_create_layout(cr_));
     PangoFontDescription* fd = pango_font_description_from_string(options_.font_family.c_str());
@@ -113,8 +153,6 @@ class Builder {
     pango_font_description_free(fd);
     pango_layout_set_width(p.layout.get(), static_cast<int>((kContentWidth - indent) * PANGO_SCALE));
     pango_layout_set_wrap(p.layout.get(), PANGO_WRAP_WORD_CHAR);
-    const std::string shown = TranscriptText(text, style == Style::kBody ? std::string::npos
-                                                                         : kMaxFieldChars);
     pango_layout_set_text(p.layout.get(), shown.data(), static_cast<int>(shown.size()));
     p.space_before = space_before;
     p.indent = indent;
@@ -226,7 +264,7 @@ void Content(Builder* b, const Ticket& t, const std::vector<TicketMessage>& mess
     if (!m.agent.empty()) b->Add(Style::kField, "Agent: " + m.agent);
     std::string body = m.body.empty() ? std::string("(no text body)") : m.body;
     if (m.body_truncated) body += "\n[... body cut at the configured length]";
-    b->Add(Style::kBody, body, 6);
+    b->AddBody(body, 6);
     if (!m.attachments.empty()) {
       b->Add(Style::kField, "Attachments (" + std::to_string(m.attachments.size()) + "):", 6);
       for (const StoredAttachment& a : m.attachments) {

@@ -150,6 +150,7 @@ Status VirusScanner::Create(const ScannerOptions& options, std::shared_ptr<Virus
   if (err == CL_SUCCESS && version > 0) scanner->database_version_ = static_cast<uint64_t>(version);
   long long built = cl_engine_get_num(engine, CL_ENGINE_DB_TIME, &err);
   scanner->database_time_ = err == CL_SUCCESS && built > 0 ? built : NewestFileTime(dir);
+  if (err == CL_SUCCESS && version > 0) scanner->db_version_ = static_cast<unsigned int>(version);
   out->reset(scanner);
   return Status::Ok();
 }

@@ -76,6 +76,9 @@ class VirusScanner {
   ScanResult ScanFd(int fd) const;
 
   unsigned int signatures() const { return signatures_; }
+  // The database version libclamav reports (the newest of daily/main/bytecode that carries one;
+  // 0 for a directory of plain signature files such as a test's .hdb).
+  unsigned int db_version() const { return db_version_; }
   const ScannerOptions& options() const { return options_; }
   // The official database's version (libclamav's CL_ENGINE_DB_VERSION: daily.cvd/.cld's); 0 when
   // only other files (.hdb, .ndb, ...) were loaded.
@@ -89,6 +92,7 @@ class VirusScanner {
       : engine_(engine), signatures_(signatures), options_(std::move(options)) {}
   void* engine_;  // struct cl_engine*, compiled; read-only from here on
   unsigned int signatures_;
+  unsigned int db_version_ = 0;
   ScannerOptions options_;
   uint64_t database_version_ = 0;
   int64_t database_time_ = 0;

@@ -33,7 +33,8 @@ struct Context {
 
 enum class StoreMode {
   kCreate,    // open the store, creating its directory if needed (ingest)
-  kIfExists,  // open it only if its directory exists; else store stays nullptr (reads, dry runs)
+  kIfExists,  // open it only if its directory exists; else store stays nullptr (dry runs)
+  kRequired,  // open it; a missing directory prints "deskctl: no store at PATH" and fails (reads)
 };
 
 // Loads config_path, opens the store and builds the engine. On failure prints the error to stderr
@@ -55,6 +56,7 @@ struct ListOptions {
   std::string queue;          // "" = every queue
   std::string status = "all";  // "open", "closed", "all"
   uint64_t limit = 0;         // 0 = no limit
+  std::string sort = "updated";  // "updated": last change first; "number": newest ticket first
   bool json = false;
   // Views (deskctl/views.h): "" = any.
   std::string brand, requester, assignee, received_at, since, until, search;
@@ -66,6 +68,18 @@ int RunTickets(const std::string& config_path, const ListOptions& opts);
 // pdf_path non-empty: writes the PDF transcript there (core/transcript_pdf.h) instead of printing.
 int RunTicketShow(const std::string& config_path, uint64_t number, bool json,
                   const std::string& pdf_path = "");
+// deskctl/store_admin.cc: the quarantine of stripped mail, and retention.
+int RunQuarantineList(const std::string& config_path, bool json);
+// Writes entry id's original message to output ("" or "-" = standard output).
+int RunQuarantineGet(const std::string& config_path, const std::string& id,
+                     const std::string& output);
+// older_than_days < 0: attachments.quarantine_days.
+int RunQuarantinePurge(const std::string& config_path, int64_t older_than_days);
+struct PurgeOptions {
+  std::string closed_before;  // YYYY-MM-DD (00:00 UTC) or YYYY-MM-DDTHH:MM:SSZ
+  bool dry_run = false;
+};
+int RunPurge(const std::string& config_path, const PurgeOptions& opts);
 int RunTicketSetStatus(const std::string& config_path, uint64_t number, TicketStatus status);
 
 // `stats`: the last hour's mail per minute from the store, and the daemon's metrics endpoint when

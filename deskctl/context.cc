@@ -2,6 +2,8 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <system_error>
 
 #include "config/loader.h"
 #include "core/lmdb_store.h"
@@ -17,9 +19,23 @@ int OpenContext(const std::string& config_path, StoreMode mode, Context* out) {
     std::fprintf(stderr, "deskctl: %s\n", st.message().c_str());
     return kExitConfig;
   }
-  const Config& cfg = *out->config;
+  const std::shared_ptr<const Config> loaded = out->config;  // keeps cfg alive below
+  const Config& cfg = *loaded;
   struct stat sb;
   bool exists = !cfg.store_dir.empty() && ::stat(cfg.store_dir.c_str(), &sb) == 0;
+  if (mode == StoreMode::kRequired && !exists) {
+    // Say where it looked: a relative store.dir is taken from the working directory, which is the
+    // usual reason when deskctl runs somewhere other than the daemon.
+    std::error_code ec;
+    std::string where = std::filesystem::absolute(cfg.store_dir, ec).string();
+    if (ec || where.empty()) where = cfg.store_dir;
+    std::fprintf(stderr, "deskctl: no store at %s (store.dir = \"%s\" in %s%s)\n", where.c_str(),
+                 cfg.store_dir.c_str(), config_path.c_str(),
+                 cfg.store_dir.empty() || cfg.store_dir[0] != '/'
+                     ? "; a relative path is taken from the working directory"
+                     : "");
+    return kExitFailure;
+  }
   if (mode == StoreMode::kCreate || exists) {
     LmdbOptions lo;
     lo.dir = cfg.store_dir;
@@ -28,6 +44,13 @@ int OpenContext(const std::string& config_path, StoreMode mode, Context* out) {
     if (!st.ok()) {
       std::fprintf(stderr, "deskctl: %s: %s\n", cfg.store_dir.c_str(), st.ToString().c_str());
       return kExitFailure;
+    }
+    // The loop stamp the daemon uses: its stored random installation id, unless configured.
+    std::string id;
+    if (cfg.installation_id.empty() && LmdbInstallationId(out->store.get(), "", &id).ok()) {
+      auto copy = std::make_shared<Config>(cfg);
+      copy->installation_id = id;
+      out->config = std::move(copy);
     }
   }
   st = Engine::Create(out->config, out->store.get(), &out->engine);

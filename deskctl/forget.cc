@@ -91,7 +91,8 @@ int RunForget(const std::string& config_path, const std::string& address, bool d
       }
       std::printf("blob %s: %sdelete\n", b.c_str(), would);
       ++blobs_deleted;
-      if (!dry_run && IsSha256Hex(b)) ::unlink(AttachmentStorePath(store_dir, b).c_str());
+      const std::string path = BlobRefPath(store_dir, b);
+      if (!dry_run && !path.empty()) ::unlink(path.c_str());
     }
     const std::string pdf = TranscriptPath(store_dir, p.ticket);
     if (::access(pdf.c_str(), F_OK) != 0) continue;

@@ -1,13 +1,16 @@
 // deskctl: the deskmilter admin tool. Command line only; the work is in the Run* functions.
 //
 //   deskctl -c CONFIG ingest --mail-from ADDR --rcpt ADDR... [--dry-run] FILE...
-//   deskctl -c CONFIG tickets [--queue Q] [--status open|closed|all] [--limit N] [--json]
+//   deskctl -c CONFIG tickets [--queue Q] [--status open|closed|all] [--limit N]
+//                             [--sort updated|number] [--json]
 //                             [--brand B] [--requester A] [--assignee A] [--received-at A]
 //                             [--since T] [--until T] [--search WORDS] [--sla STATE [DURATION]]
 //   deskctl -c CONFIG ticket N [--json | --pdf FILE] | ticket close N | ticket reopen N
 //   deskctl -c CONFIG attachment get SHA256 [-o FILE] | message get N SEQ [-o FILE]
 //   deskctl -c CONFIG forget ADDRESS [--dry-run]
 //   deskctl -c CONFIG stats [--json]
+//   deskctl -c CONFIG quarantine list [--json] | get ID [-o FILE] | purge [--older-than DAYS]
+//   deskctl -c CONFIG purge --closed-before DATE [--dry-run]
 //
 // The config path may come from DESKMILTER_CONFIG instead of -c. Usage errors exit 2.
 // docs/DESKCTL.md is the reference; keep it in step with the options here.
@@ -63,12 +66,14 @@ int main(int argc, char** argv) {
       ->required();
 
   ListOptions list;
-  CLI::App* tickets_cmd = app.add_subcommand("tickets", "List tickets, newest first");
+  CLI::App* tickets_cmd = app.add_subcommand("tickets", "List tickets, last updated first");
   tickets_cmd->add_option("--queue", list.queue, "Only this queue");
   tickets_cmd->add_option("--status", list.status, "open, closed or all (default all)")
       ->check(CLI::IsMember({"open", "closed", "all"}));
   tickets_cmd->add_option("--limit", list.limit, "At most N tickets (0 = all)")
       ->check(Decimal(true));
+  tickets_cmd->add_option("--sort", list.sort, "updated (last change first, the default) or number")
+      ->check(CLI::IsMember({"updated", "number"}));
   tickets_cmd->add_flag("--json", list.json, "One JSON array instead of a table");
   tickets_cmd->add_option("--brand", list.brand, "Only this brand (\"-\" = no brand)");
   tickets_cmd->add_option("--requester", list.requester, "Only tickets of this requester address");
@@ -131,6 +136,28 @@ int main(int argc, char** argv) {
       app.add_subcommand("forget", "Erase a person's messages, originals, attachments and PDFs");
   forget_cmd->add_option("address", forget_addr, "The person's address")->required();
   forget_cmd->add_flag("--dry-run", forget_dry, "List what would be removed; change nothing");
+  // deskctl/store_admin.cc: quarantine and retention.
+  CLI::App* quarantine_cmd =
+      app.add_subcommand("quarantine", "Originals of mail whose attachments were stripped");
+  quarantine_cmd->require_subcommand(1);
+  bool quarantine_json = false;
+  CLI::App* qlist_cmd = quarantine_cmd->add_subcommand("list", "List the entries, oldest first");
+  qlist_cmd->add_flag("--json", quarantine_json, "One JSON array instead of a table");
+  std::string qget_id, qget_output;
+  CLI::App* qget_cmd = quarantine_cmd->add_subcommand("get", "Write an entry's original message");
+  qget_cmd->add_option("id", qget_id, "Entry id (from quarantine list)")->required();
+  qget_cmd->add_option("-o,--output", qget_output, "Write to FILE instead of standard output");
+  int64_t qpurge_days = -1;
+  CLI::App* qpurge_cmd = quarantine_cmd->add_subcommand("purge", "Remove old entries");
+  qpurge_cmd->add_option("--older-than", qpurge_days,
+                         "Days (default attachments.quarantine_days; 0 = every entry)")
+      ->check(CLI::Range(int64_t{0}, int64_t{36500}));
+  PurgeOptions purge;
+  CLI::App* purge_cmd = app.add_subcommand(
+      "purge", "Delete closed tickets last updated before a date, and unreferenced attachments");
+  purge_cmd->add_option("--closed-before", purge.closed_before, "YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
+      ->required();
+  purge_cmd->add_flag("--dry-run", purge.dry_run, "Count what would be deleted, delete nothing");
 
   try {
     app.parse(argc, argv);
@@ -152,6 +179,10 @@ int main(int argc, char** argv) {
   if (*msg_get) return RunMessageGet(config_path, msg_ticket, msg_seq, msg_out);
   if (*tickets_cmd) return RunTickets(config_path, list);
   if (*stats_cmd) return RunStats(config_path, stats_json);
+  if (*qlist_cmd) return RunQuarantineList(config_path, quarantine_json);
+  if (*qget_cmd) return RunQuarantineGet(config_path, qget_id, qget_output);
+  if (*qpurge_cmd) return RunQuarantinePurge(config_path, qpurge_days);
+  if (*purge_cmd) return RunPurge(config_path, purge);
   if (*close_cmd) return RunTicketSetStatus(config_path, close_number, desk::TicketStatus::kClosed);
   if (*reopen_cmd) return RunTicketSetStatus(config_path, reopen_number, desk::TicketStatus::kOpen);
   return RunTicketShow(config_path, show_number, show_json, show_pdf);

@@ -75,7 +75,7 @@ int RunMessageGet(const std::string& config_path, uint64_t ticket, uint32_t seq,
     if (m.original_sha256.empty()) {
       return Fail(what + ": the original was not kept (queue option keep_original)");
     }
-    return Emit(AttachmentStoreDir(*ctx.config), m.original_sha256, out_path);
+    return Emit(OriginalsDir(AttachmentStoreDir(*ctx.config)), m.original_sha256, out_path);
   }
   return Fail(what + ": no such message");
 }

@@ -1,8 +1,9 @@
 // `deskctl tickets` and `deskctl ticket N | close N | reopen N`: reading and (re)opening tickets.
 //
-// Reads never create a store: when the store directory does not exist there are no tickets.
+// Reads never create a store: when the store directory does not exist they say so and fail.
 // Closing and reopening go through Engine::SetTicketStatus so the event is recorded the same way
 // the daemon would record it.
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -75,26 +76,31 @@ int ParseView(const ListOptions& o, ViewFilter* v, int64_t* now) {
 
 int RunTickets(const std::string& config_path, const ListOptions& opts) {
   Context ctx;
-  int rc = OpenContext(config_path, StoreMode::kIfExists, &ctx);
+  int rc = OpenContext(config_path, StoreMode::kRequired, &ctx);
   if (rc != kExitOk) return rc;
 
   TicketFilter filter;
   filter.queue = opts.queue;
   if (opts.status == "open") filter.status = TicketStatus::kOpen;
   if (opts.status == "closed") filter.status = TicketStatus::kClosed;
-  filter.limit = opts.limit;
   ViewFilter view;
   int64_t now = 0;
   rc = ParseView(opts, &view, &now);
   if (rc != kExitOk) return rc;
-  filter.limit = 0;  // the limit counts tickets that pass the view
+  filter.limit = 0;  // the limit counts tickets that pass the view, in the order asked for
   std::vector<Ticket> tickets;
   std::vector<SlaState> sla;
-  if (ctx.store != nullptr) {
-    Status st = ctx.store->ListTickets(filter, &tickets);
-    if (st.ok()) st = ApplyView(ctx.store.get(), *ctx.config, view, opts.limit, now, &tickets, &sla);
-    if (!st.ok()) return StoreError(st);
+  Status st = ctx.store->ListTickets(filter, &tickets);
+  if (!st.ok()) return StoreError(st);
+  // The store lists newest number first; by last update (the default) sorts every match first.
+  if (opts.sort != "number") {
+    std::stable_sort(tickets.begin(), tickets.end(), [](const Ticket& a, const Ticket& b) {
+      if (a.updated_at != b.updated_at) return a.updated_at > b.updated_at;
+      return a.number > b.number;
+    });
   }
+  st = ApplyView(ctx.store.get(), *ctx.config, view, opts.limit, now, &tickets, &sla);
+  if (!st.ok()) return StoreError(st);
   if (opts.json) {
     Json arr = Json::array();
     for (size_t i = 0; i < tickets.size(); ++i) {
@@ -112,9 +118,8 @@ int RunTickets(const std::string& config_path, const ListOptions& opts) {
 int RunTicketShow(const std::string& config_path, uint64_t number, bool json,
                   const std::string& pdf_path) {
   Context ctx;
-  int rc = OpenContext(config_path, StoreMode::kIfExists, &ctx);
+  int rc = OpenContext(config_path, StoreMode::kRequired, &ctx);
   if (rc != kExitOk) return rc;
-  if (ctx.store == nullptr) return NoSuchTicket(number);
 
   Ticket t;
   Status st = ctx.store->GetTicket(number, &t);
@@ -153,9 +158,8 @@ int RunTicketShow(const std::string& config_path, uint64_t number, bool json,
 
 int RunTicketSetStatus(const std::string& config_path, uint64_t number, TicketStatus status) {
   Context ctx;
-  int rc = OpenContext(config_path, StoreMode::kIfExists, &ctx);
+  int rc = OpenContext(config_path, StoreMode::kRequired, &ctx);
   if (rc != kExitOk) return rc;
-  if (ctx.store == nullptr) return NoSuchTicket(number);
   Status st = ctx.engine->SetTicketStatus(number, status, static_cast<int64_t>(std::time(nullptr)));
   if (st.IsNotFound()) return NoSuchTicket(number);
   if (!st.ok()) return StoreError(st);

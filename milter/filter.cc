@@ -22,8 +22,10 @@
 
 #include "core/engine.h"
 #include "core/logline.h"
+#include "core/quarantine.h"
 #include "milter/log.h"
 #include "milter/notify.h"
+#include "milter/transcript_worker.h"
 #include "milter/runtime.h"
 #include "milter/stats.h"
 
@@ -254,6 +256,15 @@ sfsistat ApplyDecision(SMFICTX* ctx, const Engine& engine, const std::string& qi
 
 std::string OrDash(const std::string& s) { return s.empty() ? "-" : s; }
 
+// Removes quarantine entries past attachments.quarantine_days: at most once an hour, from the
+// thread that just wrote one (the daemon also purges at start).
+void MaybePurgeQuarantine(const Config& cfg, int64_t now) {
+  static std::atomic<int64_t> last{0};
+  int64_t prev = last.load();
+  if (now - prev < 3600 || !last.compare_exchange_strong(prev, now)) return;
+  PurgeExpiredQuarantine(cfg, now);
+}
+
 std::string Join(const std::vector<std::string>& v) {
   std::string out;
   for (const std::string& s : v) {
@@ -303,7 +314,9 @@ void LogDecision(const std::string& qid, const Message& m, const Decision& d,
                  std::optional<double> elapsed_ms) {
   RecordMessage(SampleOf(d, elapsed_ms));
   std::vector<std::string> to;
-  if (m.tx != nullptr) {
+  if (m.tx != nullptr && m.tx->IsAgent()) {
+    to = m.envelope.rcpts;  // an agent's mail: name the outside recipient(s) it goes to
+  } else if (m.tx != nullptr) {
     for (const QueueMatch& q : m.tx->support_rcpts()) to.push_back(q.address);
   } else {
     to = m.envelope.rcpts;  // a failure before routing: every recipient
@@ -324,6 +337,12 @@ void LogDecision(const std::string& qid, const Message& m, const Decision& d,
   // After the older fields, so patterns that match a prefix of the line keep matching.
   f.emplace_back("auto", OrDash(d.auto_class));
   f.emplace_back("rule", OrDash(d.auto_rule));
+  // Who handed the message over: the SMTP client, and the SASL login when it authenticated.
+  f.emplace_back("client", OrDash(m.envelope.client_addr));
+  if (!m.envelope.auth_user.empty()) {
+    f.emplace_back("login", m.envelope.auth_user);
+    if (m.tx != nullptr && !m.tx->IsAgent()) f.emplace_back("agent", "none");
+  }
   for (const auto& kv : d.log_fields) f.push_back(kv);
   if (!d.error.empty()) f.emplace_back("error", d.error);
   if (elapsed_ms) {
@@ -336,6 +355,52 @@ void LogDecision(const std::string& qid, const Message& m, const Decision& d,
   LogInfo(FormatLogLine(qid, f));
   for (const auto& line : d.extra_log_lines) LogInfo(FormatLogLine(qid, line));
   CountMail(d.ticket_action == "created");  // systemd STATUS= (milter/notify.h)
+}
+
+// Authenticated mail whose login is no configured agent passes untouched; one line makes a login
+// spelled differently from the MTA's {auth_authen} (alice vs alice@example.com) visible.
+void LogUnknownLogin(const Envelope& e) {
+  LogInfo(FormatLogLine(e.queue_id.empty() ? "NOQUEUE" : e.queue_id,
+                        {{"from", e.mail_from.empty() ? "<>" : e.mail_from},
+                         {"to", OrDash(Join(e.rcpts))},
+                         {"verdict", "accept"},
+                         {"kind", "not_support"},
+                         {"client", OrDash(e.client_addr)},
+                         {"login", e.auth_user},
+                         {"agent", "none"}}));
+}
+
+// Keeps the original of a mail whose attachments are stripped (core/quarantine.h), before the
+// edited copy goes out, so a false positive can be recovered with deskctl quarantine get. When
+// that fails the stripped parts would be lost: the failure takes on_internal_error's action (as an
+// edit failure: never a half-kept delivery).
+void KeepOriginal(const Engine& engine, const std::string& qid, const Message& m, Decision* d) {
+  const Config& cfg = engine.config();
+  if (m.tx == nullptr || d->replacement_body == nullptr || cfg.attachments_quarantine_days <= 0) {
+    return;
+  }
+  if (d->verdict != Verdict::kAccept && d->verdict != Verdict::kHold) return;
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"queue_id", qid},
+      {"from", m.envelope.mail_from.empty() ? "<>" : m.envelope.mail_from},
+      {"to", Join(m.envelope.rcpts)},
+      {"queue", d->queue},
+      {"ticket", d->ticket ? std::to_string(*d->ticket) : ""},
+      {"msgid", d->message_id},
+  };
+  for (const StoredAttachment& a : d->attachments) {
+    if (a.verdict == "stripped") fields.emplace_back("stripped", a.filename + ": " + a.reason);
+  }
+  const std::string dir = QuarantineDir(cfg);
+  const std::string id = QuarantineId(now, qid);
+  Status st = SaveQuarantine(dir, id, now, fields, m.tx->spool());
+  if (!st.ok()) {
+    EditFailed(engine, Status::Internal("quarantine: " + st.message()), d);
+    return;
+  }
+  d->log_fields.emplace_back("quarantine", id);
+  MaybePurgeQuarantine(cfg, now);
 }
 
 // Creates the Transaction at the first content callback (DATA normally). Returns SMFIS_ACCEPT for
@@ -351,6 +416,7 @@ sfsistat Begin(SMFICTX* ctx, Connection* conn) {
   auto tx = std::make_unique<Transaction>(*conn->engine, m.envelope);
   if (!tx->IsRelevant()) {
     m.passed = true;
+    if (!m.envelope.auth_user.empty()) LogUnknownLogin(m.envelope);
     return SMFIS_ACCEPT;
   }
   m.tx = std::move(tx);
@@ -534,8 +600,10 @@ sfsistat EomBody(SMFICTX* ctx, Connection* conn) {
     d = m.tx->EndOfMessage(static_cast<int64_t>(std::time(nullptr)));
     elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - *m.eoh_at).count();
   }
+  KeepOriginal(*conn->engine, qid, m, &d);
   sfsistat r = ApplyDecision(ctx, *conn->engine, qid, &d);
   LogDecision(qid, m, d, elapsed_ms);
+  EnqueueTranscript(conn->engine, d);  // queues with transcript = "pdf"; never blocks
   ResetMessage(conn);
   return r;
 }
@@ -595,6 +663,19 @@ sfsistat Close(SMFICTX* ctx) {
 char kFilterName[] = "deskmilter";
 
 }  // namespace
+
+void PurgeExpiredQuarantine(const Config& cfg, int64_t now) {
+  if (cfg.attachments_quarantine_days <= 0) return;
+  uint64_t removed = 0;
+  const std::string dir = QuarantineDir(cfg);
+  Status st = PurgeQuarantine(dir, now - cfg.attachments_quarantine_days * 86400, &removed);
+  if (!st.ok()) {
+    LogWarning("quarantine purge: " + st.message());
+  } else if (removed > 0) {
+    LogInfo("quarantine purge: removed " + std::to_string(removed) + " entries older than " +
+            std::to_string(cfg.attachments_quarantine_days) + " days from " + dir);
+  }
+}
 
 smfiDesc FilterDescription() {
   smfiDesc d{};

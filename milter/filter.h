@@ -9,7 +9,10 @@
 //  - Every packet the MTA sends is answered (data and eoh are registered, no "no reply" protocol
 //    flags): with TCP_NODELAY this avoids Nagle/delayed-ACK stalls of ~40 ms (notes/milter.md).
 //  - Mail without a support recipient is accepted at DATA with SMFIS_ACCEPT: untouched, never
-//    spooled, not logged.
+//    spooled, and not logged unless it came with a SASL login that is no agent's (one line
+//    "login=..., agent=none", so a misspelt agent login is visible).
+//  - The original of a mail whose attachments are stripped is kept in the quarantine
+//    (core/quarantine.h) before the edited copy goes out.
 //  - Each support message's decision is logged exactly once, at end of message, as
 //    "QID: from=..., to=..., verdict=..., ..., elapsed_ms=N.NNN" (docs/OPERATIONS.md).
 //  - Adapter failures (exceptions, a failed smfi_* edit) become the Engine's FailureDecision for
@@ -23,7 +26,15 @@
 
 #include <libmilter/mfapi.h>
 
+#include <cstdint>
+
+#include "core/config.h"
+
 namespace desk::milter {
+
+// Removes quarantine entries older than attachments.quarantine_days and logs how many (the daemon
+// calls it at start; the filter at most hourly after writing an entry).
+void PurgeExpiredQuarantine(const Config& cfg, int64_t now);
 
 // The filter description to pass to smfi_register.
 smfiDesc FilterDescription();

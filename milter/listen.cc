@@ -31,7 +31,7 @@ Status MakeParents(const std::string& key, const std::string& path) {
     if (i != dir.size() && dir[i] != '/') continue;
     std::string part = dir.substr(0, i);
     if (mkdir(part.c_str(), 0755) != 0 && errno != EEXIST) {
-      return Status::Config(key + ": cannot create directory " + part + ": " + Errno(errno));
+      return Status::Internal(key + ": cannot create directory " + part + ": " + Errno(errno));
     }
   }
   struct stat st;
@@ -46,7 +46,7 @@ Status RemoveStaleSocket(const std::string& key, const std::string& path) {
   struct stat st;
   if (lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return Status::Ok();
-    return Status::Config(key + ": " + path + ": " + Errno(errno));
+    return Status::Internal(key + ": " + path + ": " + Errno(errno));
   }
   if (!S_ISSOCK(st.st_mode)) {
     return Status::Config(key + ": " + path + " exists and is not a socket; not removing it");
@@ -62,12 +62,12 @@ Status RemoveStaleSocket(const std::string& key, const std::string& path) {
     int rc = connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun);
     close(fd);
     if (rc == 0) {
-      return Status::Config(key + ": " + path +
+      return Status::Internal(key + ": " + path +
                             ": another process is listening on it (is deskmilter already running?)");
     }
   }
   if (unlink(path.c_str()) != 0) {
-    return Status::Config(key + ": cannot remove stale socket " + path + ": " + Errno(errno));
+    return Status::Internal(key + ": cannot remove stale socket " + path + ": " + Errno(errno));
   }
   LogInfo("removed stale socket " + path);
   return Status::Ok();
@@ -171,7 +171,7 @@ Status OpenListener(const Config& config) {
       std::string why = access(dir.empty() ? "/" : dir.c_str(), W_OK) != 0
                             ? dir + " is not writable: " + Errno(errno)
                             : "see syslog for libmilter's reason";
-      return Status::Config(key + ": cannot listen on " + path + ": " + why);
+      return Status::Internal(key + ": cannot listen on " + path + ": " + why);
     }
     if (chmod(path.c_str(), static_cast<mode_t>(config.socket_mode)) != 0) {
       return Status::Config("milter.socket_mode: chmod " + path + ": " + Errno(errno));
@@ -187,7 +187,7 @@ Status OpenListener(const Config& config) {
     return Status::Config(key + ": '" + spec + "' has no port in 1..65535");
   }
   if (smfi_opensocket(true) != MI_SUCCESS) {
-    return Status::Config(key + ": cannot listen on " + spec + ": " +
+    return Status::Internal(key + ": cannot listen on " + spec + ": " +
                           DiagnoseBind(static_cast<int>(port), proto == "inet6"));
   }
   int n = SetNoDelayOnListeners(static_cast<int>(port));

@@ -17,8 +17,10 @@
 
 namespace desk::milter {
 
-// smfi_setconn + smfi_settimeout + smfi_opensocket with the preparation above. Errors are kConfig
-// (bad spec, a non-socket in the way, a live socket) or kInternal, naming milter.socket and why.
+// smfi_setconn + smfi_settimeout + smfi_opensocket with the preparation above. Errors name
+// milter.socket and why: kConfig for what only an edit of the file fixes (bad spec, a non-socket in
+// the way, a path too long), kInternal for what may pass by itself (the address or socket in use,
+// a directory not writable), so the daemon exits 1 and systemd's Restart= retries it.
 Status OpenListener(const Config& config);
 
 // Sets TCP_NODELAY on every listening TCP socket of this process bound to port. Returns how many

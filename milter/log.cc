@@ -1,8 +1,13 @@
 // See log.h.
 #include "milter/log.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
 
 #include <string>
 
@@ -11,11 +16,34 @@ namespace {
 
 bool g_syslog = false;
 
+// True when a syslog daemon (rsyslog, journald) takes datagrams on _PATH_LOG. syslog(3) drops
+// lines silently when nobody does, which would leave an admin with no log at all.
+bool SyslogReachable() {
+  const char* path = std::getenv("DESKMILTER_TEST_SYSLOG_PATH");  // tests: a path with no daemon
+  if (path == nullptr) path = _PATH_LOG;
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  if (std::strlen(path) >= sizeof sun.sun_path) return false;
+  std::strcpy(sun.sun_path, path);
+  for (int type : {SOCK_DGRAM, SOCK_STREAM}) {
+    int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    int rc = connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun);
+    close(fd);
+    if (rc == 0) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 void InitLog(bool to_syslog) {
-  g_syslog = to_syslog;
-  if (g_syslog) openlog("deskmilter", LOG_PID | LOG_NDELAY, LOG_MAIL);
+  g_syslog = to_syslog && SyslogReachable();
+  if (g_syslog) {
+    openlog("deskmilter", LOG_PID | LOG_NDELAY, LOG_MAIL);
+  } else if (to_syslog) {
+    Log(LogLevel::kWarning, "no syslog daemon reachable at /dev/log: logging to stderr");
+  }
 }
 
 void Log(LogLevel level, const std::string& line) {

@@ -14,7 +14,8 @@ namespace desk::milter {
 
 enum class LogLevel { kInfo, kWarning, kError };
 
-// to_syslog: openlog("deskmilter", LOG_PID, LOG_MAIL) and log there; else to stderr as
+// to_syslog: openlog("deskmilter", LOG_PID, LOG_MAIL) and log there, unless no syslog daemon
+// listens on /dev/log (then one warning and stderr, never nowhere); else to stderr as
 // "deskmilter[PID]: LINE". Call once, before threads start.
 void InitLog(bool to_syslog);
 

@@ -6,8 +6,9 @@
 //   deskmilter -c FILE [-n] [-f] [--help] [--version]
 //
 // Exit codes: 0 clean stop; 1 start-up or runtime failure (store, socket, libmilter); 64 usage;
-// 78 (EX_CONFIG) configuration error at start-up, a directory it writes missing or unwritable
-// included (config/dirs.h). -n exits 0 (config ok) or 1.
+// 78 (EX_CONFIG) configuration error at start-up (what an edit of the file fixes, a directory it
+// writes missing or unwritable included: config/dirs.h); a socket in use or a store that cannot be
+// opened is 1, so systemd retries. -n exits 0 (config ok) or 1.
 //
 // Signals. libmilter's own signal thread sigwait()s for SIGHUP, SIGTERM and SIGINT, and treats
 // SIGHUP like SIGTERM (stop). deskmilter wants SIGHUP to reload instead, so:
@@ -34,6 +35,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -43,6 +45,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -60,6 +63,7 @@
 #include "milter/listen.h"
 #include "milter/log.h"
 #include "milter/notify.h"
+#include "milter/transcript_worker.h"
 #include "milter/runtime.h"
 #include "milter/stats.h"
 
@@ -99,7 +103,8 @@ void Usage(FILE* out) {
                "       deskmilter --help | --version\n"
                "\n"
                "  -c, --config FILE  configuration file (TOML)\n"
-               "  -n, --check        load and validate FILE, print \"FILE: ok\" or the error, exit\n"
+               "  -n, --check        check FILE and, with scanning on, the virus database;\n"
+               "                     print \"FILE: ok\" or the error, exit\n"
                "  -f, --foreground   log to stderr (default: syslog, facility mail, unless\n"
                "                     stderr is a terminal); deskmilter never forks\n"
                "  -h, --help         this text and every configuration option\n"
@@ -197,7 +202,8 @@ Status ScannerFor(const Config& config, bool reload_now, std::shared_ptr<Scanner
   std::unique_ptr<ScannerHolder> holder;
   Status st = ScannerHolder::Create(options, &holder);
   if (!st.ok()) return st;
-  LogInfo("virus database loaded from " + options.database_dir + ": " +
+  LogInfo("virus database loaded from " + options.database_dir + ": version " +
+          std::to_string(holder->Get()->db_version()) + ", " +
           std::to_string(holder->Get()->signatures()) + " signatures");
   g_scanner = std::shared_ptr<ScannerHolder>(std::move(holder));
   g_scanner_options = options;
@@ -233,6 +239,42 @@ void ScannerLoop(std::atomic<bool>* stop) {
   }
 }
 
+// loops.installation_id when the file leaves it empty: a random id made at the first start and kept
+// in the store, so two default installations never take each other's mail for a loop (the old
+// fallback, milter.hostname, is "localhost" by default).
+Status WithInstallationId(TicketStore* store, std::shared_ptr<const Config>* config) {
+  if (!(*config)->installation_id.empty()) return Status::Ok();
+  unsigned char raw[12];
+  size_t got = 0;
+  while (got < sizeof raw) {
+    ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Status::Internal(std::string("getrandom: ") + std::strerror(errno));
+    got += static_cast<size_t>(n);
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string candidate;
+  for (unsigned char c : raw) {
+    candidate += kHex[c >> 4];
+    candidate += kHex[c & 15];
+  }
+  std::string id;
+  Status st = LmdbInstallationId(store, candidate, &id);
+  if (!st.ok()) return st;
+  auto copy = std::make_shared<Config>(**config);
+  copy->installation_id = id;
+  *config = std::move(copy);
+  return Status::Ok();
+}
+
+// "scanning on (database version V, N signatures)" or "scanning off", for the start line.
+std::string ScanningSummary(const std::shared_ptr<ScannerHolder>& scanner) {
+  if (scanner == nullptr) return "scanning off";
+  auto engine = scanner->Get();
+  return "scanning on (database version " + std::to_string(engine->db_version()) + ", " +
+         std::to_string(engine->signatures()) + " signatures)";
+}
+
 void Reload(const std::string& path, const Config& running, TicketStore* store) {
   std::shared_ptr<const Config> config;
   Status st = config::LoadFile(path, &config);
@@ -240,6 +282,7 @@ void Reload(const std::string& path, const Config& running, TicketStore* store) 
     std::vector<std::string> problems = config::CheckWritableDirs(*config, path);
     if (!problems.empty()) st = Status::Config(problems.front());
   }
+  if (st.ok()) st = WithInstallationId(store, &config);
   std::shared_ptr<ScannerHolder> scanner;
   if (st.ok()) st = ScannerFor(*config, /*reload_now=*/true, &scanner);
   std::unique_ptr<Engine> engine;
@@ -251,6 +294,34 @@ void Reload(const std::string& path, const Config& running, TicketStore* store) 
   WarnRestartOnly(running, *config);
   PublishEngine(std::shared_ptr<const Engine>(std::move(engine)));
   LogInfo("reloaded " + path + ": " + std::to_string(config->queues.size()) + " queue(s)");
+}
+
+// -n: everything start-up checks that needs neither the socket nor the store's lock: the file,
+// and with [scanner] enabled the virus database (present, loadable, with signatures). Prints
+// "FILE: ok" or the first error (naming file and key), exits 0 or 1.
+int Check(const Args& args) {
+  std::shared_ptr<const Config> config;
+  Status st = config::LoadFile(args.config, &config);
+  if (!st.ok()) {
+    std::fprintf(stderr, "%s\n", st.message().c_str());
+    return 1;
+  }
+  std::vector<std::string> problems = config::CheckWritableDirs(*config, args.config);
+  for (const std::string& p : problems) std::fprintf(stderr, "%s\n", p.c_str());
+  if (!problems.empty()) return 1;
+  if (config->scanner_enabled) {
+    std::unique_ptr<ScannerHolder> holder;
+    st = ScannerHolder::Create(ScannerOptionsFromConfig(*config), &holder);
+    if (!st.ok()) {
+      std::fprintf(stderr,
+                   "%s: scanner.database_dir: %s (set [scanner] enabled = false to run without "
+                   "virus scanning)\n",
+                   args.config.c_str(), st.message().c_str());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "%s: ok\n", args.config.c_str());
+  return 0;
 }
 
 int Run(const Args& args) {
@@ -270,6 +341,8 @@ int Run(const Args& args) {
   lmdb.map_size = static_cast<uint64_t>(config->store_map_mb) << 20;
   std::unique_ptr<TicketStore> store;
   st = OpenLmdbTicketStore(lmdb, &store);
+  if (!st.ok()) return Fatal("store.dir: " + config->store_dir + ": " + st.ToString(), 1);
+  st = WithInstallationId(store.get(), &config);
   if (!st.ok()) return Fatal("store.dir: " + config->store_dir + ": " + st.ToString(), 1);
 
   std::shared_ptr<ScannerHolder> scanner;
@@ -322,8 +395,10 @@ int Run(const Args& args) {
                               }});
   if (!st.ok()) return Fatal(args.config + ": " + st.message(), 1);
 
+  PurgeExpiredQuarantine(*config, static_cast<int64_t>(std::time(nullptr)));
   LogInfo("starting deskmilter " + std::string(kVersion) + " on " + config->socket + ", " +
-          std::to_string(config->queues.size()) + " queue(s), store " + config->store_dir);
+          std::to_string(config->queues.size()) + " queue(s), store " + config->store_dir +
+          ", " + ScanningSummary(scanner) + ", installation_id " + config->installation_id);
 
   int milter_rc = MI_SUCCESS;
   std::thread milter([&milter_rc] {
@@ -408,6 +483,7 @@ int Run(const Args& args) {
     std::fflush(nullptr);
     _exit(milter_rc == MI_SUCCESS ? 0 : 1);
   }
+  StopTranscriptWorker();  // before the store it reads is closed
   PublishEngine(nullptr);
   store.reset();
   LogInfo(milter_rc == MI_SUCCESS ? "stopped" : "stopped: smfi_main failed");
@@ -438,18 +514,6 @@ int main(int argc, char** argv) {
     Usage(stderr);
     return EX_USAGE;
   }
-  if (args.check) {
-    std::shared_ptr<const desk::Config> config;
-    desk::Status st = desk::config::LoadFile(args.config, &config);
-    if (!st.ok()) {
-      std::fprintf(stderr, "%s\n", st.message().c_str());
-      return 1;
-    }
-    std::vector<std::string> problems = desk::config::CheckWritableDirs(*config, args.config);
-    for (const std::string& p : problems) std::fprintf(stderr, "%s\n", p.c_str());
-    if (!problems.empty()) return 1;
-    std::fprintf(stderr, "%s: ok\n", args.config.c_str());
-    return 0;
-  }
+  if (args.check) return Check(args);
   return Run(args);
 }

@@ -11,7 +11,7 @@
 #   lib/systemd/system/deskmilter.service          Exec paths follow SBINDIR and SYSCONFDIR
 #   lib/sysusers.d/deskmilter.conf, lib/tmpfiles.d/deskmilter.conf
 #   share/man/man5/deskmilter.toml.5.gz, man8/deskmilter.8.gz, man8/deskctl.8.gz
-#   share/doc/deskmilter/                          README.md and docs/*.md
+#   share/doc/deskmilter/                          README.md, docs/*.md and docs/prometheus/ (alert rules)
 # DESTDIR is honoured everywhere, including by the config rule.
 include(GNUInstallDirs)
 
@@ -91,6 +91,7 @@ endforeach()
 add_custom_target(desk_man_pages ALL DEPENDS ${desk_man_gz})
 file(GLOB desk_docs ${PROJECT_SOURCE_DIR}/docs/*.md)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${desk_docs} DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/prometheus DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/config/deskmilter.example.toml
         DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 # The config: installed 0640 only when none is there, so `cmake --install` over a configured host

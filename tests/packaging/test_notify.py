@@ -31,6 +31,8 @@ HANG_LIMIT = 60.0  # seconds; only for a daemon that never answers
 
 
 def config_text(tmp, extra=""):
+    # deskmilter checks at start-up that the directories it writes exist (the store it creates).
+    os.makedirs(os.path.join(tmp, "spool"), exist_ok=True)
     return (
         "[milter]\n"
         f'socket = "unix:{tmp}/milter.sock"\n'

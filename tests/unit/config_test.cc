@@ -512,9 +512,11 @@ TEST(ConfigExample, LoadsWithTheIssuesValues) {
   std::shared_ptr<const Config> config;
   Status s = LoadFile(kExamplePath, &config);
   ASSERT_TRUE(s.ok()) << s.ToString();
-  EXPECT_EQ(config->socket, "inet:8899@127.0.0.1");
-  EXPECT_EQ(config->store_dir, "run/store");
-  EXPECT_EQ(config->spool_dir, "run/spool");
+  // The packaged layout the systemd unit may write (absolute: deskctl run from any directory finds
+  // the same store), and the socket spelling of docs/OPERATIONS.md for Debian's chrooted smtpd.
+  EXPECT_EQ(config->socket, "unix:/var/spool/postfix/deskmilter/deskmilter.sock");
+  EXPECT_EQ(config->store_dir, "/var/lib/deskmilter/store");
+  EXPECT_EQ(config->spool_dir, "/var/lib/deskmilter/spool");
   ASSERT_EQ(config->queues.size(), 2u);
   const QueueConfig& support = config->queues[0];
   EXPECT_EQ(support.name, "support");
@@ -523,6 +525,10 @@ TEST(ConfigExample, LoadsWithTheIssuesValues) {
             (std::vector<std::string>{"support@example.com", "*@help.example.com"}));
   EXPECT_EQ(support.default_address, "support@example.com");
   EXPECT_EQ(support.closed_reply, ClosedReply::kReopen);
+  // Regression: the example's login was "alice", which Postfix never reports ({auth_authen} is
+  // user@REALM, docs/AGENTS.md), so the agent's replies passed untouched.
+  ASSERT_EQ(support.agents.size(), 1u);
+  EXPECT_EQ(support.agents[0].login, "alice@example.com");
   const QueueConfig& billing = config->queues[1];
   EXPECT_EQ(billing.name, "billing");
   EXPECT_EQ(billing.addresses, std::vector<std::string>{"billing@example.com"});

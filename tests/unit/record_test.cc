@@ -258,7 +258,12 @@ TEST(ForgetTest, RequesterTicketLosesEverythingPersonal) {
     EXPECT_FALSE(m.message_id.empty());  // threading keeps working
   }
   EXPECT_EQ(p.messages[1].agent, "alice@staff.example");
-  EXPECT_EQ(p.blobs, (std::vector<std::string>{o1, o2, a1}));
+  EXPECT_EQ(p.blobs, (std::vector<std::string>{"attachment:" + a1, "original:" + o1,
+                                                "original:" + o2}));
+  EXPECT_EQ(BlobRefPath("/s", "original:" + o1), AttachmentStorePath("/s/originals", o1));
+  EXPECT_EQ(BlobRefPath("/s", "attachment:" + a1), AttachmentStorePath("/s", a1));
+  EXPECT_EQ(BlobRefPath("/s", "original:../x"), "");
+  EXPECT_EQ(BlobRefPath("/s", "other:" + a1), "");
   ASSERT_EQ(p.events.size(), 1u);  // the created event; the mid: URL stays
   EXPECT_EQ(p.events[0].seq, 1u);
   EXPECT_EQ(p.note.type, "forgotten");
@@ -284,7 +289,7 @@ TEST(ForgetTest, OtherTicketLosesOnlyThePersonsMessages) {
   EXPECT_EQ(p.messages[0].body, "Body 1");  // Carol's mail stays, without Bob in To
   EXPECT_EQ(p.messages[0].to.size(), 1u);
   EXPECT_EQ(p.messages[1].body, "");
-  EXPECT_EQ(p.blobs, std::vector<std::string>{std::string(64, '4')});
+  EXPECT_EQ(p.blobs, std::vector<std::string>{"original:" + std::string(64, '4')});
   EXPECT_EQ(p.fields.participants, std::vector<std::string>{"carol@example.com"});
   // Nothing of Dave here.
   EXPECT_FALSE(PlanForget("dave@example.com", t, msgs, {}, 99, &p));

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <regex>
 #include <string>
 
 namespace desk {
@@ -27,7 +28,7 @@ class TempDir {
 };
 
 // Output of a shell command; fails the test when it exits non-zero.
-std::string Run(const std::string& cmd) {
+std::string Shell(const std::string& cmd) {
   std::string out;
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) {
@@ -122,15 +123,15 @@ TEST(TranscriptPdfTest, EveryBodyAndFieldIsInTheText) {
   Fixture f = Multilingual();
   const std::string pdf = dir.path() + "/t.pdf";
   ASSERT_TRUE(WriteTranscriptPdf(f.t, f.messages, f.events, pdf).ok());
-  const std::string text = NoSpace(Run("pdftotext -enc UTF-8 '" + pdf + "' -"));
+  const std::string text = NoSpace(Shell("pdftotext -enc UTF-8 '" + pdf + "' -"));
   for (const TicketMessage& m : f.messages) {
     EXPECT_NE(text.find(NoSpace(m.body)), std::string::npos) << "missing body: " << m.body;
     EXPECT_NE(text.find(NoSpace(m.from.address)), std::string::npos) << m.from.address;
   }
-  for (const std::string& want :
-       {"Ticket#42", "Queue:support", "Brand:Acme", "Status:open", "ИванПетров", "счёт.pdf",
+  for (const std::string& want : std::vector<std::string>{
+           "Ticket#42", "Queue:support", "Brand:Acme", "Status:open", "ИванПетров", "счёт.pdf",
         "application/pdf", f.messages[0].attachments[0].sha256, "inbound", "outbound", "created",
-        "page1of1"}) {
+        "page1of"}) {
     EXPECT_NE(text.find(NoSpace(want)), std::string::npos) << "missing: " << want;
   }
 }
@@ -142,11 +143,11 @@ TEST(TranscriptPdfTest, ArabicIsShapedAndKept) {
   f.messages[0].body = "مرحبا بكم في مكتب المساعدة";
   const std::string pdf = dir.path() + "/ar.pdf";
   ASSERT_TRUE(WriteTranscriptPdf(f.t, f.messages, f.events, pdf).ok());
-  const std::string text = Run("pdftotext -enc UTF-8 '" + pdf + "' -");
+  const std::string text = Shell("pdftotext -enc UTF-8 '" + pdf + "' -");
   // pdftotext gives a right-to-left line in logical order.
   EXPECT_NE(NoSpace(text).find(NoSpace(f.messages[0].body)), std::string::npos) << text;
   // The fonts used are real fonts, not a fallback box: pdffonts lists a Noto Arabic face.
-  EXPECT_NE(Run("pdffonts '" + pdf + "'").find("Arabic"), std::string::npos);
+  EXPECT_NE(Shell("pdffonts '" + pdf + "'").find("Arabic"), std::string::npos);
 }
 
 TEST(TranscriptPdfTest, LongBodyWrapsAndPaginates) {
@@ -159,14 +160,18 @@ TEST(TranscriptPdfTest, LongBodyWrapsAndPaginates) {
   f.messages[1].body = body;
   const std::string pdf = dir.path() + "/long.pdf";
   ASSERT_TRUE(WriteTranscriptPdf(f.t, f.messages, f.events, pdf).ok());
-  const std::string info = Run("pdfinfo '" + pdf + "'");
+  const std::string info = Shell("pdfinfo '" + pdf + "'");
   const size_t at = info.find("Pages:");
   ASSERT_NE(at, std::string::npos);
   const int pages = std::atoi(info.c_str() + at + 6);
   EXPECT_GT(pages, 10);
-  const std::string text = NoSpace(Run("pdftotext -enc UTF-8 '" + pdf + "' -"));
+  // Page footers interrupt the body where it crosses a page: take them out first.
+  const std::string text = NoSpace(std::regex_replace(
+      Shell("pdftotext -enc UTF-8 '" + pdf + "' -"), std::regex("Ticket #42 - page \\d+ of \\d+"),
+      ""));
   EXPECT_NE(text.find(NoSpace(body)), std::string::npos) << "long body not intact";
-  EXPECT_NE(text.find("page" + std::to_string(pages) + "of" + std::to_string(pages)),
+  EXPECT_NE(NoSpace(Shell("pdftotext '" + pdf + "' -"))
+                .find("page" + std::to_string(pages) + "of" + std::to_string(pages)),
             std::string::npos);
   for (const TicketMessage& m : f.messages) {
     EXPECT_NE(text.find(NoSpace(m.body)), std::string::npos);
@@ -181,9 +186,9 @@ TEST(TranscriptPdfTest, PageLimitCutsVisibly) {
   o.max_pages = 3;
   const std::string pdf = dir.path() + "/cut.pdf";
   ASSERT_TRUE(WriteTranscriptPdf(f.t, f.messages, f.events, pdf, o).ok());
-  const std::string info = Run("pdfinfo '" + pdf + "'");
-  EXPECT_NE(info.find("Pages:          3"), std::string::npos) << info;
-  EXPECT_NE(NoSpace(Run("pdftotext '" + pdf + "' -")).find("transcriptcutat3pages"),
+  const std::string info = Shell("pdfinfo '" + pdf + "'");
+  EXPECT_NE(info.find("Pages:           3\n"), std::string::npos) << info;
+  EXPECT_NE(NoSpace(Shell("pdftotext '" + pdf + "' -")).find("transcriptcutat3pages"),
             std::string::npos);
 }
 
@@ -197,7 +202,7 @@ TEST(TranscriptPdfTest, HostileTextIsSanitised) {
   f.messages[0].body = "<b>not bold</b> & \x01\xfe";
   const std::string pdf = dir.path() + "/h.pdf";
   ASSERT_TRUE(WriteTranscriptPdf(f.t, f.messages, f.events, pdf).ok());
-  EXPECT_NE(Run("pdftotext -enc UTF-8 '" + pdf + "' -").find("<b>not bold</b> &"),
+  EXPECT_NE(Shell("pdftotext -enc UTF-8 '" + pdf + "' -").find("<b>not bold</b> &"),
             std::string::npos);
 }
 

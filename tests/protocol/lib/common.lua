@@ -39,13 +39,18 @@ function connect()
   return conn
 end
 
--- Sends one message: msg = {from=, rcpts={...}, qid=, data_qid=, headers={{name, value}, ...},
--- body=}. qid is sent as macro i at MAIL (Sendmail), data_qid at DATA (Postfix).
+-- Sends one message: msg = {from=, rcpts={...}, qid=, data_qid=, auth=, headers={{name, value},
+-- ...}, body=}; auth is the SASL login sent as {auth_authen} at MAIL. qid is sent as macro i at MAIL (Sendmail), data_qid at DATA (Postfix).
 -- Stops after DATA when the filter answers there (accept for mail that is not support mail) and
 -- returns that reply; otherwise returns the end-of-message reply.
 function send_message(conn, msg)
-  if msg.qid ~= nil then
+  if msg.qid ~= nil and msg.auth ~= nil then
+    check(mt.macro(conn, SMFIC_MAIL, "i", msg.qid, "{auth_authen}", msg.auth) == nil,
+          "mt.macro(i, auth_authen) failed")
+  elseif msg.qid ~= nil then
     check(mt.macro(conn, SMFIC_MAIL, "i", msg.qid) == nil, "mt.macro(i) failed")
+  elseif msg.auth ~= nil then
+    check(mt.macro(conn, SMFIC_MAIL, "{auth_authen}", msg.auth) == nil, "mt.macro(auth) failed")
   end
   check(mt.mailfrom(conn, msg.from) == nil, "mt.mailfrom failed")
   expect_reply(conn, SMFIR_CONTINUE, "MAIL FROM " .. msg.from)
