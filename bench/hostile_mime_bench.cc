@@ -7,9 +7,13 @@
 // refusing must be as cheap as parsing. Prints a Markdown table (case, MB, result, best of 5 ms,
 // ms/MB) for docs/BENCHMARKS.md.
 //
+// The container rows (uuencode/yEnc blocks, TNEF, a base64 message/rfc822) time the files found in
+// them too: each is decoded into its own spool and hashed.
+//
 // Not part of the test command; no timed assertions. Single-threaded.
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -68,6 +72,78 @@ std::string Deep(int depth) {
   return m;
 }
 
+// Containers (docs/ATTACHMENTS.md): blocks in a text body, TNEF, a base64 message/rfc822.
+std::string TextBody(const std::string& text) {
+  return Header() + "Content-Type: text/plain\n\n" + text;
+}
+
+std::string UuBlock(size_t bytes) {
+  std::string b = "begin 644 big.bin\n";
+  const std::string line = "M" + std::string(60, 'A') + "\n";
+  while (b.size() < bytes) b += line;
+  return b + "`\nend\n";
+}
+
+std::string YencBlock(size_t bytes) {
+  std::string b = "=ybegin line=128 size=1 name=y.bin\n";
+  const std::string line = std::string(128, 'a') + "\n";
+  while (b.size() < bytes) b += line;
+  return b + "=yend\n";
+}
+
+std::string FalseUuStarts(size_t bytes) {
+  std::string b;
+  while (b.size() < bytes) b += "begin 644 x\nnot a data line at all, just prose here\n";
+  return b;
+}
+
+std::string Base64(const std::string& in) {
+  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t i = 0; i < in.size(); i += 3) {
+    uint32_t n = uint32_t(uint8_t(in[i])) << 16;
+    if (i + 1 < in.size()) n |= uint32_t(uint8_t(in[i + 1])) << 8;
+    if (i + 2 < in.size()) n |= uint8_t(in[i + 2]);
+    out += k[n >> 18 & 63];
+    out += k[n >> 12 & 63];
+    out += i + 1 < in.size() ? k[n >> 6 & 63] : '=';
+    out += i + 2 < in.size() ? k[n & 63] : '=';
+    if (i % 57 == 54) out += '\n';
+  }
+  return out + "\n";
+}
+
+std::string Le(uint32_t v, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += char(v >> (8 * i) & 0xFF);
+  return out;
+}
+
+std::string TnefAttr(uint8_t level, uint32_t id, const std::string& data) {
+  return std::string(1, char(level)) + Le(id, 4) + Le(uint32_t(data.size()), 4) + data + Le(0, 2);
+}
+
+// A winmail.dat of n files of size bytes each, base64 in a multipart.
+std::string Tnef(int n, size_t size) {
+  std::string t = Le(0x223E9F78, 4) + Le(0, 2);
+  for (int i = 0; i < n; ++i) {
+    t += TnefAttr(2, 0x00069002, std::string(14, '\0')) +
+         TnefAttr(2, 0x00018010, "F" + std::to_string(i) + ".BIN") +
+         TnefAttr(2, 0x0006800F, std::string(size, char('a' + i % 26)));
+  }
+  return Header() + "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+                    "hi\n--b\nContent-Type: application/ms-tnef\n"
+                    "Content-Transfer-Encoding: base64\n\n" +
+         Base64(t) + "--b--\n";
+}
+
+// A base64 message/rfc822 (decoded and parsed again) holding inner.
+std::string Base64Message(const std::string& inner) {
+  return Header() + "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+                    "hi\n--b\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n" +
+         Base64(inner) + "--b--\n";
+}
+
 double BestMs(const std::function<void()>& f) {
   double best = 1e18;
   for (int i = 0; i < 5; ++i) {
@@ -96,6 +172,12 @@ int main() {
       {"5,000 parts (over the limit)", ManyParts(5000)},
       {"nesting depth 20 (at the limit)", Deep(19)},
       {"nesting depth 5,000 (over the limit)", Deep(5000)},
+      {"uuencoded block of 10 MB in a text body", TextBody(UuBlock(10 * 1000 * 1000))},
+      {"yEnc block of 10 MB in a text body", TextBody(YencBlock(10 * 1000 * 1000))},
+      {"10 MB of 'begin 644' lines that start no block", TextBody(FalseUuStarts(10 * 1000 * 1000))},
+      {"TNEF of 496 files of 20 KB (at the limit)", Tnef(496, 20000)},
+      {"TNEF of 5,000 files (over the limit)", Tnef(5000, 1000)},
+      {"base64 message/rfc822 of 490 parts (at the limit)", Base64Message(ManyParts(490))},
   };
   std::printf("| case | MB | result | best of 5, ms | ms/MB |\n|---|---:|---|---:|---:|\n");
   for (const Case& c : cases) {

@@ -361,6 +361,11 @@ Status AttachmentCollector::BuildStrippedBody(const Spool& spool, const ParsedMe
     }
   }
   std::sort(cuts.begin(), cuts.end(), [](const Cut& a, const Cut& b) { return a.from < b.from; });
+  // Files found inside one MIME part (a TNEF, an attached message, text blocks) share its range:
+  // the part is cut once.
+  cuts.erase(std::unique(cuts.begin(), cuts.end(),
+                         [](const Cut& a, const Cut& b) { return a.from == b.from && a.to == b.to; }),
+             cuts.end());
   for (size_t k = 1; k < cuts.size(); ++k) {
     if (cuts[k].from < cuts[k - 1].to) {
       *cuttable = false;

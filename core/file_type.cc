@@ -17,7 +17,10 @@ constexpr std::string_view kOdfPrefix = "application/vnd.oasis.opendocument.";
 // Types that run code. libmagic 5.44 names a PE "application/vnd.microsoft.portable-executable",
 // a bare DOS header "application/x-dosexec", an ELF "application/x-executable" / "x-sharedlib" /
 // "x-pie-executable", a Mach-O "application/x-mach-binary".
-constexpr std::array<std::string_view, 17> kExecutableTypes = {
+// Documents that run script or code when opened are classed by what they can do: a CHM
+// ("application/vnd.ms-htmlhelp", libmagic 5.44) runs script, WinHelp runs macros, a shortcut
+// starts a program; the "application/vnd.ms-" document rule below must never see them.
+constexpr std::array<std::string_view, 24> kExecutableTypes = {
     "application/vnd.microsoft.portable-executable",
     "application/x-dosexec",
     "application/x-msdownload",
@@ -35,6 +38,13 @@ constexpr std::array<std::string_view, 17> kExecutableTypes = {
     "application/x-java-applet",
     "text/x-shellscript",
     "text/x-msdos-batch",
+    "application/vnd.ms-htmlhelp",
+    "application/x-chm",
+    "application/winhelp",
+    "application/x-winhelp",
+    "application/x-ms-shortcut",
+    "application/hta",
+    "text/x-vbscript",
 };
 
 constexpr std::array<std::string_view, 23> kArchiveTypes = {
@@ -63,11 +73,15 @@ constexpr std::array<std::string_view, 23> kArchiveTypes = {
     "application/x-iso9660-image",
 };
 
-// Extensions that run code when opened on a desktop, Windows above all.
-constexpr std::array<std::string_view, 28> kExecutableExtensions = {
+// Extensions that run code when opened on a desktop, Windows above all. The second block are
+// "documents" that run script or start programs: compiled HTML help, WinHelp, scriptlets, Internet
+// and settings shortcuts, Excel web queries and add-ins, ClickOnce and Java Web Start files.
+constexpr std::array<std::string_view, 42> kExecutableExtensions = {
     "exe", "dll", "bat", "cmd", "scr", "com", "pif",    "cpl",         "msi", "msp",
     "msc", "vbs", "vbe", "js",  "jse", "wsf", "wsh",    "hta",         "ps1", "lnk",
     "jar", "reg", "sys", "ocx", "drv", "scf", "gadget", "application",
+    "chm", "hlp", "sct", "wsc", "url", "iqy", "settingcontent-ms", "appref-ms", "xll", "jnlp",
+    "psc1", "msh", "vb", "inf",
 };
 
 // Document types outside text/*, application/vnd.ms-*, OOXML and ODF.

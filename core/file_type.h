@@ -18,6 +18,8 @@
 //   are executable when libmagic says so (text/x-shellscript, text/x-msdos-batch) or when the name
 //   ends in an extension Windows runs (.exe .bat .cmd .scr .com .js .vbs ...), see
 //   IsExecutableName().
+// - Documents that can run code are executable, not documents: a CHM (compiled HTML help runs
+//   script), WinHelp, Windows shortcuts and HTML applications, by type and by name.
 //
 // Limits: give Detect() at least the first kDetectBytes of the decoded content (or all of it when
 // shorter); libmagic misreads zips and PE files cut to a few dozen bytes.
@@ -75,7 +77,8 @@ Category CategoryOf(std::string_view mime, std::string_view filename);
 std::string ExtensionOf(std::string_view filename);
 
 // True when the name ends in an extension that runs code when opened (exe, dll, bat, cmd, scr, com,
-// pif, cpl, msi, js, vbs, ps1, hta, jar, lnk, ...).
+// pif, cpl, msi, js, vbs, ps1, hta, jar, lnk, ...), including document-like types that run script or
+// start programs (chm, hlp, sct, wsc, url, iqy, settingcontent-ms, xll, jnlp, ...).
 bool IsExecutableName(std::string_view filename);
 
 // Given the entry names of a zip container, the office MIME type it is ("[Content_Types].xml" with

@@ -67,8 +67,8 @@ struct ParsedMessage {
 
   uint64_t size_bytes = 0;  // size of the raw message as received
   uint64_t body_offset = 0; // where the body starts in the raw message (after the blank line)
-  int mime_parts = 0;       // number of MIME parts seen
-  int mime_depth = 0;       // deepest nesting seen
+  int mime_parts = 0;       // number of MIME parts seen, files found in containers included
+  int mime_depth = 0;       // deepest nesting seen, containers included
 };
 
 }  // namespace desk

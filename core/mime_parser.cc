@@ -27,8 +27,15 @@
 //
 // Part paths follow IMAP: the children of the root multipart are "1", "2", ...; a single-part
 // message's body is "1"; an attached message at "2" has its parts at "2.1", "2.2", ....
-// mime_parts counts every entity (leaves, multiparts, message/rfc822 wrappers); mime_depth is the
-// number of containers above the deepest entity (0 for a single-part mail).
+// mime_parts counts every entity (leaves, multiparts, message/rfc822 wrappers) and every file
+// found inside a container (TNEF, a decoded message's entities, text blocks); mime_depth is the
+// number of containers above the deepest entity or file (0 for a single-part mail).
+//
+// Containers inside decoded leaves (docs/ATTACHMENTS.md): a TNEF stream (core/tnef.h), a
+// message/rfc822 leaf in base64 or quoted-printable or a part named *.eml (parsed again from its
+// decoded bytes), uuencode / yEnc / BinHex blocks in text/plain (core/text_attachments.h). Their
+// files reach the visitor like attachments, at paths such as "2/setup.exe" or "2.1", with the raw
+// offsets of the MIME part that holds them.
 //
 // Thread-safety: GMime objects are per call; InitMimeLibrary runs g_mime_init once.
 #include "core/mime_parser.h"
@@ -47,8 +54,11 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/file_type.h"
 #include "core/mime_scan.h"
 #include "core/sha256.h"
+#include "core/text_attachments.h"
+#include "core/tnef.h"
 
 namespace desk {
 namespace {
@@ -56,6 +66,9 @@ namespace {
 constexpr int64_t kHtmlBytesPerChar = 16;
 constexpr int64_t kMinHtmlBytes = 256 * 1024;
 constexpr size_t kReadChunk = 16 * 1024;
+// The largest TNEF container read into memory to list its files, and the largest file decoded
+// from a text block; beyond either the structure is "malformed" (held), never passed unlooked.
+constexpr uint64_t kMaxContainerBytes = 64ull << 20;
 
 struct GObjectUnref {
   void operator()(gpointer p) const {
@@ -468,6 +481,90 @@ void FindAmbiguities(GMimeObject* obj, const std::string& path, std::vector<std:
   }
 }
 
+// The raw Content-Type value continues after "type/subtype" with something other than ';' or a
+// comment: `multipart/mixed boundary="b"` loses its boundary for GMime, but not for every reader.
+bool ParamsWithoutSemicolon(std::string_view v) {
+  size_t i = v.find('/');
+  if (i == std::string_view::npos) return false;
+  ++i;
+  while (i < v.size() && v[i] != ';' && v[i] != ' ' && v[i] != '\t' && v[i] != '\r' &&
+         v[i] != '\n' && v[i] != '(') {
+    ++i;
+  }
+  int comment = 0;
+  for (; i < v.size(); ++i) {
+    char c = v[i];
+    if (comment > 0) {
+      if (c == '(') ++comment;
+      if (c == ')') --comment;
+      continue;
+    }
+    if (c == '(') ++comment;
+    else if (c == ';') return false;
+    else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') return true;
+  }
+  return false;
+}
+
+// Whether the text GMime left outside any part (a multipart's prologue or epilogue) holds something
+// another reader could take for a part: a line that starts like a boundary ("--") or like a part
+// header ("Content-"). Bounces whose returned message was cut after its headers hold only prose
+// there ("This is a multi-part message in MIME format..."): nothing to find, not malformed.
+bool MayHoldParts(const char* text) {
+  if (text == nullptr) return false;
+  std::string_view t(text);
+  for (size_t pos = 0; pos < t.size();) {
+    size_t nl = t.find('\n', pos);
+    std::string_view line = t.substr(pos, nl == std::string_view::npos ? t.npos : nl - pos);
+    if (line.substr(0, 2) == "--") return true;
+    if (line.size() >= 8 && g_ascii_strncasecmp(line.data(), "content-", 8) == 0) return true;
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+  }
+  return false;
+}
+
+// Records structure that cannot be read one way only. A multipart without parts (when the text
+// GMime left outside parts could hold one, see MayHoldParts), or without a boundary, or with a transfer encoding other than 7bit/8bit/binary (RFC 2045 forbids encoding a
+// multipart or message/rfc822 entity: readers that decode it see parts GMime does not, so we do not
+// guess: malformed); parameters after the type without their ';' on a multipart, a message, or a
+// leaf whose lost parameter names a file.
+void FindStructureProblems(GMimeObject* obj, const std::string& path,
+                           std::vector<std::string>* out) {
+  const std::string where = path.empty() ? "top" : path;
+  GMimeHeaderList* list = g_mime_object_get_header_list(obj);
+  int n = list != nullptr ? g_mime_header_list_get_count(list) : 0;
+  const bool container = GMIME_IS_MULTIPART(obj) || GMIME_IS_MESSAGE_PART(obj);
+  for (int i = 0; i < n; ++i) {
+    GMimeHeader* h = g_mime_header_list_get_header_at(list, i);
+    const char* name = g_mime_header_get_name(h);
+    if (name == nullptr || g_mime_header_get_offset(h) < 0) continue;
+    std::string value = Lower(Unfold(g_mime_header_get_raw_value(h)));
+    if (SameName(name, "Content-Type") && ParamsWithoutSemicolon(value) &&
+        (container || value.find("name") != std::string::npos)) {
+      out->push_back(where + ": Content-Type parameters without their ';'");
+    }
+    if (container && SameName(name, "Content-Transfer-Encoding")) {
+      std::string_view cte = Trim(value);
+      if (cte != "7bit" && cte != "8bit" && cte != "binary") {
+        out->push_back(where + ": " + (GMIME_IS_MULTIPART(obj) ? "multipart" : "message") +
+                       " with Content-Transfer-Encoding " + std::string(cte));
+      }
+    }
+  }
+  if (!GMIME_IS_MULTIPART(obj)) return;
+  GMimeMultipart* mp = GMIME_MULTIPART(obj);
+  if (g_mime_multipart_get_count(mp) == 0 &&
+      (MayHoldParts(g_mime_multipart_get_prologue(mp)) ||
+       MayHoldParts(g_mime_multipart_get_epilogue(mp)))) {
+    out->push_back(where + ": multipart with no parts");
+  }
+  const char* boundary = g_mime_object_get_content_type_parameter(obj, "boundary");
+  if (boundary == nullptr || boundary[0] == '\0') {
+    out->push_back(where + ": multipart without a boundary");
+  }
+}
+
 // Every value of parameter param in list (duplicates included).
 void ParamValues(GMimeParamList* list, const char* param, std::vector<std::string>* out) {
   if (list == nullptr) return;
@@ -557,16 +654,67 @@ bool FindBody(GMimeObject* obj, const char* subtype, GMimeObject* alternative, B
   return true;
 }
 
+// A GMime stream over a spool, without copying it: a memory stream over the spool's buffer (which
+// *borrowed describes and must outlive the stream), or a file stream over a dup() of its fd.
+Status OpenStream(const Spool& spool, GByteArray* borrowed, GPtr<GMimeStream>* stream) {
+  if (spool.on_disk()) {
+    int fd = dup(spool.fd());
+    if (fd < 0) return Status::Internal(std::string("mime: dup: ") + std::strerror(errno));
+    stream->reset(g_mime_stream_fs_new_with_bounds(fd, 0, static_cast<gint64>(spool.size())));
+  } else {
+    borrowed->data = reinterpret_cast<guint8*>(const_cast<char*>(spool.data().data()));
+    borrowed->len = static_cast<guint>(spool.data().size());
+    stream->reset(g_mime_stream_mem_new_with_byte_array(borrowed));
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream->get()), FALSE);
+  }
+  return Status::Ok();
+}
+
+// A file name as one component of a part path ("2/winmail.dat/setup.exe").
+std::string PathComponent(const std::string& name) {
+  std::string out = name.empty() ? "unnamed" : name.substr(0, 200);
+  for (char& c : out) {
+    if (c == '/' || c == '\\') c = '_';
+  }
+  return out;
+}
+
+// Whether a decoded leaf is a mail to be read as one: declared message/rfc822 or message/global
+// (in any transfer encoding: GMime keeps a base64 one as an opaque leaf), or named *.eml.
+bool IsMessageLeaf(const AttachmentInfo& info) {
+  if (info.declared_type == "message/rfc822" || info.declared_type == "message/global") {
+    return true;
+  }
+  if (ExtensionOf(info.filename) == "eml") return true;
+  for (const std::string& n : info.other_names) {
+    if (ExtensionOf(n) == "eml") return true;
+  }
+  return false;
+}
+
+// Walks the tree GMime built and lists attachments (see the file comment). Containers inside
+// decoded leaves are opened too (Expand): a TNEF stream, a message in any transfer encoding, and
+// uuencode/yEnc/BinHex blocks in text/plain; each file found reaches the visitor like any
+// attachment, with a part path that says where it came from and the raw offsets of the MIME part
+// that holds it (stripping it cuts that part). Every file found counts as a MIME part against
+// max_mime_parts, and every container level against max_mime_depth.
 class Lister {
  public:
   Lister(const BodyChoice& body, const ParseLimits& limits, AttachmentVisitor* visitor,
          ParsedMessage* out)
-      : body_(body), limits_(limits), visitor_(visitor), msg_(out), out_(&out->attachments) {}
+      : body_(body),
+        limits_(limits),
+        visitor_(visitor),
+        msg_(out),
+        out_(&out->attachments),
+        parts_(out->mime_parts) {}
 
-  // path: this entity's IMAP path ("" for the root multipart of the mail).
-  Status Visit(GMimeObject* obj, const std::string& path, bool in_body_alternative) {
+  // path: this entity's IMAP path ("" for the root multipart of the mail); depth: the number of
+  // containers above it, as CountTree counts.
+  Status Visit(GMimeObject* obj, const std::string& path, bool in_body_alternative, int depth) {
     if (obj == nullptr) return Status::Ok();
     FindAmbiguities(obj, path, &msg_->mime_ambiguities);
+    FindStructureProblems(obj, path, &msg_->mime_ambiguities);
     if (obj == body_.alternative) in_body_alternative = true;
     if (GMIME_IS_MULTIPART(obj)) {
       GMimeMultipart* mp = GMIME_MULTIPART(obj);
@@ -574,7 +722,7 @@ class Lister {
       for (int i = 0; i < n; ++i) {
         std::string child =
             path.empty() ? std::to_string(i + 1) : path + "." + std::to_string(i + 1);
-        Status s = Visit(g_mime_multipart_get_part(mp, i), child, in_body_alternative);
+        Status s = Visit(g_mime_multipart_get_part(mp, i), child, in_body_alternative, depth + 1);
         if (!s.ok()) return s;
       }
       return Status::Ok();
@@ -583,10 +731,13 @@ class Lister {
       GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
       if (inner == nullptr) return Status::Ok();
       FindAmbiguities(GMIME_OBJECT(inner), path, &msg_->mime_ambiguities);
-      return VisitMessageBody(g_mime_message_get_mime_part(inner), path);
+      return VisitMessageBody(g_mime_message_get_mime_part(inner), path, depth + 1);
     }
-    if (!GMIME_IS_PART(obj) || obj == body_.part) return Status::Ok();
+    if (!GMIME_IS_PART(obj)) return Status::Ok();
     std::string type = MimeType(obj);
+    if (obj == body_.part) {
+      return type == "text/plain" ? ScanBody(GMIME_PART(obj), path, depth) : Status::Ok();
+    }
     if (in_body_alternative && (type == "text/plain" || type == "text/html") &&
         !IsAttachmentLike(obj)) {
       return Status::Ok();
@@ -599,40 +750,205 @@ class Lister {
     info.inline_disposition =
         disposition != nullptr && g_ascii_strcasecmp(disposition, "inline") == 0;
     info.other_names = OtherNames(obj, info.filename);
-    info.raw_header_offset = HeaderOffset(obj);
-    if (GMimeDataWrapper* content = g_mime_part_get_content(GMIME_PART(obj))) {
-      GMimeStream* raw = g_mime_data_wrapper_get_stream(content);
-      if (raw != nullptr && raw->bound_start >= 0 && raw->bound_end >= raw->bound_start) {
-        info.raw_content_start = raw->bound_start;
-        info.raw_content_end = raw->bound_end;
-      }
-    }
-    std::unique_ptr<Spool> decoded;
-    if (visitor_ != nullptr) {
-      decoded = std::make_unique<Spool>(limits_.decode_dir, limits_.decode_threshold);
-    }
-    Status s = DecodeContent(GMIME_PART(obj), &info, decoded.get());
+    SetRawOffsets(obj, &info);
+    Spool decoded(limits_.decode_dir, limits_.decode_threshold);
+    Status s = DecodeContent(GMIME_PART(obj), &info, &decoded);
     if (!s.ok()) return s;
-    if (visitor_ != nullptr) {
-      s = visitor_->OnAttachment(info, *decoded);
-      if (!s.ok()) return s;
-    }
-    out_->push_back(std::move(info));
-    return Status::Ok();
+    return Judge(std::move(info), decoded, depth);
   }
 
-  // The body of a message whose own path is message_path ("" for the mail itself).
-  Status VisitMessageBody(GMimeObject* root, const std::string& message_path) {
-    if (root != nullptr && GMIME_IS_MULTIPART(root)) return Visit(root, message_path, false);
-    return Visit(root, message_path.empty() ? "1" : message_path + ".1", false);
+  // The body of a message whose own path is message_path ("" for the mail itself); depth: the
+  // depth of that body's root entity.
+  Status VisitMessageBody(GMimeObject* root, const std::string& message_path, int depth) {
+    if (root != nullptr && GMIME_IS_MULTIPART(root)) {
+      return Visit(root, message_path, false, depth);
+    }
+    return Visit(root, message_path.empty() ? "1" : message_path + ".1", false, depth);
   }
 
  private:
+  // Raw offsets of the MIME part in the mail; inside a decoded container, those of the part that
+  // holds it.
+  void SetRawOffsets(GMimeObject* obj, AttachmentInfo* info) const {
+    if (holder_ != nullptr) {
+      info->raw_header_offset = holder_->raw_header_offset;
+      info->raw_content_start = holder_->raw_content_start;
+      info->raw_content_end = holder_->raw_content_end;
+      return;
+    }
+    info->raw_header_offset = HeaderOffset(obj);
+    if (GMimeDataWrapper* content = g_mime_part_get_content(GMIME_PART(obj))) {
+      GMimeStream* raw = g_mime_data_wrapper_get_stream(content);
+      if (raw != nullptr && raw->bound_start >= 0 && raw->bound_end >= raw->bound_start) {
+        info->raw_content_start = raw->bound_start;
+        info->raw_content_end = raw->bound_end;
+      }
+    }
+  }
+
+  // Hands a decoded attachment to the visitor, lists it, then opens it if it is a container.
+  Status Judge(AttachmentInfo info, const Spool& content, int depth) {
+    if (visitor_ != nullptr) {
+      Status s = visitor_->OnAttachment(info, content);
+      if (!s.ok()) return s;
+    }
+    out_->push_back(info);
+    return Expand(info, content, depth);
+  }
+
+  // A file found inside a container: counted, then judged like any attachment.
+  Status Extracted(const AttachmentInfo& parent, std::string name,
+                   std::vector<std::string> other_names, std::string declared,
+                   const Spool& content, int depth) {
+    ++parts_;
+    if (parts_ > limits_.max_mime_parts) {
+      return MimeLimitError("parts", parts_, limits_.max_mime_parts);
+    }
+    if (depth > limits_.max_mime_depth) {
+      return MimeLimitError("depth", depth, limits_.max_mime_depth);
+    }
+    msg_->mime_parts = static_cast<int>(parts_);
+    msg_->mime_depth = std::max(msg_->mime_depth, depth);
+    AttachmentInfo info;
+    info.part_path = parent.part_path + "/" + PathComponent(name);
+    info.filename = std::move(name);
+    info.other_names = std::move(other_names);
+    info.declared_type = declared.empty() ? "application/octet-stream" : Lower(std::move(declared));
+    info.size = content.size();
+    Status s = content.Sha256Hex(&info.sha256);
+    if (!s.ok()) return s;
+    info.raw_header_offset = parent.raw_header_offset;
+    info.raw_content_start = parent.raw_content_start;
+    info.raw_content_end = parent.raw_content_end;
+    return Judge(std::move(info), content, depth);
+  }
+
+  Status Expand(const AttachmentInfo& info, const Spool& content, int depth) {
+    std::string head;
+    Status s = content.Read(0, 4, &head);
+    if (!s.ok()) return s;
+    if (IsTnef(head)) return ExpandTnef(info, content, depth);
+    if (IsMessageLeaf(info)) return ExpandMessage(info, content, depth);
+    if (info.declared_type == "text/plain") return ExpandText(info, content, depth);
+    return Status::Ok();
+  }
+
+  Status ExpandTnef(const AttachmentInfo& info, const Spool& content, int depth) {
+    if (content.size() > kMaxContainerBytes) {
+      msg_->mime_ambiguities.push_back(info.part_path + ": TNEF of " +
+                                       std::to_string(content.size()) +
+                                       " bytes is larger than can be inspected");
+      return Status::Ok();
+    }
+    std::string whole;
+    std::string_view bytes = content.data();
+    if (content.on_disk()) {
+      Status s = content.Read(0, static_cast<size_t>(content.size()), &whole);
+      if (!s.ok()) return s;
+      bytes = whole;
+    }
+    TnefResult r = ReadTnef(bytes);
+    if (r.truncated) msg_->mime_ambiguities.push_back(info.part_path + ": " + r.error);
+    for (TnefFile& f : r.files) {
+      Spool file(limits_.decode_dir, limits_.decode_threshold);
+      Status s = file.Append(f.data);
+      if (s.ok()) {
+        s = Extracted(info, std::move(f.name), std::move(f.other_names), std::move(f.mime_tag),
+                      file, depth + 1);
+      }
+      if (!s.ok()) return s;
+    }
+    return Status::Ok();
+  }
+
+  // A message kept as a leaf (base64 or quoted-printable message/rfc822, an .eml): parsed from its
+  // decoded bytes and walked like an attached message, its parts at path.1, path.2, ...
+  Status ExpandMessage(const AttachmentInfo& info, const Spool& content, int depth) {
+    const std::string& path = info.part_path;
+    // The same guard as for the mail itself: GMime's tree is never built for a part bomb.
+    Status s = CheckHeaderBytes(content, limits_.max_header_bytes);
+    if (s.ok()) {
+      s = ScanMimeStructure(content, limits_.max_mime_parts, limits_.max_mime_depth,
+                            limits_.max_header_bytes);
+    }
+    if (!s.ok()) return s;
+    GByteArray borrowed{};
+    GPtr<GMimeStream> stream;
+    s = OpenStream(content, &borrowed, &stream);
+    if (!s.ok()) return s;
+    GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
+    g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
+    GPtr<GMimeMessage> inner(g_mime_parser_construct_message(parser.get(), nullptr));
+    if (inner == nullptr) {
+      msg_->mime_ambiguities.push_back(path + ": attached message cannot be parsed");
+      return Status::Ok();
+    }
+    GMimeObject* root = g_mime_message_get_mime_part(inner.get());
+    int parts = 0, max_depth = 0;
+    CountTree(root, depth + 1, &parts, &max_depth);
+    parts_ += parts;
+    if (parts_ > limits_.max_mime_parts) {
+      return MimeLimitError("parts", parts_, limits_.max_mime_parts);
+    }
+    if (max_depth > limits_.max_mime_depth) {
+      return MimeLimitError("depth", max_depth, limits_.max_mime_depth);
+    }
+    msg_->mime_parts = static_cast<int>(parts_);
+    msg_->mime_depth = std::max(msg_->mime_depth, max_depth);
+    FindAmbiguities(GMIME_OBJECT(inner.get()), path, &msg_->mime_ambiguities);
+    const AttachmentInfo* saved = holder_;
+    if (holder_ == nullptr) holder_ = &info;
+    s = VisitMessageBody(root, path, depth + 1);
+    holder_ = saved;
+    return s;
+  }
+
+  // uuencode / yEnc / BinHex blocks in a text/plain part's decoded content.
+  Status ExpandText(const AttachmentInfo& info, const Spool& content, int depth) {
+    Status visit;  // a failure of the visitor or a limit: ends the parse
+    EncodedBlockExtractor extractor(
+        limits_.decode_dir, limits_.decode_threshold, kMaxContainerBytes,
+        [&](const std::string& kind, const std::string& name, const Spool& file) {
+          std::string shown = name.empty() ? kind + " block" : name;
+          visit = Extracted(info, shown, {}, "", file, depth + 1);
+          return visit;
+        });
+    std::string chunk;
+    Status s;
+    for (uint64_t off = 0; off < content.size() && s.ok(); off += chunk.size()) {
+      s = content.Read(off, kReadChunk, &chunk);
+      if (!s.ok()) return s;
+      if (chunk.empty()) return Status::Internal("mime: short read of part " + info.part_path);
+      s = extractor.Feed(chunk);
+    }
+    if (s.ok()) s = extractor.Finish();
+    if (!visit.ok()) return visit;
+    if (!s.ok()) {
+      if (s.error_class() != ErrorClass::kMalformed) return s;
+      msg_->mime_ambiguities.push_back(info.part_path + ": " + s.message());
+    }
+    return Status::Ok();
+  }
+
+  // The chosen text/plain body is not an attachment, but blocks in it are.
+  Status ScanBody(GMimePart* part, const std::string& path, int depth) {
+    AttachmentInfo body;
+    body.part_path = path;
+    body.declared_type = "text/plain";
+    SetRawOffsets(GMIME_OBJECT(part), &body);
+    Spool decoded(limits_.decode_dir, limits_.decode_threshold);
+    Status s = DecodeContent(part, &body, &decoded);
+    if (!s.ok()) return s;
+    return ExpandText(body, decoded, depth);
+  }
+
   const BodyChoice& body_;
   const ParseLimits& limits_;
   AttachmentVisitor* visitor_;
   ParsedMessage* msg_;
   std::vector<AttachmentInfo>* out_;
+  int64_t parts_;  // entities counted so far, files found in containers included
+  const AttachmentInfo* holder_ = nullptr;  // the MIME part holding a decoded message being walked
 };
 
 // GMime files the top-level Content-* headers under the root part, the rest under the message;
@@ -708,16 +1024,8 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, AttachmentVis
   // outlives every GMime object below (declared first, destroyed last).
   GByteArray borrowed{};
   GPtr<GMimeStream> stream;
-  if (spool.on_disk()) {
-    int fd = dup(spool.fd());
-    if (fd < 0) return Status::Internal(std::string("mime: dup: ") + std::strerror(errno));
-    stream.reset(g_mime_stream_fs_new_with_bounds(fd, 0, static_cast<gint64>(spool.size())));
-  } else {
-    borrowed.data = reinterpret_cast<guint8*>(const_cast<char*>(spool.data().data()));
-    borrowed.len = static_cast<guint>(spool.data().size());
-    stream.reset(g_mime_stream_mem_new_with_byte_array(&borrowed));
-    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream.get()), FALSE);
-  }
+  s = OpenStream(spool, &borrowed, &stream);
+  if (!s.ok()) return s;
   GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
   g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
   GPtr<GMimeMessage> message(g_mime_parser_construct_message(parser.get(), nullptr));
@@ -786,7 +1094,7 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, AttachmentVis
   if (!s.ok()) return s;
   FindAmbiguities(GMIME_OBJECT(message.get()), "", &out->mime_ambiguities);
   Lister lister(body, limits, visitor, out);
-  return lister.VisitMessageBody(root, "");
+  return lister.VisitMessageBody(root, "", 0);
 }
 
 }  // namespace desk

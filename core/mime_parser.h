@@ -8,7 +8,15 @@
 // Ambiguous MIME (ParsedMessage::mime_ambiguities): duplicate Content-Type, Content-Transfer-
 // Encoding or Content-Disposition headers in one entity, duplicate parameters (boundary, name,
 // filename, charset) in them, and a "blank" line made of spaces inside a header block (the
-// MIME-tools header fake-out). Each is listed; the parser still reads GMime's interpretation.
+// MIME-tools header fake-out). Also structure another reader could split differently: a multipart
+// with no parts or no boundary, an encoded multipart or message entity, Content-Type parameters
+// without their ';', a cut TNEF, a container too large to inspect (docs/ATTACHMENTS.md). Each is
+// listed; the parser still reads GMime's interpretation.
+//
+// Containers: files inside TNEF, inside base64/QP message/rfc822 leaves and *.eml parts, and
+// uuencode/yEnc/BinHex blocks in text/plain parts are handed to the visitor and listed like
+// attachments (part paths "2/setup.exe", "2.1"); each counts against max_mime_parts and each
+// container level against max_mime_depth.
 //
 // Limits enforced (from ParseLimits): MIME depth and number of parts; header bytes. Exceeding one is a
 // kMalformed Status naming the limit. Mail that GMime cannot parse at all is kMalformed too; mail that

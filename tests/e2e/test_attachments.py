@@ -12,7 +12,9 @@ body pattern; see shared/notes/clamav.md):
     libclamav shrugs off the failures one can provoke from outside): the client gets a 4xx;
   - reload: the database changes (a new signature file, then SIGHUP) while mail streams in: no
     message gets a 4xx, and the new signature is in force afterwards;
-  - one log line per attachment decision, with the Postfix queue id.
+  - one log line per attachment decision, with the Postfix queue id;
+  - containers: an .exe inside winmail.dat (TNEF) is refused like a direct one; the TNEF part is cut
+    from the delivered copy, the PDF beside the .exe is recorded on the ticket as allowed.
 Limits: needs root, Postfix and swaks (the suite fails otherwise); about 20 s.
 """
 
@@ -22,6 +24,7 @@ import email.policy
 import os
 import re
 import signal
+import struct
 import sys
 import threading
 import time
@@ -79,6 +82,24 @@ def pe():
     s += b"PE\0\0" + b"\x4c\x01\x01\x00" + b"\0" * 12 + b"\xe0\x00\x02\x01" + b"\x0b\x01"
     s += b"\0" * (0xe0 - 2) + b"\0" * 512
     return bytes(s)
+
+
+def tnef(files):
+    """A TNEF stream (MS-OXTNEF) with (title, long file name, bytes) attachments."""
+    def attr(level, attr_id, data):
+        return (struct.pack("<BII", level, attr_id, len(data)) + data +
+                struct.pack("<H", sum(data) & 0xFFFF))
+
+    def long_name_props(name):
+        value = name.encode("utf-16-le") + b"\0\0"
+        padded = value + b"\0" * (-len(value) % 4)
+        return struct.pack("<IHHII", 1, 0x1F, 0x3707, 1, len(value)) + padded
+
+    out = struct.pack("<IH", 0x223E9F78, 0x1234) + attr(1, 0x00018004, b"hello")
+    for title, name, data in files:
+        out += attr(2, 0x00069002, b"\0" * 14) + attr(2, 0x00018010, title.encode() + b"\0")
+        out += attr(2, 0x0006800F, data) + attr(2, 0x00069005, long_name_props(name))
+    return out
 
 
 def mail(mid, rcpt, attachments, subject="files"):
@@ -247,6 +268,33 @@ class AttachmentsTest(ph.MilterPostfixCase):
         self.assertRegex(transcript, r'550[ -]5\.7\.1 attachment "m\.txt" virus found')
         self.milter_log(r"attachment=m\.txt, .*outcome=infected, action=reject, "
                         r".*virus=Test\.Reload\.Marker")
+
+    def test_6_executable_inside_tnef_is_stripped(self):
+        mid = self.mid("tnef")
+        winmail = tnef([("SETUP.EXE", "setup.exe", pe()), ("REPORT.PDF", "report.pdf", PDF)])
+        rc, transcript = self.send(SUPPORT, mail(mid, SUPPORT, [
+            ("winmail.dat", winmail, "application", "ms-tnef")]))
+        self.assertEqual(rc, 0, transcript)
+        msgs = self.pf.find_delivered(Message_Id=f"<{mid}>")
+        self.assertEqual(len(msgs), 1, self.diag())
+        with open(msgs[0].maildir_path, "rb") as f:
+            delivered = email.message_from_binary_file(f, policy=email.policy.default)
+        self.assertNotIn("winmail.dat", [p.get_filename() for p in delivered.iter_attachments()])
+        notices = [p.get_content() for p in delivered.walk()
+                   if p.get_content_type() == "text/plain" and "removed the attachment" in
+                   p.get_content()]
+        self.assertEqual(len(notices), 1, self.diag())
+        self.assertIn('"setup.exe": refused: extension .exe', notices[0])
+        n = delivered["X-Deskmilter-Ticket"]
+        self.assertIsNotNone(n, self.diag())
+        t = ph.deskctl(self.cfg, "ticket", str(n), "--json")
+        atts = {a["filename"]: a for a in t["messages"][0]["attachments"]}
+        self.assertEqual(atts["setup.exe"]["verdict"], "stripped", atts)
+        self.assertEqual(atts["report.pdf"]["verdict"], "allowed", atts)
+        self.assertEqual(atts["report.pdf"]["detected_type"], "application/pdf")
+        qid = self.pf.queue_id_for(mid)
+        self.milter_log(re.escape(qid) + r": attachment=setup\.exe, part=2/setup\.exe, "
+                        r".*outcome=refused_type, action=strip")
 
 
 if __name__ == "__main__":

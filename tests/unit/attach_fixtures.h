@@ -160,6 +160,48 @@ inline void WriteFile(const std::string& path, const std::string& data) {
   ASSERT_TRUE(out.good()) << path;
 }
 
+// TNEF (winmail.dat) written by hand, after MS-OXTNEF: attributes (level, id, length, data,
+// checksum) and MAPI properties (tag, value count, length, value padded to 4 bytes).
+namespace tnef {
+inline std::string Le16(uint32_t v) { return {char(v & 0xFF), char(v >> 8 & 0xFF)}; }
+inline std::string Le32(uint32_t v) { return Le16(v & 0xFFFF) + Le16(v >> 16); }
+constexpr uint32_t kRendData = 0x00069002, kTitle = 0x00018010, kData = 0x0006800F,
+                   kAttachment = 0x00069005, kSubject = 0x00018004;
+
+inline std::string Attr(uint8_t level, uint32_t id, const std::string& data) {
+  uint32_t sum = 0;
+  for (char c : data) sum += uint8_t(c);
+  return std::string(1, char(level)) + Le32(id) + Le32(uint32_t(data.size())) + data +
+         Le16(sum & 0xFFFF);
+}
+inline std::string Utf16(const std::string& ascii) {
+  std::string out;
+  for (char c : ascii) out += std::string{c, '\0'};
+  return out + std::string(2, '\0');
+}
+// One variable-length MAPI property (PT_UNICODE 0x1F, PT_BINARY 0x102, PT_OBJECT 0x0D).
+inline std::string Prop(uint16_t type, uint16_t id, std::string value) {
+  const uint32_t len = uint32_t(value.size());
+  while (value.size() % 4 != 0) value.push_back('\0');
+  return Le16(type) + Le16(id) + Le32(1) + Le32(len) + value;
+}
+inline std::string Props(const std::vector<std::string>& props) {
+  std::string out = Le32(uint32_t(props.size()));
+  for (const std::string& p : props) out += p;
+  return out;
+}
+// The signature, a key and a message subject, then attrs.
+inline std::string Stream(const std::string& attrs) {
+  return Le32(0x223E9F78) + Le16(0x1234) + Attr(1, kSubject, "hello") + attrs;
+}
+// One attachment: an 8.3 title, data, and a long file name in its MAPI properties.
+inline std::string File(const std::string& title, const std::string& long_name,
+                        const std::string& data) {
+  return Attr(2, kRendData, std::string(14, '\0')) + Attr(2, kTitle, title + '\0') +
+         Attr(2, kData, data) + Attr(2, kAttachment, Props({Prop(0x1F, 0x3707, Utf16(long_name))}));
+}
+}  // namespace tnef
+
 constexpr const char* kClamTestFiles = "/usr/share/clamav-testfiles";
 
 // A temporary directory, removed with everything in it at the end of the test.

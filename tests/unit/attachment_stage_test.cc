@@ -212,7 +212,8 @@ TEST_F(AttachmentStageTest, EveryClamavTestFileMailedIsDetected) {
     ++files;
     const std::string name = entry.path().filename().string();
     Decision got = Ingest(Mail({File(name, ReadFileOrDie(entry.path().string()))}, name));
-    bool infected = got.verdict == Outcome::kReject && got.attachments.size() == 1 &&
+    // The mailed file is the first; files found inside it (clam.tnef) follow.
+    bool infected = got.verdict == Outcome::kReject && !got.attachments.empty() &&
                     !got.attachments[0].virus.empty();
     if (!infected) misses.push_back(name + " (" + OutcomeName(got.verdict) + " " + SmtpReplyFor(got).text + ")");
   }
@@ -616,6 +617,107 @@ TEST_F(AttachmentStageTest, AgentMailAttachmentsAreFilteredLikeCustomers) {
   ASSERT_EQ(msgs[1].attachments.size(), 1u);
   EXPECT_EQ(msgs[1].attachments[0].verdict, "stripped");
   EXPECT_EQ(msgs[1].direction, Direction::kOutbound);
+// An .exe inside winmail.dat is refused like a direct one: the delivered copy has the TNEF part
+// cut (it cannot be cut apart), the harmless file beside it is judged and stored.
+TEST_F(AttachmentStageTest, ExeInsideTnefIsStripped) {
+  const std::string winmail = tnef::Stream(tnef::File("SETUP.EXE", "setup.exe", Pe()) +
+                                           tnef::File("REPORT.PDF", "report.pdf", Pdf()));
+  const std::string raw = Mail({File("winmail.dat", winmail, "application/ms-tnef")}, "tnef");
+  Decision got = Ingest(raw);
+  ASSERT_EQ(got.verdict, Outcome::kAccept) << got.reason;
+  ASSERT_EQ(got.attachments.size(), 3u);
+  EXPECT_EQ(got.attachments[0].filename, "winmail.dat");
+  EXPECT_EQ(got.attachments[1].filename, "setup.exe");
+  EXPECT_EQ(got.attachments[1].verdict, "stripped");
+  EXPECT_EQ(got.attachments[1].detected_type, "application/vnd.microsoft.portable-executable");
+  EXPECT_EQ(got.attachments[2].filename, "report.pdf");
+  EXPECT_EQ(got.attachments[2].verdict, "allowed");
+  std::vector<std::string> parts;
+  for (const auto& line : got.extra_log_lines) {
+    std::map<std::string, std::string> f(line.begin(), line.end());
+    if (f.count("part")) parts.push_back(f["part"]);
+  }
+  EXPECT_EQ(parts, (std::vector<std::string>{"2", "2/setup.exe", "2/report.pdf"}));
+  ASSERT_NE(got.replacement_body, nullptr);
+  std::string body;
+  ASSERT_TRUE(got.replacement_body->Read(0, got.replacement_body->size(), &body).ok());
+  EXPECT_NE(body.find("removed the attachment \"setup.exe\""), std::string::npos) << body;
+  EXPECT_EQ(body.find("application/ms-tnef"), std::string::npos) << body;
+  EXPECT_TRUE(fs::exists(StorePath(got.attachments[2].sha256)));
+  EXPECT_FALSE(fs::exists(StorePath(got.attachments[1].sha256)));
+}
+
+// ClamAV sees the files inside TNEF one by one (clam.exe's signature in ClamAV's own sample).
+TEST_F(AttachmentStageTest, ClamavTnefSampleIsScannedInside) {
+  const std::string path = std::string(kClamTestFiles) + "/clam.tnef";
+  if (!fs::exists(path)) FAIL() << "clamav-testfiles not installed";
+  Decision got = Ingest(Mail({File("winmail.dat", ReadFileOrDie(path), "application/ms-tnef")},
+                             "clamtnef"));
+  EXPECT_EQ(got.verdict, Outcome::kReject);
+  bool inside = false;
+  for (const StoredAttachment& a : got.attachments) {
+    inside = inside || (a.filename != "winmail.dat" && a.virus.find("Test.ClamExe") != std::string::npos);
+  }
+  EXPECT_TRUE(inside) << got.reply_text;
+}
+
+// A CHM runs script: refused although the queue allows documents and the name says .pdf.
+TEST_F(AttachmentStageTest, ChmIsNeverADocument) {
+  const std::string path = std::string(kClamTestFiles) + "/clam.chm";
+  if (!fs::exists(path)) FAIL() << "clamav-testfiles not installed";
+  queue().attachments_allow_categories = {"document", "image"};
+  Decision got = Ingest(Mail({File("manual.pdf", ReadFileOrDie(path))}, "chm"));
+  ASSERT_EQ(got.attachments.size(), 1u);
+  EXPECT_EQ(got.attachments[0].detected_type, "application/vnd.ms-htmlhelp");
+  EXPECT_NE(got.attachments[0].verdict, "allowed") << got.attachments[0].reason;
+}
+
+// A multipart in base64 yields no parts to GMime, but other readers decode it: held as
+// malformed, never accepted as "no attachments".
+TEST_F(AttachmentStageTest, EncodedMultipartIsHeldNotAccepted) {
+  const std::string inner = "--in\r\nContent-Type: application/octet-stream; name=\"a.exe\"\r\n"
+                            "Content-Transfer-Encoding: base64\r\n\r\n" + Base64(Pe()) +
+                            "\r\n--in--\r\n";
+  const std::string raw =
+      "From: Carol <carol@customer.test>\r\nTo: support@example.com\r\nSubject: b64mp\r\n"
+      "Message-ID: <b64mp@customer.test>\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=\"in\"\r\nContent-Transfer-Encoding: base64\r\n"
+      "\r\n" + Base64(inner) + "\r\n";
+  Decision got = Ingest(raw);
+  EXPECT_EQ(got.verdict, Outcome::kHold);
+  EXPECT_NE(got.reason.find("ambiguous MIME"), std::string::npos) << got.reason;
+}
+
+// A uuencoded .exe in a multipart mail's text body: refused and cut with the text part that holds
+// it (the ticket keeps the text).
+TEST_F(AttachmentStageTest, UuencodedExeInBodyIsStripped) {
+  std::string uu = "begin 644 setup.exe\r\n";
+  const std::string exe = Pe();
+  auto enc = [](uint32_t v) { return char(v == 0 ? '`' : v + 0x20); };
+  for (size_t i = 0; i < exe.size(); i += 45) {
+    std::string chunk = exe.substr(i, 45);
+    uu += enc(uint32_t(chunk.size()));
+    for (size_t j = 0; j < chunk.size(); j += 3) {
+      uint32_t w = uint32_t(uint8_t(chunk[j])) << 16;
+      if (j + 1 < chunk.size()) w |= uint32_t(uint8_t(chunk[j + 1])) << 8;
+      if (j + 2 < chunk.size()) w |= uint8_t(chunk[j + 2]);
+      for (int k = 3; k >= 0; --k) uu += enc(w >> (6 * k) & 0x3F);
+    }
+    uu += "\r\n";
+  }
+  uu += "`\r\nend\r\n";
+  std::string raw = Mail({File("photo.png", Png())}, "uu");
+  const std::string marker = "see attached\r\n";
+  raw.replace(raw.find(marker), marker.size(), "see attached\r\n" + uu);
+  Decision got = Ingest(raw);
+  ASSERT_EQ(got.verdict, Outcome::kAccept) << got.reason;
+  ASSERT_EQ(got.attachments.size(), 2u);
+  EXPECT_EQ(got.attachments[0].filename, "setup.exe");
+  EXPECT_EQ(got.attachments[0].verdict, "stripped");
+  ASSERT_NE(got.replacement_body, nullptr);
+  std::string body;
+  ASSERT_TRUE(got.replacement_body->Read(0, got.replacement_body->size(), &body).ok());
+  EXPECT_EQ(body.find("begin 644"), std::string::npos) << body;
 }
 
 // The config keys reach the policy, and the C++ defaults of a queue equal the schema's.

@@ -138,6 +138,29 @@ TEST(FileTypeTest, ClamExeIsExecutable) {
   EXPECT_EQ(CategoryOf(got_mime, "invoice.pdf"), Category::kExecutable);
 }
 
+// A CHM runs script when opened: it is executable-like, never one of the policy's "documents",
+// although libmagic names it "application/vnd.ms-htmlhelp" like Office types.
+TEST(FileTypeTest, ChmIsExecutableNotDocument) {
+  std::string path = std::string(kClamTestFiles) + "/clam.chm";
+  if (!std::filesystem::exists(path)) FAIL() << "clamav-testfiles not installed (scripts/install-deps.sh installs it)";
+  auto d = NewDetector();
+  std::string got_mime;
+  ASSERT_TRUE(d->Detect(ReadFileOrDie(path), &got_mime).ok());
+  EXPECT_EQ(got_mime, "application/vnd.ms-htmlhelp");
+  EXPECT_EQ(CategoryOf(got_mime, "manual.pdf"), Category::kExecutable);
+  EXPECT_EQ(CategoryOf(got_mime, ""), Category::kExecutable);
+}
+
+TEST(FileTypeTest, ScriptRunningDocumentNamesAreExecutable) {
+  for (const char* name : {"help.chm", "old.HLP", "x.sct", "x.wsc", "site.url", "q.iqy",
+                           "s.settingcontent-ms", "a.appref-ms", "addin.xll", "app.jnlp"}) {
+    EXPECT_TRUE(IsExecutableName(name)) << name;
+    EXPECT_EQ(CategoryOf("text/plain", name), Category::kExecutable) << name;
+  }
+  EXPECT_EQ(CategoryOf("application/x-ms-shortcut", "x.doc"), Category::kExecutable);
+  EXPECT_FALSE(IsExecutableName("report.docx"));
+}
+
 TEST(FileTypeTest, NameNeverMakesExecutableHarmless) {
   EXPECT_EQ(CategoryOf("application/x-dosexec", "photo.jpg"), Category::kExecutable);
   EXPECT_EQ(CategoryOf("application/pdf", "invoice.pdf.exe"), Category::kExecutable);
