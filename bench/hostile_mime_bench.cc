@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "config/loader.h"
 #include "core/mime_parser.h"
 #include "core/spool.h"
 
@@ -159,8 +160,7 @@ double BestMs(const std::function<void()>& f) {
 
 int main() {
   desk::InitMimeLibrary();
-  ParseLimits limits;
-  limits.max_header_bytes = 256 * 1024;  // the option table's default (limits.max_header_bytes)
+  const ParseLimits limits = desk::config::DefaultParseLimits();  // the option table's defaults
   std::vector<Case> cases = {
       {"HTML body, 512 KiB of '&' without ';'", HtmlAmpersands(512 * 1024)},
       {"HTML body, 8 MiB of '&'", HtmlAmpersands(8 * 1024 * 1024)},

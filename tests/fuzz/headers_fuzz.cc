@@ -14,6 +14,7 @@
 
 #include "core/address.h"
 #include "core/auto_mail.h"
+#include "config/loader.h"
 #include "core/mime_parser.h"
 #include "core/spool.h"
 #include "core/threading.h"
@@ -42,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view raw(reinterpret_cast<const char*>(data), size);
   desk::Spool spool("", 1 << 20);
   if (!spool.Append(raw).ok()) return 0;
-  desk::ParseLimits limits;
+  desk::ParseLimits limits = desk::config::DefaultParseLimits();
   limits.hostname = "fuzz.example";
   desk::ParsedMessage msg;
   if (!desk::ParseMessage(spool, limits, &msg).ok()) return 0;

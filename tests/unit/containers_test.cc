@@ -13,6 +13,7 @@
 
 #include "core/mime_parser.h"
 #include "core/text_attachments.h"
+#include "config/loader.h"
 #include "core/tnef.h"
 #include "tests/unit/attach_fixtures.h"
 
@@ -43,14 +44,14 @@ std::string Base64(const std::string& s) {
   return lines;
 }
 
-Status Parse(const std::string& raw, ParsedMessage* out, const ParseLimits& limits = {}) {
+Status Parse(const std::string& raw, ParsedMessage* out, const ParseLimits& limits = config::DefaultParseLimits()) {
   Spool spool("", 1 << 20);
   Status s = spool.Append(raw);
   if (!s.ok()) return s;
   return ParseMessage(spool, limits, out);
 }
 
-ParsedMessage MustParse(const std::string& raw, const ParseLimits& limits = {}) {
+ParsedMessage MustParse(const std::string& raw, const ParseLimits& limits = config::DefaultParseLimits()) {
   ParsedMessage m;
   Status s = Parse(raw, &m, limits);
   EXPECT_TRUE(s.ok()) << s.ToString();
@@ -168,7 +169,7 @@ TEST_F(ContainersTest, TruncatedTnefIsMalformed) {
 TEST_F(ContainersTest, TnefFilesCountAgainstThePartLimit) {
   std::string attrs;
   for (int i = 0; i < 20; ++i) attrs += TnefFileAttrs("F.TXT", "f.txt", "x" + std::to_string(i));
-  ParseLimits limits;
+  ParseLimits limits = config::DefaultParseLimits();
   limits.max_mime_parts = 10;
   ParsedMessage m;
   Status s = Parse(TnefMail(Tnef(attrs)), &m, limits);
@@ -289,14 +290,14 @@ TEST_F(ContainersTest, EmlFileIsDescendedInto) {
 }
 
 TEST_F(ContainersTest, DecodedMessagesCountAgainstTheLimits) {
-  ParseLimits limits;
+  ParseLimits limits = config::DefaultParseLimits();
   limits.max_mime_parts = 5;  // the outer mail has 3 entities, the inner one 3 more
   ParsedMessage m;
   Status s = Parse(MailWith("Content-Type: message/rfc822\nContent-Transfer-Encoding: base64",
                             Base64(kInnerMail)),
                    &m, limits);
   EXPECT_EQ(s.error_class(), ErrorClass::kMalformed) << s.ToString();
-  limits = ParseLimits();
+  limits = config::DefaultParseLimits();
   limits.max_mime_depth = 2;
   s = Parse(MailWith("Content-Type: message/rfc822\nContent-Transfer-Encoding: base64",
                      Base64(kInnerMail)),
@@ -397,7 +398,7 @@ TEST_F(ContainersTest, ProseStartingWithBeginIsNotABlock) {
 TEST_F(ContainersTest, TextBlocksCountAgainstThePartLimit) {
   std::string body;
   for (int i = 0; i < 30; ++i) body += Uuencode("f" + std::to_string(i) + ".exe", "MZ");
-  ParseLimits limits;
+  ParseLimits limits = config::DefaultParseLimits();
   limits.max_mime_parts = 20;
   ParsedMessage m;
   Status s = Parse(PlainMail(body), &m, limits);

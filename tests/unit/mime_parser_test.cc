@@ -701,7 +701,7 @@ TEST_F(MimeParserTest, ManyDuplicateParametersReportedOnce) {
                     "Content-Type: text/plain\n\nhi\n--b\n"
                     "Content-Type: application/octet-stream; name=a.bin; name=b.bin" +
                     params + "\n\nxyz\n--b--\n";
-  ParseLimits limits;
+  ParseLimits limits = config::DefaultParseLimits();
   limits.max_header_bytes = 1 << 20;
   ParsedMessage m = MustParse(raw, limits);
   int name_dups = 0, x_dups = 0;
@@ -722,7 +722,7 @@ TEST_F(MimeParserTest, TooManyParametersInOneHeaderAreMalformed) {
                         "Content-Type: text/plain\n\nhi\n--b\n" + std::string(header) + params +
                         "\n\nxyz\n--b--\n";
       ParsedMessage m;
-      Status got_ = Parse(raw, ParseLimits(), &m);
+      Status got_ = Parse(raw, config::DefaultParseLimits(), &m);
       EXPECT_EQ(got_.error_class(), ErrorClass::kMalformed) << header << " folded=" << folded;
       EXPECT_NE(got_.message().find("mime parameters"), std::string::npos) << got_.message();
     }
