@@ -270,24 +270,17 @@ std::string Join(const std::vector<std::string>& v) {
   return out;
 }
 
-// The failure class of a failure decision: the class name Status::ToString puts before ": ".
-std::string FailureClass(const Decision& d) {
-  if (d.error.empty()) return "";
-  size_t colon = d.error.find(':');
-  return colon == std::string::npos ? std::string("other") : d.error.substr(0, colon);
-}
-
 // What the metrics count of one decision (core/metrics.h). The only place that reads a Decision
 // for metrics: adapt it here when the Decision's vocabulary changes.
 MessageSample SampleOf(const Decision& d, std::optional<double> elapsed_ms) {
   MessageSample s;
   s.now = static_cast<int64_t>(std::time(nullptr));
-  s.verdict = VerdictName(d.verdict);
+  s.verdict = OutcomeName(d.verdict);
   s.kind = d.kind;
   s.queue = d.queue;
   s.auto_class = d.auto_class;
   s.auto_rule = d.auto_rule;
-  s.failure = FailureClass(d);
+  s.failure = d.failure == desk::FailureClass::kNone ? "" : FailureClassName(d.failure);
   // One attachment per "attachment=NAME, ..." log line: what was found and what was done.
   for (const auto& line : d.extra_log_lines) {
     if (line.empty() || line[0].first != "attachment") continue;
@@ -375,7 +368,7 @@ void KeepOriginal(const Engine& engine, const std::string& qid, const Message& m
   if (m.tx == nullptr || d->replacement_body == nullptr || cfg.attachments_quarantine_days <= 0) {
     return;
   }
-  if (d->verdict != Verdict::kAccept && d->verdict != Verdict::kHold) return;
+  if (d->verdict != Outcome::kAccept && d->verdict != Outcome::kHold) return;
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
   std::vector<std::pair<std::string, std::string>> fields = {
       {"queue_id", qid},
