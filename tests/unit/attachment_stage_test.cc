@@ -617,6 +617,8 @@ TEST_F(AttachmentStageTest, AgentMailAttachmentsAreFilteredLikeCustomers) {
   ASSERT_EQ(msgs[1].attachments.size(), 1u);
   EXPECT_EQ(msgs[1].attachments[0].verdict, "stripped");
   EXPECT_EQ(msgs[1].direction, Direction::kOutbound);
+}
+
 // An .exe inside winmail.dat is refused like a direct one: the delivered copy has the TNEF part
 // cut (it cannot be cut apart), the harmless file beside it is judged and stored.
 TEST_F(AttachmentStageTest, ExeInsideTnefIsStripped) {
