@@ -660,7 +660,7 @@ TEST_F(AttachmentStageTest, ClamavTnefSampleIsScannedInside) {
   for (const StoredAttachment& a : got.attachments) {
     inside = inside || (a.filename != "winmail.dat" && a.virus.find("Test.ClamExe") != std::string::npos);
   }
-  EXPECT_TRUE(inside) << got.reply_text;
+  EXPECT_TRUE(inside) << SmtpReplyFor(got).ToString();
 }
 
 // A CHM runs script: refused although the queue allows documents and the name says .pdf.

@@ -131,21 +131,6 @@ TEST_F(ThreadingTest, SquattedMessageIdDoesNotStealTheReply) {
   EXPECT_EQ(d.kind, "reply");
   ASSERT_TRUE(d.ticket.has_value());
   EXPECT_EQ(*d.ticket, 1u) << "the squatter's ticket took the customer's reply";
-
-}
-
-TEST_F(ThreadingTest, CopiedParticipantMayUseTag) {
-  Mail first;
-  first.extra_headers = "Cc: Boss <boss@customer.test>\r\n";
-  ASSERT_EQ(*Ingest(first).ticket, 1u);
-  Mail m;
-  m.message_id = "<b1@customer.test>";
-  m.from = "boss@customer.test";
-  m.subject = "Re: [#1] Printer on fire";
-  Decision d = Ingest(m, "support@example.com", "boss@customer.test");
-  EXPECT_EQ(d.kind, "reply");
-  EXPECT_EQ(*d.ticket, 1u);
-  EXPECT_EQ(FindEdit(d, "Subject"), nullptr);  // the tag is there already
 }
 
 TEST_F(ThreadingTest, CopiedParticipantMayUseTag) {
