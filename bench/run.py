@@ -85,7 +85,7 @@ SCANNER_OFF = """\
 enabled = false
 """
 
-# ClamAV's own test signatures (no official database offline; /work/shared/notes/clamav.md): the
+# ClamAV's own test signatures (no official database offline: freshclam cannot run without internet): the
 # 68-byte EICAR file by MD5, and the "CLAMessageBoxA" body string of ClamAV's harmless clam.exe.
 # None of the bench messages match; the point is the cost of scanning every attachment.
 TEST_SIGNATURES = {

@@ -43,7 +43,36 @@ std::string NormalizeAddress(std::string_view addr) {
   if (addr.size() >= 2 && addr.front() == '<' && addr.back() == '>') {
     addr = addr.substr(1, addr.size() - 2);
   }
-  return Lower(addr);
+  // A source route "@relay1,@relay2:local@domain" (RFC 5321 says ignore it; Postfix drops it).
+  if (!addr.empty() && addr.front() == '@') {
+    size_t colon = addr.find(':');
+    if (colon != std::string_view::npos) addr.remove_prefix(colon + 1);
+  }
+  // The local part as Postfix keeps it internally: quotes removed and backslash escapes resolved
+  // ("support"@d and "sup\port"@d are support@d). The '@' that separates the domain is the last
+  // one outside quotes.
+  std::string local;
+  size_t i = 0;
+  bool quoted = false;
+  size_t at = std::string_view::npos;
+  for (; i < addr.size(); ++i) {
+    char c = addr[i];
+    if (quoted && c == '\\' && i + 1 < addr.size()) {
+      local.push_back(addr[++i]);
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == '@' && !quoted && addr.find('@', i + 1) == std::string_view::npos) {
+      at = i;
+      break;
+    } else {
+      local.push_back(c);
+    }
+  }
+  if (at == std::string_view::npos) return Lower(local);
+  std::string_view domain = addr.substr(at + 1);
+  // "support@example.test." names the same host as "support@example.test".
+  while (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+  return Lower(local) + "@" + Lower(domain);
 }
 
 void SplitPlus(std::string_view normalized, std::string* base, std::string* tag) {

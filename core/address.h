@@ -19,7 +19,11 @@
 
 namespace desk {
 
-// "<Foo@Example.COM>" -> "foo@example.com". Returns "" for the null sender "<>".
+// The canonical form of an address as the MTA routes it: "<Foo@Example.COM>" -> "foo@example.com";
+// quoted local parts unquoted ("\"support\"@d" and "sup\\port" in quotes -> "support@d"), trailing
+// dots of the domain and a source route ("@a,@b:") dropped, everything lower-case. Returns "" for
+// the null sender "<>". Every comparison of addresses goes through it, so a recipient spelled in
+// another form that reaches the same mailbox is the same support address (issue 12, item 2).
 std::string NormalizeAddress(std::string_view addr);
 
 // Splits "local+tag@domain" into base "local@domain" and tag "tag" (tag "" when there is none).

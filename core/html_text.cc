@@ -18,6 +18,9 @@
 namespace desk {
 namespace {
 
+// The longest entity body looked at after '&' ("#x10FFFF" plus slack): anything longer is text.
+constexpr size_t kMaxEntity = 10;
+
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f'; }
@@ -190,10 +193,12 @@ std::string HtmlToText(const std::string& html) {
     }
     emit_space();
     if (c == '&') {
-      size_t semi = in.find(';', i + 1);
-      if (semi != std::string_view::npos && semi - i <= 10 &&
-          DecodeEntity(in.substr(i + 1, semi - i - 1), &text)) {
-        i = semi + 1;
+      // Look for the ';' only within the longest entity we decode: searching to the end of the
+      // input for every '&' made a body of many '&' without ';' quadratic (issue 12, item 6).
+      size_t semi = in.substr(i + 1, kMaxEntity).find(';');
+      if (semi != std::string_view::npos &&
+          DecodeEntity(in.substr(i + 1, semi), &text)) {
+        i += semi + 2;
         continue;
       }
     }

@@ -41,7 +41,9 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "core/mime_scan.h"
@@ -345,15 +347,16 @@ bool SameName(const char* a, const char* b) { return g_ascii_strcasecmp(a, b) ==
 void DuplicateParams(GMimeParamList* list, const char* header, const std::string& where,
                      std::vector<std::string>* out) {
   if (list == nullptr) return;
+  // One pass with a set of the names seen: comparing each with every earlier one was quadratic in
+  // the number of parameters, which the sender chooses (issue 12, item 6).
   int n = g_mime_param_list_length(list);
+  std::unordered_set<std::string> seen;
   for (int i = 0; i < n; ++i) {
     const char* a = g_mime_param_get_name(g_mime_param_list_get_parameter_at(list, i));
-    for (int j = 0; j < i && a != nullptr; ++j) {
-      const char* b = g_mime_param_get_name(g_mime_param_list_get_parameter_at(list, j));
-      if (b != nullptr && SameName(a, b)) {
-        out->push_back(where + ": duplicate " + Lower(a) + " parameter in " + header);
-        break;
-      }
+    if (a == nullptr) continue;
+    std::string name = Lower(a);
+    if (!seen.insert(name).second) {
+      out->push_back(where + ": duplicate " + name + " parameter in " + header);
     }
   }
 }
@@ -641,7 +644,8 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, AttachmentVis
   out->size_bytes = spool.size();
   Status s = CheckHeaderBytes(spool, limits.max_header_bytes);
   if (!s.ok()) return s;
-  s = ScanMimeStructure(spool, limits.max_mime_parts, limits.max_mime_depth);
+  s = ScanMimeStructure(spool, limits.max_mime_parts, limits.max_mime_depth,
+                          limits.max_header_bytes);
   if (!s.ok()) return s;
 
   // In memory: a GByteArray header over the spool's buffer; the stream does not own it, and it

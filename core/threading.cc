@@ -64,32 +64,64 @@ Status ResolveThread(TicketStore* store, const ParsedMessage& msg, const QueueMa
   *out = ThreadResult{};
   if (store == nullptr) return Status::Ok();
 
+  // Rule 0: the message's own id. Stored: a duplicate. Only referenced by a ticket's mail (its
+  // reply arrived first): remembered, but taken only when no stored parent says otherwise, since
+  // anyone who knows an id can reference it first (squatting, issue 18 item 1).
   MessageIdEntry e;
+  uint64_t referenced_by = 0;
   Status st = msg.message_id.empty() ? Status::NotFound("") : store->FindMessageId(msg.message_id, &e);
   if (st.ok()) {
-    out->kind = e.stored ? ThreadResult::Kind::kDuplicate : ThreadResult::Kind::kReply;
-    out->ticket = e.ticket;
-    out->matched_by = e.stored ? "" : "referenced_by";
-    out->matched_id = msg.message_id;
-    if (e.stored) return Status::Ok();
+    if (e.stored) {
+      out->kind = ThreadResult::Kind::kDuplicate;
+      out->ticket = e.ticket;
+      out->matched_id = msg.message_id;
+      return Status::Ok();
+    }
+    referenced_by = e.ticket;
   } else if (!st.IsNotFound()) {
     return st;
   }
 
-  // Rule 1: In-Reply-To, then References newest first; the first hit wins, a second ticket named
-  // is reported.
+  // Rule 1: In-Reply-To, then References newest first. A parent that is a stored message beats
+  // an id that some ticket's mail merely named: stored ids were written by the mail itself, named
+  // ids by whoever wrote first. The first hit of the stronger kind wins; a second ticket named is
+  // reported.
   const bool irt_valid = !msg.in_reply_to.empty() && msg.in_reply_to != msg.message_id;
+  struct Hit {
+    uint64_t ticket;
+    std::string id;
+  };
+  std::vector<Hit> stored_hits, named_hits;
   for (const std::string& id : ReferencedIds(msg, max_references)) {
     st = store->FindMessageId(id, &e);
     if (st.IsNotFound()) continue;
     if (!st.ok()) return st;
-    if (out->ticket == 0) {
-      out->kind = ThreadResult::Kind::kReply;
-      out->ticket = e.ticket;
-      out->matched_by = irt_valid && id == msg.in_reply_to ? "in_reply_to" : "references";
-      out->matched_id = id;
-    } else if (e.ticket != out->ticket && out->also_ticket == 0) {
-      out->also_ticket = e.ticket;
+    (e.stored ? stored_hits : named_hits).push_back({e.ticket, id});
+  }
+  auto take = [&](uint64_t ticket, const std::string& by, const std::string& id) {
+    out->kind = ThreadResult::Kind::kReply;
+    out->ticket = ticket;
+    out->matched_by = by;
+    out->matched_id = id;
+  };
+  auto by_of = [&](const std::string& id) {
+    return irt_valid && id == msg.in_reply_to ? "in_reply_to" : "references";
+  };
+  if (!stored_hits.empty()) {
+    take(stored_hits.front().ticket, by_of(stored_hits.front().id), stored_hits.front().id);
+  } else if (referenced_by != 0) {
+    take(referenced_by, "referenced_by", msg.message_id);
+  } else if (!named_hits.empty()) {
+    take(named_hits.front().ticket, by_of(named_hits.front().id), named_hits.front().id);
+  }
+  if (out->ticket != 0) {
+    for (const auto* hits : {&stored_hits, &named_hits}) {
+      for (const Hit& h : *hits) {
+        if (h.ticket != out->ticket && out->also_ticket == 0) out->also_ticket = h.ticket;
+      }
+    }
+    if (referenced_by != 0 && referenced_by != out->ticket && out->also_ticket == 0) {
+      out->also_ticket = referenced_by;
     }
   }
   if (out->ticket != 0) return Status::Ok();

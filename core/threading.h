@@ -1,12 +1,14 @@
 // Threading: which ticket, if any, a message belongs to.
 //
 // Rules, in order (never on subject text alone):
-//   0. The message's own Message-ID: stored already -> a duplicate; named earlier by a message of a
-//      ticket (a reply that arrived before its parent) -> that ticket.
+//   0. The message's own Message-ID stored already -> a duplicate.
 //   1. In-Reply-To, then References newest first (at most the last max_references, malformed ids
-//      skipped), against every Message-ID the store has indexed: the ids of stored messages and the
-//      ids those messages named (JWZ-style containers for unseen messages). When the ids name two
-//      tickets, In-Reply-To wins, else the newest reference; the other is reported (also_ticket).
+//      skipped), against every Message-ID the store has indexed. Trust decides the order, not
+//      position: (a) a parent stored as a message on a ticket; else (b) the message's own id
+//      named earlier by a ticket's mail (a reply that arrived before its parent); else (c) an id
+//      some ticket's mail merely named. Anyone can name any id first, so a named-only id never
+//      beats a stored parent (Message-ID squatting). Within a kind, In-Reply-To wins, then the
+//      newest reference; another ticket named is reported (also_ticket).
 //   1b. The reply token of the support recipient's plus address (support+TOKEN@domain, see
 //      core/agents.h), when reply_token_secret is set; a token that fails its MAC, or names no
 //      ticket, is ignored (ignored_token).

@@ -5,7 +5,7 @@ CorpusDryRun feeds EVERY file under $DESK_CORPORA_DIR (recursively: bounces, hos
 mboxes, licence files; anything may arrive by SMTP) to `deskctl ingest --dry-run`, in batches to keep
 the number of processes down, and checks that deskctl survives each one: one parseable JSON line per
 file, a verdict on every line, no death by signal, no sanitizer report. It prints the counts per
-verdict and kind. It is skipped when the corpora directory is absent.
+verdict and kind. It fails when the corpora directory is absent.
 
 TicketRoundTrip ingests a new mail and a reply (In-Reply-To) without --dry-run and checks the ticket
 they make through `tickets`, `ticket N` and `ticket close N`.
@@ -22,7 +22,7 @@ import tempfile
 import unittest
 
 DESKCTL = os.environ.get("DESKCTL", "")
-CORPORA = os.environ.get("DESK_CORPORA_DIR", "")
+CORPORA = os.environ.get("DESK_CORPORA_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "corpora")
 BATCH = 200
 SUPPORT = "support@example.com"
 SANITIZER_MARKS = ("AddressSanitizer", "runtime error", "LeakSanitizer")
@@ -63,11 +63,15 @@ def check_stderr(test, proc, what):
         test.assertNotIn(mark, err, f"{what}: sanitizer report:\n{err[-4000:]}")
 
 
-@unittest.skipUnless(DESKCTL, "DESKCTL is not set")
 class CorpusDryRun(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not DESKCTL or not os.access(DESKCTL, os.X_OK):
+            raise RuntimeError(f"DESKCTL={DESKCTL!r} is not an executable (ctest sets it to the built deskctl)")
+
     def test_every_corpus_file(self):
         if not CORPORA or not os.path.isdir(CORPORA):
-            self.skipTest(f"corpora directory {CORPORA!r} is absent")
+            self.fail(f"corpora directory {CORPORA!r} is absent (tests/data/corpora in the repository)")
         files = sorted(
             os.path.join(root, name)
             for root, _, names in os.walk(CORPORA)
@@ -140,8 +144,12 @@ It is out now.\x1b]0;pwned\x07
 """
 
 
-@unittest.skipUnless(DESKCTL, "DESKCTL is not set")
 class TicketRoundTrip(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not DESKCTL or not os.access(DESKCTL, os.X_OK):
+            raise RuntimeError(f"DESKCTL={DESKCTL!r} is not an executable (ctest sets it to the built deskctl)")
+
     def setUp(self):
         self.tmpdir = tempfile.TemporaryDirectory(prefix="deskctl-tickets-")
         self.tmp = self.tmpdir.name

@@ -644,11 +644,24 @@ def _kill(pid, sig):
         pass
 
 
+def edge_relay_main_cf(next_hop_port, domains=("example.test",), myhostname="edge.example.test"):
+    """extra_main_cf for an edge MX (a PostfixInstance with domains=()) that relays the given
+    domains to another private instance at [127.0.0.1]:next_hop_port, as docs/SCALING.md sets up
+    the edge hosts: relay_domains plus transport_maps. The edge needs its own myhostname: Postfix's
+    SMTP client refuses a server that greets with the client's own name ("loops back to myself")."""
+    nexthop = f"smtp:[127.0.0.1]:{next_hop_port}"
+    return {
+        "myhostname": myhostname,
+        "relay_domains": " ".join(domains),
+        "transport_maps": "inline:{ " + ", ".join(f"{d}={nexthop}" for d in domains) + " }",
+    }
+
+
 def missing_prerequisites(*tools):
     """Why an end-to-end suite cannot run here, or None: it needs root (a private Postfix), postfix
     and swaks plus any further tools named, and the deskmilter and deskctl binaries (from
-    $DESKMILTER / $DESKCTL, else build/). A binary named in the environment must exist: the suite
-    then fails instead of skipping."""
+    $DESKMILTER / $DESKCTL, else build/). MilterPostfixCase fails a suite whose prerequisites are
+    missing: a test never skips."""
     if os.geteuid() != 0:
         return "needs root to run a private Postfix"
     for tool in (POSTFIX, SWAKS) + tools:
@@ -671,6 +684,9 @@ class MilterPostfixCase(unittest.TestCase):
 
     CONFIG = None
     PREFIX = "desk-e2e-"
+    # Tools the suite needs beyond postfix and swaks (paths); a missing one fails the suite with
+    # the reason, never skips it: scripts/install-deps.sh installs them all.
+    REQUIRES = ()
 
     @classmethod
     def prepare(cls):
@@ -682,6 +698,10 @@ class MilterPostfixCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        missing = missing_prerequisites(*cls.REQUIRES)
+        if missing:
+            raise RuntimeError(f"{cls.__name__} cannot run: {missing} "
+                               "(scripts/install-deps.sh installs what the tests need)")
         cls.t0 = time.monotonic()
         cls.tmp = tempfile.mkdtemp(prefix=cls.PREFIX)
         cls.milter = cls.pf = None

@@ -59,17 +59,13 @@ login = "alice@example.test"
 """
 
 
-def _missing():
-    return ph.missing_prerequisites(ph.SASLPASSWD2, ph.SMTP_SINK)
-
-
 def _header_block(msg):
     """The delivered header section as text (what the customer's client shows and keeps)."""
     return "".join(f"{k}: {v}\n" for k, v in msg.items())
 
 
-@unittest.skipIf(_missing(), _missing())
 class AgentsTest(ph.MilterPostfixCase):
+    REQUIRES = (ph.SASLPASSWD2, ph.SMTP_SINK,)
     CONFIG = CONFIG
     PREFIX = "desk-e2e-agents-"
 

@@ -41,16 +41,11 @@ subject_tag = "[#{n}]"
 """
 
 
-def _missing():
-    return ph.missing_prerequisites()
-
-
 def _header(msg, name):
     v = msg.get(name)
     return None if v is None else re.sub(r"\s+", " ", str(v)).strip()
 
 
-@unittest.skipIf(_missing(), _missing())
 class SliceTest(ph.MilterPostfixCase):
     CONFIG = CONFIG
     PREFIX = "desk-e2e-"

@@ -1,5 +1,6 @@
 // A main() for the fuzz target without libFuzzer (g++ builds): runs LLVMFuzzerTestOneInput once on
-// every file named on the command line, descending into directories. Exit 0 when all ran.
+// every file named on the command line, descending into directories. Exit 0 when all ran; a
+// path that does not exist fails (a missing corpus is an error, not an empty run).
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -24,6 +25,10 @@ int main(int argc, char** argv) {
   size_t count = 0;
   for (int i = 1; i < argc; ++i) {
     std::filesystem::path p(argv[i]);
+    if (!std::filesystem::exists(p)) {
+      std::fprintf(stderr, "replay: %s does not exist\n", argv[i]);
+      return 1;
+    }
     if (std::filesystem::is_directory(p)) {
       for (const auto& e : std::filesystem::recursive_directory_iterator(p)) {
         if (e.is_regular_file()) RunFile(e.path(), &count);

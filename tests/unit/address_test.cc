@@ -26,6 +26,13 @@ TEST(AddressTest, Normalize) {
       {"  bar@x.org ", "bar@x.org"},
       {"<>", ""},
       {"", ""},
+      // Spellings that Postfix delivers to the same mailbox (issue 12, item 2).
+      {"<support@example.test.>", "support@example.test"},
+      {"<\"support\"@example.test>", "support@example.test"},
+      {"<\"Sup\\port\"@Example.Test..>", "support@example.test"},
+      {"<@relay.example,@other.example:support@example.test>", "support@example.test"},
+      {"\"a@b\"@example.test", "a@b@example.test"},
+      {"postmaster", "postmaster"},
   };
   for (const auto& c : cases) EXPECT_EQ(NormalizeAddress(c.in), c.want) << c.in;
 }
@@ -72,6 +79,12 @@ TEST(AddressTest, Match) {
       {"x@sub.help.example.com", nullptr, "", ""},
       {"supportexample.com", nullptr, "", ""},
       {"", nullptr, "", ""},
+      // Issue 12, item 2: other spellings of a support address are that support address.
+      {"<support@example.com.>", "support", "support@example.com", ""},
+      {"<\"support\"@example.com>", "support", "support@example.com", ""},
+      {"<\"support+x\"@Example.Com.>", "support", "support@example.com", "x"},
+      {"<@mx.example.org:billing@example.com>", "billing", "billing@example.com", ""},
+      {"<\"any one\"@help.example.com>", "support", "*@help.example.com", ""},
   };
   for (const auto& c : cases) {
     QueueMatch got = r.Match(c.rcpt);

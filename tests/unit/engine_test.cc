@@ -238,6 +238,33 @@ TEST_F(EngineTest, ThreadingRules) {
   EXPECT_EQ(msgs[1].kind, "reply");
 }
 
+// Issue 18 item 1: an outsider who knows the customer's next Message-ID names it first in
+// References. The customer's real reply, whose In-Reply-To is a message stored on the customer's
+// ticket, still threads there: a stored parent beats an id someone merely named.
+TEST_F(EngineTest, SquattedMessageIdDoesNotStealTheReply) {
+  Mail first;  // ticket 1: carol, <m1@customer.test>
+  ASSERT_EQ(*Ingest(first).ticket, 1u);
+  Mail squat;
+  squat.from = "mallory@evil.test";
+  squat.message_id = "<s1@evil.test>";
+  squat.subject = "Hello";
+  squat.references = "<m2@customer.test> <m3@customer.test>";
+  Decision ds = Ingest(squat, "support@example.com", "mallory@evil.test");
+  ASSERT_EQ(*ds.ticket, 2u);
+  EXPECT_EQ(ds.ticket_action, "created");
+
+  Mail reply;  // carol's real reply, with the id mallory named
+  reply.message_id = "<m2@customer.test>";
+  reply.in_reply_to = "<m1@customer.test>";
+  reply.references = "<m1@customer.test>";
+  reply.subject = "Re: Printer on fire";
+  Decision d = Ingest(reply);
+  EXPECT_EQ(d.kind, "reply");
+  ASSERT_TRUE(d.ticket.has_value());
+  EXPECT_EQ(*d.ticket, 1u) << "the squatter's ticket took the customer's reply";
+
+}
+
 TEST_F(EngineTest, CopiedParticipantMayUseTag) {
   Mail first;
   first.extra_headers = "Cc: Boss <boss@customer.test>\r\n";
