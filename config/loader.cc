@@ -27,6 +27,7 @@
 #include <toml++/toml.h>
 
 #include "config/schema.h"
+#include "core/pipeline.h"
 
 namespace desk::config {
 namespace {
@@ -536,6 +537,23 @@ Config DefaultConfig() {
   copy.source_file.clear();
   return copy;
 }
+
+QueueConfig DefaultQueueConfig() {
+  std::shared_ptr<const Config> config;
+  Status s = LoadString("[[queue]]\nname = \"q\"\naddresses = [\"q@example.invalid\"]\n",
+                        "(schema defaults)", &config);
+  if (!s.ok() || config->queues.size() != 1) {
+    std::fprintf(stderr, "deskmilter: %s\n", s.ToString().c_str());
+    std::abort();
+  }
+  QueueConfig q = config->queues[0];
+  q.name.clear();
+  q.addresses.clear();
+  q.default_address.clear();
+  return q;
+}
+
+ParseLimits DefaultParseLimits() { return ParseLimitsFromConfig(DefaultConfig()); }
 
 std::string OptionsHelp() {
   auto line = [](std::string name, const auto& option) {

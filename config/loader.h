@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/config.h"
+#include "core/mime_parser.h"
 #include "core/status.h"
 
 namespace desk::config {
@@ -25,6 +26,10 @@ Status LoadString(const std::string& toml, const std::string& name,
 
 // A Config with every default from the schema and no queues (for tests and tools).
 Config DefaultConfig();
+// A queue with every default from the schema; name and addresses empty (for tests and tools).
+QueueConfig DefaultQueueConfig();
+// The parser limits of DefaultConfig() (tests, the fuzzer: the same limits as production).
+ParseLimits DefaultParseLimits();
 
 // The options reference printed by `deskmilter --help`: one line per option from the schema table.
 std::string OptionsHelp();

@@ -210,16 +210,16 @@ const Option kOptions[] = {
      .default_value = R"("unix:run/deskmilter.sock")",
      .doc = "Where libmilter listens: unix:PATH or local:PATH (a relative PATH is taken from the "
             "working directory), inet:PORT@HOST or inet6:PORT@HOST.",
-     .field = &Config::socket, .check = CheckSocket},
+     .field = &Config::socket, .check = CheckSocket, .restart_only = true},
     {.name = "milter.socket_mode", .type = Type::kOctalMode, .default_value = R"("0660")",
      .min = 0, .max = 0777,
      .doc = "Permissions of a unix socket: an octal string such as \"0660\", or an integer "
             "(write 0o660).",
-     .field = &Config::socket_mode},
+     .field = &Config::socket_mode, .restart_only = true},
     {.name = "milter.timeout_seconds", .type = Type::kInt, .default_value = "600",
      .min = 1, .max = 86400,
      .doc = "libmilter's I/O timeout towards the MTA, in seconds.",
-     .field = &Config::timeout_seconds},
+     .field = &Config::timeout_seconds, .restart_only = true},
     {.name = "milter.hostname", .type = Type::kString, .default_value = R"("localhost")",
      .doc = "Host name used in generated Message-IDs and in the loop stamp.",
      .field = &Config::hostname, .check = CheckHostname},
@@ -228,10 +228,10 @@ const Option kOptions[] = {
     {.name = "store.dir", .type = Type::kString, .default_value = R"("var/store")",
      .doc = "LMDB environment directory of the ticket store; a relative path is taken from the "
             "working directory.",
-     .field = &Config::store_dir, .check = CheckNotEmpty},
+     .field = &Config::store_dir, .check = CheckNotEmpty, .restart_only = true},
     {.name = "store.map_mb", .type = Type::kInt, .default_value = "64", .min = 1, .max = 1048576,
      .doc = "Initial LMDB map size in MiB; the store grows the map when it is full.",
-     .field = &Config::store_map_mb},
+     .field = &Config::store_map_mb, .restart_only = true},
     {.name = "store.spool_dir", .type = Type::kString, .default_value = R"("")",
      .doc = "Directory for temporary files of large messages; \"\" means $TMPDIR, or /tmp when "
             "TMPDIR is unset.",

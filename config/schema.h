@@ -63,6 +63,8 @@ struct OptionSpec {
   // Further check of a kString value or of each kStringArray element: "" if fine, else the reason
   // ("'foo' is not a host name").
   std::string (*check)(std::string_view value) = nullptr;
+  // A reload (SIGHUP) cannot apply it: the listening socket and the store stay as opened.
+  bool restart_only = false;
 };
 
 using Option = OptionSpec<Config>;

@@ -88,30 +88,6 @@ const char* OutcomeName(AttachmentVerdict::Outcome o) {
   return "unknown";
 }
 
-AttachmentPolicyConfig DefaultAttachmentPolicy() {
-  AttachmentPolicyConfig c;
-  c.allowed_categories = {Category::kDocument};
-  c.allowed_types = {
-      // images: JPEG, PNG, GIF, TIFF, WebP, and camera RAW (libmagic names; NEF and DNG are TIFF)
-      "image/jpeg", "image/png", "image/gif", "image/tiff", "image/webp", "image/x-canon-cr2",
-      "image/x-canon-crw", "image/x-nikon-nef", "image/x-adobe-dng", "image/x-olympus-orf",
-      "image/x-fuji-raf", "image/x-sony-arw", "image/x-panasonic-rw2", "image/x-panasonic-raw",
-      "image/x-pentax-pef", "image/x-dcraw",
-      // video: MP4, MOV, AVI, WMV (libmagic: video/x-ms-asf), WebM
-      "video/mp4", "video/quicktime", "video/x-msvideo", "video/x-ms-wmv", "video/x-ms-asf",
-      "video/webm",
-      // audio: MP3, WAV
-      "audio/mpeg", "audio/x-wav", "audio/wav", "audio/vnd.wave",
-      // an empty file carries nothing
-      "application/x-empty"};
-  // DLL, EXE, SCR are executables by content and name anyway; BAT too, but a batch file libmagic
-  // calls text/plain is caught here by name. BIN content is application/octet-stream, which no
-  // allowed category holds. ZIP and RAR: archives = refuse, by content and by name.
-  c.refused_extensions = {"exe", "dll", "bat", "scr", "bin"};
-  c.archives = ArchiveMode::kRefuse;
-  return c;
-}
-
 bool TypeMatches(std::string_view pattern, std::string_view mime) {
   if (!pattern.empty() && pattern.back() == '*') {
     return StartsWith(mime, pattern.substr(0, pattern.size() - 1));

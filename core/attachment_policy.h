@@ -57,7 +57,8 @@ bool ParseEncryptedMode(std::string_view s, EncryptedMode* out);  // false on an
 
 // One queue's attachment policy. Type patterns are lower-case MIME types, "type/*", or a prefix
 // ending in "*" ("application/vnd.openxmlformats-officedocument.*"); extensions are lower-case
-// without the dot. DefaultAttachmentPolicy() gives the product defaults.
+// without the dot. The product defaults are the option table's (config/schema.cc), through
+// PolicyFromQueue (core/attachment_stage.h).
 struct AttachmentPolicyConfig {
   std::vector<Category> allowed_categories;  // every type of these categories is allowed
   std::vector<std::string> allowed_types;    // patterns allowed beyond the categories
@@ -65,16 +66,11 @@ struct AttachmentPolicyConfig {
   std::vector<std::string> refused_extensions;
   std::vector<std::string> allowed_extensions;  // when non-empty, only these extensions pass
   ArchiveMode archives = ArchiveMode::kRefuse;
-  int max_archive_depth = 3;  // levels of nested archives inspected (1 = the archive itself)
+  int max_archive_depth = 0;  // levels of nested archives inspected (1 = the archive itself)
   EncryptedMode encrypted = EncryptedMode::kRefuse;
-  uint64_t max_attachment_bytes = 50ull << 20;  // per attachment, decoded
+  uint64_t max_attachment_bytes = 0;            // per attachment, decoded; 0 = no limit
   uint64_t max_total_bytes = 0;                 // all attachments of a message; 0 = no limit
 };
-
-// Images JPEG, PNG, GIF, TIFF, RAW, WebP; video MP4, MOV, AVI, WMV, WebM; audio MP3, WAV; documents
-// of every type; refused: EXE, DLL, BAT, ZIP, RAR, SCR, BIN by extension and by content; archives
-// refused; 50 MiB per attachment; no total limit.
-AttachmentPolicyConfig DefaultAttachmentPolicy();
 
 // True when mime matches pattern ("image/png", "image/*", "application/vnd.ms-*").
 bool TypeMatches(std::string_view pattern, std::string_view mime);

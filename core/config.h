@@ -1,9 +1,10 @@
 // Config: the options the core and the adapter run with, as plain data.
 //
-// This struct carries no defaults and no docs on purpose: every option is declared exactly once, with
-// its name, type, default, bounds and one-line doc, in the schema table of config/schema.cc. The
-// loader (config/loader.h) fills a Config from a TOML file, applying those defaults. Tests may build
-// a Config by hand through config::DefaultConfig().
+// These structs carry no defaults and no docs on purpose (members start at zero, false, empty or the
+// first enumerator): every option is declared exactly once, with its name, type, default, bounds and
+// one-line doc, in the schema table of config/schema.cc. The loader (config/loader.h) fills a Config
+// from a TOML file, applying those defaults. Code and tests that build one by hand start from
+// config::DefaultConfig() and config::DefaultQueueConfig().
 //
 // A Config is immutable once loaded; connections hold a shared_ptr<const Config> snapshot, so a reload
 // on SIGHUP never changes the options of a message in flight.
@@ -46,34 +47,31 @@ struct QueueConfig {
   std::vector<std::string> addresses;  // "support@example.com" or "*@help.example.com"
   std::string default_address;         // reply-via address for wildcard tickets; first exact address
   std::string subject_tag;             // format with "{n}", e.g. "[#{n}]"
-  bool tag_subject = true;             // add the tag to the delivered subject when missing
+  bool tag_subject = false;            // add the tag to the delivered subject when missing
   ClosedReply closed_reply = ClosedReply::kReopen;
 
-  // Attachment policy; turned into an AttachmentPolicyConfig by the engine. Unlike the
-  // rest, these members start at the product defaults (DefaultAttachmentPolicy) so a queue built in
-  // code filters like a loaded one; config_test checks they equal the schema's defaults.
-  std::vector<std::string> attachments_allow_categories = {"document"};  // category names
-  std::vector<std::string> attachments_allow_types = DefaultAttachmentPolicy().allowed_types;
+  // Attachment policy; turned into an AttachmentPolicyConfig by the engine (PolicyFromQueue).
+  std::vector<std::string> attachments_allow_categories;  // category names
+  std::vector<std::string> attachments_allow_types;
   std::vector<std::string> attachments_refuse_types;
-  std::vector<std::string> attachments_refuse_extensions =
-      DefaultAttachmentPolicy().refused_extensions;  // lower-case, no dot
-  std::vector<std::string> attachments_allow_extensions;  // empty: any not refused
+  std::vector<std::string> attachments_refuse_extensions;  // lower-case, no dot
+  std::vector<std::string> attachments_allow_extensions;   // empty: any not refused
   ArchiveMode archives = ArchiveMode::kRefuse;
-  int64_t archive_depth = 3;
+  int64_t archive_depth = 0;
   EncryptedMode archive_encrypted = EncryptedMode::kRefuse;
-  int64_t max_attachment_bytes = 50ll << 20;
+  int64_t max_attachment_bytes = 0;
   int64_t max_message_attachment_bytes = 0;  // 0 = no limit
-  Outcome on_infected = Outcome::kReject;
-  Outcome on_refused_type = Outcome::kStrip;
-  Outcome on_too_large = Outcome::kReject;
-  Outcome on_scan_limit = Outcome::kHold;
-  Outcome on_scanner_error = Outcome::kTempfail;
-  Outcome on_malformed_attachment = Outcome::kHold;
+  Outcome on_infected = Outcome::kAccept;
+  Outcome on_refused_type = Outcome::kAccept;
+  Outcome on_too_large = Outcome::kAccept;
+  Outcome on_scan_limit = Outcome::kAccept;
+  Outcome on_scanner_error = Outcome::kAccept;
+  Outcome on_malformed_attachment = Outcome::kAccept;
   // Agents' mail.
   std::vector<AgentConfig> agents;
   ReplyName reply_name = ReplyName::kQueue;
-  bool rewrite_envelope = true;  // envelope sender of agents' mail -> the reply-via address
-  bool reply_token = false;      // Reply-To support+TOKEN@domain (needs reply_token_secret)
+  bool rewrite_envelope = false;  // envelope sender of agents' mail -> the reply-via address
+  bool reply_token = false;       // Reply-To support+TOKEN@domain (needs reply_token_secret)
 };
 
 struct Config {
@@ -99,7 +97,7 @@ struct Config {
   int64_t max_body_chars = 0;  // text body stored on the ticket, in characters
 
   // [scanner] libclamav in process
-  bool scanner_enabled = true;
+  bool scanner_enabled = false;
   std::string scanner_database_dir;
   std::string scanner_temp_dir;  // "" = libclamav's default
   int64_t scanner_max_scan_size = 0;
@@ -113,12 +111,12 @@ struct Config {
   std::string attachments_store_dir;  // "" = <store_dir>/attachments
 
   // [actions] for failure classes
-  Outcome on_internal_error = Outcome::kTempfail;
-  Outcome on_store_error = Outcome::kTempfail;
-  Outcome on_malformed = Outcome::kTempfail;
+  Outcome on_internal_error = Outcome::kAccept;
+  Outcome on_store_error = Outcome::kAccept;
+  Outcome on_malformed = Outcome::kAccept;
 
   // [tickets]
-  bool add_ticket_header = true;  // X-Deskmilter-Ticket on delivered mail
+  bool add_ticket_header = false;  // X-Deskmilter-Ticket on delivered mail
   int64_t max_references = 0;     // newest References ids considered for threading and indexed
 
   // [agents]
@@ -131,15 +129,15 @@ struct Config {
   int64_t flood_max = 0;        // mails from one sender to one queue per window; 0 = off
   int64_t flood_window = 0;     // seconds
   Outcome bounce_action = Outcome::kAccept;
-  TicketEffect bounce_ticket = TicketEffect::kRecord;
+  TicketEffect bounce_ticket = TicketEffect::kNone;
   Outcome auto_reply_action = Outcome::kAccept;
-  TicketEffect auto_reply_ticket = TicketEffect::kRecord;
+  TicketEffect auto_reply_ticket = TicketEffect::kNone;
   Outcome list_action = Outcome::kAccept;
   TicketEffect list_ticket = TicketEffect::kNone;
   Outcome own_action = Outcome::kAccept;
   TicketEffect own_ticket = TicketEffect::kNone;
-  Outcome loop_action = Outcome::kHold;
-  Outcome flood_action = Outcome::kTempfail;
+  Outcome loop_action = Outcome::kAccept;
+  Outcome flood_action = Outcome::kAccept;
 
   std::vector<QueueConfig> queues;
 };

@@ -63,6 +63,7 @@ struct Decision {
   std::string message_id;           // as parsed or generated
   std::vector<HeaderEdit> header_changes;
   std::string envelope_from;        // new envelope sender; "" = unchanged
+  std::vector<std::string> add_recipients;  // envelope recipients to add (a PlanStep's effects)
   std::vector<std::string> reasons;  // short machine-readable reasons, e.g. "tag_ignored:42"
   std::string error;                // Status text when a failure class fired; "" otherwise
   // Extra key=value pairs for the one log line, in order (values unescaped; the logger escapes).

@@ -61,6 +61,7 @@ constexpr unsigned kMaxDbs = 8;
 constexpr int kMaxSuccessorHops = 8;  // five in use; room for later indexes
 constexpr std::string_view kMetaVersion = "version";
 constexpr std::string_view kMetaNextTicket = "next_ticket";
+constexpr std::string_view kMetaNextOutbox = "next_outbox";
 
 Status MdbError(const char* op, int rc) {
   return Status::Store(std::string(op) + ": " + mdb_strerror(rc));
@@ -194,6 +195,7 @@ class LmdbTicketStore : public TicketStore {
                        uint64_t* count) override;
   Status FindMessageId(const std::string& message_id, MessageIdEntry* out) override;
   Status GetTicket(uint64_t number, Ticket* out) override;
+  Status GetOutbox(std::vector<OutboxMail>* out) override;
   Status GetMessages(uint64_t number, std::vector<TicketMessage>* out) override;
   Status GetEvents(uint64_t number, std::vector<TicketEvent>* out) override;
   Status ListTickets(const TicketFilter& filter, std::vector<Ticket>* out) override;
@@ -221,7 +223,8 @@ class LmdbTicketStore : public TicketStore {
   Status ReadEntries(MDB_dbi dbi, uint64_t number, Decode decode, std::vector<Record>* out);
 
   MDB_env* env_ = nullptr;
-  MDB_dbi meta_ = 0, tickets_ = 0, messages_ = 0, events_ = 0, msgids_ = 0, counters_ = 0;
+  MDB_dbi meta_ = 0, tickets_ = 0, messages_ = 0, events_ = 0, msgids_ = 0, counters_ = 0,
+          outbox_ = 0;
   std::shared_mutex resize_mu_;
   std::function<void(size_t)> before_batch_;
 
@@ -441,7 +444,8 @@ Status LmdbTicketStore::OpenBody(Ops& ops) {
   };
   for (const Named& n : {Named{"meta", &meta_}, Named{"tickets", &tickets_},
                          Named{"messages", &messages_}, Named{"events", &events_},
-                         Named{"msgids", &msgids_}, Named{"counters", &counters_}}) {
+                         Named{"msgids", &msgids_}, Named{"counters", &counters_},
+                         Named{"outbox", &outbox_}}) {
     int rc = mdb_dbi_open(ops.txn(), n.name, MDB_CREATE, n.dbi);
     if (rc != 0) return Status::Store(std::string("mdb_dbi_open ") + n.name + ": " + mdb_strerror(rc));
   }
@@ -646,6 +650,20 @@ Status LmdbTicketStore::WriteBody(Ops& ops, const TicketWrite& w, WriteResult* r
   t.updated_at = w.now;
   s = ops.Put(tickets_, codec::TicketKey(t.number), codec::EncodeTicket(t));
   if (!s.ok()) return s;
+  if (!w.outbox.empty()) {
+    uint64_t next = 1;
+    s = ops.Get(meta_, kMetaNextOutbox, &v);
+    if (s.ok()) s = codec::DecodeMetaU64(v, &next);
+    if (!s.ok() && !s.IsNotFound()) return s;
+    for (const std::string& raw : w.outbox) {
+      OutboxMail m{next, t.number, w.now, raw};
+      s = ops.Put(outbox_, codec::TicketKey(next), codec::EncodeOutboxMail(m));
+      if (!s.ok()) return s;
+      ++next;
+    }
+    s = ops.Put(meta_, kMetaNextOutbox, codec::EncodeMetaU64(next));
+    if (!s.ok()) return s;
+  }
   result->ticket = t.number;
   result->duplicate = false;
   return Status::Ok();
@@ -759,6 +777,24 @@ Status LmdbTicketStore::GetMessages(uint64_t number, std::vector<TicketMessage>*
 
 Status LmdbTicketStore::GetEvents(uint64_t number, std::vector<TicketEvent>* out) {
   return ReadEntries(events_, number, codec::DecodeEvent, out);
+}
+
+Status LmdbTicketStore::GetOutbox(std::vector<OutboxMail>* out) {
+  std::vector<OutboxMail> got;
+  Status s = RunRead([&](Ops& ops) {
+    Cursor cursor;
+    int rc = cursor.Open(ops.txn(), outbox_);
+    if (rc != 0) return MdbError("mdb_cursor_open", rc);
+    MDB_val k, val;
+    for (rc = cursor.Get(&k, &val, MDB_FIRST); rc == 0; rc = cursor.Get(&k, &val, MDB_NEXT)) {
+      Status st = codec::DecodeOutboxMail(View(val), &got.emplace_back());
+      if (!st.ok()) return st;
+    }
+    if (rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
+    return Status::Ok();
+  });
+  if (s.ok()) *out = std::move(got);
+  return s;
 }
 
 Status LmdbTicketStore::ListTickets(const TicketFilter& filter, std::vector<Ticket>* out) {

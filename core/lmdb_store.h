@@ -8,6 +8,7 @@
 //   events    u64 ticket ++ u32 seq -> TicketEvent
 //   msgids    Message-ID -> MessageIdEntry
 //   counters  flood counter key (queue, sender) -> window start and count
+//   outbox    u64 seq big-endian -> OutboxMail (meta "next_outbox" numbers them)
 // All encodings are core/ticket_codec.h's.
 // Writes are short transactions; MDB_MAP_FULL grows the map (doubling) and retries; MDB_READERS_FULL
 // is a kStore error. Opening an existing store keeps its content; an unknown schema version is kStore.

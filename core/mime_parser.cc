@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "core/mime_scan.h"
+#include "core/sha256.h"
 
 namespace desk {
 namespace {
@@ -306,8 +307,7 @@ Status ReadText(GMimePart* part, uint64_t max_bytes, std::string* out, bool* cut
 // Decoded size and SHA-256 of a leaf, read through the transfer-decoding filter; the decoded bytes
 // also go to *decoded when it is not null.
 Status DecodeContent(GMimePart* part, AttachmentInfo* info, Spool* decoded) {
-  std::unique_ptr<GChecksum, decltype(&g_checksum_free)> sum(g_checksum_new(G_CHECKSUM_SHA256),
-                                                            &g_checksum_free);
+  Sha256 sum;
   uint64_t size = 0;
   GMimeDataWrapper* content = g_mime_part_get_content(part);
   GMimeStream* source = content != nullptr ? g_mime_data_wrapper_get_stream(content) : nullptr;
@@ -328,7 +328,7 @@ Status DecodeContent(GMimePart* part, AttachmentInfo* info, Spool* decoded) {
       if (n < 0) return Status::Internal("mime: cannot decode part " + info->part_path);
       idle = n == 0 ? idle + 1 : 0;
       if (n == 0) continue;
-      g_checksum_update(sum.get(), reinterpret_cast<const guchar*>(buf), static_cast<gssize>(n));
+      sum.Update(std::string_view(buf, static_cast<size_t>(n)));
       size += static_cast<uint64_t>(n);
       if (decoded != nullptr) {
         Status s = decoded->Append(std::string_view(buf, static_cast<size_t>(n)));
@@ -337,7 +337,7 @@ Status DecodeContent(GMimePart* part, AttachmentInfo* info, Spool* decoded) {
     }
   }
   info->size = size;
-  info->sha256 = Str(g_checksum_get_string(sum.get()));
+  info->sha256 = sum.HexDigest();
   return Status::Ok();
 }
 

@@ -41,16 +41,18 @@ class AttachmentVisitor {
   virtual Status OnAttachment(const AttachmentInfo& info, const Spool& content) = 0;
 };
 
+// No defaults here: the option table holds them (config/schema.cc, [limits]). Build one with
+// ParseLimitsFromConfig (core/pipeline.h), or config::DefaultParseLimits() in tests and tools.
 struct ParseLimits {
-  int64_t max_header_bytes = 1 << 20;
-  int64_t max_mime_depth = 20;
-  int64_t max_mime_parts = 500;
-  int64_t max_body_chars = 65000;  // characters (UTF-8 code points) of text body to keep
-  std::string hostname = "localhost";  // right side of a generated Message-ID
+  int64_t max_header_bytes = 0;
+  int64_t max_mime_depth = 0;
+  int64_t max_mime_parts = 0;
+  int64_t max_body_chars = 0;  // characters (UTF-8 code points) of text body to keep
+  std::string hostname;        // right side of a generated Message-ID
   // Where decoded attachments go for an AttachmentVisitor ("" = $TMPDIR or /tmp), and how many
   // bytes of one are kept in memory before it moves to a temp file.
   std::string decode_dir;
-  uint64_t decode_threshold = 1 << 20;
+  uint64_t decode_threshold = 0;
 };
 
 // Once per process, before any ParseMessage.

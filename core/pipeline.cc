@@ -5,7 +5,6 @@
 
 #include <algorithm>
 
-#include "core/mime_parser.h"
 
 namespace desk {
 namespace {
@@ -13,18 +12,6 @@ namespace {
 Step Fail(MessageContext& ctx, const Status& st) {
   ctx.d = FailureDecision(*ctx.env.config, st);
   return Step::kDone;
-}
-
-ParseLimits LimitsFromConfig(const Config& cfg) {
-  ParseLimits limits;
-  limits.max_header_bytes = cfg.max_header_bytes;
-  limits.max_mime_depth = cfg.max_mime_depth;
-  limits.max_mime_parts = cfg.max_mime_parts;
-  limits.max_body_chars = cfg.max_body_chars;
-  limits.hostname = cfg.hostname;
-  limits.decode_dir = cfg.spool_dir;
-  limits.decode_threshold = static_cast<uint64_t>(cfg.spool_threshold);
-  return limits;
 }
 
 // Agents' mail: threaded here, because which kind of agent mail it is depends on the thread.
@@ -178,6 +165,18 @@ Step ClassifyCustomerMail(MessageContext& ctx) {
 
 }  // namespace
 
+ParseLimits ParseLimitsFromConfig(const Config& cfg) {
+  ParseLimits limits;
+  limits.max_header_bytes = cfg.max_header_bytes;
+  limits.max_mime_depth = cfg.max_mime_depth;
+  limits.max_mime_parts = cfg.max_mime_parts;
+  limits.max_body_chars = cfg.max_body_chars;
+  limits.hostname = cfg.hostname;
+  limits.decode_dir = cfg.spool_dir;
+  limits.decode_threshold = static_cast<uint64_t>(cfg.spool_threshold);
+  return limits;
+}
+
 Decision FailureDecision(const Config& c, const Status& st) {
   Outcome action = c.on_internal_error;
   FailureClass failure = FailureClass::kInternal;
@@ -216,7 +215,7 @@ Step ParseStage(MessageContext& ctx) {
         static_cast<size_t>(ctx.policy_queue - cfg.queues.data()),
         !ctx.dry_run && ctx.env.store != nullptr);
   }
-  Status st = ParseMessage(ctx.spool, LimitsFromConfig(cfg), ctx.collector.get(), &ctx.msg);
+  Status st = ParseMessage(ctx.spool, ParseLimitsFromConfig(cfg), ctx.collector.get(), &ctx.msg);
   if (!st.ok()) return Fail(ctx, st);
   return Step::kNext;
 }

@@ -38,6 +38,7 @@
 #include "core/config.h"
 #include "core/decision.h"
 #include "core/message.h"
+#include "core/mime_parser.h"
 #include "core/spool.h"
 #include "core/status.h"
 #include "core/threading.h"
@@ -49,9 +50,11 @@ struct MessageContext;
 
 // Side effects a PlanStep asks for, committed with the ticket change.
 struct PlannedEffects {
-  // Recipients to add to the delivered copy (e.g. the assigned agent).
+  // Recipients to add to the delivered copy (e.g. the assigned agent): Decision::add_recipients,
+  // which the adapter adds with the header edits (never in a dry run's effect on the MTA).
   std::vector<std::string> add_recipients;
-  // Mails to queue for sending (e.g. an automatic answer), as complete RFC 5322 messages.
+  // Mails to queue for sending (e.g. an automatic answer), as complete RFC 5322 messages:
+  // TicketWrite::outbox, in the same write as the ticket change (OutboxMail records).
   std::vector<std::string> outbox;
   bool empty() const { return add_recipients.empty() && outbox.empty(); }
 };
@@ -190,6 +193,9 @@ const std::vector<StageSpec>& PipelineStages();
 
 // Runs the stages over ctx and returns the decision.
 Decision RunPipeline(MessageContext& ctx);
+
+// The parser limits of a config ([limits], the spool's directory and threshold, the hostname).
+ParseLimits ParseLimitsFromConfig(const Config& config);
 
 // The decision for a failure Status: its class's configured action (actions.on_*).
 Decision FailureDecision(const Config& config, const Status& st);

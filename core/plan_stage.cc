@@ -266,7 +266,10 @@ void ApplyWriteResult(MessageContext& ctx, const WriteResult& r) {
     d.reasons.push_back("duplicate_message_id");
     return;
   }
-  if (r.closed_kept) d.reasons.push_back("closed_reply:auto_not_reopened");
+  // Agents' mail is recorded on a closed ticket as it is (no reason to report).
+  if (r.closed_kept && ctx.role == MailRole::kCustomer) {
+    d.reasons.push_back("closed_reply:auto_not_reopened");
+  }
   if (r.linked_from != 0) d.reasons.push_back("closed_reply:new:" + std::to_string(r.linked_from));
   if (r.reopened) d.reasons.push_back("closed_reply:reopen");
   d.ticket_action = r.created ? "created" : (r.reopened ? "reopened" : "appended");
@@ -431,11 +434,15 @@ Step CommitStage(MessageContext& ctx) {
   Decision& d = ctx.d;
   TicketWrite& w = ctx.plan.ticket_write;
   const bool ticket_change = w.op == TicketWrite::Op::kCreate || w.op == TicketWrite::Op::kAppend;
-  if (!ctx.plan.effects.empty()) {
-    // No backend stores side effects yet: refuse rather than lose them (never lose mail).
-    ctx.d = FailureDecision(cfg, Status::Internal("planned side effects have no store yet"));
-    return Step::kDone;
+  if (!ctx.plan.effects.outbox.empty()) {
+    if (!ticket_change) {
+      // Outbox mail belongs to a ticket change; refuse rather than lose it (never lose mail).
+      ctx.d = FailureDecision(cfg, Status::Internal("outbox mail planned without a ticket change"));
+      return Step::kDone;
+    }
+    w.outbox = ctx.plan.effects.outbox;
   }
+  d.add_recipients = ctx.plan.effects.add_recipients;
   TicketStore* store = ctx.env.store;
   if (ctx.dry_run || store == nullptr) {
     if (ticket_change) {

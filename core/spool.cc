@@ -11,13 +11,14 @@
 #include "core/spool.h"
 
 #include <fcntl.h>
-#include <glib.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+
+#include "core/sha256.h"
 
 namespace desk {
 
@@ -118,10 +119,9 @@ Status Spool::AppendHeader(std::string_view name, std::string_view value) {
 }
 
 Status Spool::Sha256Hex(std::string* hex) const {
-  GChecksum* sum = g_checksum_new(G_CHECKSUM_SHA256);
+  Sha256 sum;
   if (fd_ < 0) {
-    g_checksum_update(sum, reinterpret_cast<const guchar*>(memory_.data()),
-                      static_cast<gssize>(memory_.size()));
+    sum.Update(memory_);
   } else {
     constexpr size_t kBlock = 64 << 10;
     std::string block(kBlock, '\0');
@@ -131,16 +131,14 @@ Status Spool::Sha256Hex(std::string* hex) const {
       ssize_t n = pread(fd_, block.data(), want, static_cast<off_t>(offset));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
-        g_checksum_free(sum);
         return Status::Internal(n == 0 ? std::string("spool: file shorter than its size")
                                        : ErrnoText("spool: pread", errno));
       }
-      g_checksum_update(sum, reinterpret_cast<const guchar*>(block.data()), n);
+      sum.Update(std::string_view(block.data(), static_cast<size_t>(n)));
       offset += static_cast<uint64_t>(n);
     }
   }
-  *hex = g_checksum_get_string(sum);
-  g_checksum_free(sum);
+  *hex = sum.HexDigest();
   return Status::Ok();
 }
 

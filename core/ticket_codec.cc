@@ -4,12 +4,12 @@
 // parser into a stack overflow; every nlohmann exception is caught here and becomes a Status.
 #include "core/ticket_codec.h"
 
-#include <glib.h>
-
 #include <exception>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <utility>
+
+#include "core/sha256.h"
 
 namespace desk::codec {
 namespace {
@@ -258,12 +258,8 @@ std::string MessageIdKey(std::string_view message_id) {
   if (message_id.size() <= kMaxKeyBytes && !message_id.starts_with(kHashedIdPrefix)) {
     return std::string(message_id);
   }
-  GChecksum* sum = g_checksum_new(G_CHECKSUM_SHA256);
-  g_checksum_update(sum, reinterpret_cast<const guchar*>(message_id.data()),
-                    static_cast<gssize>(message_id.size()));
   std::string key(kHashedIdPrefix);
-  key += g_checksum_get_string(sum);
-  g_checksum_free(sum);
+  key += Sha256Hex(message_id);
   return key;
 }
 
@@ -464,6 +460,30 @@ Status DecodeMetaU64(std::string_view value, uint64_t* out) {
   if (!s.ok()) return s;
   if (!j.is_number_unsigned()) return Corrupt("meta", "not an unsigned integer");
   *out = j.get<uint64_t>();
+  return Status::Ok();
+}
+
+std::string EncodeOutboxMail(const OutboxMail& m) {
+  json j = json::object();
+  j["seq"] = m.seq;
+  j["ticket"] = m.ticket;
+  j["at"] = m.queued_at;
+  j["raw"] = m.raw;
+  return Frame(j);
+}
+
+Status DecodeOutboxMail(std::string_view value, OutboxMail* out) {
+  json j;
+  Status s = Unframe(value, "outbox mail", &j);
+  if (!s.ok()) return s;
+  OutboxMail m;
+  Fields f(j, "outbox mail");
+  f.U64("seq", &m.seq, /*required=*/true);
+  f.U64("ticket", &m.ticket);
+  f.I64("at", &m.queued_at);
+  f.Str("raw", &m.raw);
+  if (!f.ok()) return f.status();
+  *out = std::move(m);
   return Status::Ok();
 }
 

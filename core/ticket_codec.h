@@ -55,6 +55,9 @@ Status DecodeMessageIdEntry(std::string_view value, MessageIdEntry* out);
 
 // meta values ("version", "next_ticket"): the same framing around a CBOR unsigned integer.
 std::string EncodeMetaU64(uint64_t v);
+// outbox: key u64 seq big-endian (TicketKey's form); value the same framing around CBOR.
+std::string EncodeOutboxMail(const OutboxMail& m);
+Status DecodeOutboxMail(std::string_view value, OutboxMail* out);
 Status DecodeMetaU64(std::string_view value, uint64_t* out);
 
 // counters table (flood protection): the key of (queue, sender), and the value: version byte 1,

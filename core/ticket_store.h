@@ -37,6 +37,15 @@ struct FloodCount {
   uint64_t max = 0;  // more than max in the window: the write is flooded
 };
 
+// A mail queued for sending (an automatic answer, a notification), written with the ticket change
+// that caused it; a sender takes it from the store later.
+struct OutboxMail {
+  uint64_t seq = 0;     // assigned by the store, from 1
+  uint64_t ticket = 0;  // the ticket of the write that queued it
+  int64_t queued_at = 0;
+  std::string raw;      // the complete message (RFC 5322, CRLF line ends)
+};
+
 // What to do with a reply that threads into a ticket found closed at commit
 // (TicketWrite::on_closed, called inside the write transaction).
 struct ClosedChoice {
@@ -69,6 +78,9 @@ struct TicketWrite {
   std::vector<std::string> referenced_ids;  // ids to index as stored=false (if not already indexed)
   int64_t now = 0;                          // becomes updated_at (and created_at on create)
 
+  // Mails to queue for sending with this change (PlanStep side effects); written only when the
+  // ticket change is (not for a duplicate or a flooded message).
+  std::vector<std::string> outbox;
   // Counted first, in the same transaction; when flooded, the counter is committed and nothing
   // else is written (WriteResult::flooded).
   std::optional<FloodCount> flood;
@@ -123,6 +135,8 @@ class TicketStore {
   virtual Status CountInWindow(const std::string& key, int64_t now, int64_t window_seconds,
                                uint64_t* count) = 0;
 
+  // The queued mails, oldest first.
+  virtual Status GetOutbox(std::vector<OutboxMail>* out) = 0;
   // kNotFound when the id is not indexed.
   virtual Status FindMessageId(const std::string& message_id, MessageIdEntry* out) = 0;
   // kNotFound when there is no such ticket.

@@ -44,6 +44,7 @@ Json DecisionJson(const std::string& file, const Decision& d) {
   }
   j["header_changes"] = std::move(edits);
   j["envelope_from"] = StringOrNull(d.envelope_from);
+  j["add_recipients"] = d.add_recipients;
   j["reasons"] = d.reasons;
   j["error"] = StringOrNull(d.error);
   Json atts = Json::array();
@@ -69,6 +70,7 @@ Json UnreadableFileJson(const std::string& file, const std::string& error) {
   j["message_id"] = nullptr;
   j["header_changes"] = Json::array();
   j["envelope_from"] = nullptr;
+  j["add_recipients"] = Json::array();
   j["attachments"] = Json::array();
   j["body_replaced"] = false;
   j["reasons"] = Json::array();

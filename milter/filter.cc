@@ -164,6 +164,10 @@ Status ApplyHeaderEdits(SMFICTX* ctx, const Decision& d) {
                               " failed");
     }
   }
+  for (const std::string& rcpt : d.add_recipients) {
+    std::string to = "<" + StripBrackets(rcpt.c_str()) + ">";
+    if (smfi_addrcpt(ctx, to.data()) != MI_SUCCESS) return Status::Internal("smfi_addrcpt failed");
+  }
   if (!d.envelope_from.empty()) {
     std::string from = "<" + StripBrackets(d.envelope_from.c_str()) + ">";
     if (smfi_chgfrom(ctx, from.data(), nullptr) != MI_SUCCESS) {

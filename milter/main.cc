@@ -43,6 +43,7 @@
 #include <thread>
 
 #include "config/loader.h"
+#include "config/schema.h"
 #include "core/attachment_stage.h"
 #include "core/engine.h"
 #include "core/lmdb_store.h"
@@ -127,14 +128,12 @@ int Fatal(const std::string& msg, int code) {
 }
 
 void WarnRestartOnly(const Config& running, const Config& loaded) {
-  auto warn = [](const char* key) {
-    LogWarning(std::string(key) + " changed: takes effect after a restart, not a reload");
-  };
-  if (loaded.socket != running.socket) warn("milter.socket");
-  if (loaded.socket_mode != running.socket_mode) warn("milter.socket_mode");
-  if (loaded.timeout_seconds != running.timeout_seconds) warn("milter.timeout_seconds");
-  if (loaded.store_dir != running.store_dir) warn("store.dir");
-  if (loaded.store_map_mb != running.store_map_mb) warn("store.map_mb");
+  // The options the table marks restart_only (config/schema.cc).
+  for (const config::Option& o : config::Options()) {
+    if (o.restart_only && config::FormatValue(o, loaded) != config::FormatValue(o, running)) {
+      LogWarning(std::string(o.name) + " changed: takes effect after a restart, not a reload");
+    }
+  }
 }
 
 // The virus scanner outlives config reloads: one ScannerHolder, rebuilt in the background when the

@@ -131,8 +131,10 @@ class AttachmentsTest(ph.MilterPostfixCase):
         rc, transcript = self.send(SUPPORT, mail(mid, SUPPORT, [("eicar.com", EICAR,
                                                                   "application", "octet-stream")]))
         self.assertNotEqual(rc, 0, transcript)
-        self.assertRegex(transcript, r'550[ -]5\.7\.1 attachment "eicar\.com" infected: '
-                                     r'Test\.EICAR', transcript + self.diag())
+        # The sender is told "virus found", never the signature (issue 12): the log keeps it.
+        self.assertRegex(transcript, r'550[ -]5\.7\.1 attachment "eicar\.com" virus found',
+                         transcript + self.diag())
+        self.assertNotIn("EICAR", transcript.split("-> QUIT")[0].split("<** ")[-1])
         self.assertEqual(self.queued_not_held(), [])
         self.milter_log(r"attachment=eicar\.com, .*outcome=infected, action=reject, "
                         r".*virus=Test\.EICAR")
@@ -242,8 +244,9 @@ class AttachmentsTest(ph.MilterPostfixCase):
         rc, transcript = self.send(SUPPORT, mail(mid, SUPPORT, [
             ("m.txt", RELOAD_MARKER.encode(), "text", "plain")]))
         self.assertNotEqual(rc, 0, transcript)
-        self.assertRegex(transcript, r'550[ -]5\.7\.1 attachment "m\.txt" infected: '
-                                     r'Test\.Reload\.Marker')
+        self.assertRegex(transcript, r'550[ -]5\.7\.1 attachment "m\.txt" virus found')
+        self.milter_log(r"attachment=m\.txt, .*outcome=infected, action=reject, "
+                        r".*virus=Test\.Reload\.Marker")
 
 
 if __name__ == "__main__":

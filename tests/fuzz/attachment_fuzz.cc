@@ -23,7 +23,7 @@ const desk::Engine& FuzzEngine() {
     c->scanner_enabled = false;
     c->spool_threshold = 64 * 1024;
     c->max_mime_parts = 200;
-    desk::QueueConfig q;
+    desk::QueueConfig q = desk::config::DefaultQueueConfig();
     q.name = "support";
     q.color = "#000000";
     q.addresses = {"support@example.com"};
@@ -56,11 +56,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     desk::Spool spool("", 1 << 20);
     desk::ParsedMessage first;
     (void)spool.Append(raw);
-    if (!desk::ParseMessage(spool, desk::ParseLimits{}, &first).ok()) std::abort();
+    if (!desk::ParseMessage(spool, desk::config::DefaultParseLimits(), &first).ok()) std::abort();
     desk::Spool stripped("", 1 << 20);
     (void)stripped.Append(raw.substr(0, first.body_offset) + body);
     desk::ParsedMessage again;
-    desk::ParseLimits limits;
+    desk::ParseLimits limits = desk::config::DefaultParseLimits();
     limits.max_mime_parts = 200;
     if (!desk::ParseMessage(stripped, limits, &again).ok()) std::abort();
     if (body.find("deskmilter removed the attachment") == std::string::npos) std::abort();

@@ -1,4 +1,5 @@
 #include "core/address.h"
+#include "config/loader.h"
 
 #include <gtest/gtest.h>
 
@@ -7,10 +8,10 @@ namespace {
 
 Config TwoQueues() {
   Config c;
-  QueueConfig support;
+  QueueConfig support = config::DefaultQueueConfig();
   support.name = "support";
   support.addresses = {"support@example.com", "*@help.example.com"};
-  QueueConfig billing;
+  QueueConfig billing = config::DefaultQueueConfig();
   billing.name = "billing";
   billing.addresses = {"Billing@Example.com", "vip@help.example.com"};
   c.queues = {support, billing};

@@ -13,6 +13,7 @@
 #include "core/engine.h"
 #include "core/lmdb_store.h"
 #include "core/mime_parser.h"
+#include "tests/unit/engine_fixture.h"
 
 namespace desk {
 namespace {
@@ -24,7 +25,7 @@ constexpr char kSecret[] = "0123456789abcdef-test-secret";
 Config AgentConfigForTests() {
   Config c = config::DefaultConfig();
   c.scanner_enabled = false;  // no signatures on test machines
-  QueueConfig q;
+  QueueConfig q = config::DefaultQueueConfig();
   q.name = "support";
   q.addresses = {"support@example.com", "*@help.example.com"};
   q.default_address = "support@example.com";
@@ -189,28 +190,14 @@ struct Env {
   std::string client = "192.0.2.1";
 };
 
-class AgentPipelineTest : public ::testing::Test {
+class AgentPipelineTest : public testing::EngineFixture {
  protected:
   void SetUp() override {
-    InitMimeLibrary();
-    dir_ = fs::temp_directory_path() /
-           ("desk-agents-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    EngineFixture::SetUp();
     Config c = AgentConfigForTests();
     c.store_dir = (dir_ / "store").string();
     c.spool_dir = dir_.string();
-    config_ = std::make_shared<Config>(c);
-    LmdbOptions o;
-    o.dir = config_->store_dir;
-    ASSERT_TRUE(OpenLmdbTicketStore(o, &store_).ok());
-    ASSERT_TRUE(Engine::Create(config_, store_.get(), &engine_).ok());
-  }
-  void TearDown() override {
-    engine_.reset();
-    store_.reset();
-    fs::remove_all(dir_);
+    Open(c);
   }
 
   Decision Ingest(const Mail& m, const Env& e) {
@@ -219,10 +206,7 @@ class AgentPipelineTest : public ::testing::Test {
     env.rcpts = e.rcpts;
     env.auth_user = e.auth;
     env.client_addr = e.client;
-    env.queue_id = "QID" + std::to_string(++seq_);
-    Transaction tx(*engine_, env);
-    if (tx.IsRelevant()) tx.Raw(m.Render());
-    return tx.EndOfMessage(1795000000 + seq_);
+    return IngestRaw(m.Render(), env, 1795000000 + seq_ + 1);
   }
 
   // A customer's mail to support: ticket 1 with Message-ID <c1@customer.test>.
@@ -247,17 +231,6 @@ class AgentPipelineTest : public ::testing::Test {
     }
     return "-";
   }
-  Ticket GetTicket(uint64_t n) {
-    Ticket t;
-    EXPECT_TRUE(store_->GetTicket(n, &t).ok()) << n;
-    return t;
-  }
-
-  fs::path dir_;
-  std::shared_ptr<Config> config_;
-  std::unique_ptr<TicketStore> store_;
-  std::unique_ptr<Engine> engine_;
-  int seq_ = 0;
 };
 
 // The four creation rules of the issue, and what is no ticket at all.

@@ -6,9 +6,14 @@
 #include <functional>
 
 #include "tests/unit/attach_fixtures.h"
+#include "config/loader.h"
+#include "core/attachment_stage.h"
 
 namespace desk {
 namespace {
+
+// The product defaults, from the option table (as a loaded queue gets them).
+AttachmentPolicyConfig DefaultPolicy() { return PolicyFromQueue(config::DefaultQueueConfig()); }
 
 using namespace desk::testing;
 using Outcome = AttachmentVerdict::Outcome;
@@ -105,7 +110,7 @@ TEST(AttachmentPolicyTest, DefaultPolicyOnFacts) {
        "size 52428801 > 52428800"},
       {Facts("a.exe", kPe, (50ull << 20) + 1), Outcome::kTooLarge, "size 52428801 > 52428800"},
   };
-  AttachmentPolicy policy(DefaultAttachmentPolicy());
+  AttachmentPolicy policy(DefaultPolicy());
   for (const auto& c : cases) {
     AttachmentVerdict got = policy.Judge(c.facts);
     EXPECT_EQ(OutcomeName(got.outcome), std::string(OutcomeName(c.want_outcome)))
@@ -115,7 +120,7 @@ TEST(AttachmentPolicyTest, DefaultPolicyOnFacts) {
 }
 
 TEST(AttachmentPolicyTest, QueueOverrides) {
-  AttachmentPolicyConfig c = DefaultAttachmentPolicy();
+  AttachmentPolicyConfig c = DefaultPolicy();
   c.refused_types = {"image/*", "application/vnd.ms-*"};
   c.allowed_types.push_back("audio/ogg");
   c.allowed_extensions = {"pdf", "ogg", "xls", "txt"};
@@ -138,14 +143,14 @@ TEST(AttachmentPolicyTest, QueueOverrides) {
     EXPECT_EQ(got.allowed(), k.want_reason.empty()) << k.facts.filename;
   }
   // Executables can be allowed explicitly, e.g. for an internal build queue.
-  AttachmentPolicyConfig exe = DefaultAttachmentPolicy();
+  AttachmentPolicyConfig exe = DefaultPolicy();
   exe.allowed_categories.push_back(Category::kExecutable);
   exe.refused_extensions.clear();
   EXPECT_TRUE(AttachmentPolicy(exe).Judge(Facts("tool", "application/x-executable")).allowed());
 }
 
 TEST(AttachmentPolicyTest, TotalSize) {
-  AttachmentPolicyConfig c = DefaultAttachmentPolicy();
+  AttachmentPolicyConfig c = DefaultPolicy();
   EXPECT_TRUE(AttachmentPolicy(c).JudgeTotal(1ull << 40).allowed());  // 0 = no limit
   c.max_total_bytes = 1000;
   AttachmentPolicy policy(c);
@@ -185,7 +190,7 @@ class DescribeTest : public ::testing::Test {
     return policy.Judge(facts);
   }
   static AttachmentPolicyConfig Inspect(int depth = 3) {
-    AttachmentPolicyConfig c = DefaultAttachmentPolicy();
+    AttachmentPolicyConfig c = DefaultPolicy();
     c.archives = ArchiveMode::kInspect;
     c.max_archive_depth = depth;
     return c;
@@ -226,7 +231,7 @@ TEST_F(DescribeTest, AllowedContent) {
   };
   for (const auto& c : cases) {
     AttachmentFacts facts;
-    AttachmentVerdict got = Run(DefaultAttachmentPolicy(), c.filename, c.content(), &facts);
+    AttachmentVerdict got = Run(DefaultPolicy(), c.filename, c.content(), &facts);
     EXPECT_TRUE(got.allowed()) << c.filename << " (" << facts.detected_type << "): " << got.reason;
   }
 }
@@ -235,13 +240,13 @@ TEST_F(DescribeTest, ExecutablesRefused) {
   std::string pe_path = std::string(kClamTestFiles) + "/clam.exe";
   if (std::filesystem::exists(pe_path)) {
     std::string pe = ReadFileOrDie(pe_path);
-    AttachmentVerdict got = Run(DefaultAttachmentPolicy(), "invoice.pdf", pe);
+    AttachmentVerdict got = Run(DefaultPolicy(), "invoice.pdf", pe);
     EXPECT_EQ(got.outcome, Outcome::kRefusedType);
     EXPECT_EQ(got.reason, "executable");
   }
-  AttachmentVerdict got = Run(DefaultAttachmentPolicy(), "invoice.exe", Pdf());
+  AttachmentVerdict got = Run(DefaultPolicy(), "invoice.exe", Pdf());
   EXPECT_EQ(got.reason, "extension .exe");
-  got = Run(DefaultAttachmentPolicy(), "photo.jpg", Elf());
+  got = Run(DefaultPolicy(), "photo.jpg", Elf());
   EXPECT_EQ(got.reason, "executable");
 }
 
@@ -264,9 +269,9 @@ TEST_F(DescribeTest, ArchivesUnderRefuseAndInspect) {
     Outcome want_outcome;
     std::string want_reason;
   } cases[] = {
-      {"refuse: zip of pdf", DefaultAttachmentPolicy(), "docs.zip", zip_pdf, Outcome::kRefusedType,
+      {"refuse: zip of pdf", DefaultPolicy(), "docs.zip", zip_pdf, Outcome::kRefusedType,
        "extension .zip"},
-      {"refuse: zip named pdf", DefaultAttachmentPolicy(), "docs.pdf", zip_pdf,
+      {"refuse: zip named pdf", DefaultPolicy(), "docs.pdf", zip_pdf,
        Outcome::kRefusedType, "type application/zip"},
       {"inspect: zip of pdf", Inspect(), "docs.zip", zip_pdf, Outcome::kAllowed, ""},
       {"inspect: tgz of pdf", Inspect(), "docs.tgz", tgz_pdf, Outcome::kAllowed, ""},
@@ -322,7 +327,7 @@ TEST_F(DescribeTest, OfficeContainers) {
                                   {"word/document.xml", "<doc/>"},
                                   {"word/media/image1.png", Elf()}});
   AttachmentFacts facts;
-  AttachmentVerdict got = Run(DefaultAttachmentPolicy(), "report.docx", fake, &facts);
+  AttachmentVerdict got = Run(DefaultPolicy(), "report.docx", fake, &facts);
   EXPECT_EQ(facts.category, Category::kDocument) << facts.detected_type;
   EXPECT_EQ(got.outcome, Outcome::kRefusedType);
   EXPECT_EQ(got.reason, "entry word/media/image1.png: executable");
@@ -331,7 +336,7 @@ TEST_F(DescribeTest, OfficeContainers) {
   std::string real = MakeArchive({{"[Content_Types].xml", kContentTypes},
                                   {"word/document.xml", "<doc/>"},
                                   {"word/embeddings/oleObject1.bin", std::string(600, '\x07')}});
-  got = Run(DefaultAttachmentPolicy(), "report.docx", real, &facts);
+  got = Run(DefaultPolicy(), "report.docx", real, &facts);
   EXPECT_TRUE(got.allowed()) << got.reason;
 }
 

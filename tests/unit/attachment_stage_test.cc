@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -17,9 +18,9 @@
 #include "attach_fixtures.h"
 #include "config/loader.h"
 #include "core/engine.h"
-#include "milter/reply.h"
 #include "core/lmdb_store.h"
 #include "core/mime_parser.h"
+#include "milter/reply.h"
 
 namespace desk {
 namespace {
@@ -107,7 +108,7 @@ class AttachmentStageTest : public ::testing::Test {
     config_.scanner_database_dir = db_.path();
     config_.scanner_temp_dir = dir_.File("spool");
     config_.flood_max = 0;  // many mails from one sender
-    QueueConfig q;
+    QueueConfig q = config::DefaultQueueConfig();
     q.name = "support";
     q.color = "#2e86de";
     q.addresses = {"support@example.com"};
@@ -316,7 +317,7 @@ TEST_F(AttachmentStageTest, StripProducesValidMime) {
   Spool delivered("", 1 << 20);
   ASSERT_TRUE(delivered.Append(raw.substr(0, header_end) + body).ok());
   ParsedMessage msg;
-  ASSERT_TRUE(ParseMessage(delivered, ParseLimits{}, &msg).ok());
+  ASSERT_TRUE(ParseMessage(delivered, config::DefaultParseLimits(), &msg).ok());
   EXPECT_TRUE(msg.mime_ambiguities.empty());
   ASSERT_EQ(msg.attachments.size(), 3u);
   EXPECT_EQ(msg.attachments[0].filename, "photo.png");
@@ -476,7 +477,7 @@ TEST_F(AttachmentStageTest, MimeToolsAmbiguities) {
     Spool spool("", 1 << 20);
     ASSERT_TRUE(spool.Append(raw).ok());
     ParsedMessage msg;
-    ASSERT_TRUE(ParseMessage(spool, ParseLimits{}, &msg).ok());
+    ASSERT_TRUE(ParseMessage(spool, config::DefaultParseLimits(), &msg).ok());
     if (c.want_ambiguity.empty()) {
       EXPECT_TRUE(msg.mime_ambiguities.empty()) << ::testing::PrintToString(msg.mime_ambiguities);
     } else {
@@ -624,20 +625,32 @@ TEST(AttachmentConfig, QueueKeysAndDefaults) {
       "x.toml", &c);
   ASSERT_TRUE(st.ok()) << st.ToString();
   const QueueConfig& loaded = c->queues[0];
-  QueueConfig built;
-  EXPECT_EQ(loaded.attachments_allow_categories, built.attachments_allow_categories);
-  EXPECT_EQ(loaded.attachments_allow_types, built.attachments_allow_types);
-  EXPECT_EQ(loaded.attachments_refuse_extensions, built.attachments_refuse_extensions);
-  EXPECT_EQ(loaded.max_attachment_bytes, built.max_attachment_bytes);
-  EXPECT_EQ(loaded.on_infected, built.on_infected);
+  // The product defaults (issue 2), written out here once; the code takes them from the table.
+  EXPECT_EQ(loaded.attachments_allow_categories, std::vector<std::string>{"document"});
+  EXPECT_EQ(loaded.attachments_refuse_extensions,
+            (std::vector<std::string>{"exe", "dll", "bat", "scr", "bin"}));
+  for (const char* t : {"image/jpeg", "image/png", "image/gif", "image/tiff", "image/webp",
+                        "video/mp4", "video/quicktime", "video/x-msvideo", "video/webm",
+                        "audio/mpeg", "audio/x-wav"}) {
+    EXPECT_NE(std::find(loaded.attachments_allow_types.begin(),
+                        loaded.attachments_allow_types.end(), t),
+              loaded.attachments_allow_types.end())
+        << t;
+  }
+  EXPECT_EQ(loaded.max_attachment_bytes, 50 << 20);
+  EXPECT_EQ(loaded.on_infected, Outcome::kReject);
   EXPECT_EQ(loaded.on_refused_type, Outcome::kStrip);
   EXPECT_EQ(loaded.on_scanner_error, Outcome::kTempfail);
   EXPECT_EQ(loaded.on_malformed_attachment, Outcome::kHold);
+  // A queue built in code from config::DefaultQueueConfig() filters like a loaded one.
+  const QueueConfig built = config::DefaultQueueConfig();
+  EXPECT_EQ(built.attachments_allow_types, loaded.attachments_allow_types);
+  EXPECT_EQ(built.on_too_large, loaded.on_too_large);
   AttachmentPolicyConfig p = PolicyFromQueue(loaded);
-  AttachmentPolicyConfig want = DefaultAttachmentPolicy();
-  EXPECT_EQ(p.allowed_types, want.allowed_types);
-  EXPECT_EQ(p.refused_extensions, want.refused_extensions);
-  EXPECT_EQ(p.max_attachment_bytes, want.max_attachment_bytes);
+  EXPECT_EQ(p.allowed_types, loaded.attachments_allow_types);
+  EXPECT_EQ(p.refused_extensions, loaded.attachments_refuse_extensions);
+  EXPECT_EQ(p.max_attachment_bytes, 50u << 20);
+  EXPECT_EQ(p.max_archive_depth, 3);
   ASSERT_EQ(p.allowed_categories.size(), 1u);
   EXPECT_EQ(p.allowed_categories[0], Category::kDocument);
 

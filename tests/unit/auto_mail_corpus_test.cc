@@ -27,6 +27,7 @@
 #include "core/auto_mail.h"
 #include "core/mime_parser.h"
 #include "core/spool.h"
+#include "config/loader.h"
 
 namespace desk {
 namespace {
@@ -71,7 +72,7 @@ Loaded Load(std::string raw) {
   }
   Spool spool(fs::temp_directory_path().string(), 64 << 20);
   EXPECT_TRUE(spool.Append(raw).ok());
-  Status s = ParseMessage(spool, ParseLimits(), &out.msg);
+  Status s = ParseMessage(spool, config::DefaultParseLimits(), &out.msg);
   EXPECT_TRUE(s.ok()) << s.ToString();
   // The body starts after the first empty line (LF or CRLF).
   size_t lf = raw.find("\n\n"), crlf = raw.find("\r\n\r\n");

@@ -18,9 +18,10 @@
 
 #include "config/loader.h"
 #include "core/engine.h"
-#include "milter/reply.h"
 #include "core/lmdb_store.h"
 #include "core/mime_parser.h"
+#include "tests/unit/engine_fixture.h"
+#include "milter/reply.h"
 
 namespace desk {
 namespace {
@@ -92,66 +93,20 @@ std::string ManyReceived(int n) {
   return s;
 }
 
-class EngineAutoTest : public ::testing::Test {
+class EngineAutoTest : public testing::EngineFixture {
  protected:
-  void SetUp() override {
-    InitMimeLibrary();
-    dir_ = fs::temp_directory_path() /
-           ("desk-engine-auto-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    engine_.reset();
-    store_.reset();
-    fs::remove_all(dir_);
-  }
-
-  // The test config: queues support (reopen) and billing (closed_reply new), our stamp id, one
-  // blocked domain, flood off unless a test turns it on.
+  // The base config with our stamp id, one blocked domain, flood off unless a test turns it on.
   Config BaseConfig(const std::string& store_name = "store") {
-    Config c = config::DefaultConfig();
-    c.store_dir = (dir_ / store_name).string();
-    c.spool_dir = dir_.string();
-    c.scanner_enabled = false;  // no signatures on test machines
+    Config c = EngineFixture::BaseConfig(store_name);
     c.installation_id = kInstallation;
     c.blocked_senders = {"*@vendor.test"};
     c.flood_max = 0;
-    QueueConfig q;
-    q.name = "support";
-    q.addresses = {"support@example.com"};
-    q.default_address = "support@example.com";
-    q.subject_tag = "[#{n}]";
-    QueueConfig b = q;
-    b.name = "billing";
-    b.addresses = {"billing@example.com"};
-    b.default_address = "billing@example.com";
-    b.closed_reply = ClosedReply::kNew;
-    c.queues = {q, b};
     return c;
-  }
-
-  // Opens (or reopens: a new store object on the same dir) the store and builds the engine.
-  void Open(const Config& c) {
-    engine_.reset();
-    store_.reset();
-    config_ = std::make_shared<Config>(c);
-    LmdbOptions o;
-    o.dir = config_->store_dir;
-    ASSERT_TRUE(OpenLmdbTicketStore(o, &store_).ok());
-    ASSERT_TRUE(Engine::Create(config_, store_.get(), &engine_).ok());
   }
 
   Decision Ingest(const std::string& raw, const std::string& mail_from, int64_t now,
                   const std::string& rcpt = "support@example.com", bool dry_run = false) {
-    Envelope env;
-    env.mail_from = mail_from;
-    env.rcpts = {rcpt};
-    env.queue_id = "QA" + std::to_string(++seq_);
-    Transaction tx(*engine_, env);
-    tx.Raw(raw);
-    return tx.EndOfMessage(now, dry_run);
+    return IngestRaw(raw, mail_from, rcpt, now, dry_run);
   }
 
   // Ticket 1: a customer's mail <m1@customer.test>.
@@ -163,26 +118,6 @@ class EngineAutoTest : public ::testing::Test {
     ASSERT_EQ(d.ticket, std::optional<uint64_t>(1));
   }
 
-  size_t TicketCount() {
-    std::vector<Ticket> all;
-    EXPECT_TRUE(store_->ListTickets(TicketFilter(), &all).ok());
-    return all.size();
-  }
-  std::vector<TicketEvent> Events(uint64_t n) {
-    std::vector<TicketEvent> ev;
-    EXPECT_TRUE(store_->GetEvents(n, &ev).ok());
-    return ev;
-  }
-  std::vector<TicketMessage> Messages(uint64_t n) {
-    std::vector<TicketMessage> m;
-    EXPECT_TRUE(store_->GetMessages(n, &m).ok());
-    return m;
-  }
-  static int CountEvents(const std::vector<TicketEvent>& ev, const std::string& type) {
-    int n = 0;
-    for (const auto& e : ev) n += e.type == type ? 1 : 0;
-    return n;
-  }
   static std::vector<std::string> Values(const Decision& d, const std::string& name) {
     std::vector<std::string> out;
     for (const auto& e : d.header_changes) {
@@ -190,12 +125,6 @@ class EngineAutoTest : public ::testing::Test {
     }
     return out;
   }
-
-  fs::path dir_;
-  std::shared_ptr<Config> config_;
-  std::unique_ptr<TicketStore> store_;
-  std::unique_ptr<Engine> engine_;
-  int seq_ = 0;
 };
 
 struct ClassCase {

@@ -1,6 +1,7 @@
 // ParseMessage and HtmlToText: hand-written messages covering headers, encodings, body choice,
 // attachments, nesting, limits and spooling to disk; a smoke run over the MIME corpora.
 #include "core/mime_parser.h"
+#include "config/loader.h"
 
 #include <dirent.h>
 #include <glib.h>
@@ -43,7 +44,7 @@ Status Parse(const std::string& raw, const ParseLimits& limits, ParsedMessage* o
   return ParseMessage(spool, limits, out);
 }
 
-ParsedMessage MustParse(const std::string& raw, const ParseLimits& limits = ParseLimits()) {
+ParsedMessage MustParse(const std::string& raw, const ParseLimits& limits = config::DefaultParseLimits()) {
   ParsedMessage m;
   Status s = Parse(raw, limits, &m);
   EXPECT_TRUE(s.ok()) << s.ToString();
@@ -124,9 +125,9 @@ TEST_F(MimeParserTest, MissingHeadersAreEmpty) {
 
 TEST_F(MimeParserTest, UnparsableIsMalformed) {
   ParsedMessage m;
-  EXPECT_EQ(Parse("this is not a mail at all\n", ParseLimits(), &m).error_class(),
+  EXPECT_EQ(Parse("this is not a mail at all\n", config::DefaultParseLimits(), &m).error_class(),
             ErrorClass::kMalformed);
-  EXPECT_EQ(Parse("", ParseLimits(), &m).error_class(), ErrorClass::kMalformed);
+  EXPECT_EQ(Parse("", config::DefaultParseLimits(), &m).error_class(), ErrorClass::kMalformed);
 }
 
 TEST_F(MimeParserTest, AlternativeChoosesTextAndSkipsHtml) {
@@ -358,7 +359,7 @@ TEST_F(MimeParserTest, NestedMessageAttachment) {
 }
 
 TEST_F(MimeParserTest, GeneratedMessageIdIsStable) {
-  ParseLimits limits;
+  ParseLimits limits = config::DefaultParseLimits();
   limits.hostname = "desk.example.com";
   const std::string a = "From: a@example.com\nSubject: no id\n\nbody one\n";
   const std::string b = "From: a@example.com\nSubject: no id\n\nbody two\n";
@@ -442,7 +443,7 @@ TEST_F(MimeParserTest, BodyTruncation) {
       {"abc", 0, "", true},
   };
   for (const Case& c : cases) {
-    ParseLimits limits;
+    ParseLimits limits = config::DefaultParseLimits();
     limits.max_body_chars = c.max_chars;
     ParsedMessage m = MustParse("Content-Type: text/plain; charset=utf-8\n\n" + c.body, limits);
     std::string got_ = m.text_body;
@@ -452,7 +453,7 @@ TEST_F(MimeParserTest, BodyTruncation) {
 }
 
 TEST_F(MimeParserTest, LongBodyTruncatedWithoutReadingAll) {
-  ParseLimits limits;
+  ParseLimits limits = config::DefaultParseLimits();
   limits.max_body_chars = 1000;
   std::string body;
   for (int i = 0; i < 100000; ++i) body += "\u00e9";  // 200 KB of 2-byte characters
@@ -521,7 +522,7 @@ TEST_F(MimeParserTest, Limits) {
        "part header bytes"},
   };
   for (const Case& c : cases) {
-    ParseLimits limits;
+    ParseLimits limits = config::DefaultParseLimits();
     limits.max_mime_depth = c.depth;
     limits.max_mime_parts = c.parts;
     limits.max_header_bytes = c.header_bytes;
@@ -543,7 +544,7 @@ TEST_F(MimeParserTest, ManyEmptyPartsStopBeforeGMimeBuildsThem) {
   for (int i = 0; i < 1000000; ++i) raw += "--b\n\nx\n";
   raw += "--b--\n";
   ParsedMessage m;
-  Status got_ = Parse(raw, ParseLimits(), &m);
+  Status got_ = Parse(raw, config::DefaultParseLimits(), &m);
   EXPECT_EQ(got_.message(), "mime parts 501 exceed limit 500");
   EXPECT_EQ(m.mime_parts, 0) << "GMime must not have been run";
 }
@@ -564,7 +565,7 @@ TEST_F(MimeParserTest, StructureScanAgreesOnHandWrittenShapes) {
   };
   for (const std::string& raw : shapes) {
     ParsedMessage m = MustParse(raw);
-    ParseLimits exact;
+    ParseLimits exact = config::DefaultParseLimits();
     exact.max_mime_parts = m.mime_parts;
     exact.max_mime_depth = m.mime_depth;
     ParsedMessage again;
@@ -618,7 +619,7 @@ TEST_F(MimeParserTest, SpooledToDiskParsesLikeMemory) {
       "\r\n" +
       folded + "--big--\r\n";
   ASSERT_GT(raw.size(), 200000u);
-  ParseLimits limits;
+  ParseLimits limits = config::DefaultParseLimits();
   ParsedMessage in_memory, on_disk;
   bool disk = false;
   ASSERT_TRUE(Parse(raw, limits, &in_memory, 1 << 30, &disk).ok());
@@ -730,7 +731,7 @@ TEST_F(MimeParserTest, CorpusSmoke) {
       std::string raw((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
       for (uint64_t threshold : {uint64_t{1} << 30, uint64_t{1024}}) {
         ParsedMessage m;
-        Status s = Parse(raw, ParseLimits(), &m, threshold);
+        Status s = Parse(raw, config::DefaultParseLimits(), &m, threshold);
         EXPECT_TRUE(s.ok() || s.error_class() == ErrorClass::kMalformed)
             << e->d_name << ": " << s.ToString();
         if (!s.ok()) continue;
@@ -738,7 +739,7 @@ TEST_F(MimeParserTest, CorpusSmoke) {
         ++parsed;
         // The pre-parse structure scan must agree with GMime's tree: limits equal to what was
         // counted pass, one less fails.
-        ParseLimits exact;
+        ParseLimits exact = config::DefaultParseLimits();
         exact.max_mime_parts = m.mime_parts;
         exact.max_mime_depth = m.mime_depth;
         ParsedMessage again;

@@ -1,0 +1,238 @@
+// The threading rules (core/threading.h) as a table, through the whole pipeline: Message-IDs,
+// In-Reply-To and References (newest first, bounded, unseen ids), the subject tag of a participant,
+// never the subject text alone; and what the delivered copy and the ticket say about it.
+#include "core/threading.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/unit/engine_fixture.h"
+
+namespace desk {
+namespace {
+
+using testing::EngineFixture;
+using testing::Mail;
+
+class ThreadingTest : public EngineFixture {
+ protected:
+  void SetUp() override {
+    EngineFixture::SetUp();
+    Open(BaseConfig());
+  }
+  void Reconfigure(const Config& c) { Open(c); }
+
+  Decision Ingest(const Mail& m, const std::string& rcpt = "support@example.com",
+                  const std::string& mail_from = "carol@customer.test", bool dry_run = false) {
+    return IngestRaw(m.Render(), mail_from, rcpt, 1795000000 + seq_ + 1, dry_run);
+  }
+};
+
+TEST_F(ThreadingTest, ThreadingRules) {
+  // Ticket 1 from carol, ticket 2 from dave.
+  Mail first;
+  ASSERT_EQ(*Ingest(first).ticket, 1u);
+  Mail other;
+  other.from = "dave@other.test";
+  other.message_id = "<d1@other.test>";
+  other.subject = "Another problem";
+  ASSERT_EQ(*Ingest(other, "support@example.com", "dave@other.test").ticket, 2u);
+
+  struct Case {
+    const char* name;
+    Mail mail;
+    const char* want_kind;
+    uint64_t want_ticket;  // for new: the number it gets
+    const char* want_reason;
+  };
+  auto mk = [](const char* id, const char* irt, const char* refs, const char* subject,
+               const char* from) {
+    Mail m;
+    m.message_id = id;
+    m.in_reply_to = irt;
+    m.references = refs;
+    m.subject = subject;
+    m.from = from;
+    return m;
+  };
+  Case cases[] = {
+      {"in_reply_to", mk("<r1@c>", "<m1@customer.test>", "", "Re: x", "carol@customer.test"),
+       "reply", 1, "thread:in_reply_to"},
+      {"in_reply_to beats references",
+       mk("<r2@c>", "<d1@other.test>", "<m1@customer.test>", "Re: x", "carol@customer.test"),
+       "reply", 2, "thread:in_reply_to"},
+      {"references newest first",
+       mk("<r3@c>", "", "<m1@customer.test> <d1@other.test>", "Re", "carol@customer.test"),
+       "reply", 2, "thread:references"},
+      {"unknown ids skipped", mk("<r4@c>", "<nope@x>", "<nope2@x> <m1@customer.test> <nope3@x>",
+                                 "Re", "carol@customer.test"),
+       "reply", 1, "thread:references"},
+      {"our own reply id joins", mk("<r5@c>", "<r1@c>", "", "Re", "eve@x.test"), "reply", 1,
+       "thread:in_reply_to"},
+      {"tag from requester", mk("<r6@c>", "", "", "Re: [#1] Printer", "carol@customer.test"),
+       "reply", 1, "thread:subject_tag"},
+      {"tag from copied participant? no: stranger opens new",
+       mk("<r7@c>", "", "", "[#1] hijack", "mallory@evil.test"), "new", 3, "tag_ignored:1"},
+      {"tag of missing ticket opens new",
+       mk("<r8@c>", "", "", "[#99] what", "carol@customer.test"), "new", 4, "tag_ignored:99"},
+      {"subject text alone never threads",
+       mk("<r9@c>", "", "", "Printer on fire", "carol@customer.test"), "new", 5, nullptr},
+      {"duplicate message id", mk("<m1@customer.test>", "", "", "Printer on fire",
+                                  "carol@customer.test"),
+       "duplicate", 1, "duplicate_message_id"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Decision got = Ingest(c.mail);
+    EXPECT_EQ(got.verdict, Outcome::kAccept);
+    EXPECT_EQ(got.kind, c.want_kind);
+    ASSERT_TRUE(got.ticket.has_value());
+    EXPECT_EQ(*got.ticket, c.want_ticket);
+    if (c.want_reason != nullptr) {
+      bool found = false;
+      for (const auto& r : got.reasons) found |= r == c.want_reason;
+      EXPECT_TRUE(found) << c.want_reason;
+    }
+  }
+  // The stranger's ticket says why the tag was ignored.
+  EXPECT_TRUE(HasEvent(Events(3), "tag_ignored"));
+  // Ticket 1: first mail + r1, r4, r5, r6; the duplicate was not stored again.
+  EXPECT_EQ(GetTicket(1).message_count, 5u);
+  std::vector<TicketMessage> msgs;
+  ASSERT_TRUE(store_->GetMessages(1, &msgs).ok());
+  ASSERT_EQ(msgs.size(), 5u);
+  EXPECT_EQ(msgs[1].message_id, "r1@c");
+  EXPECT_EQ(msgs[1].kind, "reply");
+}
+
+// Issue 18 item 1: an outsider who knows the customer's next Message-ID names it first in
+// References. The customer's real reply, whose In-Reply-To is a message stored on the customer's
+// ticket, still threads there: a stored parent beats an id someone merely named.
+TEST_F(ThreadingTest, SquattedMessageIdDoesNotStealTheReply) {
+  Mail first;  // ticket 1: carol, <m1@customer.test>
+  ASSERT_EQ(*Ingest(first).ticket, 1u);
+  Mail squat;
+  squat.from = "mallory@evil.test";
+  squat.message_id = "<s1@evil.test>";
+  squat.subject = "Hello";
+  squat.references = "<m2@customer.test> <m3@customer.test>";
+  Decision ds = Ingest(squat, "support@example.com", "mallory@evil.test");
+  ASSERT_EQ(*ds.ticket, 2u);
+  EXPECT_EQ(ds.ticket_action, "created");
+
+  Mail reply;  // carol's real reply, with the id mallory named
+  reply.message_id = "<m2@customer.test>";
+  reply.in_reply_to = "<m1@customer.test>";
+  reply.references = "<m1@customer.test>";
+  reply.subject = "Re: Printer on fire";
+  Decision d = Ingest(reply);
+  EXPECT_EQ(d.kind, "reply");
+  ASSERT_TRUE(d.ticket.has_value());
+  EXPECT_EQ(*d.ticket, 1u) << "the squatter's ticket took the customer's reply";
+}
+
+TEST_F(ThreadingTest, CopiedParticipantMayUseTag) {
+  Mail first;
+  first.extra_headers = "Cc: Boss <boss@customer.test>\r\n";
+  ASSERT_EQ(*Ingest(first).ticket, 1u);
+  Mail m;
+  m.message_id = "<b1@customer.test>";
+  m.from = "boss@customer.test";
+  m.subject = "Re: [#1] Printer on fire";
+  Decision d = Ingest(m, "support@example.com", "boss@customer.test");
+  EXPECT_EQ(d.kind, "reply");
+  EXPECT_EQ(*d.ticket, 1u);
+  EXPECT_EQ(FindEdit(d, "Subject"), nullptr);  // the tag is there already
+}
+
+// Reference threading (issue 7): ids named but never seen belong to the ticket that named them.
+TEST_F(ThreadingTest, ReferencedButUnseenIdsThread) {
+  // Carol's first mail answers an agent's mail we never saw (<agent1@desk>).
+  Mail first;
+  first.in_reply_to = "<agent1@desk>";
+  first.references = "<orig@desk> <agent1@desk>";
+  ASSERT_EQ(*Ingest(first).ticket, 1u);
+  struct Case {
+    const char* name;
+    Mail mail;
+    const char* want_kind;
+    uint64_t want_ticket;
+    const char* want_reason;
+  };
+  auto mk = [](const char* id, const char* irt, const char* refs) {
+    Mail m;
+    m.message_id = id;
+    m.in_reply_to = irt;
+    m.references = refs;
+    m.subject = "Re: something";
+    m.from = "bob@colleague.test";
+    return m;
+  };
+  Case cases[] = {
+      {"colleague replies to the unseen agent mail", mk("<c1@x>", "<agent1@desk>", ""), "reply",
+       1, "thread:in_reply_to"},
+      {"only the unseen root in references", mk("<c2@x>", "", "<orig@desk>"), "reply", 1,
+       "thread:references"},
+      {"the unseen parent arrives later", mk("<agent1@desk>", "", ""), "reply", 1,
+       "thread:referenced_by"},
+      {"malformed ids are ignored", mk("<c3@x>", "<no-at-sign>", "<also bad@x>"), "new", 2,
+       nullptr},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Decision got = Ingest(c.mail, "support@example.com", "bob@colleague.test");
+    EXPECT_EQ(got.kind, c.want_kind);
+    ASSERT_TRUE(got.ticket.has_value());
+    EXPECT_EQ(*got.ticket, c.want_ticket);
+    if (c.want_reason != nullptr) {
+      bool found = false;
+      for (const auto& r : got.reasons) found |= r == c.want_reason;
+      EXPECT_TRUE(found) << c.want_reason;
+    }
+  }
+  // The late parent is now a stored message: sending it again is a duplicate.
+  EXPECT_EQ(Ingest(mk("<agent1@desk>", "", ""), "support@example.com", "bob@colleague.test").kind,
+            "duplicate");
+}
+
+TEST_F(ThreadingTest, TwoTicketsNamedJoinsInReplyToAndSaysSo) {
+  Mail a;
+  a.message_id = "<a@x>";
+  ASSERT_EQ(*Ingest(a).ticket, 1u);
+  Mail b;
+  b.message_id = "<b@x>";
+  b.subject = "Other";
+  ASSERT_EQ(*Ingest(b).ticket, 2u);
+  Mail m;
+  m.message_id = "<m@x>";
+  m.in_reply_to = "<a@x>";
+  m.references = "<a@x> <b@x>";  // newest reference is ticket 2, In-Reply-To wins
+  Decision d = Ingest(m);
+  EXPECT_EQ(*d.ticket, 1u);
+  auto ev = Events(1);
+  bool found = false;
+  for (const auto& e : ev) found |= e.type == "also_referenced" && e.related_ticket == 2;
+  EXPECT_TRUE(found);
+  Mail n;
+  n.message_id = "<n@x>";
+  n.references = "<a@x> <b@x>";  // no In-Reply-To: the newest reference wins
+  EXPECT_EQ(*Ingest(n).ticket, 2u);
+}
+
+TEST_F(ThreadingTest, ReferencesAreBounded) {
+  Config c = *config_;
+  c.max_references = 3;
+  Reconfigure(c);
+  Mail a;
+  a.message_id = "<a@x>";
+  ASSERT_EQ(*Ingest(a).ticket, 1u);
+  Mail m;
+  m.message_id = "<m@x>";
+  m.references = "<a@x> <r1@x> <r2@x> <r3@x>";  // <a@x> is the 4th newest: not considered
+  EXPECT_EQ(Ingest(m).kind, "new");
+}
+
+}  // namespace
+}  // namespace desk
