@@ -60,8 +60,9 @@ struct PlannedEffects {
 };
 
 // One extension of the Plan stage. Plan() sees the whole context (the message, its class, thread
-// and the planned TicketWrite in ctx.plan.write) and may change the write (e.g. set
-// new_ticket.assigned_agent) and add effects. A non-OK Status fails the message through
+// and the planned TicketWrite in ctx.plan.ticket_write, whose message holds the text body: it has
+// moved out of ctx.msg) and may change the write (e.g. set new_ticket.assigned_agent) and add
+// effects. A non-OK Status fails the message through
 // FailureDecision. Implementations must be thread-safe (one instance serves all connections).
 class PlanStep {
  public:

@@ -39,9 +39,10 @@ TicketEvent Event(int64_t now, std::string type, std::string text, uint64_t rela
   return ev;
 }
 
-// The message as the ticket keeps it, inbound (a customer's) or outbound (an agent's).
-TicketMessage BuildStoredMessage(const MessageContext& ctx) {
-  const ParsedMessage& msg = ctx.msg;
+// The message as the ticket keeps it, inbound (a customer's) or outbound (an agent's). The text
+// body moves out of ctx.msg (no later stage reads it): no copy of the body.
+TicketMessage BuildStoredMessage(MessageContext& ctx) {
+  ParsedMessage& msg = ctx.msg;
   const bool outbound = ctx.role != MailRole::kCustomer;
   TicketMessage tm;
   tm.direction = outbound ? Direction::kOutbound : Direction::kInbound;
@@ -61,7 +62,7 @@ TicketMessage BuildStoredMessage(const MessageContext& ctx) {
   tm.date = msg.date;
   tm.received_at = ctx.now;
   tm.size = msg.size_bytes;
-  tm.body = msg.text_body;
+  tm.body = std::move(msg.text_body);
   if (msg.text_body_truncated) {
     tm.body += "\n[... truncated by deskmilter at " +
                std::to_string(ctx.env.config->max_body_chars) + " characters ...]";

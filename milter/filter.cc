@@ -117,20 +117,12 @@ std::string HeaderValue(std::string_view s) {
   return out;
 }
 
-// Sets the SMTP reply of a reject/tempfail (milter/reply.h chooses it); falls back to a generic
-// code of the right class if the mapping ever gave one that does not fit (libmilter would refuse
-// it).
+// Sets the SMTP reply of a reject/tempfail; milter/reply.h chooses it (always a code of the
+// verdict's class).
 void SetReply(SMFICTX* ctx, const std::string& qid, const Decision& d) {
-  const SmtpReply reply = SmtpReplyFor(d);
-  const char cls = d.verdict == Outcome::kReject ? '5' : '4';
-  std::string rcode = reply.rcode, xcode = reply.xcode;
-  if (rcode.size() != 3 || rcode[0] != cls) {
-    rcode = cls == '5' ? "550" : "451";
-    xcode.clear();
-  }
-  if (xcode.size() < 5 || xcode[0] != cls || xcode[1] != '.') {
-    xcode = cls == '5' ? "5.7.1" : "4.3.0";
-  }
+  SmtpReply reply = SmtpReplyFor(d);
+  std::string& rcode = reply.rcode;
+  std::string& xcode = reply.xcode;
   std::string text;
   // libmilter passes the text through a printf-like expansion in Sendmail: a single '%' must be
   // doubled. libmilter refuses texts over 980 bytes.

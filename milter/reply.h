@@ -35,7 +35,8 @@ struct SmtpReply {
   std::string ToString() const;
 };
 
-// The reply for a reject or tempfail; all fields "" for any other outcome (nothing is said).
+// The reply for a reject (a 5xx code) or tempfail (a 4xx code); all fields "" for any other
+// outcome (nothing is said).
 SmtpReply SmtpReplyFor(const Decision& d);
 
 }  // namespace desk
