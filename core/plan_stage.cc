@@ -138,10 +138,13 @@ std::vector<std::string> Participants(const MessageContext& ctx) {
                               by == "referenced_by" || by == "reply_token";
   if (ctx.role == MailRole::kCustomer) {
     // Participants only from a strict From, and only from mail that opens its own ticket, threaded
-    // by Message-ID or token, or was authenticated by the MTA (SMTP AUTH).
+    // by Message-ID or token, or was authenticated by the MTA (SMTP AUTH, or DMARC pass in a
+    // trusted Authentication-Results header).
     const bool opens = ctx.thread.kind == ThreadResult::Kind::kNew;
-    if (!StrictFrom(msg) ||
-        !(opens || trusted_thread || !ctx.envelope.auth_user.empty())) {
+    const bool authenticated =
+        !ctx.envelope.auth_user.empty() ||
+        DmarcPassFromTrusted(msg, ctx.env.config->trusted_authserv_ids);
+    if (!StrictFrom(msg) || !(opens || trusted_thread || authenticated)) {
       return out;
     }
     auto support = [&](const std::string& a) { return router.IsSupportAddress(a); };

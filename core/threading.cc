@@ -17,7 +17,7 @@ bool WellFormedId(const std::string& id) {
   return true;
 }
 
-bool NameIs(const std::string& name, std::string_view want) {
+bool NameIs(std::string_view name, std::string_view want) {
   if (name.size() != want.size()) return false;
   for (size_t i = 0; i < name.size(); ++i) {
     if (std::tolower(static_cast<unsigned char>(name[i])) !=
@@ -100,6 +100,56 @@ bool StrictFrom(const ParsedMessage& msg) {
   const std::string addr = StrictFromAddress(*value);
   // What GMime read as the first mailbox must be that one address, or the two readings differ.
   return !addr.empty() && NameIs(addr, msg.from.address);
+}
+
+bool DmarcPassFromTrusted(const ParsedMessage& msg,
+                          const std::vector<std::string>& trusted_authserv_ids) {
+  if (trusted_authserv_ids.empty()) return false;
+  const size_t at = msg.from.address.rfind('@');
+  if (at == std::string::npos || !StrictFrom(msg)) return false;
+  const std::string domain = msg.from.address.substr(at + 1);
+  const std::string* value = nullptr;
+  for (const auto& [name, v] : msg.headers) {
+    if (NameIs(name, "Authentication-Results")) {
+      value = &v;  // the topmost: the one our own MTA's checker inserted
+      break;
+    }
+  }
+  if (value == nullptr) return false;
+  std::string text;  // comments removed, lower case
+  int depth = 0;
+  for (char c : *value) {
+    if (c == '(') ++depth;
+    else if (c == ')' && depth > 0) --depth;
+    else if (depth == 0) text.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  std::vector<std::string_view> parts;
+  for (size_t from = 0; from <= text.size();) {
+    size_t semi = text.find(';', from);
+    if (semi == std::string::npos) semi = text.size();
+    std::string_view p = std::string_view(text).substr(from, semi - from);
+    while (!p.empty() && std::isspace(static_cast<unsigned char>(p.front()))) p.remove_prefix(1);
+    while (!p.empty() && std::isspace(static_cast<unsigned char>(p.back()))) p.remove_suffix(1);
+    parts.push_back(p);
+    from = semi + 1;
+  }
+  if (parts.empty()) return false;
+  std::string_view id = parts[0].substr(0, parts[0].find_first_of(" \t"));  // drop a version
+  bool trusted = false;
+  for (const std::string& t : trusted_authserv_ids) trusted = trusted || NameIs(t, id);
+  if (!trusted) return false;
+  for (size_t i = 1; i < parts.size(); ++i) {
+    std::string_view r = parts[i];
+    if (r.substr(0, 10) != "dmarc=pass") continue;
+    if (r.size() > 10 && !std::isspace(static_cast<unsigned char>(r[10]))) continue;
+    for (size_t p = r.find("header.from="); p != std::string_view::npos;
+         p = r.find("header.from=", p + 1)) {
+      std::string_view d = r.substr(p + 12);
+      d = d.substr(0, d.find_first_of(" \t"));
+      if (NameIs(domain, d)) return true;
+    }
+  }
+  return false;
 }
 
 std::vector<std::string> ReferencedIds(const ParsedMessage& msg, int64_t max_references) {

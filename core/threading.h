@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/address.h"
 #include "core/message.h"
@@ -62,6 +63,13 @@ Status ResolveThread(TicketStore* store, const ParsedMessage& msg, const QueueMa
 // Only mail with a strict From may join a ticket by its subject tag or add participants to a
 // ticket (core/plan_stage.cc); other mail may still open a ticket of its own.
 bool StrictFrom(const ParsedMessage& msg);
+
+// True when the topmost Authentication-Results header has an authserv-id in trusted_authserv_ids
+// and a dmarc=pass result whose header.from is the domain of a strict From. Only the topmost
+// header counts: the MTA's own checker inserts its header above any the sender wrote (the MTA must
+// also remove headers that claim its authserv-id, as OpenDMARC and Postfix setups do).
+bool DmarcPassFromTrusted(const ParsedMessage& msg,
+                          const std::vector<std::string>& trusted_authserv_ids);
 
 // Finds the first ticket number written in subject with the tag format (e.g. "[#{n}]").
 std::optional<uint64_t> FindSubjectTag(const std::string& subject, const std::string& format);

@@ -220,6 +220,57 @@ TEST_F(TrustTest, AgentTagReplyDoesNotAddOutsideRecipients) {
   EXPECT_TRUE(Participant(1, "boss@customer.test"));
 }
 
+TEST(DmarcPassFromTrusted, OnlyTheTopmostHeaderOfATrustedServer) {
+  auto msg = [](std::vector<std::pair<std::string, std::string>> h) {
+    h.insert(h.begin(), {"From", " Carol <carol@customer.test>"});
+    ParsedMessage m;
+    m.headers = std::move(h);
+    m.from.address = "carol@customer.test";
+    return m;
+  };
+  const std::vector<std::string> ours = {"mx.example.com"};
+  struct Case {
+    const char* name;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::vector<std::string> trusted;
+    bool want;
+  } cases[] = {
+      {"pass", {{"Authentication-Results", " mx.example.com; dmarc=pass (p=reject) header.from=customer.test"}}, ours, true},
+      {"version and case", {{"authentication-results", " MX.example.com 1; spf=pass; DMARC=pass header.from=Customer.Test"}}, ours, true},
+      {"not configured", {{"Authentication-Results", " mx.example.com; dmarc=pass header.from=customer.test"}}, {}, false},
+      {"other server", {{"Authentication-Results", " evil.test; dmarc=pass header.from=customer.test"}}, ours, false},
+      {"fail", {{"Authentication-Results", " mx.example.com; dmarc=fail header.from=customer.test"}}, ours, false},
+      {"other domain", {{"Authentication-Results", " mx.example.com; dmarc=pass header.from=evil.test"}}, ours, false},
+      {"passed lower down only",
+       {{"Authentication-Results", " mx.example.com; dmarc=fail header.from=customer.test"},
+        {"Authentication-Results", " mx.example.com; dmarc=pass header.from=customer.test"}},
+       ours, false},
+      {"pass inside a comment", {{"Authentication-Results", " mx.example.com; dmarc=none (dmarc=pass header.from=customer.test)"}}, ours, false},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(DmarcPassFromTrusted(msg(c.headers), c.trusted), c.want) << c.name;
+  }
+}
+
+// A DMARC pass from the configured checker counts as authenticated: a Cc on its tag-threaded mail
+// joins the ticket; the same header from an unconfigured server does not.
+TEST_F(TrustTest, TrustedDmarcPassAddsParticipantsOnTagThreadedMail) {
+  CarolsTicket();
+  Config c = *config_;
+  c.trusted_authserv_ids = {"mx.example.com"};
+  Open(c);
+  Send("Authentication-Results: evil.test; dmarc=pass header.from=customer.test\r\n"
+       "From: Carol <carol@customer.test>\r\nTo: support@example.com\r\n"
+       "Cc: mallory@evil.test\r\nSubject: Re: [#1] Printer on fire\r\n",
+       "<d1@customer.test>");
+  EXPECT_FALSE(Participant(1, "mallory@evil.test"));
+  Send("Authentication-Results: mx.example.com; dmarc=pass header.from=customer.test\r\n"
+       "From: Carol <carol@customer.test>\r\nTo: support@example.com\r\n"
+       "Cc: boss@customer.test\r\nSubject: Re: [#1] Printer on fire\r\n",
+       "<d2@customer.test>");
+  EXPECT_TRUE(Participant(1, "boss@customer.test"));
+}
+
 // Issue 12 item 5: flood counts are keyed by sender and client network, so mail forged as carol
 // from another network fills its own counter and carol's own mail still gets through.
 TEST_F(TrustTest, SpoofedSenderFloodDoesNotLockOutTheRealOne) {
