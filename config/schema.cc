@@ -338,6 +338,11 @@ const Option kOptions[] = {
             "dmarc=pass for the From domain, the mail counts as authenticated and may add "
             "participants. Empty: only SMTP AUTH does.",
      .field = &Config::trusted_authserv_ids},
+    {.name = "tickets.max_participants", .type = Type::kInt, .default_value = "100",
+     .min = 1, .max = 10000,
+     .doc = "Most addresses a ticket keeps as participants; addresses beyond it are not added "
+            "(the mail is still stored).",
+     .field = &Config::max_participants},
 
     // [agents] (docs/AGENTS.md)
     {.name = "agents.trusted_networks", .type = Type::kStringArray, .default_value = "[]",

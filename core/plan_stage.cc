@@ -243,6 +243,7 @@ void PlanTicketChange(MessageContext& ctx, TicketWrite* w) {
   w->message.kind = customer && !d.auto_class.empty() ? d.auto_class : d.kind;  // automatic mail is marked so
   w->referenced_ids = ReferencedIds(ctx.msg, ctx.env.config->max_references);
   w->participants = Participants(ctx);
+  w->max_participants = static_cast<size_t>(ctx.env.config->max_participants);
   const bool create = customer ? thread.kind == ThreadResult::Kind::kNew
                                : ctx.role == MailRole::kAgentNew;
   if (create) {

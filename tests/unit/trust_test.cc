@@ -271,6 +271,28 @@ TEST_F(TrustTest, TrustedDmarcPassAddsParticipantsOnTagThreadedMail) {
   EXPECT_TRUE(Participant(1, "boss@customer.test"));
 }
 
+// Issue 12 item 6: a ticket keeps at most tickets.max_participants addresses; mail naming more is
+// still stored.
+TEST_F(TrustTest, ParticipantsPerTicketAreBounded) {
+  Config c = *config_;
+  c.max_participants = 3;
+  Open(c);
+  std::string cc;
+  for (int i = 0; i < 50; ++i) cc += (i ? ", " : "") + std::string("u") + std::to_string(i) + "@many.test";
+  Decision d = Send("From: Carol <carol@customer.test>\r\nTo: support@example.com\r\nCc: " + cc +
+                        "\r\nSubject: many\r\n",
+                    "<p1@customer.test>");
+  ASSERT_EQ(d.ticket.value_or(0), 1u);
+  EXPECT_EQ(GetTicket(1).participants.size(), 3u);
+  EXPECT_TRUE(Participant(1, "carol@customer.test"));
+  Decision r = Send("From: Carol <carol@customer.test>\r\nTo: support@example.com\r\nCc: x@y.test"
+                    "\r\nSubject: Re: many\r\nIn-Reply-To: <p1@customer.test>\r\n",
+                    "<p2@customer.test>");
+  EXPECT_EQ(r.ticket.value_or(0), 1u);
+  EXPECT_EQ(GetTicket(1).participants.size(), 3u);
+  EXPECT_EQ(GetTicket(1).message_count, 2u);
+}
+
 // Issue 12 item 5: flood counts are keyed by sender and client network, so mail forged as carol
 // from another network fills its own counter and carol's own mail still gets through.
 TEST_F(TrustTest, SpoofedSenderFloodDoesNotLockOutTheRealOne) {
