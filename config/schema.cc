@@ -400,6 +400,18 @@ const Option kOptions[] = {
      .doc = "Most Message-IDs a message names (In-Reply-To, then References newest first) used "
             "for threading and indexed on its ticket.",
      .field = &Config::max_references},
+    {.name = "tickets.trusted_authserv_ids", .type = Type::kStringArray, .default_value = "[]",
+     .min = 0,
+     .doc = "authserv-ids of the Authentication-Results header your own DMARC checker adds before "
+            "deskmilter sees the mail; when the topmost such header carries one of them with "
+            "dmarc=pass for the From domain, the mail counts as authenticated and may add "
+            "participants. Empty: only SMTP AUTH does.",
+     .field = &Config::trusted_authserv_ids},
+    {.name = "tickets.max_participants", .type = Type::kInt, .default_value = "100",
+     .min = 1, .max = 10000,
+     .doc = "Most addresses a ticket keeps as participants; addresses beyond it are not added "
+            "(the mail is still stored).",
+     .field = &Config::max_participants},
 
     // [agents] (docs/AGENTS.md)
     {.name = "agents.trusted_networks", .type = Type::kStringArray, .default_value = "[]",

@@ -137,6 +137,8 @@ struct Config {
   // [tickets]
   bool add_ticket_header = false;  // X-Deskmilter-Ticket on delivered mail
   int64_t max_references = 0;     // newest References ids considered for threading and indexed
+  std::vector<std::string> trusted_authserv_ids;  // Authentication-Results ids we trust (DMARC)
+  int64_t max_participants = 0;  // participants kept per ticket
 
   // [agents]
   std::vector<std::string> trusted_networks;  // CIDRs whose envelope sender may identify an agent

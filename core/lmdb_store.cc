@@ -45,6 +45,7 @@
 #include <shared_mutex>
 #include <string_view>
 #include <type_traits>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -84,14 +85,18 @@ std::string Lower(std::string s) {
   return s;
 }
 
-// Adds lower-cased addresses to list, keeping order and skipping empties and ones already present.
-void MergeParticipants(const std::vector<std::string>& add, std::vector<std::string>* list) {
+// Adds lower-cased addresses to list, keeping order and skipping empties and ones already present,
+// until list holds max entries (0: no bound). Linear in the sizes (a hash set of what is there):
+// it runs inside the single writer, where every microsecond stalls all writes.
+void MergeParticipants(const std::vector<std::string>& add, std::vector<std::string>* list,
+                       size_t max = 0) {
+  if (add.empty()) return;
+  std::unordered_set<std::string> seen(list->begin(), list->end());
   for (const std::string& a : add) {
+    if (max != 0 && list->size() >= max) return;
     std::string l = Lower(a);
-    if (l.empty()) continue;
-    bool seen = false;
-    for (const std::string& have : *list) seen = seen || have == l;
-    if (!seen) list->push_back(std::move(l));
+    if (l.empty() || !seen.insert(l).second) continue;
+    list->push_back(std::move(l));
   }
 }
 
@@ -718,12 +723,12 @@ Status LmdbTicketStore::WriteBody(Ops& ops, const TicketWrite& w, WriteResult* r
     if (result->linked_from != 0) t.linked_from = result->linked_from;
     std::vector<std::string> given = std::move(t.participants);
     t.participants.clear();
-    MergeParticipants(given, &t.participants);
+    MergeParticipants(given, &t.participants, w.max_participants);
     s = ops.Put(meta_, kMetaNextTicket, codec::EncodeMetaU64(next + 1));
     if (!s.ok()) return s;
     result->created = true;
   }
-  MergeParticipants(w.participants, &t.participants);
+  MergeParticipants(w.participants, &t.participants, w.max_participants);
 
   // An id only referenced so far (stored=false) is upgraded to point at this ticket.
   if (!id_key.empty()) {

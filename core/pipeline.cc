@@ -47,11 +47,35 @@ Step ClassifyAgentMail(MessageContext& ctx) {
                             cfg.reply_token_secret);
   if (!st.ok()) return Fail(ctx, st);
   bool have_ticket = false;
+  bool d0_tag_refused = false;
   if (thread.kind == ThreadResult::Kind::kNew && thread.ignored_tag_ticket != 0 &&
       store != nullptr) {
-    // An identified agent may name any existing ticket by its tag.
+    // An identified agent may name any existing ticket by its tag, but only in mail addressed to
+    // that ticket's participants or a support address (issue 18 item 4): an outsider who wrote
+    // "[#N]" to the agent's personal address gets a personal answer, not ticket N's reply token.
     st = store->GetTicket(thread.ignored_tag_ticket, &ctx.ticket);
-    if (st.ok()) {
+    auto addressed_to_ticket = [&] {
+      auto in_ticket = [&](const std::string& a) {
+        const std::string n = NormalizeAddress(a);
+        if (n.empty()) return false;
+        if (router.IsSupportAddress(n)) return true;
+        const auto& p = ctx.ticket.participants;
+        return std::find(p.begin(), p.end(), n) != p.end();
+      };
+      for (const std::string& r : ctx.envelope.rcpts) {
+        if (in_ticket(r)) return true;
+      }
+      for (const auto* list : {&msg.to, &msg.cc}) {
+        for (const Mailbox& m : *list) {
+          if (in_ticket(m.address)) return true;
+        }
+      }
+      return false;
+    };
+    if (st.ok() && !addressed_to_ticket()) {
+      ctx.ticket = Ticket();
+      d0_tag_refused = true;
+    } else if (st.ok()) {
       thread.kind = ThreadResult::Kind::kReply;
       thread.ticket = ctx.ticket.number;
       thread.matched_by = "subject_tag";
@@ -87,6 +111,7 @@ Step ClassifyAgentMail(MessageContext& ctx) {
     d.kind = "not_support";
     d.ticket_action = "none";
     d.reasons.push_back("agent_personal");
+    if (d0_tag_refused) d.reasons.push_back("tag_ignored:" + std::to_string(thread.ignored_tag_ticket));
     return Step::kDone;
   }
   ctx.threaded = true;

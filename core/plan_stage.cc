@@ -1,5 +1,7 @@
 // The pipeline's last stages (contracts in pipeline.h): Plan, with the one builder of the stored
 // message and its events for both directions; Commit, the one write; and the delivery edits.
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -132,7 +134,22 @@ std::vector<std::string> Participants(const MessageContext& ctx) {
   const ParsedMessage& msg = ctx.msg;
   const QueueRouter& router = *ctx.env.router;
   std::vector<std::string> out;
+  const std::string& by = ctx.thread.matched_by;
+  // Threaded by an id the mail itself carries, or by a reply token: the sender saw that ticket's
+  // mail. The subject tag is guessable and so adds nobody (issue 18 item 3).
+  const bool trusted_thread = by == "in_reply_to" || by == "references" ||
+                              by == "referenced_by" || by == "reply_token";
   if (ctx.role == MailRole::kCustomer) {
+    // Participants only from a strict From, and only from mail that opens its own ticket, threaded
+    // by Message-ID or token, or was authenticated by the MTA (SMTP AUTH, or DMARC pass in a
+    // trusted Authentication-Results header).
+    const bool opens = ctx.thread.kind == ThreadResult::Kind::kNew;
+    const bool authenticated =
+        !ctx.envelope.auth_user.empty() ||
+        DmarcPassFromTrusted(msg, ctx.env.config->trusted_authserv_ids);
+    if (!StrictFrom(msg) || !(opens || trusted_thread || authenticated)) {
+      return out;
+    }
     auto support = [&](const std::string& a) { return router.IsSupportAddress(a); };
     AddParticipant(msg.from.address, support, &out);
     if (msg.from.address.empty()) AddParticipant(ctx.envelope.mail_from, support, &out);
@@ -144,6 +161,9 @@ std::vector<std::string> Participants(const MessageContext& ctx) {
   auto inside = [&](const std::string& a) {
     return router.IsSupportAddress(a) || FindAgentByAddress(cfg, a) != nullptr;
   };
+  // An agent's reply joined by the subject tag alone adds no outside recipient: the tag may come
+  // from an outsider's mail to the agent. New tickets and replies threaded by id or token do.
+  if (ctx.role == MailRole::kAgentReply && !trusted_thread) return out;
   for (const auto* list : {&msg.to, &msg.cc}) {
     for (const Mailbox& m : *list) AddParticipant(m.address, inside, &out);
   }
@@ -226,6 +246,7 @@ void PlanTicketChange(MessageContext& ctx, TicketWrite* w) {
   w->message.kind = customer && !d.auto_class.empty() ? d.auto_class : d.kind;  // automatic mail is marked so
   w->referenced_ids = ReferencedIds(ctx.msg, ctx.env.config->max_references);
   w->participants = Participants(ctx);
+  w->max_participants = static_cast<size_t>(ctx.env.config->max_participants);
   const bool create = customer ? thread.kind == ThreadResult::Kind::kNew
                                : ctx.role == MailRole::kAgentNew;
   // What the queue keeps of a message (core/record_store.h): without the text copy, the body is
@@ -307,6 +328,53 @@ Status PredictWrite(MessageContext& ctx, WriteResult* r) {
   return Status::Ok();
 }
 
+// The client's network for flood keys: a.b.c.0/24 for IPv4, the first 64 bits for IPv6, "local"
+// without a client address (deskctl), the text itself when it is no address.
+std::string ClientNetwork(std::string_view addr) {
+  if (addr.size() > 5 && SameNameNoCase(addr.substr(0, 5), "IPv6:")) addr.remove_prefix(5);
+  if (addr.empty()) return "local";
+  const std::string a(addr);
+  unsigned char buf[16];
+  char text[INET6_ADDRSTRLEN];
+  if (inet_pton(AF_INET, a.c_str(), buf) == 1) {
+    buf[3] = 0;
+    inet_ntop(AF_INET, buf, text, sizeof(text));
+    return std::string(text) + "/24";
+  }
+  if (inet_pton(AF_INET6, a.c_str(), buf) == 1) {
+    std::fill(buf + 8, buf + 16, 0);
+    inet_ntop(AF_INET6, buf, text, sizeof(text));
+    return std::string(text) + "/64";
+  }
+  return a;
+}
+
+// A decoded subject as a header value: as it is when printable ASCII with no encoded-word
+// opener, else one RFC 2047 base64 UTF-8 word.
+std::string EncodeSubject(const std::string& subject) {
+  bool plain = subject.find("=?") == std::string::npos;
+  for (unsigned char c : subject) plain = plain && c >= ' ' && c < 0x7f;
+  if (plain) return subject;
+  static const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out = "=?UTF-8?B?";
+  size_t i = 0;
+  for (; i + 2 < subject.size(); i += 3) {
+    uint32_t v = (static_cast<unsigned char>(subject[i]) << 16) |
+                 (static_cast<unsigned char>(subject[i + 1]) << 8) |
+                 static_cast<unsigned char>(subject[i + 2]);
+    for (int k = 18; k >= 0; k -= 6) out.push_back(kB64[(v >> k) & 63]);
+  }
+  if (i < subject.size()) {
+    uint32_t v = static_cast<unsigned char>(subject[i]) << 16;
+    if (i + 1 < subject.size()) v |= static_cast<unsigned char>(subject[i + 1]) << 8;
+    out.push_back(kB64[(v >> 18) & 63]);
+    out.push_back(kB64[(v >> 12) & 63]);
+    out.push_back(i + 1 < subject.size() ? kB64[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out + "?=";
+}
+
 void AddCustomerDeliveryHeaders(MessageContext& ctx) {
   const Config& cfg = *ctx.env.config;
   const ParsedMessage& msg = ctx.msg;
@@ -332,7 +400,34 @@ void AddCustomerDeliveryHeaders(MessageContext& ctx) {
   if (!stamp.empty() && !stamped) {
     d.header_changes.push_back({HeaderEdit::Op::kAdd, stamp_header, stamp, 1});
   }
-  if (!d.ticket) return;
+  // Our headers never come from outside (issue 12 item 3): every X-Deskmilter-* header the mail
+  // arrived with is removed, except the loop stamp (how a copy that comes back is recognised) and
+  // X-Deskmilter-Ticket when it is replaced below.
+  const bool set_ticket_header = d.ticket && cfg.add_ticket_header;
+  std::vector<std::string> seen;
+  for (const auto& [name, value] : msg.headers) {
+    if (name.size() < 13 || !SameNameNoCase(name.substr(0, 13), "X-Deskmilter-")) continue;
+    if (SameNameNoCase(name, stamp_header)) continue;
+    if (set_ticket_header && SameNameNoCase(name, "X-Deskmilter-Ticket")) continue;
+    bool done = false;
+    for (const std::string& s : seen) done = done || SameNameNoCase(s, name);
+    if (done) continue;
+    seen.push_back(name);
+    for (int i = FindHeader(msg, name, nullptr); i >= 1; --i) {
+      d.header_changes.push_back({HeaderEdit::Op::kChange, name, "", i});
+    }
+  }
+  // A subject tag naming a ticket this mail did not join is removed from the delivered copy.
+  const uint64_t joined = d.ticket ? *d.ticket : 0;
+  const bool foreign_tag = RemoveForeignTags(msg.subject, queue.subject_tag, joined) != msg.subject;
+  if (!d.ticket) {
+    if (foreign_tag) {
+      d.header_changes.push_back(
+          {HeaderEdit::Op::kChange, "Subject",
+           EncodeSubject(RemoveForeignTags(msg.subject, queue.subject_tag, 0)), 1});
+    }
+    return;
+  }
   const std::string n = std::to_string(*d.ticket);
   if (cfg.add_ticket_header) {
     int existing = FindHeader(msg, "X-Deskmilter-Ticket", nullptr);
@@ -347,7 +442,14 @@ void AddCustomerDeliveryHeaders(MessageContext& ctx) {
       d.header_changes.push_back({HeaderEdit::Op::kAdd, "X-Deskmilter-Ticket", n, 1});
     }
   }
-  if (queue.tag_subject && FindSubjectTag(msg.subject, queue.subject_tag) != *d.ticket) {
+  if (foreign_tag) {
+    std::string rest = RemoveForeignTags(msg.subject, queue.subject_tag, joined);
+    if (queue.tag_subject && FindSubjectTag(rest, queue.subject_tag) != *d.ticket) {
+      const std::string tag = FormatSubjectTag(queue.subject_tag, *d.ticket);
+      rest = rest.empty() ? tag : tag + " " + rest;
+    }
+    d.header_changes.push_back({HeaderEdit::Op::kChange, "Subject", EncodeSubject(rest), 1});
+  } else if (queue.tag_subject && FindSubjectTag(msg.subject, queue.subject_tag) != *d.ticket) {
     const std::string tag = FormatSubjectTag(queue.subject_tag, *d.ticket);
     std::string raw;
     if (FindHeader(msg, "Subject", &raw) > 0) {
@@ -422,6 +524,9 @@ Step PlanStage(MessageContext& ctx) {
     f.queue = ctx.route.queue->name;
     f.sender = NormalizeAddress(ctx.envelope.mail_from);
     if (f.sender.empty()) f.sender = NormalizeAddress(ctx.msg.from.address);
+    // Keyed by sender and the client's network (issue 12 item 5): mail forged as carol@ from
+    // elsewhere fills another counter than carol's own.
+    f.sender += " from " + ClientNetwork(ctx.envelope.client_addr);
     f.window_seconds = cfg.flood_window;
     f.max = static_cast<uint64_t>(cfg.flood_max);
     w.flood = std::move(f);

@@ -1,6 +1,7 @@
 #include "core/threading.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include "core/reply_token.h"
@@ -16,7 +17,140 @@ bool WellFormedId(const std::string& id) {
   return true;
 }
 
+bool NameIs(std::string_view name, std::string_view want) {
+  if (name.size() != want.size()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(name[i])) !=
+        std::tolower(static_cast<unsigned char>(want[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The one addr-spec of a From value written as `addr`, `Name <addr>` or `"Name" <addr>` (comments
+// in parentheses allowed around it); "" for anything else: a list (','), a group (':' ';'), a
+// route (`<@relay:addr>`), text after '>' (`<carol@x>mallory@y`), a '<' without '>', two '<'.
+std::string StrictFromAddress(std::string_view v) {
+  std::string outside;  // the value with quoted strings and comments blanked out
+  std::string addr;
+  int lt = 0, gt = 0;
+  size_t lt_pos = 0, gt_pos = 0;
+  bool quoted = false;
+  int comment = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const char c = v[i];
+    if (quoted) {
+      if (c == '\\') ++i;
+      else if (c == '"') quoted = false;
+      outside.push_back(' ');
+      continue;
+    }
+    if (comment > 0) {
+      if (c == '\\') ++i;
+      else if (c == '(') ++comment;
+      else if (c == ')') --comment;
+      outside.push_back(' ');
+      continue;
+    }
+    if (c == '"') { quoted = true; outside.push_back(' '); continue; }
+    if (c == '(') { comment = 1; outside.push_back(' '); continue; }
+    if (c == ',' || c == ';' || c == ':') return "";
+    if (c == '<') { ++lt; lt_pos = outside.size(); }
+    if (c == '>') { ++gt; gt_pos = outside.size(); }
+    outside.push_back(c);
+  }
+  if (quoted || comment > 0 || lt != gt || lt > 1) return "";
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return s;
+  };
+  std::string_view spec;
+  if (lt == 1) {
+    if (gt_pos < lt_pos) return "";
+    if (!trim(std::string_view(outside).substr(gt_pos + 1)).empty()) return "";
+    spec = std::string_view(outside).substr(lt_pos + 1, gt_pos - lt_pos - 1);
+  } else {
+    spec = outside;
+  }
+  spec = trim(spec);
+  if (spec.empty() || spec.front() == '@') return "";
+  size_t at = spec.find('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == spec.size() ||
+      spec.find('@', at + 1) != std::string_view::npos) {
+    return "";
+  }
+  for (unsigned char c : spec) {
+    if (c <= ' ' || c >= 0x7f) return "";
+  }
+  return std::string(spec);
+}
+
 }  // namespace
+
+bool StrictFrom(const ParsedMessage& msg) {
+  const std::string* value = nullptr;
+  for (const auto& [name, v] : msg.headers) {
+    if (!NameIs(name, "From")) continue;
+    if (value != nullptr) return false;  // two From headers
+    value = &v;
+  }
+  if (value == nullptr) return false;
+  const std::string addr = StrictFromAddress(*value);
+  // What GMime read as the first mailbox must be that one address, or the two readings differ.
+  return !addr.empty() && NameIs(addr, msg.from.address);
+}
+
+bool DmarcPassFromTrusted(const ParsedMessage& msg,
+                          const std::vector<std::string>& trusted_authserv_ids) {
+  if (trusted_authserv_ids.empty()) return false;
+  const size_t at = msg.from.address.rfind('@');
+  if (at == std::string::npos || !StrictFrom(msg)) return false;
+  const std::string domain = msg.from.address.substr(at + 1);
+  const std::string* value = nullptr;
+  for (const auto& [name, v] : msg.headers) {
+    if (NameIs(name, "Authentication-Results")) {
+      value = &v;  // the topmost: the one our own MTA's checker inserted
+      break;
+    }
+  }
+  if (value == nullptr) return false;
+  std::string text;  // comments removed, lower case
+  int depth = 0;
+  for (char c : *value) {
+    if (c == '(') ++depth;
+    else if (c == ')' && depth > 0) --depth;
+    else if (depth == 0) text.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  std::vector<std::string_view> parts;
+  for (size_t from = 0; from <= text.size();) {
+    size_t semi = text.find(';', from);
+    if (semi == std::string::npos) semi = text.size();
+    std::string_view p = std::string_view(text).substr(from, semi - from);
+    while (!p.empty() && std::isspace(static_cast<unsigned char>(p.front()))) p.remove_prefix(1);
+    while (!p.empty() && std::isspace(static_cast<unsigned char>(p.back()))) p.remove_suffix(1);
+    parts.push_back(p);
+    from = semi + 1;
+  }
+  if (parts.empty()) return false;
+  std::string_view id = parts[0].substr(0, parts[0].find_first_of(" \t"));  // drop a version
+  bool trusted = false;
+  for (const std::string& t : trusted_authserv_ids) trusted = trusted || NameIs(t, id);
+  if (!trusted) return false;
+  for (size_t i = 1; i < parts.size(); ++i) {
+    std::string_view r = parts[i];
+    if (r.substr(0, 10) != "dmarc=pass") continue;
+    if (r.size() > 10 && !std::isspace(static_cast<unsigned char>(r[10]))) continue;
+    for (size_t p = r.find("header.from="); p != std::string_view::npos;
+         p = r.find("header.from=", p + 1)) {
+      std::string_view d = r.substr(p + 12);
+      d = d.substr(0, d.find_first_of(" \t"));
+      if (NameIs(domain, d)) return true;
+    }
+  }
+  return false;
+}
 
 std::vector<std::string> ReferencedIds(const ParsedMessage& msg, int64_t max_references) {
   std::vector<std::string> ids;
@@ -34,6 +168,40 @@ std::string FormatSubjectTag(const std::string& format, uint64_t n) {
   std::string out = format;
   size_t pos = out.find("{n}");
   if (pos != std::string::npos) out.replace(pos, 3, std::to_string(n));
+  return out;
+}
+
+std::string RemoveForeignTags(const std::string& subject, const std::string& format,
+                              uint64_t keep) {
+  size_t hole = format.find("{n}");
+  if (hole == std::string::npos) return subject;
+  const std::string prefix = format.substr(0, hole), suffix = format.substr(hole + 3);
+  if (prefix.empty() && suffix.empty()) return subject;
+  std::string out;
+  size_t from = 0;  // everything before it is copied or dropped already
+  size_t scan = 0;
+  while (scan < subject.size()) {
+    size_t p = subject.find(prefix, scan);
+    if (p == std::string::npos) break;
+    size_t digits = p + prefix.size();
+    size_t end = digits;
+    while (end < subject.size() && subject[end] >= '0' && subject[end] <= '9') ++end;
+    if (end > digits && subject.compare(end, suffix.size(), suffix) == 0) {
+      uint64_t n = 0;
+      auto r = std::from_chars(subject.data() + digits, subject.data() + end, n);
+      const bool ours = r.ec == std::errc() && n == keep && keep != 0;
+      size_t stop = end + suffix.size();
+      if (!ours) {
+        out.append(subject, from, p - from);
+        while (stop < subject.size() && subject[stop] == ' ') ++stop;
+        from = stop;
+      }
+      scan = stop;
+    } else {
+      scan = p + 1;
+    }
+  }
+  out.append(subject, from, std::string::npos);
   return out;
 }
 
@@ -149,7 +317,8 @@ Status ResolveThread(TicketStore* store, const ParsedMessage& msg, const QueueMa
       Status tst = store->GetTicket(*n, &t);
       if (tst.ok()) {
         const auto& p = t.participants;
-        if (!sender.empty() && std::find(p.begin(), p.end(), sender) != p.end()) {
+        if (!sender.empty() && StrictFrom(msg) &&
+            std::find(p.begin(), p.end(), sender) != p.end()) {
           out->kind = ThreadResult::Kind::kReply;
           out->ticket = *n;
           out->matched_by = "subject_tag";

@@ -12,8 +12,8 @@
 //   1b. The reply token of the support recipient's plus address (support+TOKEN@domain, see
 //      core/agents.h), when reply_token_secret is set; a token that fails its MAC, or names no
 //      ticket, is ignored (ignored_token).
-//   2. The receiving queue's subject tag (e.g. "[#42]"), only when the sender is a participant of
-//      ticket 42; otherwise the tag is ignored and reported (ignored_tag_ticket), and a new ticket
+//   2. The receiving queue's subject tag (e.g. "[#42]"), only when the mail has a strict From
+//      (StrictFrom) and that sender is a participant of ticket 42; otherwise the tag is ignored and reported (ignored_tag_ticket), and a new ticket
 //      is opened.
 //   3. Otherwise a new ticket.
 // A Message-ID already stored makes the message a duplicate (SMTP retry, one mail to two support
@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/address.h"
 #include "core/message.h"
@@ -57,8 +58,25 @@ Status ResolveThread(TicketStore* store, const ParsedMessage& msg, const QueueMa
                      const std::string& sender, int64_t max_references, ThreadResult* out,
                      std::string_view reply_token_secret = {});
 
+// Strict From (issue 18 item 3): exactly one From header holding exactly one mailbox, no list,
+// group or route form, no text after the '>', and GMime's reading of it is that same address.
+// Only mail with a strict From may join a ticket by its subject tag or add participants to a
+// ticket (core/plan_stage.cc); other mail may still open a ticket of its own.
+bool StrictFrom(const ParsedMessage& msg);
+
+// True when the topmost Authentication-Results header has an authserv-id in trusted_authserv_ids
+// and a dmarc=pass result whose header.from is the domain of a strict From. Only the topmost
+// header counts: the MTA's own checker inserts its header above any the sender wrote (the MTA must
+// also remove headers that claim its authserv-id, as OpenDMARC and Postfix setups do).
+bool DmarcPassFromTrusted(const ParsedMessage& msg,
+                          const std::vector<std::string>& trusted_authserv_ids);
+
 // Finds the first ticket number written in subject with the tag format (e.g. "[#{n}]").
 std::optional<uint64_t> FindSubjectTag(const std::string& subject, const std::string& format);
+// subject without every tag of the format that names a ticket other than keep (0: every tag),
+// each with the spaces after it: the delivered copy of mail that did not join ticket N carries no
+// "[#N]" an agent's reply could thread by. Linear in the subject's length.
+std::string RemoveForeignTags(const std::string& subject, const std::string& format, uint64_t keep);
 // The tag for ticket n: format with "{n}" replaced.
 std::string FormatSubjectTag(const std::string& format, uint64_t n);
 

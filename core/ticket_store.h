@@ -75,6 +75,7 @@ struct TicketWrite {
   std::vector<TicketEvent> events;  // appended after the message, in order
   bool reopen = false;              // kAppend without on_closed: set status back to open
   std::vector<std::string> participants;    // lower-case addresses to add to the ticket
+  size_t max_participants = 0;  // the ticket keeps at most this many (0: no bound); more are dropped
   std::vector<std::string> referenced_ids;  // ids to index as stored=false (if not already indexed)
   int64_t now = 0;                          // becomes updated_at (and created_at on create)
 
