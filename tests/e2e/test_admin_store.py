@@ -134,7 +134,8 @@ class AdminStoreTest(ph.MilterPostfixCase):
         self.send(mail("p2@customer.test", [("gone.pdf", pdf_b, "application", "pdf")], "purge"))
         tickets = {t["title"]: t["number"] for t in self.deskctl("tickets", "--json")}
         keep, gone = tickets["keep"], tickets["purge"]
-        files = glob.glob(os.path.join(self.milter.dir, "store", "attachments", "*", "*", "*"))
+        files = [f for f in glob.glob(os.path.join(self.milter.dir, "store", "attachments", "*", "*", "*"))
+                 if os.path.isfile(f)]  # attachment files; originals/ab/cd/... are a level deeper
         self.assertEqual(len(files), 2, files)
         # Attachment files younger than an hour may belong to mail in flight: age them.
         old = time.time() - 7200
@@ -162,7 +163,8 @@ class AdminStoreTest(ph.MilterPostfixCase):
         self.assertNotIn(gone, numbers)
         rc, out, err = self.deskctl("ticket", str(gone), json_output=False)
         self.assertEqual(rc, 1)
-        left = glob.glob(os.path.join(self.milter.dir, "store", "attachments", "*", "*", "*"))
+        left = [f for f in glob.glob(os.path.join(self.milter.dir, "store", "attachments", "*", "*", "*"))
+                 if os.path.isfile(f)]  # attachment files; originals/ab/cd/... are a level deeper
         self.assertEqual(len(left), 1, left)
         with open(left[0], "rb") as f:
             self.assertEqual(f.read(), pdf_a)
