@@ -182,7 +182,8 @@ TEST_F(ContainersTest, TnefFilesCountAgainstThePartLimit) {
 TEST_F(ContainersTest, ClamavTnefSampleIsOpened) {
   const std::string path = std::string(kClamTestFiles) + "/clam.tnef";
   if (!std::filesystem::exists(path)) FAIL() << "clamav-testfiles not installed";
-  TnefResult r = ReadTnef(ReadFileOrDie(path));
+  const std::string tnef = ReadFileOrDie(path);  // the files are views into it: keep it alive
+  TnefResult r = ReadTnef(tnef);
   EXPECT_FALSE(r.truncated) << r.error;
   ASSERT_FALSE(r.files.empty());
   const std::string exe = ReadFileOrDie(std::string(kClamTestFiles) + "/clam.exe");
