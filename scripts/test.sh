@@ -17,7 +17,7 @@ echo "== build (ASan + UBSan)"
 ./scripts/build.sh build-asan -DDESK_WERROR=ON -DCMAKE_BUILD_TYPE=Debug -DDESK_SANITIZE=ON -DDESK_TESTS=ON
 echo "== tests under sanitizers"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure -j "$jobs" -L 'unit|protocol|corpus'
+  LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" ctest --test-dir build-asan --output-on-failure -j "$jobs" -L 'unit|protocol|corpus'
 echo "== fuzzing parse + attachment policy (libFuzzer, ${DESK_FUZZ_SECONDS:-60} s)"
 ./scripts/fuzz.sh "${DESK_FUZZ_SECONDS:-60}"
 echo "== all tests passed"
