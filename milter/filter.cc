@@ -290,8 +290,6 @@ MessageSample SampleOf(const Decision& d, std::optional<double> elapsed_ms) {
       else if (k == "action") a.action = v;
       else if (k == "virus" && v != "-") a.virus = v;
     }
-    // A scanner that failed on an attachment is a scanner failure, whatever the action taken.
-    if (a.outcome == "scanner_error" && s.failure.empty()) s.failure = "scanner";
     s.attachments.push_back(std::move(a));
   }
   if (elapsed_ms) s.eom_seconds = *elapsed_ms / 1000.0;

@@ -311,7 +311,10 @@ scrape_configs:
                for r in self.query("deskmilter_attachments_total")}
         self.assertEqual(att.get(("infected", "reject")), 1.0, att)
         self.assertEqual(att.get(("scanner_error", "tempfail")), 1.0, att)
-        self.assertEqual(self.by("deskmilter_failures_total", "class"), {"scanner": 1.0})
+        # Failure classes are the core's (core/outcome.h FailureClassName): the virus and the
+        # scanner error each decided one message.
+        self.assertEqual(self.by("deskmilter_failures_total", "class"),
+                         {"infected": 1.0, "scanner_error": 1.0})
         # Every decision here was timed.
         self.assertEqual(self.scalar("deskmilter_eom_duration_seconds_count"), len(self.sent))
         self.assertEqual(self.scalar('deskmilter_eom_duration_seconds_bucket{le="+Inf"}'),

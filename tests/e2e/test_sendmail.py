@@ -80,6 +80,8 @@ class SendmailTest(unittest.TestCase):
         try:
             cls.sink = ph.SmtpSink(cls.tmp)
             cls.sink.start()
+            # deskmilter checks at start-up that the directories it writes exist.
+            os.makedirs(os.path.join(cls.tmp, "deskmilter", "spool"), exist_ok=True)
             cls.milter = sh.UnixMilter(cls.tmp, CONFIG,
                                        os.path.join(cls.sock_dir, "deskmilter.sock"))
             cls.milter.start()
