@@ -118,9 +118,9 @@ class Kill9Test(unittest.TestCase):
                         return
                     i = queue.pop()
                     taken = MAILS - len(queue)
-                # Spread the kills over the run: the k-th third of the mails starts only after k
-                # kills, so a fast machine cannot send everything between two kills.
-                need = min(3, (taken - 1) * 3 // MAILS)
+                # Spread the kills over the run: the k-th quarter of the mails (k = 0..3) starts
+                # only after k kills, so a fast machine cannot send everything between two kills.
+                need = (taken - 1) * 4 // MAILS
                 deadline = time.monotonic() + 60
                 while time.monotonic() < deadline:
                     with lock:
