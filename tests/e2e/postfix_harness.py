@@ -677,17 +677,27 @@ def missing_prerequisites(*tools):
 
 
 class MilterPostfixCase(unittest.TestCase):
-    """One deskmilter (the class's CONFIG) and one private Postfix in front of it, for a whole test
-    class, in a temp directory removed at the end (kept with DESK_E2E_KEEP=1). Subclasses set CONFIG
-    and PREFIX and may override prepare() (runs in cls.tmp before deskmilter starts; servers it
-    appends to cls.servers are stopped at the end) and postfix_options() (keyword arguments for
-    PostfixInstance). Sets cls.tmp, cls.milter, cls.pf, cls.cfg and cls.t0."""
+    """One deskmilter (the class's CONFIG) and the MTAs in front of it, for a whole test class, in a
+    temp directory removed at the end (kept with DESK_E2E_KEEP=1). Sets cls.tmp, cls.milter, cls.pf,
+    cls.cfg and cls.t0.
+
+    Start order: prepare() (runs in cls.tmp; servers it needs before deskmilter, e.g. a sink), then
+    make_milter() is started, then start_mtas() (default: one private Postfix, cls.pf, built with
+    postfix_options()). Every server appended to cls.servers (prepare's, start_mtas's) is stopped in
+    reverse order at the end, before deskmilter; functions given to add_cleanup() run after
+    deskmilter stops. A suite with more MTAs (an edge relay, Sendmail) overrides start_mtas() and
+    appends what it starts, so set-up and teardown stay here."""
 
     CONFIG = None
     PREFIX = "desk-e2e-"
     # Tools the suite needs beyond postfix and swaks (paths); a missing one fails the suite with
     # the reason, never skips it: scripts/install-deps.sh installs them all.
     REQUIRES = ()
+
+    @classmethod
+    def missing(cls):
+        """What the suite lacks to run ("" when nothing)."""
+        return missing_prerequisites(*cls.REQUIRES)
 
     @classmethod
     def prepare(cls):
@@ -698,8 +708,22 @@ class MilterPostfixCase(unittest.TestCase):
         return {}
 
     @classmethod
+    def make_milter(cls):
+        return Milter(cls.tmp, cls.CONFIG)
+
+    @classmethod
+    def start_mtas(cls):
+        cls.pf = PostfixInstance(cls.tmp, milter=cls.milter.postfix_spec, **cls.postfix_options())
+        cls.servers.append(cls.pf)
+        cls.pf.start()
+
+    @classmethod
+    def add_cleanup(cls, fn):
+        cls.cleanups.append(fn)
+
+    @classmethod
     def setUpClass(cls):
-        missing = missing_prerequisites(*cls.REQUIRES)
+        missing = cls.missing()
         if missing:
             raise RuntimeError(f"{cls.__name__} cannot run: {missing} "
                                "(scripts/install-deps.sh installs what the tests need)")
@@ -707,15 +731,14 @@ class MilterPostfixCase(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix=cls.PREFIX)
         cls.milter = cls.pf = None
         cls.servers = []
+        cls.cleanups = []
         try:
             for sub in ("store", "spool"):
                 os.makedirs(os.path.join(cls.tmp, "deskmilter", sub), exist_ok=True)
             cls.prepare()
-            cls.milter = Milter(cls.tmp, cls.CONFIG)
+            cls.milter = cls.make_milter()
             cls.milter.start()
-            cls.pf = PostfixInstance(cls.tmp, milter=cls.milter.postfix_spec,
-                                     **cls.postfix_options())
-            cls.pf.start()
+            cls.start_mtas()
         except Exception:
             cls._teardown()
             raise
@@ -725,15 +748,18 @@ class MilterPostfixCase(unittest.TestCase):
     @classmethod
     def _teardown(cls):
         try:
-            if cls.pf is not None:
-                cls.pf.stop()
-            for server in cls.servers:
-                server.stop()
+            for server in reversed(cls.servers):
+                try:
+                    server.stop()
+                except Exception as e:  # the others must still stop
+                    print(f"teardown: {server!r}: {e}", file=sys.stderr)
         finally:
             try:
                 if cls.milter is not None:
                     cls.milter.stop()
             finally:
+                for fn in reversed(cls.cleanups):
+                    fn()
                 if os.environ.get("DESK_E2E_KEEP"):
                     print(f"kept {cls.tmp}", file=sys.stderr)
                 else:

@@ -25,8 +25,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -54,66 +52,40 @@ subject_tag = "[#{n}]"
 """
 
 
-def _missing():
-    return sh.missing_prerequisites()
-
-
 def _header(msg, name):
     v = msg.get(name)
     return None if v is None else re.sub(r"\s+", " ", str(v)).strip()
 
 
-class SendmailTest(unittest.TestCase):
+class SendmailTest(ph.MilterPostfixCase):
+    """The harness's set-up with Sendmail in place of Postfix: a sink (prepare), deskmilter on a
+    unix socket (make_milter), Sendmail relaying to the sink (start_mtas, cls.sm)."""
+
+    CONFIG = CONFIG
+    PREFIX = "desk-e2e-sendmail-"
 
     @classmethod
-    def setUpClass(cls):
-        # A missing tool fails the suite with the reason; it never skips (a skipped check cannot
-        # fail). scripts/install-deps.sh installs everything named here.
-        why = _missing()
-        if why:
-            raise AssertionError(f"cannot run: {why} (see scripts/install-deps.sh)")
-        cls.t0 = time.monotonic()
-        cls.tmp = tempfile.mkdtemp(prefix="desk-e2e-sendmail-")
+    def missing(cls):
+        return sh.missing_prerequisites()
+
+    @classmethod
+    def prepare(cls):
         os.chmod(cls.tmp, 0o755)  # smtp-sink (user postfix) writes below it
         cls.sock_dir = sh.safe_socket_dir("desk-e2e-sendmail-")
-        cls.sink = cls.milter = cls.sm = None
-        try:
-            cls.sink = ph.SmtpSink(cls.tmp)
-            cls.sink.start()
-            # deskmilter checks at start-up that the directories it writes exist.
-            os.makedirs(os.path.join(cls.tmp, "deskmilter", "spool"), exist_ok=True)
-            cls.milter = sh.UnixMilter(cls.tmp, CONFIG,
-                                       os.path.join(cls.sock_dir, "deskmilter.sock"))
-            cls.milter.start()
-            cls.sm = sh.SendmailInstance(cls.tmp, cls.milter.sendmail_spec, cls.sink.port)
-            cls.sm.start()
-        except Exception:
-            cls._teardown()
-            raise
-        cls.cfg = cls.milter.config_path
-        print(f"\nsetUpClass: {time.monotonic() - cls.t0:.1f} s", file=sys.stderr)
+        cls.add_cleanup(lambda: shutil.rmtree(cls.sock_dir, ignore_errors=True))
+        cls.sink = ph.SmtpSink(cls.tmp)
+        cls.servers.append(cls.sink)
+        cls.sink.start()
 
     @classmethod
-    def _teardown(cls):
-        try:
-            for server in (cls.sm, cls.sink):
-                if server is not None:
-                    server.stop()
-        finally:
-            try:
-                if cls.milter is not None:
-                    cls.milter.stop()
-            finally:
-                shutil.rmtree(cls.sock_dir, ignore_errors=True)
-                if os.environ.get("DESK_E2E_KEEP"):
-                    print(f"kept {cls.tmp}", file=sys.stderr)
-                else:
-                    shutil.rmtree(cls.tmp, ignore_errors=True)
+    def make_milter(cls):
+        return sh.UnixMilter(cls.tmp, CONFIG, os.path.join(cls.sock_dir, "deskmilter.sock"))
 
     @classmethod
-    def tearDownClass(cls):
-        cls._teardown()
-        print(f"\ntotal: {time.monotonic() - cls.t0:.1f} s", file=sys.stderr)
+    def start_mtas(cls):
+        cls.sm = sh.SendmailInstance(cls.tmp, cls.milter.sendmail_spec, cls.sink.port)
+        cls.servers.append(cls.sm)
+        cls.sm.start()
 
     # --- helpers ---
 

@@ -24,10 +24,7 @@ Environment: DESKMILTER, DESKCTL; root (two Postfix instances).
 import collections
 import os
 import re
-import shutil
 import sys
-import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -56,67 +53,33 @@ subject_tag = "[#{n}]"
 """
 
 
-def _missing():
-    return ph.missing_prerequisites()
-
-
 def _header(msg, name):
     v = msg.get(name)
     return None if v is None else re.sub(r"\s+", " ", str(v)).strip()
 
 
-class TwoHostsTest(unittest.TestCase):
+class TwoHostsTest(ph.MilterPostfixCase):
+    """cls.desk is the desk host's Postfix (the harness's cls.pf); cls.edge relays to it."""
+
+    CONFIG = CONFIG
+    PREFIX = "desk-e2e-two-hosts-"
 
     @classmethod
-    def setUpClass(cls):
-        # A missing tool fails the suite with the reason; it never skips (a skipped check cannot
-        # fail). scripts/install-deps.sh installs everything named here.
-        why = _missing()
-        if why:
-            raise AssertionError(f"cannot run: {why} (see scripts/install-deps.sh)")
-        cls.t0 = time.monotonic()
-        cls.tmp = tempfile.mkdtemp(prefix="desk-e2e-two-hosts-")
-        cls.milter = cls.desk = cls.edge = None
-        try:
-            for sub in ("store", "spool"):
-                os.makedirs(os.path.join(cls.tmp, "deskmilter", sub), exist_ok=True)
-            cls.milter = ph.Milter(cls.tmp, CONFIG)
-            cls.milter.start()
-            cls.desk = ph.PostfixInstance(cls.tmp, milter=cls.milter.postfix_spec, name="desk")
-            cls.desk.start()
-            edge_cf = ph.edge_relay_main_cf(cls.desk.smtp_port)
-            # Retry deferred mail every 3 s. With the harness's 1 s, qmgr may pick a message up
-            # again while the delivery agent that deferred it still holds its lock; Postfix then
-            # parks it for 60 s ("skipped, still being delivered"), which only slows the test.
-            edge_cf.update({"minimal_backoff_time": "3s", "maximal_backoff_time": "3s"})
-            cls.edge = ph.PostfixInstance(cls.tmp, name="edge", domains=(), extra_main_cf=edge_cf)
-            cls.edge.start()
-        except Exception:
-            cls._teardown()
-            raise
-        cls.cfg = cls.milter.config_path
-        print(f"\nsetUpClass: {time.monotonic() - cls.t0:.1f} s", file=sys.stderr)
+    def postfix_options(cls):
+        return {"name": "desk"}
 
     @classmethod
-    def _teardown(cls):
-        try:
-            for pf in (cls.edge, cls.desk):
-                if pf is not None:
-                    pf.stop()
-        finally:
-            try:
-                if cls.milter is not None:
-                    cls.milter.stop()
-            finally:
-                if os.environ.get("DESK_E2E_KEEP"):
-                    print(f"kept {cls.tmp}", file=sys.stderr)
-                else:
-                    shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._teardown()
-        print(f"\ntotal: {time.monotonic() - cls.t0:.1f} s", file=sys.stderr)
+    def start_mtas(cls):
+        super().start_mtas()
+        cls.desk = cls.pf
+        edge_cf = ph.edge_relay_main_cf(cls.desk.smtp_port)
+        # Retry deferred mail every 3 s. With the harness's 1 s, qmgr may pick a message up
+        # again while the delivery agent that deferred it still holds its lock; Postfix then
+        # parks it for 60 s ("skipped, still being delivered"), which only slows the test.
+        edge_cf.update({"minimal_backoff_time": "3s", "maximal_backoff_time": "3s"})
+        cls.edge = ph.PostfixInstance(cls.tmp, name="edge", domains=(), extra_main_cf=edge_cf)
+        cls.servers.append(cls.edge)
+        cls.edge.start()
 
     # --- helpers ---
 
