@@ -123,6 +123,36 @@ std::string CheckTranscript(std::string_view t) {
   return t == "none" || t == "pdf" ? "" : Quoted(t) + " is not \"none\" or \"pdf\"";
 }
 
+std::string CheckRouting(std::string_view r) {
+  return r == "manual" || r == "automatic" ? "" : Quoted(r) + " is not \"manual\" or \"automatic\"";
+}
+
+std::string CheckControlAddress(std::string_view a) {
+  return a.empty() ? "" : CheckExactAddress(a);
+}
+
+// "name=available" or "name=unavailable"; the name lower-case letters, digits and '-', not one of
+// the built-in states (core/routing.h), which cannot be redefined or removed.
+std::string CheckExtraState(std::string_view s) {
+  size_t eq = s.find('=');
+  if (eq == std::string_view::npos) return Quoted(s) + " is not NAME=available|unavailable";
+  std::string_view name = s.substr(0, eq), what = s.substr(eq + 1);
+  if (what != "available" && what != "unavailable") {
+    return Quoted(s) + ": the value after '=' must be available or unavailable";
+  }
+  if (name.empty() || name.size() > 32) return Quoted(s) + ": a state name has 1 to 32 characters";
+  for (char c : name) {
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
+          c == '-')) {
+      return Quoted(s) + ": a state name has lower-case letters, digits and '-' only";
+    }
+  }
+  for (std::string_view builtin : {"in-email", "in-call", "in-chat", "away", "offline", "clear"}) {
+    if (name == builtin) return Quoted(s) + ": " + std::string(builtin) + " is a built-in state";
+  }
+  return "";
+}
+
 std::string CheckBrand(std::string_view b) {
   if (b.size() > 200) return "longer than 200 bytes";
   for (unsigned char c : b) {
@@ -423,6 +453,15 @@ const Option kOptions[] = {
      .doc = "Key of the reply tokens (support+TOKEN@domain); at least 16 characters, required "
             "when a queue sets reply_token. Changing it invalidates tokens already sent.",
      .field = &Config::reply_token_secret, .check = CheckTokenSecret},
+    {.name = "agents.control_address", .type = Type::kString, .default_value = R"("")",
+     .doc = "Address an agent writes to, from their authenticated account, with the subject "
+            "\"state NAME\" to set their state (docs/ROUTING.md); never delivered or ticketed. "
+            "\"\" = none.",
+     .field = &Config::control_address, .check = CheckControlAddress},
+    {.name = "agents.extra_states", .type = Type::kStringArray, .default_value = "[]",
+     .doc = "States beyond in-email, in-call, in-chat, away and offline, \"NAME=available\" or "
+            "\"NAME=unavailable\" (whether automatic routing gives the agent tickets).",
+     .field = &Config::extra_states, .check = CheckExtraState},
     // [loops]
     {.name = "loops.installation_id", .type = Type::kString, .default_value = R"("")",
      .default_doc = "milter.hostname",
@@ -587,6 +626,11 @@ const QueueOption kQueueOptions[] = {
      .doc = "Reply-To of agents' mail is support+TOKEN@domain, a MAC-signed ticket number that "
             "threads replies without In-Reply-To (needs agents.reply_token_secret).",
      .field = &QueueConfig::reply_token},
+    {.name = "routing", .type = Type::kString, .default_value = R"("manual")",
+     .doc = "\"manual\": mail goes where the MTA delivers the address and a manager assigns "
+            "(deskctl assign); \"automatic\": each new ticket goes to one available agent "
+            "(round robin), whose address is added as a recipient (docs/ROUTING.md).",
+     .field = &QueueConfig::routing, .check = CheckRouting},
     {.name = "keep_text", .type = Type::kBool, .default_value = "true",
      .doc = "Keep the text body of each mail on its ticket (the copy shown as a comment and in "
             "the transcript); false keeps the headers and attachment list only.",

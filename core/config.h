@@ -72,6 +72,8 @@ struct QueueConfig {
   ReplyName reply_name = ReplyName::kQueue;
   bool rewrite_envelope = false;  // envelope sender of agents' mail -> the reply-via address
   bool reply_token = false;       // Reply-To support+TOKEN@domain (needs reply_token_secret)
+  // Routing to agents (core/routing.h, docs/ROUTING.md).
+  std::string routing;  // "manual" | "automatic"
   // The ticket record (core/record_store.h, core/transcript_pdf.h, core/brand.h, core/sla.h).
   bool keep_text = false;                   // text body kept on the ticket
   bool keep_original = false;               // message as received kept in the external store
@@ -143,6 +145,8 @@ struct Config {
   // [agents]
   std::vector<std::string> trusted_networks;  // CIDRs whose envelope sender may identify an agent
   std::string reply_token_secret;             // HMAC key of reply tokens; "" = none
+  std::string control_address;  // agents set their state by mail to it; "" = none (core/routing.h)
+  std::vector<std::string> extra_states;  // "name=available" | "name=unavailable"
   // [loops] automatic mail and loop protection
   std::string installation_id;  // value of our loop stamp header; "" = milter.hostname
   int64_t max_received = 0;     // more Received headers than this is a loop

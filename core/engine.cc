@@ -7,12 +7,47 @@
 #include <cstdio>
 
 #include "core/attachment_stage.h"
+#include "core/routing.h"
 
 namespace desk {
 namespace {
 
 constexpr size_t kRawChunk = 64 * 1024;
 constexpr char kLoopStampHeader[] = "X-Deskmilter-Loop";
+
+// The first Subject header of a control mail (unfolded, at most 200 bytes), read from the first
+// 64 KiB of the spool: the control mail needs no MIME parse.
+std::string ControlSubject(const Spool& spool) {
+  std::string head;
+  if (!spool.Read(0, static_cast<size_t>(std::min<uint64_t>(spool.size(), 64 * 1024)), &head).ok()) {
+    return "";
+  }
+  std::string subject;
+  bool in_subject = false;
+  size_t pos = 0;
+  while (pos < head.size()) {
+    size_t eol = head.find('\n', pos);
+    if (eol == std::string::npos) eol = head.size();
+    std::string line = head.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) break;  // end of the header block
+    if (line[0] == ' ' || line[0] == '\t') {
+      if (in_subject) subject += line;
+      continue;
+    }
+    if (in_subject) break;
+    if (line.size() >= 8) {
+      std::string name = line.substr(0, 8);
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (name == "subject:") {
+        in_subject = true;
+        subject = line.substr(8);
+      }
+    }
+  }
+  return subject.substr(0, 200);
+}
 
 }  // namespace
 
@@ -55,6 +90,7 @@ Status Engine::Create(std::shared_ptr<const Config> config, TicketStore* store,
   e->env_.store = e->store_;
   e->env_.attachments = e->attachments_.get();
   e->env_.plan_steps = &e->plan_steps_;
+  e->plan_steps_.push_back(MakeRoutingStep());  // automatic queues only (core/routing.h)
   *out = std::move(e);
   return Status::Ok();
 }
@@ -80,6 +116,10 @@ Transaction::Transaction(const Engine& engine, Envelope envelope)
   }
   agent_ = IdentifyAgent(engine_.config(), envelope_.auth_user, envelope_.client_addr,
                          envelope_.mail_from);
+  const std::string& control = engine_.config().control_address;
+  for (const std::string& r : envelope_.rcpts) {
+    control_ = control_ || (!control.empty() && NormalizeAddress(r) == control);
+  }
 }
 
 Transaction::~Transaction() = default;
@@ -126,6 +166,7 @@ Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
     return d;
   }
   if (!feed_status_.ok()) return engine_.FailureDecision(feed_status_);
+  if (control_) return ControlMail(now, dry_run);
   MessageContext ctx{.env = engine_.stage_env(),
                      .envelope = envelope_,
                      .support = support_,
@@ -134,6 +175,75 @@ Decision Transaction::EndOfMessage(int64_t now, bool dry_run) {
                      .now = now,
                      .dry_run = dry_run};
   return RunPipeline(ctx);
+}
+
+Decision Transaction::ControlMail(int64_t now, bool dry_run) {
+  const Config& cfg = engine_.config();
+  Decision d;
+  d.kind = "agent_control";
+  d.ticket_action = "none";
+  if (!IsAgent()) {
+    // Only an identified agent (SMTP AUTH, or trusted network + envelope sender) sets a state.
+    d.Set(Outcome::kReject, FailureClass::kNone,
+          "mail to the control address from no identified agent is refused");
+    d.reasons.push_back("control:refused");
+    return d;
+  }
+  const std::string& who = agent_.agent->address;
+  // The subject: "state NAME" (case-insensitive, surrounding spaces ignored).
+  std::string subject;
+  for (char c : ControlSubject(spool_)) {
+    subject += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  size_t b = subject.find_first_not_of(" \t");
+  subject = b == std::string::npos ? "" : subject.substr(b);
+  while (!subject.empty() && std::isspace(static_cast<unsigned char>(subject.back()))) {
+    subject.pop_back();
+  }
+  d.log_fields.emplace_back("agent", who);
+  if (subject.rfind("state ", 0) != 0) {
+    d.Set(Outcome::kReject, FailureClass::kNone,
+          "control mail subject must be \"state NAME\"");
+    d.reasons.push_back("control:bad_subject");
+    return d;
+  }
+  StateRequest req;
+  req.address = who;
+  req.state = subject.substr(6);
+  req.actor = StateActor::kAgent;
+  req.by = agent_.via == "auth" ? "agent (SMTP AUTH " + envelope_.auth_user + ")"
+                                : "agent (" + agent_.via + ")";
+  req.now = now;
+  if (dry_run || engine_.store() == nullptr) {
+    AgentStateChange change;
+    Status st = DecideAgentState(cfg, req, nullptr, &change);
+    if (!st.ok()) {
+      d.Set(Outcome::kReject, FailureClass::kNone, st.message());
+      d.reasons.push_back("control:refused_state");
+      return d;
+    }
+    d.Set(Outcome::kDiscard, FailureClass::kNone, "agent state control mail");
+    d.reasons.push_back("dry_run");
+    return d;
+  }
+  AgentStateChange applied;
+  std::vector<std::pair<uint64_t, std::string>> assigned;
+  Status st = SetAgentState(engine_.store(), cfg, req, /*confirm=*/true, &applied, &assigned);
+  if (st.error_class() == ErrorClass::kInvalid || st.IsNotFound()) {
+    d.Set(Outcome::kReject, FailureClass::kNone, st.message());
+    d.reasons.push_back("control:refused_state");
+    return d;
+  }
+  if (!st.ok()) return engine_.FailureDecision(st);
+  d.Set(Outcome::kDiscard, FailureClass::kNone, "agent state control mail");
+  d.reasons.push_back("control:state");
+  d.log_fields.emplace_back("old_state", applied.event.old_state.empty() ? "offline"
+                                                                        : applied.event.old_state);
+  d.log_fields.emplace_back("state", applied.record.state);
+  for (const auto& [ticket, agent] : assigned) {
+    d.reasons.push_back("assigned:" + std::to_string(ticket) + ":" + agent);
+  }
+  return d;
 }
 
 }  // namespace desk

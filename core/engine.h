@@ -59,7 +59,10 @@ class Transaction {
   const AgentIdentity& agent() const { return agent_; }
   bool IsAgent() const { return agent_.agent != nullptr; }
   // What the adapter and deskctl test before DATA: false = pass the mail untouched.
-  bool IsRelevant() const { return IsSupport() || IsAgent(); }
+  // Mail to agents.control_address (core/routing.h) is relevant too: it sets an agent's state and
+  // is never delivered or ticketed.
+  bool IsRelevant() const { return IsSupport() || IsAgent() || control_; }
+  bool IsControl() const { return control_; }
   // The message as fed so far (headers as received, blank line, body): the adapter keeps the
   // original of a stripped mail in the quarantine (core/quarantine.h).
   const Spool& spool() const { return spool_; }
@@ -85,6 +88,8 @@ class Transaction {
   Spool spool_;
   uint64_t header_bytes_ = 0;
   Status feed_status_;  // first feeding failure (limit or spool I/O), reported at EndOfMessage
+  bool control_ = false;         // a recipient is agents.control_address
+  Decision ControlMail(int64_t now, bool dry_run);
 };
 
 class Engine {

@@ -58,13 +58,14 @@ constexpr uint64_t kSchemaVersion = 1;
 constexpr int kMaxGrowRetries = 8;
 constexpr size_t kMaxBatch = 64;
 constexpr int kMaxResizedRetries = 8;
-constexpr unsigned kMaxDbs = 8;
+constexpr unsigned kMaxDbs = 16;
 // Closed tickets followed through their successors before a reply is placed.
 constexpr int kMaxSuccessorHops = 8;  // five in use; room for later indexes
 constexpr std::string_view kMetaVersion = "version";
 constexpr std::string_view kMetaNextTicket = "next_ticket";
 constexpr std::string_view kMetaNextOutbox = "next_outbox";
 constexpr std::string_view kMetaInstallationId = "installation_id";
+constexpr std::string_view kMetaNextAgentEvent = "next_agent_event";
 
 Status MdbError(const char* op, int rc) {
   return Status::Store(std::string(op) + ": " + mdb_strerror(rc));
@@ -203,6 +204,15 @@ class LmdbTicketStore : public TicketStore {
   Status FindMessageId(const std::string& message_id, MessageIdEntry* out) override;
   Status GetTicket(uint64_t number, Ticket* out) override;
   Status GetOutbox(std::vector<OutboxMail>* out) override;
+  Status GetAgentStates(std::vector<AgentStateRecord>* out) override;
+  Status GetAgentStateEvents(const std::string& address,
+                             std::vector<AgentStateEvent>* out) override;
+  Status UpdateAgentState(
+      const std::string& address,
+      const std::function<Status(const AgentStateRecord*, AgentStateChange*)>& decide,
+      int64_t now) override;
+  Status GetRouteMarks(const std::string& queue, const std::vector<std::string>& agents,
+                       std::vector<uint64_t>* marks) override;
   Status GetMessages(uint64_t number, std::vector<TicketMessage>* out) override;
   Status GetEvents(uint64_t number, std::vector<TicketEvent>* out) override;
   Status ListTickets(const TicketFilter& filter, std::vector<Ticket>* out) override;
@@ -236,6 +246,8 @@ class LmdbTicketStore : public TicketStore {
   Status WriteBody(Ops& ops, const TicketWrite& w, WriteResult* result, bool* commit);
   Status CountFlood(Ops& ops, const FloodCount& f, int64_t now, uint64_t* count);
   Status LoadTicket(Ops& ops, uint64_t number, Ticket* out);
+  Status PutOutbox(Ops& ops, uint64_t ticket, int64_t now, const std::vector<std::string>& raws);
+  Status PutRouteMark(Ops& ops, const Ticket& t);
   Status AppendEvent(Ops& ops, Ticket* t, TicketEvent ev, int64_t now);
   template <typename Record, typename Decode>
   Status ReadEntries(MDB_dbi dbi, uint64_t number, Decode decode, std::vector<Record>* out);
@@ -244,6 +256,7 @@ class LmdbTicketStore : public TicketStore {
   MDB_dbi meta_ = 0, tickets_ = 0, messages_ = 0, events_ = 0, msgids_ = 0, counters_ = 0,
           outbox_ = 0;
   MDB_dbi minutes_ = 0;  // per-minute mail counts (AddMinuteCounts)
+  MDB_dbi agents_ = 0, agent_events_ = 0, routing_ = 0;  // agent states (core/routing.h)
   std::shared_mutex resize_mu_;
   std::function<void(size_t)> before_batch_;
 
@@ -464,7 +477,9 @@ Status LmdbTicketStore::OpenBody(Ops& ops) {
   for (const Named& n : {Named{"meta", &meta_}, Named{"tickets", &tickets_},
                          Named{"messages", &messages_}, Named{"events", &events_},
                          Named{"msgids", &msgids_}, Named{"counters", &counters_},
-                         Named{"outbox", &outbox_}, Named{"minutes", &minutes_}}) {
+                         Named{"outbox", &outbox_}, Named{"minutes", &minutes_},
+                         Named{"agents", &agents_}, Named{"agent_events", &agent_events_},
+                         Named{"routing", &routing_}}) {
     int rc = mdb_dbi_open(ops.txn(), n.name, MDB_CREATE, n.dbi);
     if (rc != 0) return Status::Store(std::string("mdb_dbi_open ") + n.name + ": " + mdb_strerror(rc));
   }
@@ -637,12 +652,25 @@ Status LmdbTicketStore::WriteBody(Ops& ops, const TicketWrite& w, WriteResult* r
     Ticket t;
     s = LoadTicket(ops, w.ticket, &t);
     if (!s.ok()) return s;
+    result->ticket = t.number;
+    if (w.only_if_unassigned &&
+        (!t.assigned_agent.empty() || t.status == TicketStatus::kClosed)) {
+      result->assign_skipped = true;
+      *commit = w.flood.has_value();
+      return Status::Ok();
+    }
     t.updated_at = w.now;
+    if (w.set_assignee) t.assigned_agent = *w.set_assignee;
     for (const TicketEvent& ev : w.events) {
       s = AppendEvent(ops, &t, ev, w.now);
       if (!s.ok()) return s;
     }
-    result->ticket = t.number;
+    if (w.route_mark) {
+      s = PutRouteMark(ops, t);
+      if (!s.ok()) return s;
+    }
+    s = PutOutbox(ops, t.number, w.now, w.outbox);
+    if (!s.ok()) return s;
     return ops.Put(tickets_, codec::TicketKey(t.number), codec::EncodeTicket(t));
   }
 
@@ -764,25 +792,137 @@ Status LmdbTicketStore::WriteBody(Ops& ops, const TicketWrite& w, WriteResult* r
     if (!s.ok()) return s;
   }
   t.updated_at = w.now;
-  s = ops.Put(tickets_, codec::TicketKey(t.number), codec::EncodeTicket(t));
-  if (!s.ok()) return s;
-  if (!w.outbox.empty()) {
-    uint64_t next = 1;
-    s = ops.Get(meta_, kMetaNextOutbox, &v);
-    if (s.ok()) s = codec::DecodeMetaU64(v, &next);
-    if (!s.ok() && !s.IsNotFound()) return s;
-    for (const std::string& raw : w.outbox) {
-      OutboxMail m{next, t.number, w.now, raw};
-      s = ops.Put(outbox_, codec::TicketKey(next), codec::EncodeOutboxMail(m));
-      if (!s.ok()) return s;
-      ++next;
-    }
-    s = ops.Put(meta_, kMetaNextOutbox, codec::EncodeMetaU64(next));
+  if (w.set_assignee && !result->created) t.assigned_agent = *w.set_assignee;
+  if (w.route_mark && !t.assigned_agent.empty()) {
+    s = PutRouteMark(ops, t);
     if (!s.ok()) return s;
   }
+  s = ops.Put(tickets_, codec::TicketKey(t.number), codec::EncodeTicket(t));
+  if (!s.ok()) return s;
+  s = PutOutbox(ops, t.number, w.now, w.outbox);
+  if (!s.ok()) return s;
   result->ticket = t.number;
   result->duplicate = false;
   return Status::Ok();
+}
+
+Status LmdbTicketStore::PutOutbox(Ops& ops, uint64_t ticket, int64_t now,
+                                  const std::vector<std::string>& raws) {
+  if (raws.empty()) return Status::Ok();
+  uint64_t next = 1;
+  std::string_view v;
+  Status s = ops.Get(meta_, kMetaNextOutbox, &v);
+  if (s.ok()) s = codec::DecodeMetaU64(v, &next);
+  if (!s.ok() && !s.IsNotFound()) return s;
+  for (const std::string& raw : raws) {
+    OutboxMail m{next, ticket, now, raw};
+    s = ops.Put(outbox_, codec::TicketKey(next), codec::EncodeOutboxMail(m));
+    if (!s.ok()) return s;
+    ++next;
+  }
+  return ops.Put(meta_, kMetaNextOutbox, codec::EncodeMetaU64(next));
+}
+
+Status LmdbTicketStore::PutRouteMark(Ops& ops, const Ticket& t) {
+  if (t.assigned_agent.empty()) return Status::Ok();
+  return ops.Put(routing_, codec::RouteMarkKey(t.queue, t.assigned_agent),
+                 codec::EncodeMetaU64(t.number));
+}
+
+Status LmdbTicketStore::GetAgentStates(std::vector<AgentStateRecord>* out) {
+  std::vector<AgentStateRecord> got;
+  Status s = RunRead([&](Ops& ops) {
+    Cursor cursor;
+    int rc = cursor.Open(ops.txn(), agents_);
+    if (rc != 0) return MdbError("mdb_cursor_open", rc);
+    MDB_val k, val;
+    for (rc = cursor.Get(&k, &val, MDB_FIRST); rc == 0; rc = cursor.Get(&k, &val, MDB_NEXT)) {
+      Status st = codec::DecodeAgentState(View(val), &got.emplace_back());
+      if (!st.ok()) return st;
+    }
+    if (rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  std::sort(got.begin(), got.end(),
+            [](const AgentStateRecord& a, const AgentStateRecord& b) { return a.address < b.address; });
+  *out = std::move(got);
+  return s;
+}
+
+Status LmdbTicketStore::GetAgentStateEvents(const std::string& address,
+                                            std::vector<AgentStateEvent>* out) {
+  std::vector<AgentStateEvent> got;
+  Status s = RunRead([&](Ops& ops) {
+    Cursor cursor;
+    int rc = cursor.Open(ops.txn(), agent_events_);
+    if (rc != 0) return MdbError("mdb_cursor_open", rc);
+    MDB_val k, val;
+    for (rc = cursor.Get(&k, &val, MDB_FIRST); rc == 0; rc = cursor.Get(&k, &val, MDB_NEXT)) {
+      AgentStateEvent e;
+      Status st = codec::DecodeAgentStateEvent(View(val), &e);
+      if (!st.ok()) return st;
+      if (address.empty() || e.address == address) got.push_back(std::move(e));
+    }
+    if (rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
+    return Status::Ok();
+  });
+  if (s.ok()) *out = std::move(got);
+  return s;
+}
+
+Status LmdbTicketStore::UpdateAgentState(
+    const std::string& address,
+    const std::function<Status(const AgentStateRecord*, AgentStateChange*)>& decide,
+    int64_t now) {
+  return RunWrite([&](Ops& ops, bool*) {
+    const std::string key = codec::AgentKey(address);
+    std::string_view v;
+    Status s = ops.Get(agents_, key, &v);
+    if (!s.ok() && !s.IsNotFound()) return s;
+    AgentStateRecord current;
+    const bool have = s.ok();
+    if (have) {
+      s = codec::DecodeAgentState(v, &current);
+      if (!s.ok()) return s;
+    }
+    AgentStateChange change;
+    s = decide(have ? &current : nullptr, &change);
+    if (!s.ok()) return s;
+    change.record.address = address;
+    s = ops.Put(agents_, key, codec::EncodeAgentState(change.record));
+    if (!s.ok()) return s;
+    uint64_t next = 1;
+    s = ops.Get(meta_, kMetaNextAgentEvent, &v);
+    if (s.ok()) s = codec::DecodeMetaU64(v, &next);
+    if (!s.ok() && !s.IsNotFound()) return s;
+    change.event.seq = next;
+    change.event.address = address;
+    if (change.event.at == 0) change.event.at = now;
+    s = ops.Put(agent_events_, codec::TicketKey(next), codec::EncodeAgentStateEvent(change.event));
+    if (!s.ok()) return s;
+    s = ops.Put(meta_, kMetaNextAgentEvent, codec::EncodeMetaU64(next + 1));
+    if (!s.ok()) return s;
+    return PutOutbox(ops, 0, now, change.outbox);
+  });
+}
+
+Status LmdbTicketStore::GetRouteMarks(const std::string& queue,
+                                      const std::vector<std::string>& agents,
+                                      std::vector<uint64_t>* marks) {
+  std::vector<uint64_t> got(agents.size(), 0);
+  Status s = RunRead([&](Ops& ops) {
+    for (size_t i = 0; i < agents.size(); ++i) {
+      std::string_view v;
+      Status st = ops.Get(routing_, codec::RouteMarkKey(queue, agents[i]), &v);
+      if (st.IsNotFound()) continue;
+      if (st.ok()) st = codec::DecodeMetaU64(v, &got[i]);
+      if (!st.ok()) return st;
+    }
+    return Status::Ok();
+  });
+  if (s.ok()) *marks = std::move(got);
+  return s;
 }
 
 Status LmdbTicketStore::Write(const TicketWrite& w, WriteResult* result) {

@@ -12,6 +12,10 @@
 //   outbox    u64 seq big-endian -> OutboxMail (meta "next_outbox" numbers them)
 //   minutes   u64 minute -> mail decided that minute, per verdict (AddMinuteCounts; kept 24 hours
 //             by the daemon's flush, written by a background thread, not per message)
+//   agents    agent address (hashed like a long Message-ID) -> AgentStateRecord (core/routing.h)
+//   agent_events  u64 seq big-endian -> AgentStateEvent (meta "next_agent_event" numbers them)
+//   routing   (queue, agent) -> u64 ticket last given to the agent by automatic routing
+// Stores made before these tables get them (empty) when opened; the schema version is unchanged.
 // All encodings are core/ticket_codec.h's.
 // Writes are short transactions; MDB_MAP_FULL grows the map (doubling) and retries; MDB_READERS_FULL
 // is a kStore error. Opening an existing store keeps its content; an unknown schema version is kStore.

@@ -491,6 +491,69 @@ Status DecodeOutboxMail(std::string_view value, OutboxMail* out) {
   return Status::Ok();
 }
 
+std::string EncodeAgentState(const AgentStateRecord& r) {
+  json j = json::object();
+  j["addr"] = r.address;
+  j["state"] = r.state;
+  j["base"] = r.base;
+  j["since"] = r.since;
+  j["by"] = r.set_by;
+  return Frame(j);
+}
+
+Status DecodeAgentState(std::string_view value, AgentStateRecord* out) {
+  json j;
+  Status s = Unframe(value, "agent state", &j);
+  if (!s.ok()) return s;
+  AgentStateRecord r;
+  Fields f(j, "agent state");
+  f.Str("addr", &r.address, /*required=*/true);
+  f.Str("state", &r.state, /*required=*/true);
+  f.Str("base", &r.base);
+  f.I64("since", &r.since);
+  f.Str("by", &r.set_by);
+  if (!f.ok()) return f.status();
+  *out = std::move(r);
+  return Status::Ok();
+}
+
+std::string EncodeAgentStateEvent(const AgentStateEvent& e) {
+  json j = json::object();
+  j["seq"] = e.seq;
+  j["addr"] = e.address;
+  j["at"] = e.at;
+  j["by"] = e.by;
+  j["old"] = e.old_state;
+  j["new"] = e.new_state;
+  return Frame(j);
+}
+
+Status DecodeAgentStateEvent(std::string_view value, AgentStateEvent* out) {
+  json j;
+  Status s = Unframe(value, "agent event", &j);
+  if (!s.ok()) return s;
+  AgentStateEvent e;
+  Fields f(j, "agent event");
+  f.U64("seq", &e.seq, /*required=*/true);
+  f.Str("addr", &e.address, /*required=*/true);
+  f.I64("at", &e.at);
+  f.Str("by", &e.by);
+  f.Str("old", &e.old_state);
+  f.Str("new", &e.new_state);
+  if (!f.ok()) return f.status();
+  *out = std::move(e);
+  return Status::Ok();
+}
+
+std::string AgentKey(std::string_view address) { return MessageIdKey(address); }
+
+std::string RouteMarkKey(std::string_view queue, std::string_view address) {
+  std::string key(queue);
+  key += '\x1f';
+  key.append(address);
+  return MessageIdKey(key);
+}
+
 std::string FloodCounterKey(std::string_view queue, std::string_view sender) {
   std::string key = "flood\x1f";
   key.append(queue);

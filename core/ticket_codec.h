@@ -60,6 +60,16 @@ std::string EncodeOutboxMail(const OutboxMail& m);
 Status DecodeOutboxMail(std::string_view value, OutboxMail* out);
 Status DecodeMetaU64(std::string_view value, uint64_t* out);
 
+// agents table: AgentKey(address) -> AgentStateRecord; agent_events: u64 seq (TicketKey's form)
+// -> AgentStateEvent; routing: RouteMarkKey(queue, agent) -> meta-style u64 (the last ticket
+// automatic routing gave the agent in that queue). Keys are hashed like long Message-IDs.
+std::string EncodeAgentState(const AgentStateRecord& r);
+Status DecodeAgentState(std::string_view value, AgentStateRecord* out);
+std::string EncodeAgentStateEvent(const AgentStateEvent& e);
+Status DecodeAgentStateEvent(std::string_view value, AgentStateEvent* out);
+std::string AgentKey(std::string_view address);
+std::string RouteMarkKey(std::string_view queue, std::string_view address);
+
 // counters table (flood protection): the key of (queue, sender), and the value: version byte 1,
 // window start (i64 big-endian), count (u64 big-endian). DecodeCounter returns false on anything
 // else (the caller starts a new window).

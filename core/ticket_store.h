@@ -11,6 +11,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -44,6 +45,35 @@ struct OutboxMail {
   uint64_t ticket = 0;  // the ticket of the write that queued it
   int64_t queued_at = 0;
   std::string raw;      // the complete message (RFC 5322, CRLF line ends)
+};
+
+// An agent's state (core/routing.h has the rules). No record = "offline" (In-Email is never set
+// automatically, so an agent is not available until they or a manager set it).
+struct AgentStateRecord {
+  std::string address;  // the agent's address, lower-case (the key)
+  std::string state;    // canonical lower-case state name ("in-email", "in-call", ...)
+  // While an override (in-call, in-chat) lasts: the state it returns to when cleared; "" otherwise.
+  std::string base;
+  int64_t since = 0;    // when state was set
+  std::string set_by;   // who set it ("manager", "agent", "deskctl", a login, ...)
+};
+
+// One entry of an agent's state history (the agent_events table).
+struct AgentStateEvent {
+  uint64_t seq = 0;  // assigned by the store, from 1, over all agents
+  std::string address;
+  int64_t at = 0;
+  std::string by;
+  std::string old_state;  // "" = no state was recorded (offline)
+  std::string new_state;
+};
+
+// What UpdateAgentState's decide callback returns: the new record, its history event, and mails
+// to queue (a confirmation) in the same transaction. decide returning non-OK writes nothing.
+struct AgentStateChange {
+  AgentStateRecord record;
+  AgentStateEvent event;
+  std::vector<std::string> outbox;
 };
 
 // What to do with a reply that threads into a ticket found closed at commit
@@ -82,6 +112,14 @@ struct TicketWrite {
   // Mails to queue for sending with this change (PlanStep side effects); written only when the
   // ticket change is (not for a duplicate or a flooded message).
   std::vector<std::string> outbox;
+  // Assignment (core/routing.h). set_assignee: kAppend / kEvents set the ticket's assigned_agent
+  // to it ("" = unassigned); kCreate takes new_ticket.assigned_agent. With only_if_unassigned the
+  // kEvents write is skipped (WriteResult::assign_skipped, nothing written) when the ticket is
+  // assigned or closed by then. route_mark: when the ticket is assigned by automatic routing, the
+  // routing table remembers (queue, agent) -> this ticket's number (round robin).
+  std::optional<std::string> set_assignee;
+  bool only_if_unassigned = false;
+  bool route_mark = false;
   // Counted first, in the same transaction; when flooded, the counter is committed and nothing
   // else is written (WriteResult::flooded).
   std::optional<FloodCount> flood;
@@ -101,6 +139,7 @@ struct WriteResult {
   uint64_t linked_from = 0;  // kNew: the closed ticket the reply was to
   uint64_t flood_count = 0;  // with TicketWrite::flood: the count after this message
   bool flooded = false;      // flood_count > flood->max: only the counter was written
+  bool assign_skipped = false;  // only_if_unassigned and the ticket was no longer waiting
 };
 
 // Messages decided in one minute, by verdict (core/metrics.h: kMinuteVerdicts gives the order).
@@ -177,6 +216,24 @@ class TicketStore {
     (void)out;
     return Status::NotFound("this store does not report its size");
   }
+  // Agent states (core/routing.h). Every agent with a record, ordered by address.
+  virtual Status GetAgentStates(std::vector<AgentStateRecord>* out) = 0;
+  // The state history of one agent ("" = every agent), oldest first.
+  virtual Status GetAgentStateEvents(const std::string& address,
+                                     std::vector<AgentStateEvent>* out) = 0;
+  // In one write transaction: reads address's record (nullptr when none), calls decide with it and
+  // writes the change it returns (record, event numbered by the store, outbox mails). decide may be
+  // called more than once (a batch rerun after the map grew): it must depend on its argument only.
+  virtual Status UpdateAgentState(
+      const std::string& address,
+      const std::function<Status(const AgentStateRecord* current, AgentStateChange* change)>& decide,
+      int64_t now) = 0;
+  // Automatic routing's memory: for each of agents (addresses), the number of the last ticket of
+  // queue that automatic routing gave them (TicketWrite::route_mark); 0 = none. marks has one entry
+  // per agent.
+  virtual Status GetRouteMarks(const std::string& queue, const std::vector<std::string>& agents,
+                               std::vector<uint64_t>* marks) = 0;
+
   // Forgetting a person (core/forget.h): in one transaction, replaces the ticket's own fields with
   // fields (its number, status, counters and creation time are kept), replaces each message of
   // messages and each event of replace_events (matched by seq; an unknown seq is kNotFound), then

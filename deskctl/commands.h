@@ -92,6 +92,16 @@ int RunAttachmentGet(const std::string& config_path, const std::string& sha256,
 int RunMessageGet(const std::string& config_path, uint64_t ticket, uint32_t seq,
                   const std::string& out_path);
 
+// deskctl/agents.cc (core/routing.h): agents' states, assignment, the queues' account status.
+// Unknown queue, agent, state or ticket: an error on stderr and kExitFailure, nothing changed.
+int RunAgents(const std::string& config_path, const std::string& queue, bool json);
+// by: recorded as who set the state ("" = "deskctl").
+int RunAgentState(const std::string& config_path, const std::string& address,
+                  const std::string& state, const std::string& by);
+// address "" unassigns.
+int RunAssign(const std::string& config_path, uint64_t ticket, const std::string& address);
+int RunQueues(const std::string& config_path, bool json);
+
 // Erases a person's data (core/forget.h); dry_run lists what would go and changes nothing.
 int RunForget(const std::string& config_path, const std::string& address, bool dry_run);
 

@@ -3,7 +3,8 @@
 //   deskctl -c CONFIG ingest --mail-from ADDR --rcpt ADDR... [--dry-run] FILE...
 //   deskctl -c CONFIG tickets [--queue Q] [--status open|closed|all] [--limit N]
 //                             [--sort updated|number] [--json]
-//                             [--brand B] [--requester A] [--assignee A] [--received-at A]
+//                             [--brand B] [--requester A] [--assignee A | --unassigned]
+//                             [--received-at A]
 //                             [--since T] [--until T] [--search WORDS] [--sla STATE [DURATION]]
 //   deskctl -c CONFIG ticket N [--json | --pdf FILE] | ticket close N | ticket reopen N
 //   deskctl -c CONFIG attachment get SHA256 [-o FILE] | message get N SEQ [-o FILE]
@@ -11,6 +12,8 @@
 //   deskctl -c CONFIG stats [--json]
 //   deskctl -c CONFIG quarantine list [--json] | get ID [-o FILE] | purge [--older-than DAYS]
 //   deskctl -c CONFIG purge --closed-before DATE [--dry-run]
+//   deskctl -c CONFIG agents [--queue Q] [--json] | agent state ADDR STATE [--by WHO]
+//   deskctl -c CONFIG assign N ADDR | unassign N | queues [--json]
 //
 // The config path may come from DESKMILTER_CONFIG instead of -c. Usage errors exit 2.
 // docs/DESKCTL.md is the reference; keep it in step with the options here.
@@ -77,7 +80,11 @@ int main(int argc, char** argv) {
   tickets_cmd->add_flag("--json", list.json, "One JSON array instead of a table");
   tickets_cmd->add_option("--brand", list.brand, "Only this brand (\"-\" = no brand)");
   tickets_cmd->add_option("--requester", list.requester, "Only tickets of this requester address");
-  tickets_cmd->add_option("--assignee", list.assignee, "Only this agent's tickets (\"-\" = unassigned)");
+  CLI::Option* assignee_opt = tickets_cmd->add_option(
+      "--assignee", list.assignee, "Only this agent's tickets (\"-\" = unassigned)");
+  bool unassigned = false;
+  tickets_cmd->add_flag("--unassigned", unassigned, "Only tickets assigned to nobody (waiting)")
+      ->excludes(assignee_opt);
   tickets_cmd->add_option("--received-at", list.received_at, "Only tickets received at this address");
   tickets_cmd->add_option("--since", list.since, "Opened at or after (YYYY-MM-DD[THH:MM:SSZ], UTC)");
   tickets_cmd->add_option("--until", list.until, "Opened before (YYYY-MM-DD[THH:MM:SSZ], UTC)");
@@ -159,6 +166,35 @@ int main(int argc, char** argv) {
       ->required();
   purge_cmd->add_flag("--dry-run", purge.dry_run, "Count what would be deleted, delete nothing");
 
+  // deskctl/agents.cc: agents' states and assignment (docs/ROUTING.md).
+  std::string agents_queue;
+  bool agents_json = false;
+  CLI::App* agents_cmd = app.add_subcommand("agents", "List agents: state, since, queues, open tickets");
+  agents_cmd->add_option("--queue", agents_queue, "Only this queue's agents");
+  agents_cmd->add_flag("--json", agents_json, "One JSON array instead of a table");
+  CLI::App* agent_cmd = app.add_subcommand("agent", "Set an agent's state");
+  agent_cmd->require_subcommand(1);
+  std::string state_addr, state_name, state_by;
+  CLI::App* agent_state_cmd = agent_cmd->add_subcommand(
+      "state", "Set an agent's state (in-email, in-call, in-chat, away, offline, ... or clear)");
+  agent_state_cmd->add_option("address", state_addr, "The agent's address")->required();
+  agent_state_cmd->add_option("state", state_name, "The state, or clear to end in-call / in-chat")
+      ->required();
+  agent_state_cmd->add_option("--by", state_by, "Who sets it, for the history (default deskctl)");
+  uint64_t assign_number = 0, unassign_number = 0;
+  std::string assign_addr;
+  CLI::App* assign_cmd = app.add_subcommand("assign", "Assign a ticket to an agent");
+  assign_cmd->add_option("number", assign_number, "Ticket number")->required()->check(Decimal(false));
+  assign_cmd->add_option("address", assign_addr, "The agent's address")->required();
+  CLI::App* unassign_cmd = app.add_subcommand("unassign", "Make a ticket unassigned");
+  unassign_cmd->add_option("number", unassign_number, "Ticket number")
+      ->required()
+      ->check(Decimal(false));
+  bool queues_json = false;
+  CLI::App* queues_cmd =
+      app.add_subcommand("queues", "Queues: account status, waiting tickets, agents available");
+  queues_cmd->add_flag("--json", queues_json, "One JSON array instead of a table");
+
   try {
     app.parse(argc, argv);
     // `ticket` takes either a number or one of its subcommands, not both and not neither.
@@ -177,7 +213,15 @@ int main(int argc, char** argv) {
   if (*forget_cmd) return RunForget(config_path, forget_addr, forget_dry);
   if (*att_get) return RunAttachmentGet(config_path, att_sha, att_out);
   if (*msg_get) return RunMessageGet(config_path, msg_ticket, msg_seq, msg_out);
-  if (*tickets_cmd) return RunTickets(config_path, list);
+  if (*tickets_cmd) {
+    if (unassigned) list.assignee = "-";
+    return RunTickets(config_path, list);
+  }
+  if (*agents_cmd) return RunAgents(config_path, agents_queue, agents_json);
+  if (*agent_state_cmd) return RunAgentState(config_path, state_addr, state_name, state_by);
+  if (*assign_cmd) return RunAssign(config_path, assign_number, assign_addr);
+  if (*unassign_cmd) return RunAssign(config_path, unassign_number, "");
+  if (*queues_cmd) return RunQueues(config_path, queues_json);
   if (*stats_cmd) return RunStats(config_path, stats_json);
   if (*qlist_cmd) return RunQuarantineList(config_path, quarantine_json);
   if (*qget_cmd) return RunQuarantineGet(config_path, qget_id, qget_output);
