@@ -515,13 +515,13 @@ const Option kOptions[] = {
             "dropped and an outbound_failed event is recorded on its ticket.",
      .field = &Config::outbox_max_age},
 
-    // [auto_answers] (docs/TRIGGERS.md)
-    {.name = "auto_answers.window", .type = Type::kInt, .default_value = "86400", .min = 1,
+    // [answers] (docs/TRIGGERS.md)
+    {.name = "answers.window", .type = Type::kInt, .default_value = "86400", .min = 1,
      .max = 31536000,
      .doc = "At most one automatic answer per sender and queue within this many seconds "
             "(RFC 3834); kept in the store across restarts.",
      .field = &Config::auto_answer_window},
-    {.name = "auto_answers.max_per_ticket", .type = Type::kInt, .default_value = "3", .min = 1,
+    {.name = "answers.max_per_ticket", .type = Type::kInt, .default_value = "3", .min = 1,
      .max = 1000,
      .doc = "At most this many automatic answers on one ticket, ever.",
      .field = &Config::auto_answer_max_per_ticket},

@@ -173,8 +173,13 @@ OutboxItem BuildAutoAnswer(const AutoAnswer& a) {
     refs.push_back(Clean(a.in_reply_to, false));
   }
   if (refs.size() > kMaxReferences) refs.erase(refs.begin(), refs.end() - kMaxReferences);
+  // The body is the trigger's template (no control characters: ParseTrigger) filled with values
+  // cleaned by the caller; it may hold kTicketNumberMarker, which the store replaces.
   std::string body, cte;
-  const std::string text = Clean(a.body, true);
+  std::string text;
+  for (char c : a.body) {
+    if (c != '\r') text.push_back(c);
+  }
   EncodeBody(text, &body, &cte);
 
   std::string h;

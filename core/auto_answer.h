@@ -48,7 +48,7 @@ struct AutoAnswer {
   std::string to_address;
   std::string subject;         // the customer's subject, decoded (our tags removed)
   std::string subject_tag;     // the queue's tag format with "{n}", "" for none
-  std::string body;            // UTF-8 text
+  std::string body;            // UTF-8 text; untrusted parts already without control characters
   std::string message_id;      // ours, no brackets
   std::string in_reply_to;     // the customer's Message-ID, no brackets
   std::vector<std::string> references;  // the customer's References, oldest first

@@ -169,7 +169,7 @@ struct Config {
   int64_t outbox_retry_max = 0;     // longest wait between two attempts
   int64_t outbox_max_age = 0;       // seconds after queueing: a temporary failure becomes final
 
-  // [auto_answers] (core/auto_answer.h, docs/TRIGGERS.md)
+  // [answers] (core/auto_answer.h, docs/TRIGGERS.md)
   int64_t auto_answer_window = 0;          // at most one answer per sender and queue per window
   int64_t auto_answer_max_per_ticket = 0;  // at most this many automatic answers per ticket
 

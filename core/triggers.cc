@@ -105,6 +105,11 @@ Status ParseAction(const std::string& where, const json& j, TriggerAction* a) {
                                       " bytes");
     }
     a->text = v.get<std::string>();
+    for (unsigned char c : a->text) {
+      if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+        return Bad(where + "." + k, "control characters other than newline and tab");
+      }
+    }
     if (k == "send_message") {
       a->type = TriggerAction::Type::kSendMessage;
       return CheckTemplate(where + "." + k, a->text);
