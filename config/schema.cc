@@ -520,6 +520,50 @@ const Option kOptions[] = {
     {.name = "loops.flood_action", .type = Type::kAction, .default_value = R"("tempfail")",
      .doc = "What to do with mail over the flood limit (tempfail: 4xx until the window passes).",
      .field = &Config::flood_action},
+
+    // [outbox] (docs/TRIGGERS.md)
+    {.name = "outbox.smtp_host", .type = Type::kString, .default_value = R"("127.0.0.1")",
+     .doc = "Host (name or IP address) of the MTA that queued mail (automatic answers) is "
+            "submitted to by SMTP; it must relay to the customers without passing the mail back "
+            "through deskmilter's queues.",
+     .field = &Config::outbox_smtp_host},
+    {.name = "outbox.smtp_port", .type = Type::kInt, .default_value = "25", .min = 1,
+     .max = 65535,
+     .doc = "TCP port of that MTA.",
+     .field = &Config::outbox_smtp_port},
+    {.name = "outbox.helo_name", .type = Type::kString, .default_value = R"("")",
+     .default_doc = "milter.hostname",
+     .doc = "Name given in EHLO; \"\": milter.hostname.",
+     .field = &Config::outbox_helo_name},
+    {.name = "outbox.timeout", .type = Type::kInt, .default_value = "60", .min = 1, .max = 3600,
+     .doc = "Seconds to wait for the connection and for each SMTP reply; past it the attempt "
+            "is a temporary failure.",
+     .field = &Config::outbox_timeout},
+    {.name = "outbox.retry_min", .type = Type::kInt, .default_value = "60", .min = 1,
+     .max = 86400,
+     .doc = "Seconds before the first retry after a temporary failure (4xx or no connection); "
+            "the wait doubles with each attempt.",
+     .field = &Config::outbox_retry_min},
+    {.name = "outbox.retry_max", .type = Type::kInt, .default_value = "3600", .min = 1,
+     .max = 604800,
+     .doc = "Longest wait between two attempts, in seconds.",
+     .field = &Config::outbox_retry_max},
+    {.name = "outbox.max_age", .type = Type::kInt, .default_value = "432000", .min = 60,
+     .max = 2592000,
+     .doc = "Seconds after queueing when a temporary failure becomes final: the mail is "
+            "dropped and an outbound_failed event is recorded on its ticket.",
+     .field = &Config::outbox_max_age},
+
+    // [answers] (docs/TRIGGERS.md)
+    {.name = "answers.window", .type = Type::kInt, .default_value = "86400", .min = 1,
+     .max = 31536000,
+     .doc = "At most one automatic answer per sender and queue within this many seconds "
+            "(RFC 3834); kept in the store across restarts.",
+     .field = &Config::auto_answer_window},
+    {.name = "answers.max_per_ticket", .type = Type::kInt, .default_value = "3", .min = 1,
+     .max = 1000,
+     .doc = "At most this many automatic answers on one ticket, ever.",
+     .field = &Config::auto_answer_max_per_ticket},
 };
 
 const QueueOption kQueueOptions[] = {

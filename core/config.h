@@ -164,6 +164,19 @@ struct Config {
   Outcome loop_action = Outcome::kAccept;
   Outcome flood_action = Outcome::kAccept;
 
+  // [outbox] (milter/outbox_worker.h): where queued mail is submitted, and its retries
+  std::string outbox_smtp_host;
+  int64_t outbox_smtp_port = 0;
+  std::string outbox_helo_name;     // "" = milter.hostname
+  int64_t outbox_timeout = 0;       // seconds per SMTP command
+  int64_t outbox_retry_min = 0;     // seconds before the first retry; doubles per attempt
+  int64_t outbox_retry_max = 0;     // longest wait between two attempts
+  int64_t outbox_max_age = 0;       // seconds after queueing: a temporary failure becomes final
+
+  // [answers] (core/auto_answer.h, docs/TRIGGERS.md)
+  int64_t auto_answer_window = 0;          // at most one answer per sender and queue per window
+  int64_t auto_answer_max_per_ticket = 0;  // at most this many automatic answers per ticket
+
   std::vector<QueueConfig> queues;
 };
 

@@ -64,6 +64,7 @@ struct Decision {
   std::vector<HeaderEdit> header_changes;
   std::string envelope_from;        // new envelope sender; "" = unchanged
   std::vector<std::string> add_recipients;  // envelope recipients to add (a PlanStep's effects)
+  uint32_t outbox_queued = 0;  // mails queued in the outbox by this message (the worker wakes)
   std::vector<std::string> reasons;  // short machine-readable reasons, e.g. "tag_ignored:42"
   std::string error;                // Status text when a failure class fired; "" otherwise
   // Extra key=value pairs for the one log line, in order (values unescaped; the logger escapes).

@@ -58,12 +58,24 @@ constexpr uint64_t kSchemaVersion = 1;
 constexpr int kMaxGrowRetries = 8;
 constexpr size_t kMaxBatch = 64;
 constexpr int kMaxResizedRetries = 8;
-constexpr unsigned kMaxDbs = 16;
+constexpr unsigned kMaxDbs = 32;
 // Closed tickets followed through their successors before a reply is placed.
 constexpr int kMaxSuccessorHops = 8;  // five in use; room for later indexes
 constexpr std::string_view kMetaVersion = "version";
 constexpr std::string_view kMetaNextTicket = "next_ticket";
 constexpr std::string_view kMetaNextOutbox = "next_outbox";
+constexpr std::string_view kMetaNextTrigger = "next_trigger";
+constexpr std::string_view kMetaTriggersSeeded = "triggers_seeded";
+
+// s with every kTicketNumberMarker replaced by number.
+std::string WithTicketNumber(std::string s, uint64_t number) {
+  const std::string n = std::to_string(number);
+  for (size_t pos = s.find(kTicketNumberMarker); pos != std::string::npos;
+       pos = s.find(kTicketNumberMarker, pos + n.size())) {
+    s.replace(pos, kTicketNumberMarker.size(), n);
+  }
+  return s;
+}
 constexpr std::string_view kMetaInstallationId = "installation_id";
 constexpr std::string_view kMetaNextAgentEvent = "next_agent_event";
 
@@ -165,6 +177,14 @@ class Ops {
     return Status::Ok();
   }
 
+  // OK also when key was absent.
+  Status Del(MDB_dbi dbi, std::string_view key) {
+    MDB_val k = Val(key);
+    int rc = mdb_del(txn_, dbi, &k, nullptr);
+    if (rc != 0 && rc != MDB_NOTFOUND) return MdbError("mdb_del", rc);
+    return Status::Ok();
+  }
+
   Status Put(MDB_dbi dbi, std::string_view key, std::string_view val) {
     MDB_val k = Val(key), v = Val(val);
     int rc = mdb_put(txn_, dbi, &k, &v, 0);
@@ -213,6 +233,13 @@ class LmdbTicketStore : public TicketStore {
       int64_t now) override;
   Status GetRouteMarks(const std::string& queue, const std::vector<std::string>& agents,
                        std::vector<uint64_t>* marks) override;
+  Status RescheduleOutbox(uint64_t seq, int64_t due_at, uint32_t attempts,
+                          const std::string& error) override;
+  Status FinishOutbox(uint64_t seq, const std::vector<TicketEvent>& events, int64_t now) override;
+  Status GetTriggers(std::vector<StoredTrigger>* out) override;
+  Status PutTrigger(StoredTrigger* t) override;
+  Status DeleteTrigger(uint64_t id) override;
+  Status SeedTriggers(const std::vector<std::string>& defaults) override;
   Status GetMessages(uint64_t number, std::vector<TicketMessage>* out) override;
   Status GetEvents(uint64_t number, std::vector<TicketEvent>* out) override;
   Status ListTickets(const TicketFilter& filter, std::vector<Ticket>* out) override;
@@ -245,8 +272,12 @@ class LmdbTicketStore : public TicketStore {
   Status OpenBody(Ops& ops);
   Status WriteBody(Ops& ops, const TicketWrite& w, WriteResult* result, bool* commit);
   Status CountFlood(Ops& ops, const FloodCount& f, int64_t now, uint64_t* count);
+  // Queues items with the change to t (nullptr: a mail of no ticket, e.g. an agent's state
+  // confirmation: ticket 0, no per-ticket bound, nothing recorded); counts into result if set.
+  Status QueueOutbox(Ops& ops, const std::vector<OutboxItem>& items, int64_t now, Ticket* t,
+                     WriteResult* result);
+  Status AddTrigger(Ops& ops, StoredTrigger* t);
   Status LoadTicket(Ops& ops, uint64_t number, Ticket* out);
-  Status PutOutbox(Ops& ops, uint64_t ticket, int64_t now, const std::vector<std::string>& raws);
   Status PutRouteMark(Ops& ops, const Ticket& t);
   Status AppendEvent(Ops& ops, Ticket* t, TicketEvent ev, int64_t now);
   template <typename Record, typename Decode>
@@ -254,7 +285,7 @@ class LmdbTicketStore : public TicketStore {
 
   MDB_env* env_ = nullptr;
   MDB_dbi meta_ = 0, tickets_ = 0, messages_ = 0, events_ = 0, msgids_ = 0, counters_ = 0,
-          outbox_ = 0;
+          outbox_ = 0, triggers_ = 0;
   MDB_dbi minutes_ = 0;  // per-minute mail counts (AddMinuteCounts)
   MDB_dbi agents_ = 0, agent_events_ = 0, routing_ = 0;  // agent states (core/routing.h)
   std::shared_mutex resize_mu_;
@@ -479,7 +510,7 @@ Status LmdbTicketStore::OpenBody(Ops& ops) {
                          Named{"msgids", &msgids_}, Named{"counters", &counters_},
                          Named{"outbox", &outbox_}, Named{"minutes", &minutes_},
                          Named{"agents", &agents_}, Named{"agent_events", &agent_events_},
-                         Named{"routing", &routing_}}) {
+                         Named{"routing", &routing_}, Named{"triggers", &triggers_}}) {
     int rc = mdb_dbi_open(ops.txn(), n.name, MDB_CREATE, n.dbi);
     if (rc != 0) return Status::Store(std::string("mdb_dbi_open ") + n.name + ": " + mdb_strerror(rc));
   }
@@ -632,6 +663,69 @@ Status LmdbTicketStore::CountFlood(Ops& ops, const FloodCount& f, int64_t now, u
   return ops.Put(counters_, key, codec::EncodeCounter(start, n));
 }
 
+Status LmdbTicketStore::QueueOutbox(Ops& ops, const std::vector<OutboxItem>& items, int64_t now,
+                                    Ticket* t, WriteResult* result) {
+  if (items.empty()) return Status::Ok();
+  std::string_view v;
+  uint64_t next = 1;
+  Status s = ops.Get(meta_, kMetaNextOutbox, &v);
+  if (s.ok()) s = codec::DecodeMetaU64(v, &next);
+  if (!s.ok() && !s.IsNotFound()) return s;
+  for (const OutboxItem& item : items) {
+    // The limits are read first and written only when every one lets the mail pass.
+    bool pass = t == nullptr || item.max_per_ticket == 0 || t->auto_answers < item.max_per_ticket;
+    std::vector<std::pair<std::string, std::string>> counters;
+    for (const OutboxLimit& l : item.limits) {
+      const std::string key = codec::FloodCounterKey("outbox", l.key);
+      s = ops.Get(counters_, key, &v);
+      if (!s.ok() && !s.IsNotFound()) return s;
+      int64_t start = now;
+      uint64_t n = 0;
+      if (!s.ok() || !codec::DecodeCounter(v, &start, &n) || now - start >= l.window_seconds ||
+          now < start) {
+        start = now;
+        n = 0;
+      }
+      if (n >= l.max) pass = false;
+      counters.emplace_back(key, codec::EncodeCounter(start, n + 1));
+    }
+    if (!pass) {
+      if (result != nullptr) ++result->outbox_dropped;
+      continue;
+    }
+    for (const auto& [key, value] : counters) {
+      s = ops.Put(counters_, key, value);
+      if (!s.ok()) return s;
+    }
+    if (t != nullptr && item.max_per_ticket != 0) ++t->auto_answers;
+    OutboxMail m = item.mail;
+    m.seq = next++;
+    m.ticket = t != nullptr ? t->number : 0;
+    m.queued_at = now;
+    if (t != nullptr) m.raw = WithTicketNumber(std::move(m.raw), t->number);
+    s = ops.Put(outbox_, codec::TicketKey(m.seq), codec::EncodeOutboxMail(m));
+    if (!s.ok()) return s;
+    if (t != nullptr && item.record) {
+      if (t->message_count == std::numeric_limits<uint32_t>::max()) {
+        return Status::Store("ticket " + std::to_string(t->number) + " has too many messages");
+      }
+      TicketMessage rec = *item.record;
+      rec.subject = WithTicketNumber(std::move(rec.subject), t->number);
+      rec.body = WithTicketNumber(std::move(rec.body), t->number);
+      ++t->message_count;
+      s = ops.Put(messages_, codec::EntryKey(t->number, t->message_count),
+                  codec::EncodeMessage(rec, t->message_count));
+      const std::string id_key = codec::MessageIdKey(rec.message_id);
+      if (s.ok() && !id_key.empty()) {
+        s = ops.Put(msgids_, id_key, codec::EncodeMessageIdEntry({t->number, true}));
+      }
+      if (!s.ok()) return s;
+    }
+    if (result != nullptr) ++result->outbox_queued;
+  }
+  return ops.Put(meta_, kMetaNextOutbox, codec::EncodeMetaU64(next));
+}
+
 Status LmdbTicketStore::WriteBody(Ops& ops, const TicketWrite& w, WriteResult* result,
                                   bool* commit) {
   *result = WriteResult();
@@ -669,7 +763,7 @@ Status LmdbTicketStore::WriteBody(Ops& ops, const TicketWrite& w, WriteResult* r
       s = PutRouteMark(ops, t);
       if (!s.ok()) return s;
     }
-    s = PutOutbox(ops, t.number, w.now, w.outbox);
+    s = QueueOutbox(ops, w.outbox, w.now, &t, result);
     if (!s.ok()) return s;
     return ops.Put(tickets_, codec::TicketKey(t.number), codec::EncodeTicket(t));
   }
@@ -757,6 +851,11 @@ Status LmdbTicketStore::WriteBody(Ops& ops, const TicketWrite& w, WriteResult* r
     result->created = true;
   }
   MergeParticipants(w.participants, &t.participants, w.max_participants);
+  for (const std::string& tag : w.add_tags) {
+    if (std::find(t.tags.begin(), t.tags.end(), tag) == t.tags.end() && t.tags.size() < 100) {
+      t.tags.push_back(tag);
+    }
+  }
 
   // An id only referenced so far (stored=false) is upgraded to point at this ticket.
   if (!id_key.empty()) {
@@ -791,6 +890,10 @@ Status LmdbTicketStore::WriteBody(Ops& ops, const TicketWrite& w, WriteResult* r
     s = AppendEvent(ops, &t, ev, w.now);
     if (!s.ok()) return s;
   }
+  if (!w.outbox.empty()) {
+    s = QueueOutbox(ops, w.outbox, w.now, &t, result);
+    if (!s.ok()) return s;
+  }
   t.updated_at = w.now;
   if (w.set_assignee && !result->created) t.assigned_agent = *w.set_assignee;
   if (w.route_mark && !t.assigned_agent.empty()) {
@@ -799,28 +902,9 @@ Status LmdbTicketStore::WriteBody(Ops& ops, const TicketWrite& w, WriteResult* r
   }
   s = ops.Put(tickets_, codec::TicketKey(t.number), codec::EncodeTicket(t));
   if (!s.ok()) return s;
-  s = PutOutbox(ops, t.number, w.now, w.outbox);
-  if (!s.ok()) return s;
   result->ticket = t.number;
   result->duplicate = false;
   return Status::Ok();
-}
-
-Status LmdbTicketStore::PutOutbox(Ops& ops, uint64_t ticket, int64_t now,
-                                  const std::vector<std::string>& raws) {
-  if (raws.empty()) return Status::Ok();
-  uint64_t next = 1;
-  std::string_view v;
-  Status s = ops.Get(meta_, kMetaNextOutbox, &v);
-  if (s.ok()) s = codec::DecodeMetaU64(v, &next);
-  if (!s.ok() && !s.IsNotFound()) return s;
-  for (const std::string& raw : raws) {
-    OutboxMail m{next, ticket, now, raw};
-    s = ops.Put(outbox_, codec::TicketKey(next), codec::EncodeOutboxMail(m));
-    if (!s.ok()) return s;
-    ++next;
-  }
-  return ops.Put(meta_, kMetaNextOutbox, codec::EncodeMetaU64(next));
 }
 
 Status LmdbTicketStore::PutRouteMark(Ops& ops, const Ticket& t) {
@@ -903,7 +987,7 @@ Status LmdbTicketStore::UpdateAgentState(
     if (!s.ok()) return s;
     s = ops.Put(meta_, kMetaNextAgentEvent, codec::EncodeMetaU64(next + 1));
     if (!s.ok()) return s;
-    return PutOutbox(ops, 0, now, change.outbox);
+    return QueueOutbox(ops, change.outbox, now, nullptr, nullptr);
   });
 }
 
@@ -1191,6 +1275,122 @@ Status LmdbTicketStore::GetOutbox(std::vector<OutboxMail>* out) {
   });
   if (s.ok()) *out = std::move(got);
   return s;
+}
+
+Status LmdbTicketStore::RescheduleOutbox(uint64_t seq, int64_t due_at, uint32_t attempts,
+                                         const std::string& error) {
+  return RunWrite([&](Ops& ops, bool*) {
+    std::string_view v;
+    Status s = ops.Get(outbox_, codec::TicketKey(seq), &v);
+    if (s.IsNotFound()) return Status::NotFound("no outbox mail " + std::to_string(seq));
+    OutboxMail m;
+    if (s.ok()) s = codec::DecodeOutboxMail(v, &m);
+    if (!s.ok()) return s;
+    m.due_at = due_at;
+    m.attempts = attempts;
+    m.last_error = error;
+    return ops.Put(outbox_, codec::TicketKey(seq), codec::EncodeOutboxMail(m));
+  });
+}
+
+Status LmdbTicketStore::FinishOutbox(uint64_t seq, const std::vector<TicketEvent>& events,
+                                     int64_t now) {
+  return RunWrite([&](Ops& ops, bool*) {
+    std::string_view v;
+    Status s = ops.Get(outbox_, codec::TicketKey(seq), &v);
+    if (s.IsNotFound()) return Status::NotFound("no outbox mail " + std::to_string(seq));
+    OutboxMail m;
+    if (s.ok()) s = codec::DecodeOutboxMail(v, &m);
+    if (s.ok()) s = ops.Del(outbox_, codec::TicketKey(seq));
+    if (!s.ok() || events.empty()) return s;
+    Ticket t;
+    s = LoadTicket(ops, m.ticket, &t);
+    if (s.IsNotFound()) return Status::Ok();  // deleted meanwhile: the row alone goes
+    if (!s.ok()) return s;
+    for (const TicketEvent& ev : events) {
+      s = AppendEvent(ops, &t, ev, now);
+      if (!s.ok()) return s;
+    }
+    return ops.Put(tickets_, codec::TicketKey(t.number), codec::EncodeTicket(t));
+  });
+}
+
+Status LmdbTicketStore::GetTriggers(std::vector<StoredTrigger>* out) {
+  std::vector<StoredTrigger> got;
+  Status s = RunRead([&](Ops& ops) {
+    Cursor cursor;
+    int rc = cursor.Open(ops.txn(), triggers_);
+    if (rc != 0) return MdbError("mdb_cursor_open", rc);
+    MDB_val k, val;
+    for (rc = cursor.Get(&k, &val, MDB_FIRST); rc == 0; rc = cursor.Get(&k, &val, MDB_NEXT)) {
+      StoredTrigger t;
+      const std::string_view key = View(k), value = View(val);
+      if (!codec::ParseTicketKey(key, &t.id) || value.empty() || value[0] != 1) {
+        return Status::Store("corrupt record (trigger)");
+      }
+      t.json.assign(value.substr(1));
+      got.push_back(std::move(t));
+    }
+    if (rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
+    return Status::Ok();
+  });
+  if (s.ok()) *out = std::move(got);
+  return s;
+}
+
+// Trigger values: the encoding version byte 1, then the JSON text (core/triggers.h).
+Status LmdbTicketStore::AddTrigger(Ops& ops, StoredTrigger* t) {
+  std::string_view v;
+  uint64_t next = 1;
+  Status s = ops.Get(meta_, kMetaNextTrigger, &v);
+  if (s.ok()) s = codec::DecodeMetaU64(v, &next);
+  if (!s.ok() && !s.IsNotFound()) return s;
+  t->id = next;
+  s = ops.Put(triggers_, codec::TicketKey(next), std::string(1, '\x01') + t->json);
+  if (!s.ok()) return s;
+  return ops.Put(meta_, kMetaNextTrigger, codec::EncodeMetaU64(next + 1));
+}
+
+Status LmdbTicketStore::PutTrigger(StoredTrigger* t) {
+  StoredTrigger copy = *t;
+  Status s = RunWrite([&](Ops& ops, bool*) {
+    if (copy.id == 0) return AddTrigger(ops, &copy);
+    std::string_view v;
+    Status st = ops.Get(triggers_, codec::TicketKey(copy.id), &v);
+    if (st.IsNotFound()) return Status::NotFound("no trigger " + std::to_string(copy.id));
+    if (!st.ok()) return st;
+    return ops.Put(triggers_, codec::TicketKey(copy.id), std::string(1, '\x01') + copy.json);
+  });
+  if (s.ok()) *t = std::move(copy);
+  return s;
+}
+
+Status LmdbTicketStore::DeleteTrigger(uint64_t id) {
+  return RunWrite([&](Ops& ops, bool*) {
+    std::string_view v;
+    Status s = ops.Get(triggers_, codec::TicketKey(id), &v);
+    if (s.IsNotFound()) return Status::NotFound("no trigger " + std::to_string(id));
+    if (!s.ok()) return s;
+    return ops.Del(triggers_, codec::TicketKey(id));
+  });
+}
+
+Status LmdbTicketStore::SeedTriggers(const std::vector<std::string>& defaults) {
+  return RunWrite([&](Ops& ops, bool* commit) {
+    std::string_view v;
+    Status s = ops.Get(meta_, kMetaTriggersSeeded, &v);
+    if (s.ok()) {
+      *commit = false;
+      return Status::Ok();
+    }
+    if (!s.IsNotFound()) return s;
+    for (const std::string& json : defaults) {
+      StoredTrigger t{0, json};
+      s = AddTrigger(ops, &t);
+      if (!s.ok()) return s;
+    }
+    return ops.Put(meta_, kMetaTriggersSeeded, codec::EncodeMetaU64(1));
+  });
 }
 
 Status LmdbTicketStore::ListTickets(const TicketFilter& filter, std::vector<Ticket>* out) {

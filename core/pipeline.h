@@ -53,9 +53,9 @@ struct PlannedEffects {
   // Recipients to add to the delivered copy (e.g. the assigned agent): Decision::add_recipients,
   // which the adapter adds with the header edits (never in a dry run's effect on the MTA).
   std::vector<std::string> add_recipients;
-  // Mails to queue for sending (e.g. an automatic answer), as complete RFC 5322 messages:
-  // TicketWrite::outbox, in the same write as the ticket change (OutboxMail records).
-  std::vector<std::string> outbox;
+  // Mails to queue for sending (e.g. an automatic answer), with their limits and the message to
+  // record on the ticket: TicketWrite::outbox, in the same write as the ticket change.
+  std::vector<OutboxItem> outbox;
   bool empty() const { return add_recipients.empty() && outbox.empty(); }
 };
 

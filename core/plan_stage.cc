@@ -617,6 +617,11 @@ Step CommitStage(MessageContext& ctx) {
     return Step::kDeliver;
   }
   if (ticket_change) ApplyWriteResult(ctx, r);
+  d.outbox_queued = r.outbox_queued;
+  if (r.outbox_queued != 0) d.reasons.push_back("outbox_queued:" + std::to_string(r.outbox_queued));
+  if (r.outbox_dropped != 0) {
+    d.reasons.push_back("outbox_limited:" + std::to_string(r.outbox_dropped));
+  }
   return Step::kNext;
 }
 

@@ -59,7 +59,7 @@ std::string NoticeFrom(const QueueConfig& queue) {
 }
 
 // The notification to an agent given a ticket outside the mail path.
-std::string AssignmentNotice(const Config& config, const QueueConfig& queue, const Ticket& t,
+OutboxItem AssignmentNotice(const Config& config, const QueueConfig& queue, const Ticket& t,
                              const std::string& agent, int64_t now) {
   const std::string tag = FormatSubjectTag(queue.subject_tag, t.number);
   return BuildNoticeMail(
@@ -250,7 +250,7 @@ Status ChooseAgent(TicketStore* store, const Config& config, const QueueConfig& 
   return Status::Ok();
 }
 
-std::string BuildNoticeMail(const std::string& from, const std::string& to,
+OutboxItem BuildNoticeMail(const std::string& from, const std::string& to,
                             const std::string& subject, const std::string& body, int64_t now,
                             const std::string& hostname, const std::string& id_part) {
   char date[64] = "";
@@ -264,11 +264,17 @@ std::string BuildNoticeMail(const std::string& from, const std::string& to,
     id += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '.';
   }
   const std::string host = hostname.empty() ? "localhost" : hostname;
-  return "From: " + from + "\r\nTo: " + to + "\r\nSubject: " + subject + "\r\nDate: " + date +
-         "\r\nMessage-ID: <deskmilter." + id + "." + std::to_string(now) + "@" + host +
-         ">\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n"
-         "Content-Type: text/plain; charset=utf-8\r\n\r\n" +
-         body;
+  OutboxItem item;
+  item.mail.recipients = {to};
+  item.mail.message_id = "deskmilter." + id + "." + std::to_string(now) + "@" + host;
+  item.mail.kind = "notification";
+  item.mail.due_at = now;
+  item.mail.raw = "From: " + from + "\r\nTo: " + to + "\r\nSubject: " + subject +
+                  "\r\nDate: " + date + "\r\nMessage-ID: <" + item.mail.message_id +
+                  ">\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n"
+                  "Content-Type: text/plain; charset=utf-8\r\n\r\n" +
+                  body;
+  return item;
 }
 
 Status SetAgentState(TicketStore* store, const Config& config, const StateRequest& req,
@@ -372,15 +378,6 @@ Status AssignWaiting(TicketStore* store, const Config& config, int64_t now,
     }
   }
   return Status::Ok();
-}
-
-const char* AccountStatusName(AccountStatus s) {
-  switch (s) {
-    case AccountStatus::kOnline: return "online";
-    case AccountStatus::kAway: return "away";
-    case AccountStatus::kInvisible: return "invisible";
-  }
-  return "unknown";
 }
 
 AccountStatus QueueAccountStatus(const Config& config, const QueueConfig& queue,

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/desk_state.h"
 #include "core/pipeline.h"
 #include "core/status.h"
 #include "core/ticket_store.h"
@@ -104,9 +105,10 @@ int PickAgent(const std::vector<Candidate>& candidates);
 Status ChooseAgent(TicketStore* store, const Config& config, const QueueConfig& queue,
                    std::string* agent);
 
-// A notification or confirmation queued in the outbox: a complete RFC 5322 message (CRLF).
-// now gives the Date header; id_part makes the Message-ID unique (with now and hostname).
-std::string BuildNoticeMail(const std::string& from, const std::string& to,
+// A notification or confirmation queued in the outbox: a complete RFC 5322 message (CRLF) from
+// the null sender to `to`, kind "notification". now gives the Date header; id_part makes the
+// Message-ID unique (with now and hostname).
+OutboxItem BuildNoticeMail(const std::string& from, const std::string& to,
                             const std::string& subject, const std::string& body, int64_t now,
                             const std::string& hostname, const std::string& id_part);
 
@@ -131,8 +133,7 @@ Status AssignWaiting(TicketStore* store, const Config& config, int64_t now,
 
 // The desk's account status for a queue: Online (an agent of it available), Away (none). now is
 // for business hours (Invisible outside them), which are not configurable yet: never Invisible.
-enum class AccountStatus { kOnline, kAway, kInvisible };
-const char* AccountStatusName(AccountStatus s);  // "online", "away", "invisible"
+// (AccountStatus and its names: core/desk_state.h.)
 AccountStatus QueueAccountStatus(const Config& config, const QueueConfig& queue,
                                  const std::vector<AgentStateRecord>& states, int64_t now);
 

@@ -89,6 +89,8 @@ struct Ticket {
   uint32_t message_count = 0;
   uint32_t event_count = 0;
   std::string brand;  // brand name resolved when the ticket was opened (core/brand.h); "" = none
+  std::vector<std::string> tags;  // set by triggers (set_tag), in the order first set
+  uint32_t auto_answers = 0;  // automatic answers queued for it (OutboxItem::max_per_ticket)
 };
 
 }  // namespace desk

@@ -281,6 +281,8 @@ std::string EncodeTicket(const Ticket& t) {
   j["msgs"] = t.message_count;
   j["events"] = t.event_count;
   j["brand"] = t.brand;
+  if (t.auto_answers != 0) j["auto"] = t.auto_answers;
+  if (!t.tags.empty()) j["tags"] = t.tags;  // absent in records written before it
   return Frame(j);
 }
 
@@ -314,6 +316,8 @@ Status DecodeTicket(std::string_view value, Ticket* out) {
   f.U32("msgs", &t.message_count);
   f.U32("events", &t.event_count);
   f.Str("brand", &t.brand);
+  f.U32("auto", &t.auto_answers);
+  f.Strings("tags", &t.tags);
   if (!f.ok()) return f.status();
   *out = std::move(t);
   return Status::Ok();
@@ -472,6 +476,13 @@ std::string EncodeOutboxMail(const OutboxMail& m) {
   j["seq"] = m.seq;
   j["ticket"] = m.ticket;
   j["at"] = m.queued_at;
+  j["from"] = m.sender;
+  j["rcpts"] = m.recipients;
+  j["mid"] = m.message_id;
+  j["kind"] = m.kind;
+  j["due"] = m.due_at;
+  j["tries"] = m.attempts;
+  j["err"] = m.last_error;
   j["raw"] = m.raw;
   return Frame(j);
 }
@@ -485,6 +496,13 @@ Status DecodeOutboxMail(std::string_view value, OutboxMail* out) {
   f.U64("seq", &m.seq, /*required=*/true);
   f.U64("ticket", &m.ticket);
   f.I64("at", &m.queued_at);
+  f.Str("from", &m.sender);
+  f.Strings("rcpts", &m.recipients);
+  f.Str("mid", &m.message_id);
+  f.Str("kind", &m.kind);
+  f.I64("due", &m.due_at);
+  f.U32("tries", &m.attempts);
+  f.Str("err", &m.last_error);
   f.Str("raw", &m.raw);
   if (!f.ok()) return f.status();
   *out = std::move(m);

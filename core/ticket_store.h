@@ -39,12 +39,48 @@ struct FloodCount {
 };
 
 // A mail queued for sending (an automatic answer, a notification), written with the ticket change
-// that caused it; a sender takes it from the store later.
+// that caused it; the outbox worker (milter/outbox_worker.h) submits it by SMTP when due_at has
+// come, reschedules it after a temporary failure and removes it after success or a final failure.
+// A row is removed only after the MTA accepted it, so a crash between acceptance and removal sends
+// it again, with the same Message-ID (message_id, already in raw).
 struct OutboxMail {
   uint64_t seq = 0;     // assigned by the store, from 1
   uint64_t ticket = 0;  // the ticket of the write that queued it
   int64_t queued_at = 0;
+  std::string sender;                   // envelope MAIL FROM; "" = the null sender <>
+  std::vector<std::string> recipients;  // envelope RCPT TO
+  std::string message_id;               // no angle brackets; the one in raw
+  std::string kind;                     // "automatic", ... (what the ticket event names)
+  int64_t due_at = 0;                   // not sent before this time (a "wait" action)
+  uint32_t attempts = 0;                // failed attempts so far
+  std::string last_error;               // the last temporary failure, for deskctl
   std::string raw;      // the complete message (RFC 5322, CRLF line ends)
+};
+
+// In an outbox mail planned before its ticket is known (a new ticket), this marker stands for the
+// ticket number in raw and in the recorded message's subject and body; the store replaces it at
+// commit. Untrusted text put into a planned mail must have control characters removed so that it
+// cannot carry the marker.
+inline constexpr std::string_view kTicketNumberMarker = "\x01ticket\x01";
+
+// A counter an outbox mail must pass to be queued (at most `max` in a fixed window per key, like
+// FloodCount, surviving restarts): e.g. one automatic answer per sender per queue per day.
+struct OutboxLimit {
+  std::string key;
+  int64_t window_seconds = 0;
+  uint64_t max = 1;
+};
+
+// One mail to queue with a ticket change (TicketWrite::outbox). The store, inside the write:
+// checks the limits and max_per_ticket (against Ticket::auto_answers); when one is reached, the
+// mail is dropped (WriteResult::outbox_dropped) and nothing of it is written; else the counters
+// grow, the row is queued with the ticket's number, and `record` (when set) is appended to the
+// ticket as a message with its Message-ID indexed, so a reply to it threads.
+struct OutboxItem {
+  OutboxMail mail;  // seq, ticket and queued_at are set by the store
+  std::optional<TicketMessage> record;
+  std::vector<OutboxLimit> limits;
+  uint32_t max_per_ticket = 0;  // 0: no bound; counted in Ticket::auto_answers
 };
 
 // An agent's state (core/routing.h has the rules). No record = "offline" (In-Email is never set
@@ -73,7 +109,7 @@ struct AgentStateEvent {
 struct AgentStateChange {
   AgentStateRecord record;
   AgentStateEvent event;
-  std::vector<std::string> outbox;
+  std::vector<OutboxItem> outbox;  // queued without a ticket (OutboxMail::ticket 0)
 };
 
 // What to do with a reply that threads into a ticket found closed at commit
@@ -106,12 +142,13 @@ struct TicketWrite {
   bool reopen = false;              // kAppend without on_closed: set status back to open
   std::vector<std::string> participants;    // lower-case addresses to add to the ticket
   size_t max_participants = 0;  // the ticket keeps at most this many (0: no bound); more are dropped
+  std::vector<std::string> add_tags;        // tags to add to the ticket (if not already set)
   std::vector<std::string> referenced_ids;  // ids to index as stored=false (if not already indexed)
   int64_t now = 0;                          // becomes updated_at (and created_at on create)
 
   // Mails to queue for sending with this change (PlanStep side effects); written only when the
   // ticket change is (not for a duplicate or a flooded message).
-  std::vector<std::string> outbox;
+  std::vector<OutboxItem> outbox;
   // Assignment (core/routing.h). set_assignee: kAppend / kEvents set the ticket's assigned_agent
   // to it ("" = unassigned); kCreate takes new_ticket.assigned_agent. With only_if_unassigned the
   // kEvents write is skipped (WriteResult::assign_skipped, nothing written) when the ticket is
@@ -140,6 +177,14 @@ struct WriteResult {
   uint64_t flood_count = 0;  // with TicketWrite::flood: the count after this message
   bool flooded = false;      // flood_count > flood->max: only the counter was written
   bool assign_skipped = false;  // only_if_unassigned and the ticket was no longer waiting
+  uint32_t outbox_queued = 0;   // TicketWrite::outbox mails queued
+  uint32_t outbox_dropped = 0;  // ... dropped by their limits
+};
+
+// A trigger as stored (core/triggers.h gives its meaning): its number and its JSON document.
+struct StoredTrigger {
+  uint64_t id = 0;
+  std::string json;
 };
 
 // Messages decided in one minute, by verdict (core/metrics.h: kMinuteVerdicts gives the order).
@@ -189,6 +234,42 @@ class TicketStore {
 
   // The queued mails, oldest first.
   virtual Status GetOutbox(std::vector<OutboxMail>* out) = 0;
+  // After a temporary failure: sets the row's due_at, attempts and last_error. kNotFound if the
+  // row is gone.
+  virtual Status RescheduleOutbox(uint64_t seq, int64_t due_at, uint32_t attempts,
+                                  const std::string& error) {
+    (void)seq, (void)due_at, (void)attempts, (void)error;
+    return Status::NotFound("this store has no outbox");
+  }
+  // After success or a final failure: removes the row and appends events to its ticket (when the
+  // ticket still exists), in one transaction. kNotFound if the row is gone.
+  virtual Status FinishOutbox(uint64_t seq, const std::vector<TicketEvent>& events, int64_t now) {
+    (void)seq, (void)events, (void)now;
+    return Status::NotFound("this store has no outbox");
+  }
+
+  // Triggers (core/triggers.h), by id.
+  virtual Status GetTriggers(std::vector<StoredTrigger>* out) {
+    out->clear();
+    return Status::Ok();
+  }
+  // id 0: a new trigger, *t->id set to the next number; else replaces trigger id (kNotFound if
+  // there is none).
+  virtual Status PutTrigger(StoredTrigger* t) {
+    (void)t;
+    return Status::NotFound("this store has no triggers");
+  }
+  // kNotFound if there is no such trigger.
+  virtual Status DeleteTrigger(uint64_t id) {
+    (void)id;
+    return Status::NotFound("this store has no triggers");
+  }
+  // Adds defaults as new triggers the first time it is called on a store (a meta flag remembers
+  // it, so a default deleted later does not come back); later calls change nothing.
+  virtual Status SeedTriggers(const std::vector<std::string>& defaults) {
+    (void)defaults;
+    return Status::Ok();
+  }
   // kNotFound when the id is not indexed.
   virtual Status FindMessageId(const std::string& message_id, MessageIdEntry* out) = 0;
   // kNotFound when there is no such ticket.

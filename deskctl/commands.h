@@ -105,4 +105,15 @@ int RunQueues(const std::string& config_path, bool json);
 // Erases a person's data (core/forget.h); dry_run lists what would go and changes nothing.
 int RunForget(const std::string& config_path, const std::string& address, bool dry_run);
 
+// deskctl/triggers.cc: the triggers (core/triggers.h, docs/TRIGGERS.md). sort: "id" or "status"
+// (active first). FILE "-" is standard input.
+int RunTriggers(const std::string& config_path, bool json, const std::string& sort);
+int RunTriggerSearch(const std::string& config_path, const std::string& words, bool json);
+int RunTriggerShow(const std::string& config_path, uint64_t id);
+int RunTriggerCreate(const std::string& config_path, const std::string& file);
+int RunTriggerEdit(const std::string& config_path, uint64_t id, const std::string& file);
+int RunTriggerClone(const std::string& config_path, uint64_t id);
+int RunTriggerEnable(const std::string& config_path, uint64_t id, bool enabled);
+int RunTriggerDelete(const std::string& config_path, uint64_t id);
+
 }  // namespace desk::ctl

@@ -14,6 +14,9 @@
 //   deskctl -c CONFIG purge --closed-before DATE [--dry-run]
 //   deskctl -c CONFIG agents [--queue Q] [--json] | agent state ADDR STATE [--by WHO]
 //   deskctl -c CONFIG assign N ADDR | unassign N | queues [--json]
+//   deskctl -c CONFIG triggers [--json] [--sort id|status]
+//   deskctl -c CONFIG trigger show N | search WORDS [--json] | create FILE | edit N FILE |
+//                             clone N | enable N | disable N | delete N
 //
 // The config path may come from DESKMILTER_CONFIG instead of -c. Usage errors exit 2.
 // docs/DESKCTL.md is the reference; keep it in step with the options here.
@@ -194,6 +197,38 @@ int main(int argc, char** argv) {
   CLI::App* queues_cmd =
       app.add_subcommand("queues", "Queues: account status, waiting tickets, agents available");
   queues_cmd->add_flag("--json", queues_json, "One JSON array instead of a table");
+  // deskctl/triggers.cc: the triggers.
+  bool triggers_json = false;
+  std::string triggers_sort = "id";
+  CLI::App* triggers_cmd = app.add_subcommand("triggers", "List the triggers");
+  triggers_cmd->add_flag("--json", triggers_json, "One JSON array instead of a table");
+  triggers_cmd->add_option("--sort", triggers_sort, "id (the default) or status (active first)")
+      ->check(CLI::IsMember({"id", "status"}));
+  CLI::App* trigger_cmd = app.add_subcommand("trigger", "Show, search, create, edit, clone, "
+                                                        "enable, disable or delete a trigger");
+  trigger_cmd->require_subcommand(1);
+  uint64_t trig_id = 0;
+  std::string trig_file, trig_words;
+  bool trig_json = false;
+  CLI::App* tshow = trigger_cmd->add_subcommand("show", "Print a trigger as JSON");
+  tshow->add_option("id", trig_id, "Trigger number")->required()->check(Decimal(false));
+  CLI::App* tsearch = trigger_cmd->add_subcommand("search", "Triggers whose name or description "
+                                                            "has every word");
+  tsearch->add_option("words", trig_words, "Words")->required();
+  tsearch->add_flag("--json", trig_json, "One JSON array instead of a table");
+  CLI::App* tcreate = trigger_cmd->add_subcommand("create", "Add a trigger from a JSON file");
+  tcreate->add_option("file", trig_file, "Trigger file (\"-\" = standard input)")->required();
+  CLI::App* tedit = trigger_cmd->add_subcommand("edit", "Replace a trigger by a JSON file");
+  tedit->add_option("id", trig_id, "Trigger number")->required()->check(Decimal(false));
+  tedit->add_option("file", trig_file, "Trigger file (\"-\" = standard input)")->required();
+  CLI::App* tclone = trigger_cmd->add_subcommand("clone", "Copy a trigger (inactive)");
+  tclone->add_option("id", trig_id, "Trigger number")->required()->check(Decimal(false));
+  CLI::App* tenable = trigger_cmd->add_subcommand("enable", "Make a trigger active");
+  tenable->add_option("id", trig_id, "Trigger number")->required()->check(Decimal(false));
+  CLI::App* tdisable = trigger_cmd->add_subcommand("disable", "Make a trigger inactive");
+  tdisable->add_option("id", trig_id, "Trigger number")->required()->check(Decimal(false));
+  CLI::App* tdelete = trigger_cmd->add_subcommand("delete", "Delete a trigger");
+  tdelete->add_option("id", trig_id, "Trigger number")->required()->check(Decimal(false));
 
   try {
     app.parse(argc, argv);
@@ -210,6 +245,15 @@ int main(int argc, char** argv) {
   }
 
   if (*ingest_cmd) return RunIngest(config_path, ingest);
+  if (*triggers_cmd) return RunTriggers(config_path, triggers_json, triggers_sort);
+  if (*tshow) return RunTriggerShow(config_path, trig_id);
+  if (*tsearch) return RunTriggerSearch(config_path, trig_words, trig_json);
+  if (*tcreate) return RunTriggerCreate(config_path, trig_file);
+  if (*tedit) return RunTriggerEdit(config_path, trig_id, trig_file);
+  if (*tclone) return RunTriggerClone(config_path, trig_id);
+  if (*tenable) return RunTriggerEnable(config_path, trig_id, true);
+  if (*tdisable) return RunTriggerEnable(config_path, trig_id, false);
+  if (*tdelete) return RunTriggerDelete(config_path, trig_id);
   if (*forget_cmd) return RunForget(config_path, forget_addr, forget_dry);
   if (*att_get) return RunAttachmentGet(config_path, att_sha, att_out);
   if (*msg_get) return RunMessageGet(config_path, msg_ticket, msg_seq, msg_out);

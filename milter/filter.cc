@@ -26,6 +26,7 @@
 #include "core/quarantine.h"
 #include "milter/log.h"
 #include "milter/notify.h"
+#include "milter/outbox_worker.h"
 #include "milter/transcript_worker.h"
 #include "milter/runtime.h"
 #include "milter/stats.h"
@@ -591,6 +592,7 @@ sfsistat EomBody(SMFICTX* ctx, Connection* conn) {
   sfsistat r = ApplyDecision(ctx, *conn->engine, qid, &d);
   LogDecision(qid, m, d, elapsed_ms);
   EnqueueTranscript(conn->engine, d);  // queues with transcript = "pdf"; never blocks
+  if (d.outbox_queued != 0) WakeOutbox();  // never blocks
   ResetMessage(conn);
   return r;
 }

@@ -56,6 +56,7 @@
 #include "config/loader.h"
 #include "config/schema.h"
 #include "core/attachment_stage.h"
+#include "core/auto_answer.h"
 #include "core/engine.h"
 #include "core/lmdb_store.h"
 #include "core/virus_scanner.h"
@@ -64,6 +65,7 @@
 #include "milter/listen.h"
 #include "milter/log.h"
 #include "milter/notify.h"
+#include "milter/outbox_worker.h"
 #include "milter/transcript_worker.h"
 #include "milter/runtime.h"
 #include "milter/stats.h"
@@ -266,6 +268,12 @@ std::string ScanningSummary(const std::shared_ptr<ScannerHolder>& scanner) {
          std::to_string(engine->signatures()) + " signatures)";
 }
 
+// The PlanSteps of the daemon's engines: the triggers (automatic answers). The account status
+// comes from FixedDeskState (Online) until agent states exist (core/desk_state.h).
+void AddPlanSteps(Engine* engine) {
+  engine->AddPlanStep(std::make_unique<TriggerStep>(std::make_shared<FixedDeskState>()));
+}
+
 void Reload(const std::string& path, const Config& running, TicketStore* store) {
   std::shared_ptr<const Config> config;
   Status st = config::LoadFile(path, &config);
@@ -278,6 +286,7 @@ void Reload(const std::string& path, const Config& running, TicketStore* store) 
   if (st.ok()) st = ScannerFor(*config, /*reload_now=*/true, &scanner);
   std::unique_ptr<Engine> engine;
   if (st.ok()) st = Engine::Create(config, store, scanner, &engine);
+  if (st.ok()) AddPlanSteps(engine.get());
   if (!st.ok()) {
     LogError("reload failed, keeping the running configuration: " + st.message());
     return;
@@ -349,7 +358,11 @@ int Run(const Args& args) {
     return Fatal(args.config + ": " + st.message(),
                  st.error_class() == ErrorClass::kConfig ? EX_CONFIG : 1);
   }
+  st = SeedDefaultTriggers(store.get());
+  if (!st.ok()) return Fatal("store.dir: " + config->store_dir + ": " + st.ToString(), 1);
+  AddPlanSteps(engine.get());
   PublishEngine(std::shared_ptr<const Engine>(std::move(engine)));
+  StartOutboxWorker(store.get());
 
   if (smfi_register(FilterDescription()) != MI_SUCCESS) return Fatal("smfi_register failed", 1);
   st = OpenListener(*config);
@@ -475,6 +488,7 @@ int Run(const Args& args) {
     _exit(milter_rc == MI_SUCCESS ? 0 : 1);
   }
   StopTranscriptWorker();  // before the store it reads is closed
+  StopOutboxWorker();
   PublishEngine(nullptr);
   store.reset();
   LogInfo(milter_rc == MI_SUCCESS ? "stopped" : "stopped: smfi_main failed");

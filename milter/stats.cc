@@ -30,6 +30,14 @@ std::thread g_flush_thread;
 
 int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
 
+}  // namespace
+
+void SetOutboxLength(uint64_t messages) {
+  if (Metrics* m = g_metrics.load()) m->SetOutboxLength(messages);
+}
+
+namespace {
+
 // Writes the pending minute counts in one store write; gives them back on failure.
 void Flush(Metrics* m) {
   std::vector<MinuteCount> counts = m->TakeMinuteCounts();

@@ -34,6 +34,10 @@ struct MetricsSources {
   std::function<std::shared_ptr<ScannerHolder>()> scanner;
 };
 
+// The outbox worker's count of queued mails (deskmilter_outbox_messages); a no-op before
+// StartMetrics.
+void SetOutboxLength(uint64_t messages);
+
 // Creates the registry with config's [metrics] limits, starts the flush thread and, when
 // metrics.http_enabled, the HTTP listener. A listener that cannot bind is returned as an error
 // naming metrics.http_address and the port (the daemon refuses to start: the admin asked for it).

@@ -177,7 +177,10 @@ class AnswerStep : public PlanStep {
     if (ctx.plan.ticket_write.op != TicketWrite::Op::kCreate) return Status::Ok();
     ctx.plan.ticket_write.new_ticket.assigned_agent = "alice@example.com";
     ctx.plan.effects.add_recipients.push_back("alice@example.com");
-    ctx.plan.effects.outbox.push_back("To: " + ctx.sender + "\r\nSubject: received\r\n\r\nok\r\n");
+    OutboxItem item;
+    item.mail.raw = "To: " + ctx.sender + "\r\nSubject: received [#" +
+                    std::string(kTicketNumberMarker) + "]\r\n\r\nok\r\n";
+    ctx.plan.effects.outbox.push_back(std::move(item));
     return Status::Ok();
   }
 };
@@ -197,6 +200,7 @@ TEST_F(EngineTest, PlanStepSideEffectsAreCommittedWithTheTicket) {
   EXPECT_EQ(outbox[0].seq, 1u);
   EXPECT_EQ(outbox[0].ticket, 1u);
   EXPECT_NE(outbox[0].raw.find("To: carol@customer.test"), std::string::npos);
+  EXPECT_NE(outbox[0].raw.find("Subject: received [#1]\r\n"), std::string::npos);
   // The SMTP retry of the same mail is a duplicate: no second answer queued.
   Decision again = Ingest(Mail{});
   EXPECT_EQ(again.kind, "duplicate");
