@@ -1,0 +1,299 @@
+"""End-to-end tests of triggers, automatic answers and the outbox (issue 14) through a private Postfix.
+
+Set-up: one private Postfix (support@example.test delivered to its Maildir; sink.test relayed to an
+smtp-sink) with deskmilter as its milter, and deskmilter's outbox submitting to that same Postfix
+(outbox.smtp_port), so an answer takes the real path: outbox -> Postfix smtpd (and the milter,
+which lets it pass: no support recipient) -> smtp-sink. Customers are at sink.test.
+
+test_1_defaults_inactive: the three default triggers exist, inactive; a customer's mail opens a
+  ticket and nothing is queued (the ticket has no automatic message).
+test_2_first_reply: First Reply enabled: exactly one answer reaches the sink, with the null
+  envelope sender, Auto-Submitted: auto-replied, From the queue's address, the ticket tag in the
+  subject, In-Reply-To/References to the customer's mail, the loop stamp and the text.
+test_3_other_defaults_while_online: Request Contact Details and All Agents Offline enabled while
+  the account status is Online (agent states do not exist yet): their conditions do not hold,
+  nothing is queued. (Away and Invisible: tests/unit/auto_answer_test.cc AccountStatusConditions.)
+test_4_autoresponder_gets_one_answer: an auto-responder customer answers our answer five times
+  with Auto-Submitted: auto-replied: its mails join the ticket, and it got exactly one answer.
+test_5_ten_mails_one_acknowledgement: a customer opens ten tickets in a row: one acknowledgement.
+test_6_kill9_with_100_answers_queued: 100 customers write; deskmilter is killed with SIGKILL while
+  their answers are being sent, and restarted: every customer's answer reaches the sink, and the
+  copies of one answer (a resend after the kill) all carry the same Message-ID.
+
+No assertion depends on timing: "nothing sent" is checked in the store (no automatic message, no
+outbox_queued reason), and waits for mail use generous bounds. Environment: DESKMILTER, DESKCTL;
+root (Postfix). Fails when they are missing.
+"""
+
+import email
+import email.policy
+import os
+import re
+import shutil
+import signal
+import smtplib
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import postfix_harness as ph  # noqa: E402
+
+SUPPORT = "support@example.test"
+
+CONFIG = """\
+[milter]
+socket = "inet:{port}@127.0.0.1"
+hostname = "desk.example.test"
+
+[store]
+dir = "{dir}/store"
+spool_dir = "{dir}/spool"
+
+[scanner]
+enabled = false
+
+[loops]
+installation_id = "desk-e2e-triggers"
+flood_max = 0
+
+[outbox]
+smtp_port = @SMTP_PORT@
+retry_min = 1
+retry_max = 2
+
+[[queue]]
+name = "support"
+addresses = ["support@example.test"]
+subject_tag = "[#{n}]"
+"""
+
+
+def sink_mail(raw):
+    """(envelope fields, parsed message) of an smtp-sink dump."""
+    env = {}
+    lines = raw.split(b"\n")
+    for line in lines:
+        if line.startswith(b"X-Mail-Args: "):
+            env["mail_from"] = (line[len(b"X-Mail-Args: "):].decode().split() or [""])[0]
+        elif line.startswith(b"X-Rcpt-Args: "):
+            env.setdefault("rcpts", []).append(line[len(b"X-Rcpt-Args: "):].decode().split()[0])
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    return env, msg
+
+
+class TriggersTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        missing = ph.missing_prerequisites(ph.SMTP_SINK)
+        if missing:
+            raise RuntimeError(f"{cls.__name__} cannot run: {missing}")
+        cls.tmp = tempfile.mkdtemp(prefix="desk-e2e-triggers-")
+        cls.milter = cls.pf = None
+        try:
+            for sub in ("store", "spool"):
+                os.makedirs(os.path.join(cls.tmp, "deskmilter", sub), exist_ok=True)
+            mport = ph.free_port()
+            cls.pf = ph.PostfixInstance(cls.tmp, milter=f"inet:127.0.0.1:{mport}", sink=True)
+            config = CONFIG.replace("@SMTP_PORT@", str(cls.pf.smtp_port))
+            cls.milter = ph.Milter(cls.tmp, config, port=mport)
+            cls.milter.start()
+            cls.pf.start()
+        except Exception:
+            cls._teardown()
+            raise
+        cls.cfg = cls.milter.config_path
+        cls.sent = 0
+
+    @classmethod
+    def _teardown(cls):
+        try:
+            if cls.pf is not None:
+                cls.pf.stop()
+                if cls.pf.sink is not None:
+                    cls.pf.sink.stop()
+        finally:
+            try:
+                if cls.milter is not None:
+                    cls.milter.stop()
+            finally:
+                if os.environ.get("DESK_E2E_KEEP"):
+                    print(f"kept {cls.tmp}", file=sys.stderr)
+                else:
+                    shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._teardown()
+
+    # --- helpers ---
+
+    def deskctl(self, *args, **kw):
+        return ph.deskctl(self.cfg, *args, **kw)
+
+    def set_enabled(self, trigger_id, enabled):
+        rc, out, err = self.deskctl("trigger", "enable" if enabled else "disable", str(trigger_id),
+                                    json_output=False)
+        self.assertEqual(rc, 0, out + err)
+
+    def send(self, sender, subject, extra_headers="", message_id=None, in_reply_to=None):
+        """Sends one customer mail to support and waits until it is delivered. Returns its id."""
+        type(self).sent += 1
+        mid = message_id or f"e2e{self.sent}.{time.time_ns()}@sink.test"
+        data = (f"From: {sender}\r\nTo: {SUPPORT}\r\nSubject: {subject}\r\n"
+                f"Date: Thu, 03 Dec 2026 10:00:00 +0000\r\nMessage-ID: <{mid}>\r\n")
+        if in_reply_to:
+            data += f"In-Reply-To: <{in_reply_to}>\r\nReferences: <{in_reply_to}>\r\n"
+        data += extra_headers + "\r\nHello, a question.\r\n"
+        rc, transcript = self.pf.send_raw(sender, SUPPORT, data)
+        self.assertEqual(rc, 0, transcript)
+        self.pf.find_delivered(1, timeout=30, Message_Id=f"<{mid}>")
+        return mid
+
+    def decision_line(self, mid):
+        """deskmilter's decision log line of a message (its Message-ID in msgid=...)."""
+        for line in self.milter.stderr_text().splitlines():
+            if mid in line and "verdict=" in line:
+                return line
+        self.fail(f"no decision line for {mid}")
+
+    def ticket_of(self, mid):
+        m = re.search(r"ticket=(\d+)", self.decision_line(mid))
+        self.assertIsNotNone(m, self.decision_line(mid))
+        return int(m.group(1))
+
+    def automatic_messages(self, ticket):
+        t = self.deskctl("ticket", str(ticket), "--json")
+        return [m for m in t["messages"] if m["kind"] == "automatic"]
+
+    def sink_for(self, rcpt):
+        out = []
+        for raw in self.pf.sink.messages():
+            env, msg = sink_mail(raw)
+            if f"<{rcpt}>" in env.get("rcpts", []):
+                out.append((env, msg))
+        return out
+
+    def wait_sink_for(self, rcpt, n, timeout=60):
+        return ph.wait_until(lambda: self.sink_for(rcpt) if len(self.sink_for(rcpt)) >= n else None,
+                             timeout, what=f"{n} answer(s) to {rcpt} at the sink")
+
+    # --- tests ---
+
+    def test_1_defaults_inactive(self):
+        triggers = self.deskctl("triggers", "--json")
+        self.assertEqual([(t["id"], t["name"], t["status"]) for t in triggers],
+                         [(1, "First Reply", "inactive"), (2, "Request Contact Details", "inactive"),
+                          (3, "All Agents Offline", "inactive")])
+        mid = self.send("alice@sink.test", "Nothing configured")
+        ticket = self.ticket_of(mid)
+        self.assertEqual(self.automatic_messages(ticket), [])
+        self.assertNotIn("outbox_queued", self.decision_line(mid))
+
+    def test_2_first_reply(self):
+        self.set_enabled(1, True)
+        try:
+            mid = self.send("Bob Buyer <bob@sink.test>", "Where is my order?",
+                            message_id="bob-1@sink.test")
+            ticket = self.ticket_of(mid)
+            self.assertIn("outbox_queued:1", self.decision_line(mid))
+            auto = self.automatic_messages(ticket)
+            self.assertEqual(len(auto), 1)
+            got = self.wait_sink_for("bob@sink.test", 1)
+            self.assertEqual(len(got), 1)
+            env, msg = got[0]
+            self.assertEqual(env["mail_from"], "<>")
+            self.assertEqual(msg["Auto-Submitted"], "auto-replied")
+            self.assertEqual(msg["From"], '"support" <support@example.test>')
+            self.assertEqual(msg["Subject"], f"[#{ticket}] Re: Where is my order?")
+            self.assertEqual(msg["In-Reply-To"], "<bob-1@sink.test>")
+            self.assertIn("<bob-1@sink.test>", msg["References"])
+            self.assertEqual(msg["Message-ID"], f"<{auto[0]['message_id']}>")
+            self.assertEqual(msg["X-Deskmilter-Loop"], "desk-e2e-triggers")
+            self.assertIn("Thank you for your message, an agent will be with you shortly.",
+                          msg.get_payload())
+        finally:
+            self.set_enabled(1, False)
+
+    def test_3_other_defaults_while_online(self):
+        self.set_enabled(2, True)
+        self.set_enabled(3, True)
+        try:
+            mid = self.send("dora@sink.test", "Anyone there?")
+            ticket = self.ticket_of(mid)
+            self.assertEqual(self.automatic_messages(ticket), [])
+            self.assertNotIn("trigger:", self.decision_line(mid))
+        finally:
+            self.set_enabled(2, False)
+            self.set_enabled(3, False)
+
+    def test_4_autoresponder_gets_one_answer(self):
+        self.set_enabled(1, True)
+        try:
+            mid = self.send("robot@sink.test", "Hello from a robot")
+            ticket = self.ticket_of(mid)
+            env, answer = self.wait_sink_for("robot@sink.test", 1)[0]
+            answer_id = answer["Message-ID"].strip("<>")
+            for i in range(5):
+                rmid = self.send("robot@sink.test", f"Auto: Re: [#{ticket}] Hello",
+                                 extra_headers="Auto-Submitted: auto-replied\r\n",
+                                 in_reply_to=answer_id)
+                line = self.decision_line(rmid)
+                self.assertIn("auto=auto_reply", line)
+                self.assertEqual(self.ticket_of(rmid), ticket)
+                self.assertNotIn("outbox_queued", line)
+            self.assertEqual(len(self.automatic_messages(ticket)), 1)
+            self.assertEqual(len(self.sink_for("robot@sink.test")), 1)
+        finally:
+            self.set_enabled(1, False)
+
+    def test_5_ten_mails_one_acknowledgement(self):
+        self.set_enabled(1, True)
+        try:
+            tickets = set()
+            queued = 0
+            for i in range(10):
+                mid = self.send("carol@sink.test", f"Question number {i}")
+                tickets.add(self.ticket_of(mid))
+                queued += "outbox_queued:1" in self.decision_line(mid)
+            self.assertEqual(len(tickets), 10)
+            self.assertEqual(queued, 1)
+            self.assertEqual(sum(len(self.automatic_messages(t)) for t in tickets), 1)
+            self.wait_sink_for("carol@sink.test", 1)
+            self.assertEqual(len(self.sink_for("carol@sink.test")), 1)
+        finally:
+            self.set_enabled(1, False)
+
+    def test_6_kill9_with_100_answers_queued(self):
+        self.set_enabled(1, True)
+        try:
+            customers = [f"k{i}@sink.test" for i in range(100)]
+            queued0 = self.milter.stderr_text().count("outbox_queued:1")
+            sent0 = self.milter.stderr_text().count("result=sent")
+            with smtplib.SMTP("127.0.0.1", self.pf.smtp_port, timeout=60) as s:
+                for i, c in enumerate(customers):
+                    data = (f"From: {c}\r\nTo: {SUPPORT}\r\nSubject: kill test {i}\r\n"
+                            f"Message-ID: <kill{i}.{time.time_ns()}@sink.test>\r\n\r\nhi\r\n")
+                    s.sendmail(c, [SUPPORT], data)
+            # Every customer mail committed (its decision logged with the answer queued).
+            ph.wait_until(lambda: self.milter.stderr_text().count("outbox_queued:1") >= queued0 + 100,
+                          120, what="100 answers queued")
+            # Killed while sending: after the first answers went out (the 5 s wait of First Reply
+            # has passed), before all of them did.
+            ph.wait_until(lambda: self.milter.stderr_text().count("result=sent") >= sent0 + 4, 120,
+                          what="the first answers sent")
+            self.milter.proc.send_signal(signal.SIGKILL)
+            self.milter.proc.wait()
+            self.milter.start()
+            for c in customers:
+                self.wait_sink_for(c, 1, timeout=180)
+            for c in customers:
+                ids = {msg["Message-ID"] for env, msg in self.sink_for(c)}
+                self.assertEqual(len(ids), 1, (c, ids))
+        finally:
+            self.set_enabled(1, False)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
