@@ -19,6 +19,10 @@ test_5_ten_mails_one_acknowledgement: a customer opens ten tickets in a row: one
 test_6_kill9_with_100_answers_queued: 100 customers write; deskmilter is killed with SIGKILL while
   their answers are being sent, and restarted: every customer's answer reaches the sink, and the
   copies of one answer (a resend after the kill) all carry the same Message-ID.
+TwoInstallationsTest: two Postfix + deskmilter installations (a.test and b.test, each relaying the
+  other's domain to the other), First Reply enabled on both; each queue writes to the other's once:
+  each answers once, the other classifies that answer auto_reply and answers nothing: one answer
+  each, then silence.
 
 No assertion depends on timing: "nothing sent" is checked in the store (no automatic message, no
 outbox_queued reason), and waits for mail use generous bounds. Environment: DESKMILTER, DESKCTL;
@@ -300,6 +304,112 @@ class TriggersTest(unittest.TestCase):
                   f"100 customers have theirs, {copies - 100} resent copies", file=sys.stderr)
         finally:
             self.set_enabled(1, False)
+
+
+TWO_CONFIG = """\
+[milter]
+socket = "inet:{port}@127.0.0.1"
+hostname = "desk.@DOMAIN@"
+
+[store]
+dir = "{dir}/store"
+spool_dir = "{dir}/spool"
+
+[scanner]
+enabled = false
+
+[loops]
+installation_id = "desk-@DOMAIN@"
+
+[outbox]
+smtp_port = @SMTP_PORT@
+retry_min = 1
+retry_max = 2
+
+[[queue]]
+name = "support"
+addresses = ["support@@DOMAIN@"]
+subject_tag = "[#{n}]"
+"""
+
+
+class TwoInstallationsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        missing = ph.missing_prerequisites()
+        if missing:
+            raise RuntimeError(f"{cls.__name__} cannot run: {missing}")
+        cls.tmp = tempfile.mkdtemp(prefix="desk-e2e-two-")
+        cls.sites = {}
+        try:
+            mports = {d: ph.free_port() for d in ("a.test", "b.test")}
+            pfs = {}
+            for d in ("a.test", "b.test"):
+                pfs[d] = ph.PostfixInstance(cls.tmp, milter=f"inet:127.0.0.1:{mports[d]}",
+                                            domains=(d,), name=f"postfix-{d}")
+            for d, other in (("a.test", "b.test"), ("b.test", "a.test")):
+                pfs[d].extra_main_cf.update(
+                    ph.edge_relay_main_cf(pfs[other].smtp_port, domains=(other,),
+                                          myhostname=f"mx.{d}"))
+            for d in ("a.test", "b.test"):
+                mdir = os.path.join(cls.tmp, f"deskmilter-{d}")
+                for sub in ("store", "spool"):
+                    os.makedirs(os.path.join(mdir, sub), exist_ok=True)
+                config = (TWO_CONFIG.replace("@DOMAIN@", d)
+                          .replace("@SMTP_PORT@", str(pfs[d].smtp_port)))
+                m = ph.Milter(cls.tmp, config, port=mports[d], name=f"deskmilter-{d}")
+                cls.sites[d] = (m, pfs[d])
+                m.start()
+                pfs[d].start()
+        except Exception:
+            cls._teardown()
+            raise
+
+    @classmethod
+    def _teardown(cls):
+        for m, pf in cls.sites.values():
+            try:
+                pf.stop()
+            finally:
+                m.stop()
+        if os.environ.get("DESK_E2E_KEEP"):
+            print(f"kept {cls.tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._teardown()
+
+    def test_one_answer_each(self):
+        for d in ("a.test", "b.test"):
+            m, _ = self.sites[d]
+            rc, out, err = ph.deskctl(m.config_path, "trigger", "enable", "1", json_output=False)
+            self.assertEqual(rc, 0, out + err)
+        # Each help desk writes to the other's queue once (as a person would, no RFC 3834 mark).
+        for src, dst in (("a.test", "b.test"), ("b.test", "a.test")):
+            _, pf_dst = self.sites[dst]
+            data = (f"From: support@{src}\r\nTo: support@{dst}\r\nSubject: hello from {src}\r\n"
+                    f"Message-ID: <first.{src}@{src}>\r\n\r\nHello.\r\n")
+            rc, transcript = pf_dst.send_raw(f"support@{src}", f"support@{dst}", data)
+            self.assertEqual(rc, 0, transcript)
+        # Each Maildir gets the other's first mail and the other's one answer.
+        for d in ("a.test", "b.test"):
+            _, pf = self.sites[d]
+            msgs = pf.wait_delivered(2, timeout=90)
+            answers = [x for x in msgs if x.get("Auto-Submitted") == "auto-replied"]
+            self.assertEqual(len(answers), 1, [x.get("Subject") for x in msgs])
+        for d in ("a.test", "b.test"):
+            m, _ = self.sites[d]
+            log = m.stderr_text()
+            # One answer queued and sent; the other side's answer was auto_reply and drew none.
+            self.assertEqual(log.count("outbox_queued:1"), 1, log)
+            ph.wait_until(lambda: m.stderr_text().count("result=sent") == 1, 60,
+                          what=f"{d}'s answer accepted by its MTA")
+            lines = [l for l in log.splitlines() if "verdict=" in l and "msgid=auto." in l]
+            self.assertEqual(len(lines), 1, log)
+            self.assertIn("auto=auto_reply", lines[0])
+            self.assertNotIn("outbox_queued", lines[0])
 
 
 if __name__ == "__main__":
