@@ -19,6 +19,10 @@ test_5_ten_mails_one_acknowledgement: a customer opens ten tickets in a row: one
 test_6_kill9_with_100_answers_queued: 100 customers write; deskmilter is killed with SIGKILL while
   their answers are being sent, and restarted: every customer's answer reaches the sink, and the
   copies of one answer (a resend after the kill) all carry the same Message-ID.
+test_7_deskctl_trigger_commands: create, show, search, edit, clone, enable/disable, delete and
+  --sort status through deskctl beside the running daemon; a file with an unknown field, condition
+  or action is refused naming it and changes nothing; a created trigger acts on the next mail
+  (set_tag and a templated answer).
 TwoInstallationsTest: two Postfix + deskmilter installations (a.test and b.test, each relaying the
   other's domain to the other), First Reply enabled on both; each queue writes to the other's once:
   each answers once, the other classifies that answer auto_reply and answers nothing: one answer
@@ -304,6 +308,64 @@ class TriggersTest(unittest.TestCase):
                   f"100 customers have theirs, {copies - 100} resent copies", file=sys.stderr)
         finally:
             self.set_enabled(1, False)
+
+    def test_7_deskctl_trigger_commands(self):
+        before = self.deskctl("triggers", "--json")
+        bad = {
+            "colour": ('{"name": "x", "event": "ticket_opened", "actions": [{"wait": 1}], '
+                       '"colour": "red"}'),
+            "conditions.all[0].field: unknown condition 'mood'":
+                ('{"name": "x", "event": "ticket_opened", "conditions": {"all": [{"field": '
+                 '"mood", "operator": "is", "value": "x"}]}, "actions": [{"wait": 1}]}'),
+            "actions[0].call_agent: unknown action":
+                '{"name": "x", "event": "ticket_opened", "actions": [{"call_agent": "x"}]}',
+        }
+        path = os.path.join(self.tmp, "trigger.json")
+        for want, text in bad.items():
+            with open(path, "w") as f:
+                f.write(text)
+            rc, out, err = self.deskctl("trigger", "create", path, json_output=False)
+            self.assertEqual(rc, 1, out + err)
+            self.assertIn(want, err)
+            self.assertIn("nothing changed", err)
+            rc, out, err = self.deskctl("trigger", "edit", "1", path, json_output=False)
+            self.assertEqual(rc, 1, out + err)
+        self.assertEqual(self.deskctl("triggers", "--json"), before)
+        with open(path, "w") as f:
+            f.write('{"name": "VIP tagger", "description": "tags example customers",'
+                    ' "enabled": true, "event": "ticket_opened",'
+                    ' "conditions": {"all": [{"field": "sender_domain", "operator": "is",'
+                    ' "value": "sink.test"}, {"field": "received_at", "operator": "is", "value": "support@example.test"}]},'
+                    ' "actions": [{"set_tag": "vip"},'
+                    ' {"send_message": "Dear {{requester.name}}, ticket {{ticket.id}} of'
+                    ' {{queue.name}} is open: {{ticket.subject}}"}]}')
+        rc, out, err = self.deskctl("trigger", "create", path, json_output=False)
+        self.assertEqual(rc, 0, out + err)
+        new_id = int(re.search(r"created trigger (\d+)", out).group(1))
+        shown = self.deskctl("trigger", "show", str(new_id))
+        self.assertEqual(shown["id"], new_id)
+        self.assertEqual(shown["actions"][0], {"set_tag": "vip"})
+        self.assertEqual([t["id"] for t in self.deskctl("trigger", "search", "VIP", "--json")],
+                         [new_id])
+        self.assertEqual(self.deskctl("triggers", "--json", "--sort", "status")[0]["id"], new_id)
+        mid = self.send("Vera <vera@sink.test>", "Gold support")
+        ticket = self.ticket_of(mid)
+        t = self.deskctl("ticket", str(ticket), "--json")
+        self.assertEqual(t["tags"], ["vip"])
+        env, msg = self.wait_sink_for("vera@sink.test", 1)[0]
+        self.assertIn(f"Dear Vera, ticket {ticket} of support is open: Gold support",
+                      msg.get_payload())
+        rc, out, err = self.deskctl("trigger", "clone", str(new_id), json_output=False)
+        self.assertEqual(rc, 0, out + err)
+        clone_id = int(re.search(r"created trigger (\d+)", out).group(1))
+        clone = self.deskctl("trigger", "show", str(clone_id))
+        self.assertEqual((clone["name"], clone["enabled"]), ("Copy of VIP tagger", False))
+        for args in (("disable", str(new_id)), ("delete", str(new_id)), ("delete", str(clone_id))):
+            rc, out, err = self.deskctl("trigger", *args, json_output=False)
+            self.assertEqual(rc, 0, out + err)
+        self.assertEqual(self.deskctl("triggers", "--json"), before)
+        rc, out, err = self.deskctl("trigger", "show", str(new_id), json_output=False)
+        self.assertEqual(rc, 1)
 
 
 TWO_CONFIG = """\
