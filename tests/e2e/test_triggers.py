@@ -23,6 +23,8 @@ test_7_deskctl_trigger_commands: create, show, search, edit, clone, enable/disab
   --sort status through deskctl beside the running daemon; a file with an unknown field, condition
   or action is refused naming it and changes nothing; a created trigger acts on the next mail
   (set_tag and a templated answer).
+test_8_refused_answer_is_recorded_on_the_ticket: the MTA refuses the answer's recipient (5xx): the
+  row is dropped and an outbound_failed event with the reply is recorded on the ticket.
 TwoInstallationsTest: two Postfix + deskmilter installations (a.test and b.test, each relaying the
   other's domain to the other), First Reply enabled on both; each queue writes to the other's once:
   each answers once, the other classifies that answer auto_reply and answers nothing: one answer
@@ -103,7 +105,11 @@ class TriggersTest(unittest.TestCase):
             for sub in ("store", "spool"):
                 os.makedirs(os.path.join(cls.tmp, "deskmilter", sub), exist_ok=True)
             mport = ph.free_port()
-            cls.pf = ph.PostfixInstance(cls.tmp, milter=f"inet:127.0.0.1:{mport}", sink=True)
+            # lost@sink.test: refused by Postfix (5xx), the final failure of an answer.
+            cls.pf = ph.PostfixInstance(
+                cls.tmp, milter=f"inet:127.0.0.1:{mport}", sink=True,
+                extra_main_cf={"smtpd_recipient_restrictions":
+                               "check_recipient_access inline:{ lost@sink.test=REJECT }"})
             config = CONFIG.replace("@SMTP_PORT@", str(cls.pf.smtp_port))
             cls.milter = ph.Milter(cls.tmp, config, port=mport)
             cls.milter.start()
@@ -366,6 +372,25 @@ class TriggersTest(unittest.TestCase):
         self.assertEqual(self.deskctl("triggers", "--json"), before)
         rc, out, err = self.deskctl("trigger", "show", str(new_id), json_output=False)
         self.assertEqual(rc, 1)
+
+    def test_8_refused_answer_is_recorded_on_the_ticket(self):
+        self.set_enabled(1, True)
+        try:
+            mid = self.send("lost@sink.test", "Nobody will read the answer")
+            ticket = self.ticket_of(mid)
+
+            def failed():
+                events = self.deskctl("ticket", str(ticket), "--json")["events"]
+                found = [e for e in events if e["type"] == "outbound_failed"]
+                return found or None
+            events = ph.wait_until(failed, 60, what="an outbound_failed event")
+            self.assertEqual(len(events), 1)
+            self.assertIn("lost@sink.test", events[0]["text"])
+            self.assertIn("RCPT: 554", events[0]["text"])
+            self.assertEqual(self.sink_for("lost@sink.test"), [])
+            self.assertIn("result=failed", self.milter.stderr_text())
+        finally:
+            self.set_enabled(1, False)
 
 
 TWO_CONFIG = """\
