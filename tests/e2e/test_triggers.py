@@ -46,6 +46,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import postfix_harness as ph  # noqa: E402
@@ -67,6 +68,10 @@ enabled = false
 [loops]
 installation_id = "desk-e2e-triggers"
 flood_max = 0
+
+[metrics]
+http_enabled = true
+http_port = @METRICS_PORT@
 
 [outbox]
 smtp_port = @SMTP_PORT@
@@ -110,7 +115,9 @@ class TriggersTest(unittest.TestCase):
                 cls.tmp, milter=f"inet:127.0.0.1:{mport}", sink=True,
                 extra_main_cf={"smtpd_recipient_restrictions":
                                "check_recipient_access inline:{ lost@sink.test=REJECT }"})
-            config = CONFIG.replace("@SMTP_PORT@", str(cls.pf.smtp_port))
+            cls.metrics_port = ph.free_port()
+            config = (CONFIG.replace("@SMTP_PORT@", str(cls.pf.smtp_port))
+                      .replace("@METRICS_PORT@", str(cls.metrics_port)))
             cls.milter = ph.Milter(cls.tmp, config, port=mport)
             cls.milter.start()
             cls.pf.start()
@@ -188,6 +195,12 @@ class TriggersTest(unittest.TestCase):
             if f"<{rcpt}>" in env.get("rcpts", []):
                 out.append((env, msg))
         return out
+
+    def outbox_gauge(self):
+        text = urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
+                                      timeout=10).read().decode()
+        m = re.search(r"^deskmilter_outbox_messages (\d+)$", text, re.M)
+        return int(m.group(1)) if m else None
 
     def wait_sink_for(self, rcpt, n, timeout=60):
         return ph.wait_until(lambda: self.sink_for(rcpt) if len(self.sink_for(rcpt)) >= n else None,
@@ -310,6 +323,8 @@ class TriggersTest(unittest.TestCase):
                 copies += len(got)
                 ids = {msg["Message-ID"] for env, msg in got}
                 self.assertEqual(len(ids), 1, (c, ids))
+            # The outbox is empty again, and the metric says so.
+            ph.wait_until(lambda: self.outbox_gauge() == 0, 60, what="deskmilter_outbox_messages 0")
             print(f"\nkill -9: {sent_before} answers sent before the kill; after the restart all "
                   f"100 customers have theirs, {copies - 100} resent copies", file=sys.stderr)
         finally:
