@@ -96,7 +96,7 @@ int Put(Context& ctx, uint64_t id, const Trigger& t, const char* verb) {
   Status st = ctx.store->PutTrigger(&s);
   if (!st.ok()) {
     std::fprintf(stderr, "deskctl: %s\n", st.ToString().c_str());
-    return st.IsNotFound() ? kExitFailure : kExitFailure;
+    return kExitFailure;
   }
   std::printf("%s trigger %llu: %s (%s)\n", verb, static_cast<unsigned long long>(s.id),
               t.name.c_str(), t.enabled ? "active" : "inactive");
