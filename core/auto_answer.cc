@@ -168,8 +168,7 @@ OutboxItem BuildAutoAnswer(const AutoAnswer& a) {
   }
   std::vector<std::string> refs;
   for (const std::string& r : a.references) refs.push_back(Clean(r, false));
-  if (!a.in_reply_to.empty() &&
-      std::find(refs.begin(), refs.end(), a.in_reply_to) == refs.end()) {
+  if (!a.in_reply_to.empty() && std::find(refs.begin(), refs.end(), a.in_reply_to) == refs.end()) {
     refs.push_back(Clean(a.in_reply_to, false));
   }
   if (refs.size() > kMaxReferences) refs.erase(refs.begin(), refs.end() - kMaxReferences);
@@ -296,8 +295,7 @@ Status TriggerStep::Plan(MessageContext& ctx) const {
   values.ticket_id = std::string(kTicketNumberMarker);
   values.ticket_subject = Clean(ctx.msg.subject, false);
   values.queue_name = brand.display_name.empty() ? queue.name : brand.display_name;
-  values.requester_name =
-      Clean(ctx.msg.from.name.empty() ? ctx.sender : ctx.msg.from.name, false);
+  values.requester_name = Clean(ctx.msg.from.name.empty() ? ctx.sender : ctx.msg.from.name, false);
   bool refused_logged = false;
   for (const auto& [id, t] : active) {
     if (!TriggerMatches(t, facts)) continue;
@@ -328,10 +326,11 @@ Status TriggerStep::Plan(MessageContext& ctx) const {
         ans.subject = RemoveForeignTags(ctx.msg.subject, queue.subject_tag, 0);
         ans.subject_tag = queue.subject_tag;
         ans.body = ExpandTemplate(a.text, values);
-        ans.message_id = "auto." +
-                         Sha256Hex(ctx.msg.message_id + '\x1f' + std::to_string(id) + '\x1f' +
-                                   std::to_string(i)).substr(0, 32) +
-                         "@" + DomainOf(via);
+        ans.message_id =
+            "auto." +
+            Sha256Hex(ctx.msg.message_id + '\x1f' + std::to_string(id) + '\x1f' + std::to_string(i))
+                .substr(0, 32) +
+            "@" + DomainOf(via);
         ans.in_reply_to = ctx.msg.message_id;
         ans.references = ctx.msg.references;
         ans.loop_header = ctx.env.auto_rules->loop_stamp_header;
@@ -339,8 +338,7 @@ Status TriggerStep::Plan(MessageContext& ctx) const {
         ans.now = ctx.now;
         OutboxItem item = BuildAutoAnswer(ans);
         item.mail.due_at = ctx.now + delay;
-        item.limits.push_back(
-            {queue.name + '\x1f' + ctx.sender, cfg.auto_answer_window, 1});
+        item.limits.push_back({queue.name + '\x1f' + ctx.sender, cfg.auto_answer_window, 1});
         item.max_per_ticket = static_cast<uint32_t>(cfg.auto_answer_max_per_ticket);
         ctx.plan.effects.outbox.push_back(std::move(item));
       }

@@ -42,15 +42,15 @@ std::string AnswerRefusal(const MessageContext& ctx);
 bool IsNoReplyAddress(const std::string& address);
 
 struct AutoAnswer {
-  std::string from_name;       // the queue's display name
-  std::string from_address;    // reply-via
+  std::string from_name;     // the queue's display name
+  std::string from_address;  // reply-via
   std::string to_name;
   std::string to_address;
-  std::string subject;         // the customer's subject, decoded (our tags removed)
-  std::string subject_tag;     // the queue's tag format with "{n}", "" for none
-  std::string body;            // UTF-8 text; untrusted parts already without control characters
-  std::string message_id;      // ours, no brackets
-  std::string in_reply_to;     // the customer's Message-ID, no brackets
+  std::string subject;      // the customer's subject, decoded (our tags removed)
+  std::string subject_tag;  // the queue's tag format with "{n}", "" for none
+  std::string body;         // UTF-8 text; untrusted parts already without control characters
+  std::string message_id;   // ours, no brackets
+  std::string in_reply_to;  // the customer's Message-ID, no brackets
   std::vector<std::string> references;  // the customer's References, oldest first
   std::string loop_header, loop_stamp;
   int64_t now = 0;

@@ -87,8 +87,8 @@ class Metrics {
   // version: the official database version (0 without daily/main .cvd/.cld); time: when the
   // database was built (seconds since the epoch), see VirusScanner::database_time().
   void SetScannerDatabase(uint64_t version, int64_t time, uint64_t signatures);
-  // Hook for the outbox (not built yet): messages waiting to be sent. Nothing calls it today, and
-  // deskmilter_outbox_messages is not rendered until something does.
+  // Messages waiting in the outbox (milter/outbox_worker.h sets it at each look);
+  // deskmilter_outbox_messages is not rendered until it is first set.
   void SetOutboxLength(uint64_t messages);
   void SetStartTime(int64_t start_time);
 

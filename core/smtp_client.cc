@@ -181,7 +181,8 @@ SmtpResult SubmitSmtp(const SmtpTarget& target, const OutboxMail& mail) {
       return false;
     }
     if (code / 100 == want) return true;
-    *r = Fail(code / 100 == 5 ? K::kPermanent : K::kTemporary, code, std::string(what) + ": " + text);
+    *r = Fail(code / 100 == 5 ? K::kPermanent : K::kTemporary, code,
+              std::string(what) + ": " + text);
     return false;
   };
   SmtpResult r;

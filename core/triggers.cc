@@ -43,7 +43,8 @@ Status CheckTemplate(const std::string& where, const std::string& text) {
 Status ParseCondition(const std::string& where, const json& j, TriggerCondition* c) {
   if (!j.is_object()) return Bad(where, "not an object");
   for (const auto& [k, v] : j.items()) {
-    if (k != "field" && k != "operator" && k != "value") return Bad(where + "." + k, "unknown field");
+    if (k != "field" && k != "operator" && k != "value")
+      return Bad(where + "." + k, "unknown field");
   }
   if (!j.contains("field") || !j["field"].is_string()) return Bad(where + ".field", "missing");
   if (!j.contains("operator") || !j["operator"].is_string()) {
@@ -101,8 +102,8 @@ Status ParseAction(const std::string& where, const json& j, TriggerAction* a) {
   if (k == "send_message" || k == "set_tag") {
     if (!v.is_string() || v.get<std::string>().empty() ||
         v.get<std::string>().size() > kMaxTriggerText) {
-      return Bad(where + "." + k, "must be a text of 1 to " + std::to_string(kMaxTriggerText) +
-                                      " bytes");
+      return Bad(where + "." + k,
+                 "must be a text of 1 to " + std::to_string(kMaxTriggerText) + " bytes");
     }
     a->text = v.get<std::string>();
     for (unsigned char c : a->text) {
@@ -129,8 +130,8 @@ Status ParseAction(const std::string& where, const json& j, TriggerAction* a) {
 Status ParseTriggerJson(const json& j, Trigger* t) {
   if (!j.is_object()) return Bad("trigger", "not a JSON object");
   for (const auto& [k, v] : j.items()) {
-    if (k != "name" && k != "description" && k != "enabled" && k != "event" &&
-        k != "conditions" && k != "actions") {
+    if (k != "name" && k != "description" && k != "enabled" && k != "event" && k != "conditions" &&
+        k != "actions") {
       return Bad(k, "unknown field");
     }
   }
@@ -140,7 +141,8 @@ Status ParseTriggerJson(const json& j, Trigger* t) {
   }
   t->name = j["name"].get<std::string>();
   if (j.contains("description")) {
-    if (!j["description"].is_string() || j["description"].get<std::string>().size() > kMaxTriggerText) {
+    if (!j["description"].is_string() ||
+        j["description"].get<std::string>().size() > kMaxTriggerText) {
       return Bad("description", "must be a text");
     }
     t->description = j["description"].get<std::string>();
@@ -201,7 +203,8 @@ bool Compare(const std::string& op, const std::string& got, const std::string& w
   if (op == "is") return got == want;
   if (op == "is_not") return got != want;
   if (op == "ends_with") {
-    return got.size() >= want.size() && got.compare(got.size() - want.size(), want.size(), want) == 0;
+    return got.size() >= want.size() &&
+           got.compare(got.size() - want.size(), want.size(), want) == 0;
   }
   return false;
 }
@@ -214,7 +217,8 @@ bool Compare(const std::string& op, int64_t got, int64_t want) {
 }
 
 bool Holds(const TriggerCondition& c, const TriggerFacts& f) {
-  if (c.field == "account_status") return Compare(c.op, AccountStatusName(f.account_status), c.text);
+  if (c.field == "account_status")
+    return Compare(c.op, AccountStatusName(f.account_status), c.text);
   if (c.field == "queue") return Compare(c.op, f.queue, c.text);
   if (c.field == "received_at") return Compare(c.op, f.received_at, c.text);
   if (c.field == "sender_domain") return Compare(c.op, f.sender_domain, c.text);
@@ -253,9 +257,12 @@ Trigger Default(const char* name, const char* description, std::vector<TriggerCo
 
 const char* AccountStatusName(AccountStatus s) {
   switch (s) {
-    case AccountStatus::kOnline: return "online";
-    case AccountStatus::kAway: return "away";
-    case AccountStatus::kInvisible: return "invisible";
+    case AccountStatus::kOnline:
+      return "online";
+    case AccountStatus::kAway:
+      return "away";
+    case AccountStatus::kInvisible:
+      return "invisible";
   }
   return "online";
 }
@@ -290,9 +297,15 @@ std::string TriggerJson(const Trigger& t, bool pretty) {
   json actions = json::array();
   for (const TriggerAction& a : t.actions) {
     switch (a.type) {
-      case TriggerAction::Type::kWait: actions.push_back({{"wait", a.seconds}}); break;
-      case TriggerAction::Type::kSendMessage: actions.push_back({{"send_message", a.text}}); break;
-      case TriggerAction::Type::kSetTag: actions.push_back({{"set_tag", a.text}}); break;
+      case TriggerAction::Type::kWait:
+        actions.push_back({{"wait", a.seconds}});
+        break;
+      case TriggerAction::Type::kSendMessage:
+        actions.push_back({{"send_message", a.text}});
+        break;
+      case TriggerAction::Type::kSetTag:
+        actions.push_back({{"set_tag", a.text}});
+        break;
     }
   }
   j["actions"] = actions;
@@ -307,9 +320,8 @@ std::vector<Trigger> DefaultTriggers() {
     return TriggerAction{TriggerAction::Type::kSendMessage, 0, text};
   };
   return {
-      Default("First Reply",
-              "Tells customers who open a ticket that their request was received.", {},
-              {wait5, send("Thank you for your message, an agent will be with you shortly.")}),
+      Default("First Reply", "Tells customers who open a ticket that their request was received.",
+              {}, {wait5, send("Thank you for your message, an agent will be with you shortly.")}),
       Default("Request Contact Details",
               "When the account status is Away, asks customers who open a ticket for their "
               "contact details.",

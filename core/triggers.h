@@ -34,12 +34,12 @@ enum class TriggerEvent { kTicketOpened, kCustomerReply };
 const char* TriggerEventName(TriggerEvent e);  // "ticket_opened", "customer_reply"
 
 struct TriggerCondition {
-  std::string field;     // account_status, queue, received_at, sender_domain, ticket_status,
-                         // waiting_tickets, business_hours, since_last_agent_reply
-  std::string op;        // is, is_not, ends_with, less_than, greater_than
-  std::string text;      // string values (lower-cased where compared without case)
-  int64_t number = 0;    // waiting_tickets, since_last_agent_reply (seconds)
-  bool flag = false;     // business_hours
+  std::string field;   // account_status, queue, received_at, sender_domain, ticket_status,
+                       // waiting_tickets, business_hours, since_last_agent_reply
+  std::string op;      // is, is_not, ends_with, less_than, greater_than
+  std::string text;    // string values (lower-cased where compared without case)
+  int64_t number = 0;  // waiting_tickets, since_last_agent_reply (seconds)
+  bool flag = false;   // business_hours
 };
 
 struct TriggerAction {
@@ -77,9 +77,9 @@ std::vector<Trigger> DefaultTriggers();
 struct TriggerFacts {
   AccountStatus account_status = AccountStatus::kOnline;
   std::string queue;
-  std::string received_at;    // lower-case support address the mail came to
-  std::string sender_domain;  // lower-case
-  std::string ticket_status;  // "open", "closed"; "open" for a ticket being opened
+  std::string received_at;      // lower-case support address the mail came to
+  std::string sender_domain;    // lower-case
+  std::string ticket_status;    // "open", "closed"; "open" for a ticket being opened
   int64_t waiting_tickets = 0;  // open tickets in the queue
   bool business_hours = true;
   std::optional<int64_t> since_last_agent_reply;  // nullopt: no agent has replied yet

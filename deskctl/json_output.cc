@@ -115,6 +115,8 @@ Json TicketJson(const Ticket& t) {
   j["message_count"] = t.message_count;
   j["event_count"] = t.event_count;
   j["brand"] = t.brand;
+  j["tags"] = t.tags;
+  j["auto_answers"] = t.auto_answers;
   return j;
 }
 

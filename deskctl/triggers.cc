@@ -4,6 +4,8 @@
 // same at start), so they exist from the first start whichever runs first. A trigger file is
 // parsed completely before anything is written: a file with an unknown field, condition or action
 // changes nothing and names the field.
+#include "core/triggers.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -13,7 +15,6 @@
 #include <sstream>
 
 #include "core/auto_answer.h"
-#include "core/triggers.h"
 #include "deskctl/commands.h"
 
 namespace desk::ctl {
@@ -95,7 +96,7 @@ int Put(Context& ctx, uint64_t id, const Trigger& t, const char* verb) {
   Status st = ctx.store->PutTrigger(&s);
   if (!st.ok()) {
     std::fprintf(stderr, "deskctl: %s\n", st.ToString().c_str());
-    return st.IsNotFound() ? kExitFailure : kExitFailure;
+    return kExitFailure;
   }
   std::printf("%s trigger %llu: %s (%s)\n", verb, static_cast<unsigned long long>(s.id),
               t.name.c_str(), t.enabled ? "active" : "inactive");
@@ -232,9 +233,9 @@ int RunTriggerDelete(const std::string& config_path, uint64_t id) {
   if (rc != kExitOk) return rc;
   Status st = ctx.store->DeleteTrigger(id);
   if (!st.ok()) {
-    std::fprintf(stderr, "deskctl: %s\n",
-                 st.IsNotFound() ? ("no trigger " + std::to_string(id)).c_str()
-                                 : st.ToString().c_str());
+    std::fprintf(
+        stderr, "deskctl: %s\n",
+        st.IsNotFound() ? ("no trigger " + std::to_string(id)).c_str() : st.ToString().c_str());
     return kExitFailure;
   }
   std::printf("deleted trigger %llu\n", static_cast<unsigned long long>(id));

@@ -97,17 +97,17 @@ class Worker {
   void Attempt(const SmtpTarget& target, const RetryPolicy& policy, const OutboxMail& m) {
     const SmtpResult r = SubmitSmtp(target, m);
     const OutboxStep step = NextOutboxStep(m, r, Now(), policy);
-    Status st = step.finish ? store_->FinishOutbox(m.seq, step.events, Now())
-                            : store_->RescheduleOutbox(m.seq, step.due_at, step.attempts,
-                                                       step.error);
+    Status st = step.finish
+                    ? store_->FinishOutbox(m.seq, step.events, Now())
+                    : store_->RescheduleOutbox(m.seq, step.due_at, step.attempts, step.error);
     const char* result = !step.finish ? "deferred" : (step.failed ? "failed" : "sent");
-    std::string line = "outbox: seq=" + std::to_string(m.seq) +
-                       ", ticket=" + std::to_string(m.ticket) +
-                       ", message_id=" + LogEscape(m.message_id) + ", to=" +
-                       LogEscape(m.recipients.empty() ? std::string("-") : m.recipients.front()) +
-                       ", result=" + result + ", attempts=" +
-                       std::to_string(step.finish ? m.attempts + 1 : step.attempts) +
-                       ", detail=" + LogEscape(r.detail);
+    std::string line =
+        "outbox: seq=" + std::to_string(m.seq) + ", ticket=" + std::to_string(m.ticket) +
+        ", message_id=" + LogEscape(m.message_id) +
+        ", to=" + LogEscape(m.recipients.empty() ? std::string("-") : m.recipients.front()) +
+        ", result=" + result +
+        ", attempts=" + std::to_string(step.finish ? m.attempts + 1 : step.attempts) +
+        ", detail=" + LogEscape(r.detail);
     if (!step.finish) line += ", next_in=" + std::to_string(step.due_at - Now()) + "s";
     if (step.failed) {
       LogWarning(line);
@@ -115,8 +115,8 @@ class Worker {
       LogInfo(line);
     }
     if (!st.ok() && !st.IsNotFound()) {
-      LogError("outbox: seq=" + std::to_string(m.seq) + ": updating the outbox failed: " +
-               st.ToString());
+      LogError("outbox: seq=" + std::to_string(m.seq) +
+               ": updating the outbox failed: " + st.ToString());
     }
   }
 

@@ -4,7 +4,7 @@
 //
 // The SMTP transaction of the customer's mail never waits for it: the mail is in the store when
 // the milter answers, and the worker is woken (WakeOutbox) or finds it at its next look, at most
-// kOutboxIdleSeconds later (mail queued by deskctl ingest is found that way). A mail is removed
+// kOutboxIdleSeconds later (due times, retries). A mail is removed
 // only after the MTA accepted it; a kill -9 between the MTA's 250 and the removal sends it again
 // after the restart with the same bytes and Message-ID, never loses it.
 //

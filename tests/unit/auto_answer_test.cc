@@ -2,9 +2,10 @@
 // rule (never to automatic mail, a null sender, our own or no-reply addresses; once per sender
 // per queue per window; at most N per ticket), the headers of the answer, the record on the ticket
 // and the threading of the customer's reply to it; the trigger format and its evaluation.
+#include "core/auto_answer.h"
+
 #include <gtest/gtest.h>
 
-#include "core/auto_answer.h"
 #include "core/triggers.h"
 #include "tests/unit/engine_fixture.h"
 
@@ -172,9 +173,9 @@ TEST_F(AutoAnswerTest, NeverAnswersAutomaticMail) {
 TEST_F(AutoAnswerTest, NeverAnswersNoReplyOrOwnAddresses) {
   Enable(1);
   int n = 0;
-  for (const std::string from : {"noreply@customer.test", "no-reply@customer.test",
-                                 "do-not-reply@customer.test", "news-request@customer.test",
-                                 "owner-list@customer.test", "mailer-daemon@customer.test"}) {
+  for (const std::string from :
+       {"noreply@customer.test", "no-reply@customer.test", "do-not-reply@customer.test",
+        "news-request@customer.test", "owner-list@customer.test", "mailer-daemon@customer.test"}) {
     Mail m;
     m.from = from;
     m.message_id = "<nr" + std::to_string(++n) + "@customer.test>";
@@ -271,8 +272,9 @@ TEST_F(AutoAnswerTest, SetTagAndDuplicateQueuesNothingAgain) {
   Trigger t;
   t.name = "tag";
   t.enabled = true;
-  t.actions = {{TriggerAction::Type::kSetTag, 0, "acknowledged"},
-               {TriggerAction::Type::kSendMessage, 0, "Ticket {{ticket.id}} for {{requester.name}}"}};
+  t.actions = {
+      {TriggerAction::Type::kSetTag, 0, "acknowledged"},
+      {TriggerAction::Type::kSendMessage, 0, "Ticket {{ticket.id}} for {{requester.name}}"}};
   StoredTrigger s{0, TriggerJson(t)};
   ASSERT_TRUE(store_->PutTrigger(&s).ok());
   Decision d = Send(Mail{});

@@ -1,6 +1,8 @@
-// The outbox: its rows in the LMDB store (queue, reschedule, finish), the retry policy, and the SMTP
-// client against a real smtp-sink (Postfix's test server): a mail accepted and dumped with its
+// The outbox: its rows in the LMDB store (queue, reschedule, finish), the retry policy, and the
+// SMTP client against a real smtp-sink (Postfix's test server): a mail accepted and dumped with its
 // dot-stuffed lines intact, a 4xx and a refused connection are temporary, a 5xx is permanent.
+#include "core/outbox.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -17,7 +19,6 @@
 #include <sstream>
 #include <thread>
 
-#include "core/outbox.h"
 #include "core/smtp_client.h"
 #include "tests/unit/engine_fixture.h"
 
