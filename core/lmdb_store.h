@@ -12,6 +12,11 @@
 //   outbox    u64 seq big-endian -> OutboxMail (meta "next_outbox" numbers them)
 //   minutes   u64 minute -> mail decided that minute, per verdict (AddMinuteCounts; kept 24 hours
 //             by the daemon's flush, written by a background thread, not per message)
+//   words     word index (MDB_DUPSORT): index key (core/ticket_view.h IndexWords) -> u64 ticket
+//             numbers. Kept in the same transaction as the ticket by Write (create/append),
+//             Redact and LmdbDeleteTickets; complete when meta "words_built" is set (new stores at
+//             once; a store from schema version 1 after LmdbBuildWordIndex). WordCandidates walks
+//             the distinct keys, so `deskctl tickets --search` reads only the matching tickets.
 // All encodings are core/ticket_codec.h's.
 // Writes are short transactions; MDB_MAP_FULL grows the map (doubling) and retries; MDB_READERS_FULL
 // is a kStore error. Opening an existing store keeps its content; an unknown schema version is kStore.
@@ -79,5 +84,20 @@ Status LmdbInstallationId(TicketStore* store, const std::string& candidate, std:
 // come from OpenLmdbTicketStore (else kInvalid). Retention (deskctl purge), not the mail path.
 Status LmdbDeleteTickets(TicketStore* store, const std::vector<uint64_t>& numbers,
                          uint64_t* deleted);
+
+struct WordIndexState {
+  bool built = false;    // the index is complete
+  uint64_t tickets = 0;  // tickets indexed by this call
+};
+
+// Builds the word index of a store written before it had one (schema version 1), in chunks of a
+// few hundred tickets per write transaction; it goes on where a stopped build left off, and returns
+// at once when the index is complete. restart: drop the index and build it anew (a repair).
+// progress (may be empty) is called after each chunk with the next ticket number to index and the
+// store's next ticket number. Safe while the daemon writes: its writes keep the index themselves.
+// store must come from OpenLmdbTicketStore (else kInvalid).
+Status LmdbBuildWordIndex(TicketStore* store, bool restart,
+                          const std::function<void(uint64_t, uint64_t)>& progress,
+                          WordIndexState* state);
 
 }  // namespace desk

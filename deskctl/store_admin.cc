@@ -255,4 +255,19 @@ int RunPurge(const std::string& config_path, const PurgeOptions& opts) {
   return kExitOk;
 }
 
+int RunReindex(const std::string& config_path, bool restart) {
+  Context ctx;
+  int rc = OpenContext(config_path, StoreMode::kRequired, &ctx);
+  if (rc != kExitOk) return rc;
+  WordIndexState state;
+  Status st = LmdbBuildWordIndex(ctx.store.get(), restart, {}, &state);
+  if (!st.ok()) {
+    std::fprintf(stderr, "deskctl: reindex: %s\n", st.ToString().c_str());
+    return kExitFailure;
+  }
+  std::printf("reindex: word index complete, %llu ticket(s) indexed now\n",
+              static_cast<unsigned long long>(state.tickets));
+  return kExitOk;
+}
+
 }  // namespace desk::ctl
