@@ -79,8 +79,9 @@ Status LmdbInstallationId(TicketStore* store, const std::string& candidate, std:
 
 // Deletes the tickets numbered in numbers (unknown ones are skipped) with their messages, events and
 // every Message-ID index entry pointing at them, in one transaction: all or nothing. *deleted
-// counts the tickets removed. Attachment files are not touched (deskctl purge removes the ones no
-// remaining ticket references). Ticket numbers are never reused (next_ticket stays). store must
+// counts the tickets removed, and their word index entries. Files of the external store are not
+// touched: deskctl purge sweeps the ones no remaining ticket references afterwards
+// (SweepRecordStore, core/record_store.h). Ticket numbers are never reused (next_ticket stays). store must
 // come from OpenLmdbTicketStore (else kInvalid). Retention (deskctl purge), not the mail path.
 Status LmdbDeleteTickets(TicketStore* store, const std::vector<uint64_t>& numbers,
                          uint64_t* deleted);
