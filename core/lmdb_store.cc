@@ -16,8 +16,9 @@
 // resize_mu_ (shared) is held around a whole transaction, including LMDB's own writer lock; a
 // thread never waits for resize_mu_ while it holds a transaction, so they cannot deadlock.
 //
-// Limits: ListTickets walks the tickets table newest first and filters as it goes (no index on queue
-// or status yet). An event whose `at` is 0 is stamped with the write's `now`. GetMessages and
+// Limits: ScanTickets / ListTickets walk the tickets table newest first and filter as they go (no
+// index on queue or status yet). The word index costs the writer one pair per distinct word of a
+// message (docs/BENCHMARKS.md, "Views with the word index"). An event whose `at` is 0 is stamped with the write's `now`. GetMessages and
 // GetEvents are kNotFound for a missing ticket.
 //
 // Limits: a batch's bodies share LMDB's per-transaction dirty-page limit (MDB_TXN_FULL, ~512 MiB
