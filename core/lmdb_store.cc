@@ -16,8 +16,9 @@
 // resize_mu_ (shared) is held around a whole transaction, including LMDB's own writer lock; a
 // thread never waits for resize_mu_ while it holds a transaction, so they cannot deadlock.
 //
-// Limits: ListTickets walks the tickets table newest first and filters as it goes (no index on queue
-// or status yet). An event whose `at` is 0 is stamped with the write's `now`. GetMessages and
+// Limits: ScanTickets / ListTickets walk the tickets table newest first and filter as they go (no
+// index on queue or status yet). The word index costs the writer one pair per distinct word of a
+// message (docs/BENCHMARKS.md, "Views with the word index"). An event whose `at` is 0 is stamped with the write's `now`. GetMessages and
 // GetEvents are kNotFound for a missing ticket.
 //
 // Limits: a batch's bodies share LMDB's per-transaction dirty-page limit (MDB_TXN_FULL, ~512 MiB
@@ -40,6 +41,7 @@
 #include <exception>
 #include <filesystem>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <mutex>
 #include <shared_mutex>
@@ -50,17 +52,24 @@
 #include <vector>
 
 #include "core/ticket_codec.h"
+#include "core/ticket_view.h"
 
 namespace desk {
 namespace {
 
-constexpr uint64_t kSchemaVersion = 1;
+// 2: the `words` index (version 1 stores are migrated on open; the index is then built by
+// LmdbBuildWordIndex). A version 1 build refuses a version 2 store, so it cannot write tickets
+// the index would miss.
+constexpr uint64_t kSchemaVersion = 2;
+constexpr uint64_t kOldestMigratableVersion = 1;
 constexpr int kMaxGrowRetries = 8;
 constexpr size_t kMaxBatch = 64;
 constexpr int kMaxResizedRetries = 8;
 constexpr unsigned kMaxDbs = 32;
+// LmdbBuildWordIndex: tickets indexed per write transaction.
+constexpr uint64_t kIndexChunk = 256;
 // Closed tickets followed through their successors before a reply is placed.
-constexpr int kMaxSuccessorHops = 8;  // five in use; room for later indexes
+constexpr int kMaxSuccessorHops = 8;
 constexpr std::string_view kMetaVersion = "version";
 constexpr std::string_view kMetaNextTicket = "next_ticket";
 constexpr std::string_view kMetaNextOutbox = "next_outbox";
@@ -78,6 +87,10 @@ std::string WithTicketNumber(std::string s, uint64_t number) {
 }
 constexpr std::string_view kMetaInstallationId = "installation_id";
 constexpr std::string_view kMetaNextAgentEvent = "next_agent_event";
+// u64: 1 when every ticket's words are in the words table; absent while LmdbBuildWordIndex has not
+// finished ("words_next" is then the next ticket number it will index).
+constexpr std::string_view kMetaWordsBuilt = "words_built";
+constexpr std::string_view kMetaWordsNext = "words_next";
 
 Status MdbError(const char* op, int rc) {
   return Status::Store(std::string(op) + ": " + mdb_strerror(rc));
@@ -193,6 +206,26 @@ class Ops {
     return Status::Ok();
   }
 
+  // A key/value pair of a MDB_DUPSORT table; a pair already there is left as it is.
+  Status PutDup(MDB_dbi dbi, std::string_view key, std::string_view val) {
+    MDB_val k = Val(key), v = Val(val);
+    int rc = mdb_put(txn_, dbi, &k, &v, MDB_NODUPDATA);
+    if (rc == MDB_KEYEXIST) return Status::Ok();
+    if (rc == MDB_MAP_FULL) map_full_ = true;
+    if (rc != 0) return MdbError("mdb_put", rc);
+    return Status::Ok();
+  }
+
+  // Deletes one pair of a MDB_DUPSORT table; a pair that is not there is no error.
+  Status DelDup(MDB_dbi dbi, std::string_view key, std::string_view val) {
+    MDB_val k = Val(key), v = Val(val);
+    int rc = mdb_del(txn_, dbi, &k, &v);
+    if (rc == MDB_NOTFOUND) return Status::Ok();
+    if (rc == MDB_MAP_FULL) map_full_ = true;
+    if (rc != 0) return MdbError("mdb_del", rc);
+    return Status::Ok();
+  }
+
  private:
   MDB_txn* txn_;
   bool map_full_ = false;
@@ -243,6 +276,10 @@ class LmdbTicketStore : public TicketStore {
   Status GetMessages(uint64_t number, std::vector<TicketMessage>* out) override;
   Status GetEvents(uint64_t number, std::vector<TicketEvent>* out) override;
   Status ListTickets(const TicketFilter& filter, std::vector<Ticket>* out) override;
+  Status ScanTickets(const TicketFilter& filter,
+                     const std::function<bool(const Ticket&)>& fn) override;
+  Status WordCandidates(const std::vector<std::string>& words,
+                        std::vector<uint64_t>* out) override;
   Status AddMinuteCounts(const std::vector<MinuteCount>& add, int64_t drop_before) override;
   Status GetMinuteCounts(int64_t from, int64_t to, std::vector<MinuteCount>* out) override;
   Status Usage(StoreUsage* out) override;
@@ -254,6 +291,9 @@ class LmdbTicketStore : public TicketStore {
   Status GetOrPutMetaString(std::string_view key, const std::string& candidate, std::string* out);
   // See LmdbDeleteTickets. One plain write transaction, outside the batch writer.
   Status DeleteTickets(const std::vector<uint64_t>& numbers, uint64_t* deleted);
+  // See LmdbBuildWordIndex.
+  Status BuildWordIndex(bool restart, const std::function<void(uint64_t, uint64_t)>& progress,
+                        WordIndexState* state);
 
  private:
   // Runs body(Ops&, bool* commit) in the next batch and returns its status once the batch is
@@ -280,6 +320,11 @@ class LmdbTicketStore : public TicketStore {
   Status LoadTicket(Ops& ops, uint64_t number, Ticket* out);
   Status PutRouteMark(Ops& ops, const Ticket& t);
   Status AppendEvent(Ops& ops, Ticket* t, TicketEvent ev, int64_t now);
+  // The word index keys of a stored ticket: its title and every stored message.
+  Status StoredIndexKeys(Ops& ops, const Ticket& t, std::vector<std::string>* keys);
+  // Adds (or removes) the pairs key -> ticket for every key.
+  Status IndexPut(Ops& ops, uint64_t ticket, const std::vector<std::string>& keys);
+  Status IndexDel(Ops& ops, uint64_t ticket, const std::vector<std::string>& keys);
   template <typename Record, typename Decode>
   Status ReadEntries(MDB_dbi dbi, uint64_t number, Decode decode, std::vector<Record>* out);
 
@@ -288,6 +333,7 @@ class LmdbTicketStore : public TicketStore {
           outbox_ = 0, triggers_ = 0;
   MDB_dbi minutes_ = 0;  // per-minute mail counts (AddMinuteCounts)
   MDB_dbi agents_ = 0, agent_events_ = 0, routing_ = 0;  // agent states (core/routing.h)
+  MDB_dbi words_ = 0;    // word index: key -> ticket numbers (MDB_DUPSORT | MDB_DUPFIXED)
   std::shared_mutex resize_mu_;
   std::function<void(size_t)> before_batch_;
 
@@ -514,17 +560,25 @@ Status LmdbTicketStore::OpenBody(Ops& ops) {
     int rc = mdb_dbi_open(ops.txn(), n.name, MDB_CREATE, n.dbi);
     if (rc != 0) return Status::Store(std::string("mdb_dbi_open ") + n.name + ": " + mdb_strerror(rc));
   }
+  int rc = mdb_dbi_open(ops.txn(), "words", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &words_);
+  if (rc != 0) return Status::Store(std::string("mdb_dbi_open words: ") + mdb_strerror(rc));
   std::string_view v;
   Status s = ops.Get(meta_, kMetaVersion, &v);
-  if (s.IsNotFound()) {  // a new store
+  if (s.IsNotFound()) {  // a new store: its (empty) word index is complete
     s = ops.Put(meta_, kMetaVersion, codec::EncodeMetaU64(kSchemaVersion));
     if (s.ok()) s = ops.Put(meta_, kMetaNextTicket, codec::EncodeMetaU64(1));
+    if (s.ok()) s = ops.Put(meta_, kMetaWordsBuilt, codec::EncodeMetaU64(1));
     return s;
   }
   if (!s.ok()) return s;
   uint64_t version = 0;
   s = codec::DecodeMetaU64(v, &version);
   if (!s.ok()) return s;
+  if (version >= kOldestMigratableVersion && version < kSchemaVersion) {
+    // Version 1 -> 2: the words table is there now (empty); from this commit on every write keeps
+    // it, and LmdbBuildWordIndex adds the tickets written before. Until then searches scan.
+    return ops.Put(meta_, kMetaVersion, codec::EncodeMetaU64(kSchemaVersion));
+  }
   if (version != kSchemaVersion) {
     return Status::Store("store has schema version " + std::to_string(version) +
                          "; this build supports version " + std::to_string(kSchemaVersion));
@@ -594,8 +648,14 @@ Status LmdbTicketStore::DeleteTickets(const std::vector<uint64_t>& numbers, uint
     rc = mdb_get(txn.get(), tickets_, &k, &v);
     if (rc == MDB_NOTFOUND) continue;
     if (rc != 0) return MdbError("mdb_get", rc);
-    std::vector<std::string> messages, events;
-    Status s = keys_with_prefix(messages_, number, &messages);
+    std::vector<std::string> messages, events, words;
+    Ops ops(txn.get());
+    Ticket t;
+    Status s = codec::DecodeTicket(View(v), &t);
+    if (s.ok()) s = StoredIndexKeys(ops, t, &words);
+    if (s.ok()) s = IndexDel(ops, number, words);
+    if (ops.map_full()) return Status::Store("store map full while deleting: retry");
+    if (s.ok()) s = keys_with_prefix(messages_, number, &messages);
     if (s.ok()) s = keys_with_prefix(events_, number, &events);
     for (const std::string& key : messages) {
       if (s.ok()) s = del(messages_, key);
@@ -644,6 +704,44 @@ Status LmdbTicketStore::AppendEvent(Ops& ops, Ticket* t, TicketEvent ev, int64_t
   ev.seq = ++t->event_count;
   if (ev.at == 0) ev.at = now;
   return ops.Put(events_, codec::EntryKey(t->number, ev.seq), codec::EncodeEvent(ev));
+}
+
+Status LmdbTicketStore::StoredIndexKeys(Ops& ops, const Ticket& t, std::vector<std::string>* keys) {
+  std::vector<TicketMessage> messages;
+  Cursor cursor;
+  int rc = cursor.Open(ops.txn(), messages_);
+  if (rc != 0) return MdbError("mdb_cursor_open", rc);
+  const std::string prefix = codec::TicketKey(t.number);
+  const std::string start = codec::EntryKey(t.number, 0);
+  MDB_val k = Val(start), val;
+  for (rc = cursor.Get(&k, &val, MDB_SET_RANGE); rc == 0; rc = cursor.Get(&k, &val, MDB_NEXT)) {
+    if (!View(k).starts_with(prefix)) break;
+    Status st = codec::DecodeMessage(View(val), &messages.emplace_back());
+    if (!st.ok()) return st;
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
+  std::vector<const TicketMessage*> ptrs;
+  for (const TicketMessage& m : messages) ptrs.push_back(&m);
+  *keys = IndexKeys(&t.title, ptrs);
+  return Status::Ok();
+}
+
+Status LmdbTicketStore::IndexPut(Ops& ops, uint64_t ticket, const std::vector<std::string>& keys) {
+  const std::string number = codec::TicketKey(ticket);
+  for (const std::string& key : keys) {
+    Status s = ops.PutDup(words_, key, number);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status LmdbTicketStore::IndexDel(Ops& ops, uint64_t ticket, const std::vector<std::string>& keys) {
+  const std::string number = codec::TicketKey(ticket);
+  for (const std::string& key : keys) {
+    Status s = ops.DelDup(words_, key, number);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
 }
 
 Status LmdbTicketStore::CountFlood(Ops& ops, const FloodCount& f, int64_t now, uint64_t* count) {
@@ -880,6 +978,9 @@ Status LmdbTicketStore::WriteBody(Ops& ops, const TicketWrite& w, WriteResult* r
   s = ops.Put(messages_, codec::EntryKey(t.number, t.message_count),
               codec::EncodeMessage(w.message, t.message_count));
   if (!s.ok()) return s;
+  // The word index in the same transaction: the new ticket's title, the message's words.
+  s = IndexPut(ops, t.number, IndexKeys(result->created ? &t.title : nullptr, {&w.message}));
+  if (!s.ok()) return s;
   if (lead != nullptr) {
     for (const TicketEvent& ev : *lead) {
       s = AppendEvent(ops, &t, ev, w.now);
@@ -1042,6 +1143,9 @@ Status LmdbTicketStore::Redact(uint64_t ticket, const Ticket& fields,
     Ticket t;
     Status s = LoadTicket(ops, ticket, &t);
     if (!s.ok()) return s;
+    std::vector<std::string> old_keys;
+    s = StoredIndexKeys(ops, t, &old_keys);
+    if (!s.ok()) return s;
     std::string_view old;
     for (const TicketMessage& m : messages) {
       const std::string key = codec::EntryKey(ticket, m.seq);
@@ -1066,7 +1170,17 @@ Status LmdbTicketStore::Redact(uint64_t ticket, const Ticket& fields,
       s = AppendEvent(ops, &n, ev, now);
       if (!s.ok()) return s;
     }
-    return ops.Put(tickets_, codec::TicketKey(n.number), codec::EncodeTicket(n));
+    s = ops.Put(tickets_, codec::TicketKey(n.number), codec::EncodeTicket(n));
+    if (!s.ok()) return s;
+    // The index forgets the words that are gone (a forgotten name must not stay searchable).
+    std::vector<std::string> new_keys, gone;
+    s = StoredIndexKeys(ops, n, &new_keys);
+    if (!s.ok()) return s;
+    std::set_difference(old_keys.begin(), old_keys.end(), new_keys.begin(), new_keys.end(),
+                        std::back_inserter(gone));
+    s = IndexDel(ops, n.number, gone);
+    if (s.ok()) s = IndexPut(ops, n.number, new_keys);
+    return s;
   });
 }
 
@@ -1395,25 +1509,166 @@ Status LmdbTicketStore::SeedTriggers(const std::vector<std::string>& defaults) {
 
 Status LmdbTicketStore::ListTickets(const TicketFilter& filter, std::vector<Ticket>* out) {
   std::vector<Ticket> got;
-  Status s = RunRead([&](Ops& ops) {
+  Status s = ScanTickets(filter, [&got](const Ticket& t) {
+    got.push_back(t);
+    return true;
+  });
+  if (s.ok()) *out = std::move(got);
+  return s;
+}
+
+Status LmdbTicketStore::ScanTickets(const TicketFilter& filter,
+                                    const std::function<bool(const Ticket&)>& fn) {
+  return RunRead([&](Ops& ops) {
     Cursor cursor;
     int rc = cursor.Open(ops.txn(), tickets_);
     if (rc != 0) return MdbError("mdb_cursor_open", rc);
     MDB_val k, val;
+    uint64_t given = 0;
+    Ticket t;
     for (rc = cursor.Get(&k, &val, MDB_LAST); rc == 0; rc = cursor.Get(&k, &val, MDB_PREV)) {
-      Ticket t;
+      t = Ticket();
       Status st = codec::DecodeTicket(View(val), &t);
       if (!st.ok()) return st;
       if (!filter.queue.empty() && t.queue != filter.queue) continue;
       if (filter.status.has_value() && t.status != *filter.status) continue;
-      got.push_back(std::move(t));
-      if (filter.limit != 0 && got.size() >= filter.limit) return Status::Ok();
+      ++given;
+      if (!fn(t)) return Status::Ok();
+      if (filter.limit != 0 && given >= filter.limit) return Status::Ok();
     }
     if (rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
     return Status::Ok();
   });
-  if (s.ok()) *out = std::move(got);
-  return s;
+}
+
+// For each word: every index key that contains it (a walk over the distinct keys, not over the
+// tickets), the union of their tickets; then the intersection over the words.
+Status LmdbTicketStore::WordCandidates(const std::vector<std::string>& words,
+                                       std::vector<uint64_t>* out) {
+  out->clear();
+  std::vector<uint64_t> result;
+  Status s = RunRead([&](Ops& ops) {
+    std::string_view v;
+    Status st = ops.Get(meta_, kMetaWordsBuilt, &v);
+    if (st.IsNotFound()) return Status::NotFound("the word index is not built (deskctl reindex)");
+    if (!st.ok()) return st;
+    Cursor cursor;
+    int rc = cursor.Open(ops.txn(), words_);
+    if (rc != 0) return MdbError("mdb_cursor_open", rc);
+    std::vector<std::vector<uint64_t>> per_word(words.size());
+    MDB_val k, val;
+    for (rc = cursor.Get(&k, &val, MDB_FIRST); rc == 0;
+         rc = cursor.Get(&k, &val, MDB_NEXT_NODUP)) {
+      const std::string_view key = View(k);
+      std::vector<size_t> hit;
+      for (size_t i = 0; i < words.size(); ++i) {
+        if (key.find(words[i]) != std::string_view::npos) hit.push_back(i);
+      }
+      if (hit.empty()) continue;
+      // The key's tickets: val is the first; the rest by MDB_NEXT_DUP.
+      int r = 0;
+      for (; r == 0; r = cursor.Get(&k, &val, MDB_NEXT_DUP)) {
+        uint64_t n = 0;
+        for (char c : View(val)) n = n << 8 | static_cast<unsigned char>(c);
+        for (size_t i : hit) per_word[i].push_back(n);
+      }
+      if (r != MDB_NOTFOUND) return MdbError("mdb_cursor_get", r);
+    }
+    if (rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
+    for (size_t i = 0; i < per_word.size(); ++i) {
+      std::vector<uint64_t>& p = per_word[i];
+      std::sort(p.begin(), p.end());
+      p.erase(std::unique(p.begin(), p.end()), p.end());
+      if (i == 0) {
+        result = std::move(p);
+        continue;
+      }
+      std::vector<uint64_t> both;
+      std::set_intersection(result.begin(), result.end(), p.begin(), p.end(),
+                            std::back_inserter(both));
+      result = std::move(both);
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  std::reverse(result.begin(), result.end());  // newest first, as ScanTickets
+  *out = std::move(result);
+  return Status::Ok();
+}
+
+Status LmdbTicketStore::BuildWordIndex(bool restart,
+                                       const std::function<void(uint64_t, uint64_t)>& progress,
+                                       WordIndexState* state) {
+  if (restart) {
+    Status s = RunWrite([&](Ops& ops, bool*) {
+      int rc = mdb_drop(ops.txn(), words_, 0);
+      if (rc == MDB_MAP_FULL) return Status::Store("mdb_drop: map full");
+      if (rc != 0) return MdbError("mdb_drop", rc);
+      MDB_val k = Val(kMetaWordsBuilt);
+      rc = mdb_del(ops.txn(), meta_, &k, nullptr);
+      if (rc != 0 && rc != MDB_NOTFOUND) return MdbError("mdb_del", rc);
+      return ops.Put(meta_, kMetaWordsNext, codec::EncodeMetaU64(1));
+    });
+    if (!s.ok()) return s;
+  }
+  *state = WordIndexState();
+  for (;;) {
+    bool done = false;
+    uint64_t next = 1, last = 0, indexed = 0;
+    // One chunk of tickets per write, so a large store never makes one huge transaction, and a
+    // build that stops half way goes on from words_next. Writes meanwhile keep the index
+    // themselves; adding a pair twice is harmless.
+    Status s = RunWrite([&](Ops& ops, bool* commit) {
+      done = false;
+      indexed = 0;
+      std::string_view v;
+      Status st = ops.Get(meta_, kMetaWordsBuilt, &v);
+      if (st.ok()) {
+        done = true;
+        *commit = false;
+        return Status::Ok();
+      }
+      if (!st.IsNotFound()) return st;
+      next = 1;
+      st = ops.Get(meta_, kMetaWordsNext, &v);
+      if (st.ok()) st = codec::DecodeMetaU64(v, &next);
+      if (!st.ok() && !st.IsNotFound()) return st;
+      st = ops.Get(meta_, kMetaNextTicket, &v);
+      if (st.ok()) st = codec::DecodeMetaU64(v, &last);
+      if (!st.ok()) return st;
+      Cursor cursor;
+      int rc = cursor.Open(ops.txn(), tickets_);
+      if (rc != 0) return MdbError("mdb_cursor_open", rc);
+      std::vector<Ticket> chunk;
+      const std::string start = codec::TicketKey(next);
+      MDB_val k = Val(start), val;
+      for (rc = cursor.Get(&k, &val, MDB_SET_RANGE); rc == 0 && chunk.size() < kIndexChunk;
+           rc = cursor.Get(&k, &val, MDB_NEXT)) {
+        st = codec::DecodeTicket(View(val), &chunk.emplace_back());
+        if (!st.ok()) return st;
+      }
+      if (rc != 0 && rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
+      for (const Ticket& t : chunk) {
+        std::vector<std::string> keys;
+        st = StoredIndexKeys(ops, t, &keys);
+        if (st.ok()) st = IndexPut(ops, t.number, keys);
+        if (!st.ok()) return st;
+        ++indexed;
+        next = t.number + 1;
+      }
+      if (chunk.size() < kIndexChunk) {
+        done = true;
+        return ops.Put(meta_, kMetaWordsBuilt, codec::EncodeMetaU64(1));
+      }
+      return ops.Put(meta_, kMetaWordsNext, codec::EncodeMetaU64(next));
+    });
+    if (!s.ok()) return s;
+    state->tickets += indexed;
+    if (progress) progress(next, last);
+    if (done) break;
+  }
+  state->built = true;
+  return Status::Ok();
 }
 
 }  // namespace
@@ -1430,6 +1685,14 @@ Status LmdbInstallationId(TicketStore* store, const std::string& candidate, std:
   auto* lmdb = dynamic_cast<LmdbTicketStore*>(store);
   if (lmdb == nullptr) return Status::Invalid("not an LMDB ticket store");
   return lmdb->GetOrPutMetaString(kMetaInstallationId, candidate, out);
+}
+
+Status LmdbBuildWordIndex(TicketStore* store, bool restart,
+                          const std::function<void(uint64_t, uint64_t)>& progress,
+                          WordIndexState* state) {
+  auto* lmdb = dynamic_cast<LmdbTicketStore*>(store);
+  if (lmdb == nullptr) return Status::Invalid("not an LMDB ticket store");
+  return lmdb->BuildWordIndex(restart, progress, state);
 }
 
 Status LmdbDeleteTickets(TicketStore* store, const std::vector<uint64_t>& numbers,

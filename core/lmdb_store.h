@@ -16,6 +16,11 @@
 //   agent_events  u64 seq big-endian -> AgentStateEvent (meta "next_agent_event" numbers them)
 //   routing   (queue, agent) -> u64 ticket last given to the agent by automatic routing
 // Stores made before these tables get them (empty) when opened; the schema version is unchanged.
+//   words     word index (MDB_DUPSORT): index key (core/ticket_view.h IndexWords) -> u64 ticket
+//             numbers. Kept in the same transaction as the ticket by Write (create/append),
+//             Redact and LmdbDeleteTickets; complete when meta "words_built" is set (new stores at
+//             once; a store from schema version 1 after LmdbBuildWordIndex). WordCandidates walks
+//             the distinct keys, so `deskctl tickets --search` reads only the matching tickets.
 // All encodings are core/ticket_codec.h's.
 // Writes are short transactions; MDB_MAP_FULL grows the map (doubling) and retries; MDB_READERS_FULL
 // is a kStore error. Opening an existing store keeps its content; an unknown schema version is kStore.
@@ -78,10 +83,26 @@ Status LmdbInstallationId(TicketStore* store, const std::string& candidate, std:
 
 // Deletes the tickets numbered in numbers (unknown ones are skipped) with their messages, events and
 // every Message-ID index entry pointing at them, in one transaction: all or nothing. *deleted
-// counts the tickets removed. Attachment files are not touched (deskctl purge removes the ones no
-// remaining ticket references). Ticket numbers are never reused (next_ticket stays). store must
+// counts the tickets removed, and their word index entries. Files of the external store are not
+// touched: deskctl purge sweeps the ones no remaining ticket references afterwards
+// (SweepRecordStore, core/record_store.h). Ticket numbers are never reused (next_ticket stays). store must
 // come from OpenLmdbTicketStore (else kInvalid). Retention (deskctl purge), not the mail path.
 Status LmdbDeleteTickets(TicketStore* store, const std::vector<uint64_t>& numbers,
                          uint64_t* deleted);
+
+struct WordIndexState {
+  bool built = false;    // the index is complete
+  uint64_t tickets = 0;  // tickets indexed by this call
+};
+
+// Builds the word index of a store written before it had one (schema version 1), in chunks of a
+// few hundred tickets per write transaction; it goes on where a stopped build left off, and returns
+// at once when the index is complete. restart: drop the index and build it anew (a repair).
+// progress (may be empty) is called after each chunk with the next ticket number to index and the
+// store's next ticket number. Safe while the daemon writes: its writes keep the index themselves.
+// store must come from OpenLmdbTicketStore (else kInvalid).
+Status LmdbBuildWordIndex(TicketStore* store, bool restart,
+                          const std::function<void(uint64_t, uint64_t)>& progress,
+                          WordIndexState* state);
 
 }  // namespace desk

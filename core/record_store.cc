@@ -157,4 +157,81 @@ std::string TranscriptPath(const std::string& dir, uint64_t ticket) {
   return TranscriptDir(dir) + "/" + std::to_string(ticket) + ".pdf";
 }
 
+namespace {
+
+bool IsLowerHex64(const std::string& s) {
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+}  // namespace
+
+Status SweepRecordStore(const std::string& dir, const std::set<std::string>& attachments,
+                        const std::set<std::string>& originals,
+                        const std::function<bool(uint64_t)>& ticket_exists,
+                        std::filesystem::file_time_type keep_after, bool dry_run,
+                        SweepResult* result) {
+  namespace fs = std::filesystem;
+  *result = SweepResult();
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return Status::Ok();  // nothing stored yet
+  // Removes p when it is an old enough regular file (never follows a link); counts it in *n.
+  auto take = [&](const fs::directory_entry& e, uint64_t* n) {
+    std::error_code fec;
+    if (!e.is_regular_file(fec) || e.is_symlink(fec)) return;
+    const auto mtime = e.last_write_time(fec);
+    if (fec || mtime >= keep_after) return;
+    const uint64_t size = e.file_size(fec);
+    if (fec) return;
+    if (!dry_run && !fs::remove(e.path(), fec)) return;
+    ++*n;
+    result->bytes += size;
+  };
+  // Blobs: BASE/ab/cd/<sha256>, the name's first four digits naming the two levels.
+  auto blobs = [&](const fs::path& base, const std::set<std::string>& keep, uint64_t* n) {
+    std::error_code bec;
+    if (!fs::is_directory(base, bec)) return;
+    for (const auto& l1 : fs::directory_iterator(base, bec)) {
+      const std::string a = l1.path().filename().string();
+      std::error_code dec;
+      if (a.size() != 2 || !l1.is_directory(dec) || l1.is_symlink(dec)) continue;
+      for (const auto& l2 : fs::directory_iterator(l1.path(), dec)) {
+        const std::string b = l2.path().filename().string();
+        std::error_code eec;
+        if (b.size() != 2 || !l2.is_directory(eec) || l2.is_symlink(eec)) continue;
+        for (const auto& f : fs::directory_iterator(l2.path(), eec)) {
+          const std::string name = f.path().filename().string();
+          if (!IsLowerHex64(name) || name.compare(0, 2, a) != 0 || name.compare(2, 2, b) != 0) {
+            continue;
+          }
+          if (keep.count(name) == 0) take(f, n);
+        }
+      }
+    }
+    // Temporary files of StoreBlob that a crash left behind.
+    for (const auto& f : fs::directory_iterator(base, bec)) {
+      if (f.path().filename().string().rfind(".tmp-", 0) == 0) take(f, &result->temp_files);
+    }
+  };
+  blobs(dir, attachments, &result->attachments);
+  blobs(OriginalsDir(dir), originals, &result->originals);
+  const fs::path tdir = TranscriptDir(dir);
+  if (fs::is_directory(tdir, ec)) {
+    for (const auto& f : fs::directory_iterator(tdir, ec)) {
+      const std::string name = f.path().filename().string();
+      const size_t dot = name.find(".pdf");
+      if (dot == 0 || dot == std::string::npos || dot > 19 ||
+          name.find_first_not_of("0123456789") != dot) {
+        continue;
+      }
+      const std::string rest = name.substr(dot);
+      if (rest == ".pdf") {
+        if (!ticket_exists(std::stoull(name.substr(0, dot)))) take(f, &result->transcripts);
+      } else if (rest.rfind(".pdf.tmp-", 0) == 0) {
+        take(f, &result->temp_files);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace desk

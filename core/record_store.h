@@ -19,6 +19,9 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -53,5 +56,26 @@ std::string BlobRefPath(const std::string& dir, const std::string& ref);
 // <dir>/transcripts/<ticket>.pdf, and the directory it lives in (created on demand by callers).
 std::string TranscriptDir(const std::string& dir);
 std::string TranscriptPath(const std::string& dir, uint64_t ticket);
+
+// What a sweep found to remove (or removed).
+struct SweepResult {
+  uint64_t attachments = 0, originals = 0, transcripts = 0, temp_files = 0;
+  uint64_t bytes = 0;
+};
+
+// The orphan sweep of deskctl purge: removes from the external store dir every file that no ticket
+// in the store references: attachment blobs whose hash is not in attachments, original blobs not
+// in originals, transcripts/<N>.pdf whose ticket does not exist (ticket_exists(N) false; numbers
+// are never reused), and temporary files left by a writer that died (".tmp-" names). Files
+// changed at or after keep_after are kept: they may belong to mail in flight, whose ticket is
+// committed only after its files are in place. Only names of the layout above are touched; dry_run
+// counts without removing. Crash safety comes from the order the callers keep: the store change is
+// committed first, files are removed after, so a crash leaves orphan files (the next sweep takes
+// them), never a ticket that names a missing file.
+Status SweepRecordStore(const std::string& dir, const std::set<std::string>& attachments,
+                        const std::set<std::string>& originals,
+                        const std::function<bool(uint64_t)>& ticket_exists,
+                        std::filesystem::file_time_type keep_after, bool dry_run,
+                        SweepResult* result);
 
 }  // namespace desk

@@ -277,6 +277,21 @@ class TicketStore {
   virtual Status GetMessages(uint64_t number, std::vector<TicketMessage>* out) = 0;
   virtual Status GetEvents(uint64_t number, std::vector<TicketEvent>* out) = 0;
   virtual Status ListTickets(const TicketFilter& filter, std::vector<Ticket>* out) = 0;
+  // Streams the tickets that pass filter (queue, status; at most filter.limit), newest number
+  // first, one decoded at a time, until fn returns false. fn runs inside the store's read
+  // transaction and must not call the store.
+  virtual Status ScanTickets(const TicketFilter& filter,
+                             const std::function<bool(const Ticket&)>& fn) = 0;
+  // Word search through the store's word index: the numbers (newest first) of a superset of the
+  // tickets whose title or messages hold every word of words (as SearchWords in
+  // core/ticket_view.h makes them); the caller checks each with MatchesWords. kNotFound when the
+  // store has no complete index: then scan.
+  virtual Status WordCandidates(const std::vector<std::string>& words,
+                                std::vector<uint64_t>* out) {
+    (void)words;
+    out->clear();
+    return Status::NotFound("this store has no word index");
+  }
 
   // Statistics (core/metrics.h). The defaults are for stores without them: kNotFound / no-op.
   // Adds add's counts to the stored minutes, and drops stored minutes before drop_before, in one

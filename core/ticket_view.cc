@@ -3,6 +3,7 @@
 
 #include <glib.h>
 
+#include <algorithm>
 #include <string_view>
 
 #include "core/address.h"
@@ -74,6 +75,59 @@ bool SearchWords(const std::string& text, std::vector<std::string>* words) {
     }
   }
   return flush();
+}
+
+namespace {
+
+void AddRun(std::string_view run, std::vector<std::string>* keys) {
+  if (run.empty()) return;
+  if (run.size() <= kMaxIndexedWordBytes) {
+    keys->emplace_back(run);
+    return;
+  }
+  for (size_t start = 0; start < run.size(); start += kMaxIndexedWordBytes / 2) {
+    keys->emplace_back(run.substr(start, kMaxIndexedWordBytes));
+    if (start + kMaxIndexedWordBytes >= run.size()) break;
+  }
+}
+
+}  // namespace
+
+void IndexWords(std::string_view text, std::vector<std::string>* keys) {
+  std::string folded;
+  Fold(text, &folded);  // valid UTF-8 (invalid bytes became U+FFFD)
+  size_t run = 0;
+  for (size_t i = 0; i < folded.size();) {
+    const unsigned char c = static_cast<unsigned char>(folded[i]);
+    size_t n = 1;
+    bool word = false;
+    if (c < 0x80) {
+      word = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
+    } else {
+      n = static_cast<size_t>(g_utf8_skip[c]);
+      const gunichar u = g_utf8_get_char(folded.data() + i);
+      word = g_unichar_isalnum(u) || g_unichar_ismark(u);
+    }
+    if (!word) {
+      AddRun(std::string_view(folded).substr(run, i - run), keys);
+      run = i + n;
+    }
+    i += n;
+  }
+  AddRun(std::string_view(folded).substr(run), keys);
+}
+
+std::vector<std::string> IndexKeys(const std::string* title,
+                                   const std::vector<const TicketMessage*>& messages) {
+  std::vector<std::string> keys;
+  if (title != nullptr) IndexWords(*title, &keys);
+  for (const TicketMessage* m : messages) {
+    IndexWords(m->subject, &keys);
+    IndexWords(m->body, &keys);
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
 }
 
 bool MatchesFields(const ViewFilter& f, const Ticket& t) {

@@ -9,12 +9,21 @@
 // in the subject or body of one of its messages. Bounds: at most kMaxSearchWords words, each at most 100
 // bytes; the text searched is what the store keeps (bodies already cut at max_body_chars).
 //
+// Word index (the store's `words` table, core/lmdb_store.h): IndexWords cuts text into the folded
+// runs of letters, digits and marks that SearchWords makes words of. A search word that occurs in
+// folded text lies inside one such run (it is made of the same characters and UTF-8 is
+// self-synchronising), so the tickets indexed under the runs that contain the word are a superset
+// of the tickets MatchesWords accepts; callers still check each with MatchesWords. Runs longer than
+// kMaxIndexedWordBytes are indexed as overlapping windows of that length starting every
+// kMaxIndexedWordBytes / 2 bytes, so every substring of at most 100 bytes lies inside one window.
+//
 // Thread-safety: pure functions.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/sla.h"
@@ -23,6 +32,7 @@
 namespace desk {
 
 inline constexpr size_t kMaxSearchWords = 16;
+inline constexpr size_t kMaxIndexedWordBytes = 200;  // >= 2 * the longest search word (100 bytes)
 
 struct ViewFilter {
   std::string brand;        // "" = any; "-" = tickets without a brand
@@ -41,6 +51,12 @@ struct ViewFilter {
 // Splits and case-folds search text; false when it holds more than kMaxSearchWords words or a word
 // longer than 100 bytes.
 bool SearchWords(const std::string& text, std::vector<std::string>* words);
+
+// Adds the index keys of text (folded runs, windows of long runs; see above) to *keys, unsorted and
+// possibly repeated. Linear in the size of text.
+void IndexWords(std::string_view text, std::vector<std::string>* keys);
+// The index keys of a ticket's title and of a message's subject and body, sorted, no repeats.
+std::vector<std::string> IndexKeys(const std::string* title, const std::vector<const TicketMessage*>& messages);
 
 bool MatchesFields(const ViewFilter& f, const Ticket& t);
 bool MatchesWords(const std::vector<std::string>& words, const Ticket& t,

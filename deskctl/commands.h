@@ -80,6 +80,8 @@ struct PurgeOptions {
   bool dry_run = false;
 };
 int RunPurge(const std::string& config_path, const PurgeOptions& opts);
+// Builds (or with restart, rebuilds) the store's word index (LmdbBuildWordIndex).
+int RunReindex(const std::string& config_path, bool restart);
 int RunTicketSetStatus(const std::string& config_path, uint64_t number, TicketStatus status);
 
 // `stats`: the last hour's mail per minute from the store, and the daemon's metrics endpoint when

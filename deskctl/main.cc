@@ -17,6 +17,7 @@
 //   deskctl -c CONFIG triggers [--json] [--sort id|status]
 //   deskctl -c CONFIG trigger show N | search WORDS [--json] | create FILE | edit N FILE |
 //                             clone N | enable N | disable N | delete N
+//   deskctl -c CONFIG reindex [--restart]
 //
 // The config path may come from DESKMILTER_CONFIG instead of -c. Usage errors exit 2.
 // docs/DESKCTL.md is the reference; keep it in step with the options here.
@@ -168,6 +169,10 @@ int main(int argc, char** argv) {
   purge_cmd->add_option("--closed-before", purge.closed_before, "YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
       ->required();
   purge_cmd->add_flag("--dry-run", purge.dry_run, "Count what would be deleted, delete nothing");
+  bool reindex_restart = false;
+  CLI::App* reindex_cmd = app.add_subcommand(
+      "reindex", "Build the word index of `tickets --search` (stores from before it existed)");
+  reindex_cmd->add_flag("--restart", reindex_restart, "Drop the index and build it anew");
 
   // deskctl/agents.cc: agents' states and assignment (docs/ROUTING.md).
   std::string agents_queue;
@@ -271,6 +276,7 @@ int main(int argc, char** argv) {
   if (*qget_cmd) return RunQuarantineGet(config_path, qget_id, qget_output);
   if (*qpurge_cmd) return RunQuarantinePurge(config_path, qpurge_days);
   if (*purge_cmd) return RunPurge(config_path, purge);
+  if (*reindex_cmd) return RunReindex(config_path, reindex_restart);
   if (*close_cmd) return RunTicketSetStatus(config_path, close_number, desk::TicketStatus::kClosed);
   if (*reopen_cmd) return RunTicketSetStatus(config_path, reopen_number, desk::TicketStatus::kOpen);
   return RunTicketShow(config_path, show_number, show_json, show_pdf);

@@ -27,6 +27,7 @@
 #include "core/attachment_stage.h"
 #include "core/lmdb_store.h"
 #include "core/quarantine.h"
+#include "core/record_store.h"
 #include "deskctl/commands.h"
 #include "deskctl/json_output.h"
 #include "deskctl/text_output.h"
@@ -203,19 +204,31 @@ int RunPurge(const std::string& config_path, const PurgeOptions& opts) {
     return kExitFailure;
   }
 
-  // Attachments: every SHA-256 a remaining ticket's messages name stays.
-  std::set<std::string> referenced;
-  std::vector<Ticket> all;
-  st = ctx.store->ListTickets(TicketFilter{}, &all);
-  for (size_t i = 0; st.ok() && i < all.size(); ++i) {
-    if (opts.dry_run && std::find(doomed.begin(), doomed.end(), all[i].number) != doomed.end()) {
-      continue;
+  // The external store: every file a remaining ticket names stays (its attachments, the originals
+  // of its messages, its PDF transcript); the rest is swept. The tickets were deleted (committed)
+  // above, before any file: a crash in between leaves orphan files, which the next purge sweeps,
+  // never a ticket naming a missing file.
+  std::set<std::string> attachments, originals;
+  std::set<uint64_t> live;
+  std::vector<uint64_t> remaining;
+  st = ctx.store->ScanTickets(TicketFilter{}, [&](const Ticket& t) {
+    if (!opts.dry_run || std::find(doomed.begin(), doomed.end(), t.number) == doomed.end()) {
+      remaining.push_back(t.number);
     }
+    return true;
+  });
+  for (size_t i = 0; st.ok() && i < remaining.size(); ++i) {
+    live.insert(remaining[i]);
     std::vector<TicketMessage> messages;
-    st = ctx.store->GetMessages(all[i].number, &messages);
+    st = ctx.store->GetMessages(remaining[i], &messages);
+    if (st.IsNotFound()) {  // deleted meanwhile (another purge)
+      live.erase(remaining[i]);
+      st = Status::Ok();
+    }
     for (const TicketMessage& m : messages) {
+      if (!m.original_sha256.empty()) originals.insert(m.original_sha256);
       for (const StoredAttachment& a : m.attachments) {
-        if (!a.sha256.empty()) referenced.insert(a.sha256);
+        if (!a.sha256.empty()) attachments.insert(a.sha256);
       }
     }
   }
@@ -223,35 +236,44 @@ int RunPurge(const std::string& config_path, const PurgeOptions& opts) {
     std::fprintf(stderr, "deskctl: %s\n", st.ToString().c_str());
     return kExitFailure;
   }
-  const std::string dir = AttachmentStoreDir(*ctx.config);
-  const auto now = std::filesystem::file_time_type::clock::now();
-  uint64_t files = 0, bytes = 0;
-  std::error_code ec;
-  namespace fs = std::filesystem;
-  if (fs::is_directory(dir, ec)) {
-    // dir/ab/cd/<sha256>: only names that are 64 hex digits at depth 3 are attachment files.
-    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
-         it.increment(ec)) {
-      if (it.depth() != 2 || !it->is_regular_file(ec)) continue;
-      const std::string name = it->path().filename().string();
-      if (name.size() != 64 || name.find_first_not_of("0123456789abcdef") != std::string::npos) {
-        continue;
-      }
-      if (referenced.count(name) != 0) continue;
-      auto mtime = it->last_write_time(ec);
-      if (ec || now - mtime < std::chrono::seconds(kAttachmentGraceSeconds)) continue;
-      uint64_t size = it->file_size(ec);
-      if (!opts.dry_run && !fs::remove(it->path(), ec)) continue;
-      ++files;
-      bytes += size;
-    }
+  SweepResult swept;
+  // Files younger than the grace period may belong to mail in flight (its ticket is committed
+  // after its files are in place) or to a ticket created after the scan.
+  st = SweepRecordStore(
+      AttachmentStoreDir(*ctx.config), attachments, originals,
+      [&](uint64_t n) { return live.count(n) != 0; },
+      std::filesystem::file_time_type::clock::now() -
+          std::chrono::seconds(kAttachmentGraceSeconds),
+      opts.dry_run, &swept);
+  if (!st.ok()) {
+    std::fprintf(stderr, "deskctl: %s\n", st.ToString().c_str());
+    return kExitFailure;
   }
   std::printf("%s %llu closed ticket(s) last updated before %s, %llu unreferenced attachment "
-              "file(s) (%llu bytes)\n",
+              "file(s), %llu original(s), %llu transcript(s), %llu temporary file(s) (%llu "
+              "bytes)\n",
               opts.dry_run ? "would delete" : "deleted",
               static_cast<unsigned long long>(opts.dry_run ? doomed.size() : deleted),
-              opts.closed_before.c_str(), static_cast<unsigned long long>(files),
-              static_cast<unsigned long long>(bytes));
+              opts.closed_before.c_str(), static_cast<unsigned long long>(swept.attachments),
+              static_cast<unsigned long long>(swept.originals),
+              static_cast<unsigned long long>(swept.transcripts),
+              static_cast<unsigned long long>(swept.temp_files),
+              static_cast<unsigned long long>(swept.bytes));
+  return kExitOk;
+}
+
+int RunReindex(const std::string& config_path, bool restart) {
+  Context ctx;
+  int rc = OpenContext(config_path, StoreMode::kRequired, &ctx);
+  if (rc != kExitOk) return rc;
+  WordIndexState state;
+  Status st = LmdbBuildWordIndex(ctx.store.get(), restart, {}, &state);
+  if (!st.ok()) {
+    std::fprintf(stderr, "deskctl: reindex: %s\n", st.ToString().c_str());
+    return kExitFailure;
+  }
+  std::printf("reindex: word index complete, %llu ticket(s) indexed now\n",
+              static_cast<unsigned long long>(state.tickets));
   return kExitOk;
 }
 

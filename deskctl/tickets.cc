@@ -88,10 +88,41 @@ int RunTickets(const std::string& config_path, const ListOptions& opts) {
   rc = ParseView(opts, &view, &now);
   if (rc != kExitOk) return rc;
   filter.limit = 0;  // the limit counts tickets that pass the view, in the order asked for
+  // Only the tickets that pass the store's filter and the ticket's own fields are kept; with
+  // --search, only the word index's candidates are read at all (a store without a complete index
+  // is scanned, and says so).
   std::vector<Ticket> tickets;
   std::vector<SlaState> sla;
-  Status st = ctx.store->ListTickets(filter, &tickets);
-  if (!st.ok()) return StoreError(st);
+  auto keep = [&](const Ticket& t) {
+    if (!filter.queue.empty() && t.queue != filter.queue) return;
+    if (filter.status.has_value() && t.status != *filter.status) return;
+    if (MatchesFields(view, t)) tickets.push_back(t);
+  };
+  Status st = Status::NotFound("no search");
+  if (!view.words.empty()) {
+    std::vector<uint64_t> candidates;
+    st = ctx.store->WordCandidates(view.words, &candidates);
+    if (st.IsNotFound()) {
+      std::fprintf(stderr, "deskctl: tickets: %s; scanning every ticket\n", st.message().c_str());
+    }
+    for (size_t i = 0; st.ok() && i < candidates.size(); ++i) {
+      Ticket t;
+      st = ctx.store->GetTicket(candidates[i], &t);
+      if (st.IsNotFound()) {  // deleted since the index was read
+        st = Status::Ok();
+        continue;
+      }
+      if (st.ok()) keep(t);
+    }
+    if (!st.ok() && !st.IsNotFound()) return StoreError(st);
+  }
+  if (!st.ok()) {
+    st = ctx.store->ScanTickets(filter, [&](const Ticket& t) {
+      keep(t);
+      return true;
+    });
+    if (!st.ok()) return StoreError(st);
+  }
   // The store lists newest number first; by last update (the default) sorts every match first.
   if (opts.sort != "number") {
     std::stable_sort(tickets.begin(), tickets.end(), [](const Ticket& a, const Ticket& b) {

@@ -6,7 +6,8 @@ test_quarantine_keeps_stripped_original: a mail with an executable attachment is
   byte for byte as received, `purge --older-than 0` empties it.
 test_purge_closed_before: `deskctl purge --closed-before DATE` deletes closed tickets older than
   DATE (their Message-IDs too: the same mail again opens a new ticket), keeps open ones, and
-  removes attachment files no remaining ticket references (old enough not to be in flight).
+  removes the attachment files, originals and PDF transcripts no remaining ticket references (old
+  enough not to be in flight).
 """
 
 import base64
@@ -137,9 +138,18 @@ class AdminStoreTest(ph.MilterPostfixCase):
         files = [f for f in glob.glob(os.path.join(self.milter.dir, "store", "attachments", "*", "*", "*"))
                  if os.path.isfile(f)]  # attachment files; originals/ab/cd/... are a level deeper
         self.assertEqual(len(files), 2, files)
-        # Attachment files younger than an hour may belong to mail in flight: age them.
+        att_dir = os.path.join(self.milter.dir, "store", "attachments")
+        originals = glob.glob(os.path.join(att_dir, "originals", "*", "*", "*"))
+        self.assertEqual(len(originals), 2, originals)  # keep_original is on by default
+        # A PDF transcript of each ticket, as a queue with transcript = "pdf" keeps them.
+        os.makedirs(os.path.join(att_dir, "transcripts"), exist_ok=True)
+        pdfs = {n: os.path.join(att_dir, "transcripts", f"{n}.pdf") for n in (keep, gone)}
+        for p in pdfs.values():
+            with open(p, "wb") as f:
+                f.write(PDF)
+        # Files younger than an hour may belong to mail in flight: age them.
         old = time.time() - 7200
-        for f in files:
+        for f in files + originals + list(pdfs.values()):
             os.utime(f, (old, old))
         rc, out, err = self.deskctl("ticket", "close", str(gone), json_output=False)
         self.assertEqual(rc, 0, err)
@@ -157,7 +167,10 @@ class AdminStoreTest(ph.MilterPostfixCase):
         rc, out, err = self.deskctl("purge", "--closed-before", "2999-01-01", json_output=False)
         self.assertEqual(rc, 0, err)
         self.assertIn("deleted 1 closed ticket(s)", out)
-        self.assertIn("1 unreferenced attachment file(s)", out)
+        self.assertIn("1 unreferenced attachment file(s), 1 original(s), 1 transcript(s)", out)
+        self.assertEqual(len(glob.glob(os.path.join(att_dir, "originals", "*", "*", "*"))), 1)
+        self.assertTrue(os.path.exists(pdfs[keep]))
+        self.assertFalse(os.path.exists(pdfs[gone]))
         numbers = [t["number"] for t in self.deskctl("tickets", "--json")]
         self.assertIn(keep, numbers)
         self.assertNotIn(gone, numbers)

@@ -6,7 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "core/attachment_stage.h"
 #include "core/brand.h"
@@ -344,6 +349,125 @@ TEST(ForgetTest, StoreRedactRewritesInOneTransaction) {
   ghost.seq = 9;
   EXPECT_EQ(store->Redact(r.ticket, t, {ghost}, {}, {}, 30).error_class(), ErrorClass::kNotFound);
   EXPECT_EQ(store->Redact(999, t, {}, {}, {}, 30).error_class(), ErrorClass::kNotFound);
+}
+
+}  // namespace
+}  // namespace desk
+
+namespace desk {
+namespace {
+
+void Age(const std::string& path) {
+  const auto old = std::filesystem::file_time_type::clock::now() - std::chrono::hours(2);
+  std::filesystem::last_write_time(path, old);
+}
+
+std::string StoreBytes(const std::string& dir, const std::string& bytes) {
+  Spool spool(dir, 1 << 20);
+  EXPECT_TRUE(spool.Append(bytes).ok());
+  std::string sha;
+  EXPECT_TRUE(StoreBlob(dir, spool, &sha).ok());
+  return sha;
+}
+
+void Touch(const std::string& path) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs("%PDF-1.4 x", f);
+  std::fclose(f);
+}
+
+// The purge order: the tickets are deleted (committed) and then the process dies before any file
+// is removed (here: nothing removes them). The sweep afterwards takes every file of the deleted
+// ticket (attachment, original, PDF, a writer's temporary file) and nothing a live ticket names,
+// nothing young, nothing outside the layout.
+TEST(RecordStoreTest, SweepAfterDeleteRemovesEveryFileOfDeletedTicketsOnly) {
+  TempDir dir;
+  const std::string files = dir.path() + "/files";
+  std::unique_ptr<TicketStore> store;
+  LmdbOptions o;
+  o.dir = dir.path() + "/store";
+  ASSERT_TRUE(OpenLmdbTicketStore(o, &store).ok());
+  const std::string shared = StoreBytes(files, "shared attachment");
+  const std::string gone_att = StoreBytes(files, "attachment of the purged ticket");
+  const std::string kept_orig = StoreBytes(OriginalsDir(files), "original kept");
+  const std::string gone_orig = StoreBytes(OriginalsDir(files), "original purged");
+  const std::string young = StoreBytes(files, "attachment of mail in flight");
+  uint64_t numbers[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    TicketWrite w;
+    w.op = TicketWrite::Op::kCreate;
+    w.new_ticket.queue = "support";
+    w.message.message_id = "m" + std::to_string(i) + "@x";
+    w.message.original_sha256 = i == 0 ? kept_orig : gone_orig;
+    StoredAttachment a;
+    a.sha256 = shared;
+    w.message.attachments.push_back(a);
+    if (i == 1) {
+      a.sha256 = gone_att;
+      w.message.attachments.push_back(a);
+    }
+    w.now = 100;
+    WriteResult r;
+    ASSERT_TRUE(store->Write(w, &r).ok());
+    numbers[i] = r.ticket;
+    Touch(TranscriptPath(files, r.ticket));
+  }
+  Touch(TranscriptPath(files, numbers[1]) + ".tmp-AbC123");  // a PDF writer that died
+  Touch(files + "/.tmp-XyZ789");                              // a StoreBlob that died
+  Touch(files + "/README");                                   // not ours: never touched
+  Touch(TranscriptDir(files) + "/notes.pdf");
+  for (const auto& e : std::filesystem::recursive_directory_iterator(files)) {
+    if (e.is_regular_file() && e.path().filename() != young) Age(e.path().string());
+  }
+  uint64_t deleted = 0;
+  ASSERT_TRUE(LmdbDeleteTickets(store.get(), {numbers[1]}, &deleted).ok());
+  ASSERT_EQ(deleted, 1u);
+
+  // What deskctl purge gathers from the remaining tickets.
+  std::set<std::string> atts, origs;
+  std::set<uint64_t> live;
+  ASSERT_TRUE(store->ScanTickets({}, [&](const Ticket& t) {
+    live.insert(t.number);
+    return true;
+  }).ok());
+  for (uint64_t n : live) {
+    std::vector<TicketMessage> ms;
+    ASSERT_TRUE(store->GetMessages(n, &ms).ok());
+    for (const TicketMessage& m : ms) {
+      origs.insert(m.original_sha256);
+      for (const StoredAttachment& a : m.attachments) atts.insert(a.sha256);
+    }
+  }
+  const auto keep_after = std::filesystem::file_time_type::clock::now() - std::chrono::hours(1);
+  auto exists = [&](uint64_t n) { return live.count(n) != 0; };
+  SweepResult got;
+  ASSERT_TRUE(SweepRecordStore(files, atts, origs, exists, keep_after, true, &got).ok());
+  EXPECT_EQ(got.attachments, 1u);
+  EXPECT_EQ(got.originals, 1u);
+  EXPECT_EQ(got.transcripts, 1u);
+  EXPECT_EQ(got.temp_files, 2u);
+  EXPECT_TRUE(std::filesystem::exists(AttachmentStorePath(files, gone_att)));  // dry run
+  ASSERT_TRUE(SweepRecordStore(files, atts, origs, exists, keep_after, false, &got).ok());
+  EXPECT_EQ(got.attachments + got.originals + got.transcripts + got.temp_files, 5u);
+  namespace fs = std::filesystem;
+  EXPECT_FALSE(fs::exists(AttachmentStorePath(files, gone_att)));
+  EXPECT_FALSE(fs::exists(AttachmentStorePath(OriginalsDir(files), gone_orig)));
+  EXPECT_FALSE(fs::exists(TranscriptPath(files, numbers[1])));
+  EXPECT_FALSE(fs::exists(TranscriptPath(files, numbers[1]) + ".tmp-AbC123"));
+  EXPECT_FALSE(fs::exists(files + "/.tmp-XyZ789"));
+  EXPECT_TRUE(fs::exists(AttachmentStorePath(files, shared)));
+  EXPECT_TRUE(fs::exists(AttachmentStorePath(files, young)));
+  EXPECT_TRUE(fs::exists(AttachmentStorePath(OriginalsDir(files), kept_orig)));
+  EXPECT_TRUE(fs::exists(TranscriptPath(files, numbers[0])));
+  EXPECT_TRUE(fs::exists(files + "/README"));
+  EXPECT_TRUE(fs::exists(TranscriptDir(files) + "/notes.pdf"));
+  // Nothing is left to sweep.
+  ASSERT_TRUE(SweepRecordStore(files, atts, origs, exists, keep_after, false, &got).ok());
+  EXPECT_EQ(got.attachments + got.originals + got.transcripts + got.temp_files, 0u);
+  // A missing store directory is nothing to do.
+  ASSERT_TRUE(SweepRecordStore(files + "/none", atts, origs, exists, keep_after, false, &got).ok());
 }
 
 }  // namespace
