@@ -153,6 +153,15 @@ std::string CheckExtraState(std::string_view s) {
   return "";
 }
 
+// "RECEIVED_AT=REPLY_VIA"; that both belong to the queue is checked by the loader.
+std::string CheckReplyVia(std::string_view rv) {
+  const size_t eq = rv.find('=');
+  if (eq == std::string_view::npos) return Quoted(rv) + " is not RECEIVED_AT=REPLY_VIA";
+  std::string e = CheckAddressPattern(rv.substr(0, eq));
+  if (e.empty()) e = CheckExactAddress(rv.substr(eq + 1));
+  return e.empty() ? "" : Quoted(rv) + ": " + e;
+}
+
 std::string CheckBrand(std::string_view b) {
   if (b.size() > 200) return "longer than 200 bytes";
   for (unsigned char c : b) {
@@ -631,6 +640,11 @@ const QueueOption kQueueOptions[] = {
             "(deskctl assign); \"automatic\": each new ticket goes to one available agent "
             "(round robin), whose address is added as a recipient (docs/ROUTING.md).",
      .field = &QueueConfig::routing, .check = CheckRouting},
+    {.name = "reply_via", .type = Type::kStringArray, .default_value = "[]",
+     .doc = "\"RECEIVED_AT=REPLY_VIA\": agents' replies to tickets received at RECEIVED_AT (an "
+            "address or *@domain of this queue) are sent as REPLY_VIA, one of this queue's exact "
+            "addresses or its default_address (e.g. mail to support@ answered as it@).",
+     .field = &QueueConfig::reply_via, .check = CheckReplyVia},
     {.name = "keep_text", .type = Type::kBool, .default_value = "true",
      .doc = "Keep the text body of each mail on its ticket (the copy shown as a comment and in "
             "the transcript); false keeps the headers and attachment list only.",

@@ -74,6 +74,10 @@ struct QueueConfig {
   bool reply_token = false;       // Reply-To support+TOKEN@domain (needs reply_token_secret)
   // Routing to agents (core/routing.h, docs/ROUTING.md).
   std::string routing;  // "manual" | "automatic"
+  // "RECEIVED_AT=REPLY_VIA": agents' replies to tickets received at RECEIVED_AT (an address or
+  // *@domain of the queue) go out as REPLY_VIA (an exact address of the queue or its
+  // default_address); lower-cased and checked at load.
+  std::vector<std::string> reply_via;
   // The ticket record (core/record_store.h, core/transcript_pdf.h, core/brand.h, core/sla.h).
   bool keep_text = false;                   // text body kept on the ticket
   bool keep_original = false;               // message as received kept in the external store

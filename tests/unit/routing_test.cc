@@ -417,3 +417,53 @@ TEST_F(RoutingTest, AccountStatusFollowsAgentStates) {
 
 }  // namespace
 }  // namespace desk
+
+namespace desk {
+namespace {
+
+// Issue 13 item 5: "reply via" another identity than the address the mail was received at.
+TEST(ReplyVia, MappingValidatedAtLoadAndUsedByTheRewrite) {
+  const std::string base =
+      "[[queue]]\nname = \"support\"\n"
+      "addresses = [\"support@example.com\", \"it@example.com\", \"*@help.example.com\"]\n";
+  struct Case {
+    const char* name;
+    std::string reply_via;
+    bool want_ok;
+    const char* want_error;
+  } cases[] = {
+      {"exact to exact", R"(["Support@example.com=it@example.com"])", true, ""},
+      {"wildcard to exact", R"(["*@help.example.com=it@example.com"])", true, ""},
+      {"not the queue's address", R"(["sales@example.com=it@example.com"])", false,
+       "not one of this queue's addresses"},
+      {"may not send as", R"(["support@example.com=ceo@example.com"])", false,
+       "may send as"},
+      {"twice", R"(["support@example.com=it@example.com", "support@example.com=support@example.com"])",
+       false, "already mapped"},
+      {"malformed", R"(["support@example.com"])", false, "RECEIVED_AT=REPLY_VIA"},
+  };
+  for (const Case& c : cases) {
+    std::shared_ptr<const Config> got;
+    Status st = config::LoadString(base + "reply_via = " + c.reply_via + "\n", "t.toml", &got);
+    EXPECT_EQ(st.ok(), c.want_ok) << c.name << ": " << st.ToString();
+    if (!c.want_ok) {
+      EXPECT_NE(st.message().find("queue[0].reply_via"), std::string::npos) << st.message();
+      EXPECT_NE(st.message().find(c.want_error), std::string::npos) << st.message();
+    }
+  }
+  std::shared_ptr<const Config> cfg;
+  ASSERT_TRUE(config::LoadString(base + "reply_via = [\"support@example.com=it@example.com\", "
+                                        "\"*@help.example.com=it@example.com\"]\n",
+                                 "t.toml", &cfg)
+                  .ok());
+  QueueRouter router;
+  ASSERT_TRUE(QueueRouter::Build(*cfg, &router).ok());
+  const QueueConfig& q = cfg->queues[0];
+  EXPECT_EQ(ReplyViaAddress(router, q, "support@example.com"), "it@example.com");
+  EXPECT_EQ(ReplyViaAddress(router, q, "support+x@example.com"), "it@example.com");
+  EXPECT_EQ(ReplyViaAddress(router, q, "anything@help.example.com"), "it@example.com");
+  EXPECT_EQ(ReplyViaAddress(router, q, "it@example.com"), "it@example.com");
+}
+
+}  // namespace
+}  // namespace desk
