@@ -8,6 +8,7 @@
 #include "config/schema.h"
 
 #include "core/file_type.h"
+#include "core/routing.h"
 #include <arpa/inet.h>
 
 #include <cctype>
@@ -160,6 +161,25 @@ std::string CheckReplyVia(std::string_view rv) {
   std::string e = CheckAddressPattern(rv.substr(0, eq));
   if (e.empty()) e = CheckExactAddress(rv.substr(eq + 1));
   return e.empty() ? "" : Quoted(rv) + ": " + e;
+}
+
+std::string CheckBusinessHours(std::string_view e) {
+  BusinessSpan s;
+  return ParseBusinessHours(e, &s) ? ""
+                                   : Quoted(e) + " is not DAY[-DAY] HH:MM-HH:MM (e.g. "
+                                                 "\"mon-fri 09:00-17:00\")";
+}
+
+std::string CheckTimeZone(std::string_view tz) {
+  return KnownTimeZone(std::string(tz)) ? "" : Quoted(tz) + " is not a known time zone (tzdata)";
+}
+
+std::string CheckHoliday(std::string_view d) {
+  bool ok = d.size() == 10 && d[4] == '-' && d[7] == '-';
+  for (size_t i = 0; ok && i < d.size(); ++i) {
+    ok = i == 4 || i == 7 || std::isdigit(static_cast<unsigned char>(d[i]));
+  }
+  return ok ? "" : Quoted(d) + " is not a date YYYY-MM-DD";
 }
 
 std::string CheckBrand(std::string_view b) {
@@ -645,6 +665,16 @@ const QueueOption kQueueOptions[] = {
             "address or *@domain of this queue) are sent as REPLY_VIA, one of this queue's exact "
             "addresses or its default_address (e.g. mail to support@ answered as it@).",
      .field = &QueueConfig::reply_via, .check = CheckReplyVia},
+    {.name = "business_hours", .type = Type::kStringArray, .default_value = "[]",
+     .doc = "When the desk is open, \"DAY[-DAY] HH:MM-HH:MM\" entries (mon..sun) in time_zone; "
+            "outside them the account status is invisible. Empty: always open.",
+     .field = &QueueConfig::business_hours, .check = CheckBusinessHours},
+    {.name = "time_zone", .type = Type::kString, .default_value = R"("UTC")",
+     .doc = "Time zone of business_hours and holidays (an IANA name, e.g. \"Europe/Paris\").",
+     .field = &QueueConfig::time_zone, .check = CheckTimeZone},
+    {.name = "holidays", .type = Type::kStringArray, .default_value = "[]",
+     .doc = "Dates (YYYY-MM-DD, local to time_zone) on which the desk is closed all day.",
+     .field = &QueueConfig::holidays, .check = CheckHoliday},
     {.name = "keep_text", .type = Type::kBool, .default_value = "true",
      .doc = "Keep the text body of each mail on its ticket (the copy shown as a comment and in "
             "the transcript); false keeps the headers and attachment list only.",

@@ -467,3 +467,69 @@ TEST(ReplyVia, MappingValidatedAtLoadAndUsedByTheRewrite) {
 
 }  // namespace
 }  // namespace desk
+
+namespace desk {
+namespace {
+
+TEST(BusinessHours, ParsedAndValidatedAtLoad) {
+  BusinessSpan s;
+  ASSERT_TRUE(ParseBusinessHours("Mon-Fri 09:00-17:30", &s));
+  EXPECT_EQ(s.first_day, 1);
+  EXPECT_EQ(s.last_day, 5);
+  EXPECT_EQ(s.start_minute, 540);
+  EXPECT_EQ(s.end_minute, 1050);
+  EXPECT_TRUE(ParseBusinessHours("sun 00:00-24:00", &s));
+  for (const char* bad : {"fri-mon 09:00-17:00", "mon 17:00-09:00", "mon 9:00-17:00",
+                          "funday 09:00-10:00", "mon", "mon 09:00-24:30"}) {
+    EXPECT_FALSE(ParseBusinessHours(bad, &s)) << bad;
+  }
+  const std::string q = "[[queue]]\nname = \"s\"\naddresses = [\"s@example.com\"]\n";
+  struct Case {
+    std::string toml;
+    const char* want_error;  // "" = loads
+  } cases[] = {
+      {q + "business_hours = [\"mon-fri 09:00-17:00\"]\ntime_zone = \"Europe/Paris\"\n"
+           "holidays = [\"2026-12-25\"]\n", ""},
+      {q + "time_zone = \"Mars/Olympus\"\n", "queue[0].time_zone"},
+      {q + "business_hours = [\"weekdays 9-5\"]\n", "queue[0].business_hours"},
+      {q + "holidays = [\"25/12/2026\"]\n", "queue[0].holidays"},
+  };
+  for (const Case& c : cases) {
+    std::shared_ptr<const Config> got;
+    Status st = config::LoadString(c.toml, "t.toml", &got);
+    if (std::string(c.want_error).empty()) {
+      EXPECT_TRUE(st.ok()) << st.ToString();
+    } else {
+      EXPECT_NE(st.message().find(c.want_error), std::string::npos) << st.ToString();
+    }
+  }
+}
+
+TEST(BusinessHours, InvisibleOutsideHoursInTheQueueTimeZone) {
+  Config c = config::DefaultConfig();
+  QueueConfig q = config::DefaultQueueConfig();
+  q.name = "support";
+  q.agents = {{"alice@staff.example.com", "", ""}};
+  q.business_hours = {"mon-fri 09:00-17:00"};
+  q.time_zone = "Europe/Paris";
+  q.holidays = {"2026-12-25"};
+  c.queues = {q};
+  const std::vector<AgentStateRecord> states = {{"alice@staff.example.com", "in-email", "", 0, ""}};
+  // Thursday 2026-12-03 07:30 UTC = 08:30 in Paris (UTC+1): closed; 08:30 UTC = 09:30: open.
+  const int64_t thu_0730_utc = 1796283000;
+  EXPECT_EQ(QueueAccountStatus(c, c.queues[0], states, thu_0730_utc), AccountStatus::kInvisible);
+  EXPECT_EQ(QueueAccountStatus(c, c.queues[0], states, thu_0730_utc + 3600), AccountStatus::kOnline);
+  // Summer time: Wednesday 2026-07-01 07:30 UTC = 09:30 in Paris (UTC+2): open.
+  EXPECT_TRUE(BusinessHoursOpen(c.queues[0], 1782891000));
+  // Friday 2026-12-25 10:00 UTC (11:00 Paris) is a holiday; Saturday is outside the schedule.
+  EXPECT_FALSE(BusinessHoursOpen(c.queues[0], 1798192800));
+  EXPECT_FALSE(BusinessHoursOpen(c.queues[0], 1798192800 + 86400));
+  // Open, but nobody available: away.
+  EXPECT_EQ(QueueAccountStatus(c, c.queues[0], {}, thu_0730_utc + 3600), AccountStatus::kAway);
+  // No schedule: always open.
+  c.queues[0].business_hours.clear();
+  EXPECT_TRUE(BusinessHoursOpen(c.queues[0], thu_0730_utc));
+}
+
+}  // namespace
+}  // namespace desk
