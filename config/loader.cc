@@ -378,12 +378,44 @@ class Loader {
       }
       if (Status s = FinishQueue(prefix, i, &queue, &owners, out); !s.ok()) return s;
       if (Status s = LoadAgents(prefix, table->get(kAgentKey), &queue); !s.ok()) return s;
+      if (Status s = CheckReplyVia(prefix, &queue); !s.ok()) return s;
       if (queue.reply_token && out->reply_token_secret.empty()) {
         return Fail(prefix + ".reply_token", "needs agents.reply_token_secret");
       }
       out->queues.push_back(std::move(queue));
     }
     return CheckAgents(*out);
+  }
+
+  // reply_via (issue 13 item 5): both sides lower-cased; RECEIVED_AT must be one of the queue's
+  // addresses, REPLY_VIA an address the queue may send as (an exact address or default_address);
+  // one mapping per RECEIVED_AT.
+  Status CheckReplyVia(const std::string& prefix, QueueConfig* queue) const {
+    std::map<std::string, size_t> seen;
+    for (size_t i = 0; i < queue->reply_via.size(); ++i) {
+      std::string& rv = queue->reply_via[i];
+      rv = Lower(rv);
+      const std::string key = prefix + ".reply_via[" + std::to_string(i) + "]";
+      const size_t eq = rv.find('=');
+      const std::string from = rv.substr(0, eq), via = rv.substr(eq + 1);
+      bool from_ok = false, via_ok = via == queue->default_address;
+      for (const std::string& a : queue->addresses) {
+        from_ok = from_ok || a == from;
+        via_ok = via_ok || (a == via && !a.starts_with("*@"));
+      }
+      if (!from_ok) {
+        return Fail(key, Quoted(from) + " is not one of this queue's addresses");
+      }
+      if (!via_ok) {
+        return Fail(key, Quoted(via) + " is not an address this queue may send as (one of its "
+                         "exact addresses or its default_address)");
+      }
+      if (auto [it, fresh] = seen.emplace(from, i); !fresh) {
+        return Fail(key, Quoted(from) + " is already mapped by reply_via[" +
+                             std::to_string(it->second) + "]");
+      }
+    }
+    return Status::Ok();
   }
 
   // The [[queue.agent]] tables of one queue (issue 5, docs/AGENTS.md).

@@ -8,6 +8,7 @@
 #include "config/schema.h"
 
 #include "core/file_type.h"
+#include "core/routing.h"
 #include <arpa/inet.h>
 
 #include <cctype>
@@ -151,6 +152,34 @@ std::string CheckExtraState(std::string_view s) {
     if (name == builtin) return Quoted(s) + ": " + std::string(builtin) + " is a built-in state";
   }
   return "";
+}
+
+// "RECEIVED_AT=REPLY_VIA"; that both belong to the queue is checked by the loader.
+std::string CheckReplyVia(std::string_view rv) {
+  const size_t eq = rv.find('=');
+  if (eq == std::string_view::npos) return Quoted(rv) + " is not RECEIVED_AT=REPLY_VIA";
+  std::string e = CheckAddressPattern(rv.substr(0, eq));
+  if (e.empty()) e = CheckExactAddress(rv.substr(eq + 1));
+  return e.empty() ? "" : Quoted(rv) + ": " + e;
+}
+
+std::string CheckBusinessHours(std::string_view e) {
+  BusinessSpan s;
+  return ParseBusinessHours(e, &s) ? ""
+                                   : Quoted(e) + " is not DAY[-DAY] HH:MM-HH:MM (e.g. "
+                                                 "\"mon-fri 09:00-17:00\")";
+}
+
+std::string CheckTimeZone(std::string_view tz) {
+  return KnownTimeZone(std::string(tz)) ? "" : Quoted(tz) + " is not a known time zone (tzdata)";
+}
+
+std::string CheckHoliday(std::string_view d) {
+  bool ok = d.size() == 10 && d[4] == '-' && d[7] == '-';
+  for (size_t i = 0; ok && i < d.size(); ++i) {
+    ok = i == 4 || i == 7 || std::isdigit(static_cast<unsigned char>(d[i]));
+  }
+  return ok ? "" : Quoted(d) + " is not a date YYYY-MM-DD";
 }
 
 std::string CheckBrand(std::string_view b) {
@@ -675,6 +704,21 @@ const QueueOption kQueueOptions[] = {
             "(deskctl assign); \"automatic\": each new ticket goes to one available agent "
             "(round robin), whose address is added as a recipient (docs/ROUTING.md).",
      .field = &QueueConfig::routing, .check = CheckRouting},
+    {.name = "reply_via", .type = Type::kStringArray, .default_value = "[]",
+     .doc = "\"RECEIVED_AT=REPLY_VIA\": agents' replies to tickets received at RECEIVED_AT (an "
+            "address or *@domain of this queue) are sent as REPLY_VIA, one of this queue's exact "
+            "addresses or its default_address (e.g. mail to support@ answered as it@).",
+     .field = &QueueConfig::reply_via, .check = CheckReplyVia},
+    {.name = "business_hours", .type = Type::kStringArray, .default_value = "[]",
+     .doc = "When the desk is open, \"DAY[-DAY] HH:MM-HH:MM\" entries (mon..sun) in time_zone; "
+            "outside them the account status is invisible. Empty: always open.",
+     .field = &QueueConfig::business_hours, .check = CheckBusinessHours},
+    {.name = "time_zone", .type = Type::kString, .default_value = R"("UTC")",
+     .doc = "Time zone of business_hours and holidays (an IANA name, e.g. \"Europe/Paris\").",
+     .field = &QueueConfig::time_zone, .check = CheckTimeZone},
+    {.name = "holidays", .type = Type::kStringArray, .default_value = "[]",
+     .doc = "Dates (YYYY-MM-DD, local to time_zone) on which the desk is closed all day.",
+     .field = &QueueConfig::holidays, .check = CheckHoliday},
     {.name = "keep_text", .type = Type::kBool, .default_value = "true",
      .doc = "Keep the text body of each mail on its ticket (the copy shown as a comment and in "
             "the transcript); false keeps the headers and attachment list only.",

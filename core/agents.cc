@@ -230,6 +230,13 @@ AgentMailKind ClassifyAgentMail(const AgentMailFacts& f) {
 std::string ReplyViaAddress(const QueueRouter& router, const QueueConfig& queue,
                             const std::string& received_at) {
   QueueMatch m = router.Match(received_at);
+  // The queue's reply_via mapping first, by the configured address matched (exact or *@domain).
+  if (m.queue == &queue) {
+    const std::string prefix = m.support_address + "=";
+    for (const std::string& rv : queue.reply_via) {
+      if (rv.starts_with(prefix)) return rv.substr(prefix.size());
+    }
+  }
   if (m.queue == &queue && !m.wildcard) return m.support_address;
   return queue.default_address;
 }

@@ -75,8 +75,9 @@ struct AgentMailFacts {
 };
 AgentMailKind ClassifyAgentMail(const AgentMailFacts& facts);
 
-// The reply-via address of a ticket of queue received at received_at: that support address
-// (without plus tag) when it is one of the queue's exact addresses, else queue.default_address.
+// The reply-via address of a ticket of queue received at received_at: the queue's reply_via
+// mapping of the configured address it matched, if any; else that support address (without plus
+// tag) when it is one of the queue's exact addresses, else queue.default_address.
 std::string ReplyViaAddress(const QueueRouter& router, const QueueConfig& queue,
                             const std::string& received_at);
 

@@ -74,6 +74,15 @@ struct QueueConfig {
   bool reply_token = false;       // Reply-To support+TOKEN@domain (needs reply_token_secret)
   // Routing to agents (core/routing.h, docs/ROUTING.md).
   std::string routing;  // "manual" | "automatic"
+  // "RECEIVED_AT=REPLY_VIA": agents' replies to tickets received at RECEIVED_AT (an address or
+  // *@domain of the queue) go out as REPLY_VIA (an exact address of the queue or its
+  // default_address); lower-cased and checked at load.
+  std::vector<std::string> reply_via;
+  // Business hours (core/routing.h BusinessHoursOpen): "mon-fri 09:00-17:00" entries in time_zone
+  // (an IANA name); holidays "YYYY-MM-DD" are closed all day. Empty business_hours: always open.
+  std::vector<std::string> business_hours;
+  std::string time_zone;
+  std::vector<std::string> holidays;
   // The ticket record (core/record_store.h, core/transcript_pdf.h, core/brand.h, core/sla.h).
   bool keep_text = false;                   // text body kept on the ticket
   bool keep_original = false;               // message as received kept in the external store

@@ -2,10 +2,9 @@
 // account status of a queue (from agent states and business hours) and whether it is within
 // business hours.
 //
-// Agent states and business hours are another issue (13, routing). Until that lands, the one
-// implementation, FixedDeskState, answers Online and within business hours for every queue; the
-// routing code plugs in by implementing DeskState (QueueAccountStatus) and passing it to
-// TriggerStep (core/auto_answer.h).
+// The daemon's implementation is RoutingDeskState (core/routing.h), from the store's agent states
+// and the queue's business hours. FixedDeskState (Online, within hours) is for tests and tools
+// that have no store.
 //
 // Thread-safety: implementations must be safe from any thread (one serves all connections).
 #pragma once
@@ -25,7 +24,7 @@ class DeskState {
   virtual bool WithinBusinessHours(const std::string& queue, int64_t now) const = 0;
 };
 
-// Online and within business hours, always (until issue 13's agent states exist).
+// Online and within business hours, always.
 class FixedDeskState : public DeskState {
  public:
   AccountStatus QueueAccountStatus(const std::string&, int64_t) const override {

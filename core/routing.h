@@ -131,11 +131,40 @@ Status AssignTicket(TicketStore* store, const Config& config, uint64_t ticket,
 Status AssignWaiting(TicketStore* store, const Config& config, int64_t now,
                      std::vector<std::pair<uint64_t, std::string>>* assigned);
 
-// The desk's account status for a queue: Online (an agent of it available), Away (none). now is
-// for business hours (Invisible outside them), which are not configurable yet: never Invisible.
-// (AccountStatus and its names: core/desk_state.h.)
+// Business hours. One entry: DAY[-DAY] HH:MM-HH:MM, days mon..sun, the end after the start (24:00
+// allowed), in the queue's time_zone. ParseBusinessHours is also the config's check.
+struct BusinessSpan {
+  int first_day = 1, last_day = 1;  // 1 = Monday .. 7 = Sunday, first_day <= last_day
+  int start_minute = 0, end_minute = 0;  // minutes after local midnight, start < end <= 1440
+};
+bool ParseBusinessHours(std::string_view entry, BusinessSpan* out);
+// True when time_zone is an IANA zone name this system knows (tzdata), or "UTC".
+bool KnownTimeZone(const std::string& time_zone);
+// Whether the queue is within its business hours at now (seconds since the epoch): no
+// business_hours is always open; a holiday (local date) is closed all day.
+bool BusinessHoursOpen(const QueueConfig& queue, int64_t now);
+
+// The desk's account status for a queue: Invisible outside its business hours, else Online (an
+// agent of it available) or Away (none).
+// (AccountStatus and AccountStatusName: core/desk_state.h.)
 AccountStatus QueueAccountStatus(const Config& config, const QueueConfig& queue,
                                  const std::vector<AgentStateRecord>& states, int64_t now);
+
+// The DeskState the triggers ask (core/desk_state.h): QueueAccountStatus over the store's agent
+// states, and BusinessHoursOpen. An unknown queue, or a store error reading the states, answers
+// Online (a trigger then behaves as before agent states existed: no "away" message by mistake).
+class RoutingDeskState : public DeskState {
+ public:
+  RoutingDeskState(std::shared_ptr<const Config> config, TicketStore* store)
+      : config_(std::move(config)), store_(store) {}
+  AccountStatus QueueAccountStatus(const std::string& queue, int64_t now) const override;
+  bool WithinBusinessHours(const std::string& queue, int64_t now) const override;
+
+ private:
+  const QueueConfig* Find(const std::string& queue) const;
+  std::shared_ptr<const Config> config_;
+  TicketStore* store_;
+};
 
 // The automatic-routing PlanStep (registered by Engine::Create).
 std::unique_ptr<PlanStep> MakeRoutingStep();

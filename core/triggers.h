@@ -14,8 +14,8 @@
 // unknown {{placeholder}}, naming where ("conditions.all[0].field: unknown condition 'x'").
 //
 // Evaluation is pure (TriggerFacts in, bool out); the account status and business hours come from
-// a DeskState (core/desk_state.h), which says Online and within hours until agent states and
-// business hours exist.
+// a DeskState (core/desk_state.h); the daemon's is RoutingDeskState (core/routing.h: agent states
+// and business hours).
 //
 // Thread-safety: plain values and pure functions.
 #pragma once

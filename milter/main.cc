@@ -59,6 +59,7 @@
 #include "core/auto_answer.h"
 #include "core/engine.h"
 #include "core/lmdb_store.h"
+#include "core/routing.h"
 #include "core/virus_scanner.h"
 #include "core/mime_parser.h"
 #include "milter/filter.h"
@@ -268,10 +269,11 @@ std::string ScanningSummary(const std::shared_ptr<ScannerHolder>& scanner) {
          std::to_string(engine->signatures()) + " signatures)";
 }
 
-// The PlanSteps of the daemon's engines: the triggers (automatic answers). The account status
-// comes from FixedDeskState (Online) until agent states exist (core/desk_state.h).
-void AddPlanSteps(Engine* engine) {
-  engine->AddPlanStep(std::make_unique<TriggerStep>(std::make_shared<FixedDeskState>()));
+// The PlanSteps of the daemon's engines beyond routing (which Engine::Create registers): the
+// triggers (automatic answers), asking the account status of agent states and business hours.
+void AddPlanSteps(Engine* engine, std::shared_ptr<const Config> config, TicketStore* store) {
+  engine->AddPlanStep(
+      std::make_unique<TriggerStep>(std::make_shared<RoutingDeskState>(std::move(config), store)));
 }
 
 void Reload(const std::string& path, const Config& running, TicketStore* store) {
@@ -286,7 +288,7 @@ void Reload(const std::string& path, const Config& running, TicketStore* store) 
   if (st.ok()) st = ScannerFor(*config, /*reload_now=*/true, &scanner);
   std::unique_ptr<Engine> engine;
   if (st.ok()) st = Engine::Create(config, store, scanner, &engine);
-  if (st.ok()) AddPlanSteps(engine.get());
+  if (st.ok()) AddPlanSteps(engine.get(), config, store);
   if (!st.ok()) {
     LogError("reload failed, keeping the running configuration: " + st.message());
     return;
@@ -360,7 +362,7 @@ int Run(const Args& args) {
   }
   st = SeedDefaultTriggers(store.get());
   if (!st.ok()) return Fatal("store.dir: " + config->store_dir + ": " + st.ToString(), 1);
-  AddPlanSteps(engine.get());
+  AddPlanSteps(engine.get(), config, store.get());
   PublishEngine(std::shared_ptr<const Engine>(std::move(engine)));
   StartOutboxWorker(store.get());
 

@@ -417,3 +417,119 @@ TEST_F(RoutingTest, AccountStatusFollowsAgentStates) {
 
 }  // namespace
 }  // namespace desk
+
+namespace desk {
+namespace {
+
+// Issue 13 item 5: "reply via" another identity than the address the mail was received at.
+TEST(ReplyVia, MappingValidatedAtLoadAndUsedByTheRewrite) {
+  const std::string base =
+      "[[queue]]\nname = \"support\"\n"
+      "addresses = [\"support@example.com\", \"it@example.com\", \"*@help.example.com\"]\n";
+  struct Case {
+    const char* name;
+    std::string reply_via;
+    bool want_ok;
+    const char* want_error;
+  } cases[] = {
+      {"exact to exact", R"(["Support@example.com=it@example.com"])", true, ""},
+      {"wildcard to exact", R"(["*@help.example.com=it@example.com"])", true, ""},
+      {"not the queue's address", R"(["sales@example.com=it@example.com"])", false,
+       "not one of this queue's addresses"},
+      {"may not send as", R"(["support@example.com=ceo@example.com"])", false,
+       "may send as"},
+      {"twice", R"(["support@example.com=it@example.com", "support@example.com=support@example.com"])",
+       false, "already mapped"},
+      {"malformed", R"(["support@example.com"])", false, "RECEIVED_AT=REPLY_VIA"},
+  };
+  for (const Case& c : cases) {
+    std::shared_ptr<const Config> got;
+    Status st = config::LoadString(base + "reply_via = " + c.reply_via + "\n", "t.toml", &got);
+    EXPECT_EQ(st.ok(), c.want_ok) << c.name << ": " << st.ToString();
+    if (!c.want_ok) {
+      EXPECT_NE(st.message().find("queue[0].reply_via"), std::string::npos) << st.message();
+      EXPECT_NE(st.message().find(c.want_error), std::string::npos) << st.message();
+    }
+  }
+  std::shared_ptr<const Config> cfg;
+  ASSERT_TRUE(config::LoadString(base + "reply_via = [\"support@example.com=it@example.com\", "
+                                        "\"*@help.example.com=it@example.com\"]\n",
+                                 "t.toml", &cfg)
+                  .ok());
+  QueueRouter router;
+  ASSERT_TRUE(QueueRouter::Build(*cfg, &router).ok());
+  const QueueConfig& q = cfg->queues[0];
+  EXPECT_EQ(ReplyViaAddress(router, q, "support@example.com"), "it@example.com");
+  EXPECT_EQ(ReplyViaAddress(router, q, "support+x@example.com"), "it@example.com");
+  EXPECT_EQ(ReplyViaAddress(router, q, "anything@help.example.com"), "it@example.com");
+  EXPECT_EQ(ReplyViaAddress(router, q, "it@example.com"), "it@example.com");
+}
+
+}  // namespace
+}  // namespace desk
+
+namespace desk {
+namespace {
+
+TEST(BusinessHours, ParsedAndValidatedAtLoad) {
+  BusinessSpan s;
+  ASSERT_TRUE(ParseBusinessHours("Mon-Fri 09:00-17:30", &s));
+  EXPECT_EQ(s.first_day, 1);
+  EXPECT_EQ(s.last_day, 5);
+  EXPECT_EQ(s.start_minute, 540);
+  EXPECT_EQ(s.end_minute, 1050);
+  EXPECT_TRUE(ParseBusinessHours("sun 00:00-24:00", &s));
+  for (const char* bad : {"fri-mon 09:00-17:00", "mon 17:00-09:00", "mon 9:00-17:00",
+                          "funday 09:00-10:00", "mon", "mon 09:00-24:30"}) {
+    EXPECT_FALSE(ParseBusinessHours(bad, &s)) << bad;
+  }
+  const std::string q = "[[queue]]\nname = \"s\"\naddresses = [\"s@example.com\"]\n";
+  struct Case {
+    std::string toml;
+    const char* want_error;  // "" = loads
+  } cases[] = {
+      {q + "business_hours = [\"mon-fri 09:00-17:00\"]\ntime_zone = \"Europe/Paris\"\n"
+           "holidays = [\"2026-12-25\"]\n", ""},
+      {q + "time_zone = \"Mars/Olympus\"\n", "queue[0].time_zone"},
+      {q + "business_hours = [\"weekdays 9-5\"]\n", "queue[0].business_hours"},
+      {q + "holidays = [\"25/12/2026\"]\n", "queue[0].holidays"},
+  };
+  for (const Case& c : cases) {
+    std::shared_ptr<const Config> got;
+    Status st = config::LoadString(c.toml, "t.toml", &got);
+    if (std::string(c.want_error).empty()) {
+      EXPECT_TRUE(st.ok()) << st.ToString();
+    } else {
+      EXPECT_NE(st.message().find(c.want_error), std::string::npos) << st.ToString();
+    }
+  }
+}
+
+TEST(BusinessHours, InvisibleOutsideHoursInTheQueueTimeZone) {
+  Config c = config::DefaultConfig();
+  QueueConfig q = config::DefaultQueueConfig();
+  q.name = "support";
+  q.agents = {{"alice@staff.example.com", "", ""}};
+  q.business_hours = {"mon-fri 09:00-17:00"};
+  q.time_zone = "Europe/Paris";
+  q.holidays = {"2026-12-25"};
+  c.queues = {q};
+  const std::vector<AgentStateRecord> states = {{"alice@staff.example.com", "in-email", "", 0, ""}};
+  // Thursday 2026-12-03 07:30 UTC = 08:30 in Paris (UTC+1): closed; 08:30 UTC = 09:30: open.
+  const int64_t thu_0730_utc = 1796283000;
+  EXPECT_EQ(QueueAccountStatus(c, c.queues[0], states, thu_0730_utc), AccountStatus::kInvisible);
+  EXPECT_EQ(QueueAccountStatus(c, c.queues[0], states, thu_0730_utc + 3600), AccountStatus::kOnline);
+  // Summer time: Wednesday 2026-07-01 07:30 UTC = 09:30 in Paris (UTC+2): open.
+  EXPECT_TRUE(BusinessHoursOpen(c.queues[0], 1782891000));
+  // Friday 2026-12-25 10:00 UTC (11:00 Paris) is a holiday; Saturday is outside the schedule.
+  EXPECT_FALSE(BusinessHoursOpen(c.queues[0], 1798192800));
+  EXPECT_FALSE(BusinessHoursOpen(c.queues[0], 1798192800 + 86400));
+  // Open, but nobody available: away.
+  EXPECT_EQ(QueueAccountStatus(c, c.queues[0], {}, thu_0730_utc + 3600), AccountStatus::kAway);
+  // No schedule: always open.
+  c.queues[0].business_hours.clear();
+  EXPECT_TRUE(BusinessHoursOpen(c.queues[0], thu_0730_utc));
+}
+
+}  // namespace
+}  // namespace desk
