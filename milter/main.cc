@@ -67,6 +67,7 @@
 #include "milter/transcript_worker.h"
 #include "milter/runtime.h"
 #include "milter/stats.h"
+#include "milter/steady_clock.h"
 
 namespace desk::milter {
 namespace {
@@ -278,6 +279,7 @@ void Reload(const std::string& path, const Config& running, TicketStore* store) 
   if (st.ok()) st = ScannerFor(*config, /*reload_now=*/true, &scanner);
   std::unique_ptr<Engine> engine;
   if (st.ok()) st = Engine::Create(config, store, scanner, &engine);
+  if (st.ok()) engine->SetClock(std::make_shared<SteadyClock>());
   if (!st.ok()) {
     LogError("reload failed, keeping the running configuration: " + st.message());
     return;
@@ -349,6 +351,7 @@ int Run(const Args& args) {
     return Fatal(args.config + ": " + st.message(),
                  st.error_class() == ErrorClass::kConfig ? EX_CONFIG : 1);
   }
+  engine->SetClock(std::make_shared<SteadyClock>());
   PublishEngine(std::shared_ptr<const Engine>(std::move(engine)));
 
   if (smfi_register(FilterDescription()) != MI_SUCCESS) return Fatal("smfi_register failed", 1);
