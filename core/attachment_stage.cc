@@ -268,25 +268,27 @@ Status AttachmentCollector::OnAttachment(const AttachmentInfo& info, const Spool
   // ClamAV on the whole decoded content, within the message's scanning budget.
   ScannerHolder* holder = context_.scanner();
   if (holder != nullptr) {
+    // A budget of 0 (a Config built in code without the table's defaults) is no budget.
+    const int64_t budget_ms = context_.scan_budget_ms();
+    const uint64_t budget_bytes = context_.scan_budget_bytes();
     const int64_t used_ms = clock_ != nullptr ? clock_->NowMs() - start_ms_ : 0;
-    if (used_ms >= context_.scan_budget_ms()) {
+    if (budget_ms > 0 && used_ms >= budget_ms) {
       Escalate(queue_.on_scan_limit, "scan_limit",
                "not scanned: message scanning budget of " +
-                   std::to_string(context_.scan_budget_ms()) + " ms used up",
+                   std::to_string(budget_ms) + " ms used up",
                &o);
       holder = nullptr;
-    } else if (content.size() > context_.scan_budget_bytes() - std::min(scanned_bytes_,
-                                                                          context_.scan_budget_bytes())) {
+    } else if (budget_bytes > 0 &&
+               content.size() > budget_bytes - std::min(scanned_bytes_, budget_bytes)) {
       Escalate(queue_.on_scan_limit, "scan_limit",
                "not scanned: message scanning budget of " +
-                   std::to_string(context_.scan_budget_bytes()) + " bytes used up",
+                   std::to_string(budget_bytes) + " bytes used up",
                &o);
       holder = nullptr;
     }
   }
   if (holder != nullptr) {
     scanned_bytes_ += content.size();
-    o.scanned = true;
     std::shared_ptr<const VirusScanner> scanner = holder->Get();
     ScanResult r;
     if (content.on_disk()) {

@@ -114,7 +114,6 @@ struct AttachmentOutcome {
   Outcome action = Outcome::kAccept;
   std::string reason;  // "" when allowed
   std::string virus;
-  bool scanned = false;  // ClamAV ran on it (false: scanning off, or the budget was used up)
   std::string temp_path;  // an allowed attachment written to the store, awaiting its rename
 };
 
