@@ -5,6 +5,7 @@ line into CRLF and dot-stuffs it):
   plain  ~2 KB text/plain, a new request (no Message-ID: deskmilter generates one per message, so
          every copy smtp-source sends becomes its own ticket instead of a duplicate)
   pdf    ~100 KB: text part + a generated PDF attachment (valid structure, random stream content)
+  att64  text part + a 64 KB PDF attachment (64 KiB decoded; the scanning rows scan it)
   image  ~1 MB: text part + a generated PNG attachment (valid chunks and CRCs, noise pixels)
   reply  ~2 KB text/plain reply: In-Reply-To/References name the seed message, so it threads to
          the existing ticket (the seed is sent once per deskmilter before the run)
@@ -145,6 +146,13 @@ def with_pdf(seed=3, size=100 * 1024):
                       "application/pdf", payload)
 
 
+def with_att64(seed=5):
+    """Text plus a PDF attachment of 64 KiB (decoded), as issue 11's speed target names it."""
+    rng = random.Random(seed)
+    return _multipart("Signed form as PDF", _text(rng, 800), "form-64k.pdf", "application/pdf",
+                      make_pdf(rng, 64 * 1024))
+
+
 def with_image(seed=4, size=1024 * 1024):
     rng = random.Random(seed)
     payload = make_png(rng, int(size * 0.735))
@@ -163,6 +171,7 @@ def write_all(directory, big_mb=None):
     """Writes every message file to directory; returns {name: path}."""
     os.makedirs(directory, exist_ok=True)
     made = {"plain": plain(), "pdf": with_pdf(), "image": with_image(), "reply": reply(),
+            "att64": with_att64(),
             "seed": seed_message()}
     if big_mb:
         made["big"] = big_attachment(big_mb)

@@ -55,8 +55,10 @@ SMTP_SOURCE = shutil.which("smtp-source", path="/usr/sbin:/usr/bin") or "/usr/sb
 
 # Share of the messages per type (the mix).
 MIX = (("plain", 0.50), ("reply", 0.30), ("pdf", 0.15), ("image", 0.05))
+# Types run after the mix in every round, outside the mix rate (--att64-messages each).
+EXTRA = ("att64",)
 TYPE_LABEL = {"plain": "2 KB plain", "reply": "2 KB reply (threads)", "pdf": "100 KB + PDF",
-              "image": "1 MB + PNG"}
+              "image": "1 MB + PNG", "att64": "64 KB attachment"}
 
 DESK_CONFIG = """\
 [milter]
@@ -233,6 +235,102 @@ class NullMilter:
     kill = stop
 
 
+CLAMD_CONF = """\
+LocalSocket {dir}/clamd.sock
+LocalSocketMode 666
+Foreground yes
+DatabaseDirectory {db}
+TemporaryDirectory {dir}
+LogFile {dir}/clamd.log
+PidFile {dir}/clamd.pid
+StreamMaxLength 200M
+MaxFileSize 100M
+MaxScanSize 400M
+"""
+
+CLAMAV_MILTER_CONF = """\
+MilterSocket unix:{dir}/milter.sock
+MilterSocketMode 666
+Foreground yes
+ClamdSocket unix:{dir}/clamd.sock
+PidFile {dir}/clamav-milter.pid
+LogFile {dir}/clamav-milter.log
+TemporaryDirectory {dir}
+OnClean Accept
+OnInfected Reject
+OnFail Defer
+MaxFileSize 100M
+"""
+
+
+class ClamavMilter:
+    """Debian's clamav-milter with its own clamd (clamav-daemon), each on a unix socket in a
+    private directory, on the same test signature directory as the deskmilter scanning row.
+    clamd is started first (it must answer before clamav-milter starts); both are stopped."""
+
+    def __init__(self, tmpdir, name, db):
+        self.dir = os.path.join(tmpdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        self.sock_path = os.path.join(self.dir, "milter.sock")
+        for fname, text in (("clamd.conf", CLAMD_CONF), ("clamav-milter.conf", CLAMAV_MILTER_CONF)):
+            with open(os.path.join(self.dir, fname), "w") as f:
+                f.write(text.replace("{dir}", self.dir).replace("{db}", db))
+        self.clamd = self.proc = None
+        self.procs = []
+
+    @property
+    def postfix_spec(self):
+        return "unix:" + self.sock_path
+
+    def start(self):
+        for binary in (CLAMD, CLAMAV_MILTER):
+            if not os.access(binary, os.X_OK):
+                raise ph.HarnessError(f"{binary} missing: install clamav-daemon and clamav-milter "
+                                      "(bench/install-deps.sh)")
+        err = open(os.path.join(self.dir, "stderr.log"), "ab")
+        self.clamd = subprocess.Popen([CLAMD, "-c", os.path.join(self.dir, "clamd.conf")],
+                                      stdout=err, stderr=err)
+        self.procs = [self.clamd]
+        ph._live.append(self)
+        wait_unix(os.path.join(self.dir, "clamd.sock"), 60, self.clamd)
+        self.proc = subprocess.Popen([CLAMAV_MILTER, "-c",
+                                      os.path.join(self.dir, "clamav-milter.conf")],
+                                     stdout=err, stderr=err)
+        self.procs.append(self.proc)
+        wait_unix(self.sock_path, 30, self.proc)
+
+    def stop(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        if self in ph._live:
+            ph._live.remove(self)
+
+    kill = stop
+
+
+CLAMD = "/usr/sbin/clamd"
+CLAMAV_MILTER = "/usr/sbin/clamav-milter"
+
+
+def filter_cpu(m):
+    """CPU seconds of a configuration's filter processes (clamav-milter's row: both daemons)."""
+    procs = getattr(m, "procs", None) or [m.proc]
+    total = 0.0
+    for p in procs:
+        c = cpu_seconds(p)
+        if c is None:
+            return None
+        total += c
+    return total
+
+
 class Sink:
     """smtp-sink without dumping (-d would write every message to disk)."""
 
@@ -311,6 +409,8 @@ def fmt(x, nd=1):
 
 def run_throughput(args, tmp, paths, bins):
     counts = {t: max(1, round(args.messages * share)) for t, share in MIX}
+    extra = {t: args.att64_messages for t in EXTRA if args.att64_messages > 0}
+    all_counts = dict(counts, **extra)
     configs = []  # (name, label, milter or None)
     configs.append(("none", "no milter", None))
     configs.append(("null-tcp", "do-nothing filter, TCP", NullMilter(tmp, "null-tcp", False,
@@ -334,9 +434,25 @@ def run_throughput(args, tmp, paths, bins):
         configs.append(("desk-scan", "deskmilter + virus scan, unix socket",
                         DeskMilter(tmp, "desk-scan", True, bins["deskmilter"],
                                    scanner_toml(args, tmp))))
+    if args.before:
+        # The same rows built from an earlier commit (--before), in the same run and Postfix.
+        configs.append(("desk-unix-before", "deskmilter before, unix socket",
+                        DeskMilter(tmp, "desk-unix-before", True, args.before + "/deskmilter")))
+        if not args.no_scan_row:
+            configs.append(("desk-scan-before", "deskmilter before + virus scan, unix socket",
+                            DeskMilter(tmp, "desk-scan-before", True, args.before + "/deskmilter",
+                                       scanner_toml(args, tmp))))
+    if not args.no_clamav_row:
+        scanner_toml(args, tmp)  # writes the test database into tmp/clamav-db
+        configs.append(("clamav", "clamav-milter + clamd, unix socket",
+                        ClamavMilter(tmp, "clamav", os.path.join(tmp, "clamav-db"))))
     baseline = {"null-tcp": "null-tcp", "null-unix": "null-unix", "desk-tcp": "null-tcp",
                 "desk-unix": "null-unix", "desk-scan": "null-unix", "none": "null-tcp",
-                "desk-tmpfs": "null-tcp"}
+                "desk-tmpfs": "null-tcp", "clamav": "null-unix", "desk-unix-before": "null-unix",
+                "desk-scan-before": "null-unix"}
+    if args.rows:
+        keep = set(args.rows.split(",")) | {baseline[n] for n in args.rows.split(",")}
+        configs = [c for c in configs if c[0] in keep]
 
     sink = Sink(tmp)
     sink.start()
@@ -359,8 +475,8 @@ def run_throughput(args, tmp, paths, bins):
         "local_header_rewrite_clients": "static:all",
         "always_add_missing_headers": "yes",
     }
-    results = {name: {"label": label, "runs": {t: [] for t in counts},
-                      "elapsed": {t: [] for t in counts}, "cpu": {t: 0.0 for t in counts},
+    results = {name: {"label": label, "runs": {t: [] for t in all_counts},
+                      "elapsed": {t: [] for t in all_counts}, "cpu": {t: 0.0 for t in all_counts},
                       "decisions": 0} for name, label, _ in configs}
     pf = ph.PostfixInstance(tmp, milter=None, extra_main_cf=main_cf, extra_master_cf=master)
     try:
@@ -383,11 +499,11 @@ def run_throughput(args, tmp, paths, bins):
             shift = rnd % len(order)
             for name, _, m in order[shift:] + order[:shift]:
                 la = loadavg()
-                for t, _ in MIX:
+                for t in all_counts:
                     off = m.stderr_size() if isinstance(m, DeskMilter) else 0
-                    cpu0 = cpu_seconds(m.proc) if m is not None else None
-                    dt = smtp_source(listeners[name], paths[t], counts[t], args.sessions)
-                    cpu1 = cpu_seconds(m.proc) if m is not None else None
+                    cpu0 = filter_cpu(m) if m is not None else None
+                    dt = smtp_source(listeners[name], paths[t], all_counts[t], args.sessions)
+                    cpu1 = filter_cpu(m) if m is not None else None
                     drain = wait_drained(pf)
                     results[name]["runs"][t].append(dt)
                     if cpu0 is not None and cpu1 is not None:
@@ -396,9 +512,9 @@ def run_throughput(args, tmp, paths, bins):
                         el = m.elapsed_since(off)
                         results[name]["elapsed"][t] += el
                         results[name]["decisions"] += len(el)
-                        if len(el) != counts[t]:
+                        if len(el) != all_counts[t]:
                             raise ph.HarnessError(f"{name}/{t}: {len(el)} decisions logged for "
-                                                  f"{counts[t]} messages")
+                                                  f"{all_counts[t]} messages")
                         dups = [l for l in m.decisions_since(off) if "kind=duplicate" in l]
                         if dups:
                             raise ph.HarnessError(f"{name}/{t}: duplicates, not new mail: {dups[0]}")
@@ -406,8 +522,8 @@ def run_throughput(args, tmp, paths, bins):
                             bad = [l for l in m.decisions_since(off) if "kind=reply" not in l]
                             if bad:
                                 raise ph.HarnessError(f"{name}: reply not threaded: {bad[0]}")
-                    log(f"round {rnd + 1} {name:9} {t:6} {counts[t]:5} msgs {dt:7.2f} s "
-                        f"{counts[t] / dt:7.1f} msg/s (drain {drain:.1f} s, load {la})")
+                    log(f"round {rnd + 1} {name:9} {t:6} {all_counts[t]:5} msgs {dt:7.2f} s "
+                        f"{all_counts[t] / dt:7.1f} msg/s (drain {drain:.1f} s, load {la})")
     finally:
         pf.stop()
         for _, _, m in configs:
@@ -421,32 +537,41 @@ def run_throughput(args, tmp, paths, bins):
     table = {}
     for name, label, _ in configs:
         r = results[name]
-        per_type = {t: statistics.median(counts[t] / dt for dt in r["runs"][t]) for t in counts}
+        per_type = {t: statistics.median(all_counts[t] / dt for dt in r["runs"][t])
+                    for t in all_counts}
+        per_type_rounds = {t: [all_counts[t] / dt for dt in r["runs"][t]] for t in all_counts}
         mix_rates = []
         for i in range(args.rounds):
             total_t = sum(r["runs"][t][i] for t in counts)
             mix_rates.append(sum(counts.values()) / total_t)
-        all_el = [v for t in counts for v in r["elapsed"][t]]
+        all_el = [v for t in all_counts for v in r["elapsed"][t]]
         table[name] = {
-            "label": label, "per_type": per_type, "mix": statistics.median(mix_rates),
+            "label": label, "per_type": per_type, "per_type_rounds": per_type_rounds,
+            "mix": statistics.median(mix_rates),
             "mix_rounds": mix_rates, "times": r["runs"],
-            "elapsed_p50": {t: pct(r["elapsed"][t], 0.5) for t in counts},
-            "elapsed_p99": {t: pct(r["elapsed"][t], 0.99) for t in counts},
+            "elapsed_p50": {t: pct(r["elapsed"][t], 0.5) for t in all_counts},
+            "elapsed_p99": {t: pct(r["elapsed"][t], 0.99) for t in all_counts},
             "elapsed_all_p50": pct(all_el, 0.5), "elapsed_all_p99": pct(all_el, 0.99),
             "elapsed_n": len(all_el),
             # CPU of the filter process per message (ms), all rounds; None without a filter.
-            "cpu_ms": ({t: 1000 * r["cpu"][t] / (counts[t] * args.rounds) for t in counts}
+            "cpu_ms": ({t: 1000 * r["cpu"][t] / (all_counts[t] * args.rounds) for t in all_counts}
                        if name != "none" else None),
-            "cpu_mix_ms": (1000 * sum(r["cpu"].values()) / (sum(counts.values()) * args.rounds)
-                           if name != "none" else None),
+            "cpu_mix_ms": (1000 * sum(r["cpu"][t] for t in counts) /
+                           (sum(counts.values()) * args.rounds) if name != "none" else None),
         }
     for name in table:
         base = table.get(baseline.get(name, "null-tcp"))
         table[name]["ratio_base"] = baseline.get(name)
         table[name]["ratio"] = table[name]["mix"] / base["mix"] if base else None
         table[name]["ratio_type"] = {t: table[name]["per_type"][t] / base["per_type"][t]
-                                     for t in counts} if base else {}
-    return {"counts": counts, "table": table, "scan": bool(args.scan_toml)}
+                                     for t in all_counts} if base else {}
+        # Per round, against the baseline's same round (both ran in that round).
+        table[name]["ratio_type_rounds"] = {
+            t: [a / b for a, b in zip(table[name]["per_type_rounds"][t],
+                                      base["per_type_rounds"][t])]
+            for t in all_counts} if base else {}
+    return {"counts": counts, "all_counts": all_counts, "table": table,
+            "scan": bool(args.scan_toml)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -468,18 +593,23 @@ def run_rss(args, tmp, paths, bins):
         f.write(messages.big_attachment(args.big_mb))
     big_size = os.path.getsize(big)
     rows = []
-    variants = [("deskmilter", SCANNER_OFF)]
+    variants = [("deskmilter", SCANNER_OFF, bins["deskmilter"])]
     if not args.no_scan_row:
-        variants.append(("deskmilter + scan", scanner_toml(args, tmp)))
-    variants.append(("do-nothing filter", None))
-    for label, extra in variants:
+        variants.append(("deskmilter + scan", scanner_toml(args, tmp), bins["deskmilter"]))
+    if args.before:
+        variants.append(("deskmilter before", SCANNER_OFF, args.before + "/deskmilter"))
+        if not args.no_scan_row:
+            variants.append(("deskmilter before + scan", scanner_toml(args, tmp),
+                             args.before + "/deskmilter"))
+    variants.append(("do-nothing filter", None, None))
+    for label, extra, binary in variants:
         sub = os.path.join(tmp, "rss-" + str(len(rows)))
         os.makedirs(sub)
         os.chmod(sub, 0o755)
         if extra is None:
             m = NullMilter(sub, "null", False, bins["null_milter"])
         else:
-            m = DeskMilter(sub, "desk", False, bins["deskmilter"], extra)
+            m = DeskMilter(sub, "desk", False, binary, extra)
         sink = Sink(sub)
         main_cf = {"relay_domains": "sink.test",
                    "transport_maps": f"inline:{{ sink.test=smtp:[127.0.0.1]:{sink.port} }}",
@@ -575,16 +705,19 @@ def report(meta, thr, rss, store):
     L.append("")
     if thr:
         c = thr["counts"]
+        ac = thr.get("all_counts", c)
+        types = list(ac)
         L.append(f"### Throughput (msg/s accepted by Postfix; {sum(c.values())} messages per "
                  f"configuration per round, {meta['sessions']} sessions, median of "
                  f"{meta['rounds']} round(s))")
         L.append("")
         head = "| configuration | mix | ratio | mix per round | " + " | ".join(
-            f"{TYPE_LABEL[t]} ({c[t]})" for t, _ in MIX) + " |"
+            f"{TYPE_LABEL[t]} ({ac[t]})" for t in types) + " |"
         L.append(head)
-        L.append("|---" * (4 + len(MIX)) + "|")
+        L.append("|---" * (4 + len(types)) + "|")
         rows = [("none", None), ("null-tcp", None), ("null-unix", None), ("desk-tcp", None),
-                ("desk-unix", None), ("desk-scan", None), ("desk-tmpfs", None)]
+                ("desk-unix", None), ("desk-unix-before", None), ("desk-scan", None),
+                ("desk-scan-before", None), ("clamav", None), ("desk-tmpfs", None)]
         for name, _ in rows:
             r = thr["table"].get(name)
             if r is None:
@@ -594,35 +727,51 @@ def report(meta, thr, rss, store):
             ratio = (f"{r['ratio']:.2f}x {r['ratio_base']}" if r["ratio"] is not None
                      and name != r["ratio_base"] else "1.00" if name == r["ratio_base"] else "-")
             cells = " | ".join(f"{r['per_type'][t]:.0f} ({r['ratio_type'][t]:.2f}x)"
-                               for t, _ in MIX)
+                               for t in types)
             per_round = ", ".join(f"{x:.0f}" for x in r["mix_rounds"])
             L.append(f"| {r['label']} | {r['mix']:.0f} | {ratio} | {per_round} | {cells} |")
         L.append("")
         L.append("Ratio: mix throughput over the do-nothing filter's on the same transport "
-                 "(per type in parentheses).")
+                 "(per type in parentheses). The mix is the first four types; "
+                 f"{', '.join(TYPE_LABEL[t] for t in types if t not in c) or 'nothing'} "
+                 "runs after them in each round, outside the mix.")
+        L.append("")
+        L.append("Per-round ratios against the do-nothing filter on the same transport, same round:")
+        L.append("")
+        L.append("| configuration | " + " | ".join(TYPE_LABEL[t] for t in types) + " |")
+        L.append("|---" * (1 + len(types)) + "|")
+        for name in ("desk-tcp", "desk-unix", "desk-unix-before", "desk-scan", "desk-scan-before",
+                     "clamav", "desk-tmpfs"):
+            r = thr["table"].get(name)
+            if r is None or not r.get("ratio_type_rounds"):
+                continue
+            L.append(f"| {r['label']} | " + " | ".join(
+                ", ".join(f"{x:.2f}" for x in r["ratio_type_rounds"][t]) for t in types) + " |")
         L.append("")
         L.append("### CPU time of the filter process per message (utime + stime, ms)")
         L.append("")
-        L.append("| configuration | mix | " + " | ".join(TYPE_LABEL[t] for t, _ in MIX) + " |")
-        L.append("|---" * (2 + len(MIX)) + "|")
-        for name in ("null-tcp", "null-unix", "desk-tcp", "desk-unix", "desk-scan", "desk-tmpfs"):
+        L.append("| configuration | mix | " + " | ".join(TYPE_LABEL[t] for t in types) + " |")
+        L.append("|---" * (2 + len(types)) + "|")
+        for name in ("null-tcp", "null-unix", "desk-tcp", "desk-unix", "desk-unix-before",
+                     "desk-scan", "desk-scan-before", "clamav", "desk-tmpfs"):
             r = thr["table"].get(name)
             if r is None or r["cpu_ms"] is None:
                 continue
             L.append(f"| {r['label']} | {r['cpu_mix_ms']:.2f} | " +
-                     " | ".join(f"{r['cpu_ms'][t]:.2f}" for t, _ in MIX) + " |")
+                     " | ".join(f"{r['cpu_ms'][t]:.2f}" for t in types) + " |")
         L.append("")
         L.append("### Time inside deskmilter per message (end of headers to decision, elapsed_ms)")
         L.append("")
         L.append("| configuration | all p50 | all p99 | " + " | ".join(
-            f"{TYPE_LABEL[t]} p50 / p99" for t, _ in MIX) + " |")
-        L.append("|---" * (3 + len(MIX)) + "|")
-        for name in ("desk-tcp", "desk-unix", "desk-scan", "desk-tmpfs"):
+            f"{TYPE_LABEL[t]} p50 / p99" for t in types) + " |")
+        L.append("|---" * (3 + len(types)) + "|")
+        for name in ("desk-tcp", "desk-unix", "desk-unix-before", "desk-scan", "desk-scan-before",
+                     "desk-tmpfs"):
             r = thr["table"].get(name)
             if r is None:
                 continue
             cells = " | ".join(f"{fmt(r['elapsed_p50'][t], 2)} / {fmt(r['elapsed_p99'][t], 2)}"
-                               for t, _ in MIX)
+                               for t in types)
             L.append(f"| {r['label']} ({r['elapsed_n']} msgs) | {fmt(r['elapsed_all_p50'], 2)} ms | "
                      f"{fmt(r['elapsed_all_p99'], 2)} ms | {cells} |")
         L.append("")
@@ -706,6 +855,18 @@ def main():
                          "on ClamAV's test signatures written into the temp dir)")
     ap.add_argument("--no-scan-row", action="store_true",
                     help="skip the virus-scanning rows")
+    ap.add_argument("--before", default=None,
+                    help="a build directory of an earlier commit: adds its deskmilter as the rows "
+                         "'deskmilter before' (unix socket, with and without scanning)")
+    ap.add_argument("--rows", default=None,
+                    help="comma-separated throughput rows to run (none, null-tcp, null-unix, "
+                         "desk-tcp, desk-unix, desk-tmpfs, desk-scan, desk-unix-before, "
+                         "desk-scan-before, clamav); their baselines are added")
+    ap.add_argument("--no-clamav-row", action="store_true",
+                    help="skip the clamav-milter + clamd row")
+    ap.add_argument("--att64-messages", type=int, default=300,
+                    help="messages of the 64 KB attachment type per configuration per round "
+                         "(0: skip the type)")
     ap.add_argument("--no-tmpfs-row", action="store_true",
                     help="skip the diagnostic row with deskmilter's store on tmpfs")
     ap.add_argument("--store-args", default="", help="extra arguments for store_bench")

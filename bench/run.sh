@@ -7,9 +7,15 @@
 #   bench/run.sh --only store          one part only (throughput, rss, store)
 #   bench/run.sh --scan-toml FILE      [scanner] section for the scanning rows (default: ClamAV test
 #                                      signatures written into the temp dir; --no-scan-row skips)
+#   bench/run.sh --no-clamav-row       without the clamav-milter + clamd row (whose packages
+#                                      bench/install-deps.sh installs when they are missing)
 # Not part of the test command; no timed assertions.
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
+case " $* " in
+  *" --no-clamav-row "*) ;;
+  *) "$src/bench/install-deps.sh" >&2 ;;
+esac
 build="${DESK_BENCH_BUILD:-$src/build-bench}"
 if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S "$src" -B "$build" -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -392,6 +392,19 @@ const Option kOptions[] = {
      .doc = "Wall time allowed per attachment scan, in milliseconds; longer is a scan_limit "
             "outcome.",
      .field = &Config::scanner_max_scan_time_ms},
+    {.name = "scanner.message_scan_time_ms", .type = Type::kInt, .default_value = "60000",
+     .min = 1000, .max = 3600000,
+     .doc = "Time budget of one message's scanning, all attachments together, in milliseconds, "
+            "counted from the end of the message; an attachment reached after it is not scanned "
+            "and is a scan_limit outcome. With max_scan_time_ms it bounds the answer, which must "
+            "come before Postfix's milter_content_timeout (300 s).",
+     .field = &Config::scanner_message_scan_time_ms},
+    {.name = "scanner.message_scan_bytes", .type = Type::kSize, .default_value = "209715200",
+     .min = kKiB, .max = 64 * kGiB,
+     .doc = "Decoded bytes scanned per message, all attachments (and the files found inside "
+            "containers) together; an attachment that would go over is not scanned and is a "
+            "scan_limit outcome.",
+     .field = &Config::scanner_message_scan_bytes},
     {.name = "scanner.reload_check_seconds", .type = Type::kInt, .default_value = "60", .min = 0,
      .max = 86400,
      .doc = "How often the daemon checks database_dir for a new database (freshclam) and reloads "

@@ -167,6 +167,8 @@ Status AttachmentContext::Create(const Config& config, std::shared_ptr<ScannerHo
   std::shared_ptr<AttachmentContext> c(new AttachmentContext());
   for (const QueueConfig& q : config.queues) c->policies_.emplace_back(PolicyFromQueue(q));
   c->store_dir_ = AttachmentStoreDir(config);
+  c->scan_budget_ms_ = config.scanner_message_scan_time_ms;
+  c->scan_budget_bytes_ = static_cast<uint64_t>(config.scanner_message_scan_bytes);
   if (config.scanner_enabled) {
     if (scanner == nullptr) {
       std::unique_ptr<ScannerHolder> holder;
@@ -181,8 +183,14 @@ Status AttachmentContext::Create(const Config& config, std::shared_ptr<ScannerHo
 }
 
 AttachmentCollector::AttachmentCollector(const AttachmentContext& context, const QueueConfig& queue,
-                                         size_t queue_index, bool store)
-    : context_(context), queue_(queue), policy_(context.policy(queue_index)), store_(store) {}
+                                         size_t queue_index, bool store,
+                                         const MonotonicClock* clock)
+    : context_(context),
+      queue_(queue),
+      policy_(context.policy(queue_index)),
+      store_(store),
+      clock_(clock),
+      start_ms_(clock != nullptr ? clock->NowMs() : 0) {}
 
 AttachmentCollector::~AttachmentCollector() {
   for (const AttachmentOutcome& o : outcomes_) {
@@ -257,8 +265,30 @@ Status AttachmentCollector::OnAttachment(const AttachmentInfo& info, const Spool
     }
   }
 
-  // ClamAV on the whole decoded content.
-  if (ScannerHolder* holder = context_.scanner()) {
+  // ClamAV on the whole decoded content, within the message's scanning budget.
+  ScannerHolder* holder = context_.scanner();
+  if (holder != nullptr) {
+    // A budget of 0 (a Config built in code without the table's defaults) is no budget.
+    const int64_t budget_ms = context_.scan_budget_ms();
+    const uint64_t budget_bytes = context_.scan_budget_bytes();
+    const int64_t used_ms = clock_ != nullptr ? clock_->NowMs() - start_ms_ : 0;
+    if (budget_ms > 0 && used_ms >= budget_ms) {
+      Escalate(queue_.on_scan_limit, "scan_limit",
+               "not scanned: message scanning budget of " +
+                   std::to_string(budget_ms) + " ms used up",
+               &o);
+      holder = nullptr;
+    } else if (budget_bytes > 0 &&
+               content.size() > budget_bytes - std::min(scanned_bytes_, budget_bytes)) {
+      Escalate(queue_.on_scan_limit, "scan_limit",
+               "not scanned: message scanning budget of " +
+                   std::to_string(budget_bytes) + " bytes used up",
+               &o);
+      holder = nullptr;
+    }
+  }
+  if (holder != nullptr) {
+    scanned_bytes_ += content.size();
     std::shared_ptr<const VirusScanner> scanner = holder->Get();
     ScanResult r;
     if (content.on_disk()) {

@@ -15,6 +15,14 @@
 //   CommitFiles         the store's renames, by the pipeline's Commit stage just before the ticket
 //                       write (never for a refused message).
 //
+// Scanning budget: one message's ClamAV scans together get scanner.message_scan_time_ms, counted
+// from the collector's creation (the Parse stage, at end of message) on the MonotonicClock given,
+// and scanner.message_scan_bytes of decoded content (containers' files count again). An attachment
+// reached when either is used up is not scanned: its outcome is scan_limit ("not scanned: message
+// scanning budget ..."), with the queue's on_scan_limit action. A scan already running is bounded
+// by scanner.max_scan_time_ms, so the answer comes within the two together (defaults 60 s + 120 s,
+// below Postfix's milter_content_timeout of 300 s). Without a clock only the byte budget applies.
+//
 // A virus's reason is "virus found": the reason may be shown to the sender (milter/reply.h), the
 // signature's name goes to the log line and the attachment record only.
 //
@@ -47,6 +55,7 @@
 
 #include "core/archive_inspect.h"
 #include "core/attachment_policy.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/decision.h"
 #include "core/file_type.h"
@@ -81,9 +90,14 @@ class AttachmentContext {
   ScannerHolder* scanner() const { return scanner_.get(); }  // null when scanning is off
   const std::shared_ptr<ScannerHolder>& shared_scanner() const { return scanner_; }
   const std::string& store_dir() const { return store_dir_; }
+  // The per-message scanning budget (scanner.message_scan_time_ms, scanner.message_scan_bytes).
+  int64_t scan_budget_ms() const { return scan_budget_ms_; }
+  uint64_t scan_budget_bytes() const { return scan_budget_bytes_; }
 
  private:
   AttachmentContext() = default;
+  int64_t scan_budget_ms_ = 0;
+  uint64_t scan_budget_bytes_ = 0;
   std::vector<AttachmentPolicy> policies_;
   ArchiveInspector inspector_;
   std::shared_ptr<ScannerHolder> scanner_;
@@ -106,9 +120,10 @@ struct AttachmentOutcome {
 class AttachmentCollector : public AttachmentVisitor {
  public:
   // queue_index: the routed queue in config.queues. store: write allowed attachments to the store
-  // (false for dry runs and when there is no ticket store).
+  // (false for dry runs and when there is no ticket store). clock: where the scanning budget's
+  // time is read (null: no time budget); it must outlive the collector.
   AttachmentCollector(const AttachmentContext& context, const QueueConfig& queue,
-                      size_t queue_index, bool store);
+                      size_t queue_index, bool store, const MonotonicClock* clock = nullptr);
   ~AttachmentCollector() override;  // removes temp files not renamed
   AttachmentCollector(const AttachmentCollector&) = delete;
   AttachmentCollector& operator=(const AttachmentCollector&) = delete;
@@ -138,6 +153,9 @@ class AttachmentCollector : public AttachmentVisitor {
   const QueueConfig& queue_;
   const AttachmentPolicy& policy_;
   bool store_;
+  const MonotonicClock* clock_;
+  int64_t start_ms_ = 0;         // the budget's start, on clock_
+  uint64_t scanned_bytes_ = 0;   // handed to ClamAV so far
   std::unique_ptr<FileTypeDetector> detector_;
   std::vector<AttachmentOutcome> outcomes_;
 };

@@ -126,6 +126,8 @@ struct Config {
   int64_t scanner_max_files = 0;
   int64_t scanner_max_scan_time_ms = 0;
   int64_t scanner_reload_check_seconds = 0;  // 0 = only on SIGHUP
+  int64_t scanner_message_scan_time_ms = 0;   // per message, all attachments together
+  int64_t scanner_message_scan_bytes = 0;     // per message, all attachments together
 
   // [metrics] (milter/metrics_http.h, core/metrics.h); the listener needs a restart to change
   bool metrics_http_enabled = false;

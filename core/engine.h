@@ -117,6 +117,12 @@ class Engine {
   const StageEnv& stage_env() const { return env_; }
   // Adds a step to the Plan stage (core/pipeline.h); before the engine is shared.
   void AddPlanStep(std::unique_ptr<PlanStep> step) { plan_steps_.push_back(std::move(step)); }
+  // The clock of the per-message scanning budget (core/attachment_stage.h); before the engine is
+  // shared. Without one, only the budget's byte limit applies.
+  void SetClock(std::shared_ptr<const MonotonicClock> clock) {
+    clock_ = std::move(clock);
+    env_.clock = clock_.get();
+  }
 
   // Closes or reopens a ticket, recording an event (deskctl ticket close/reopen).
   Status SetTicketStatus(uint64_t ticket, TicketStatus status, int64_t now) const;
@@ -130,6 +136,7 @@ class Engine {
   TicketStore* store_ = nullptr;
   std::shared_ptr<const AttachmentContext> attachments_;
   std::vector<std::unique_ptr<PlanStep>> plan_steps_;
+  std::shared_ptr<const MonotonicClock> clock_;
   StageEnv env_;
 };
 

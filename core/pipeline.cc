@@ -238,7 +238,7 @@ Step ParseStage(MessageContext& ctx) {
     ctx.collector = std::make_unique<AttachmentCollector>(
         *ctx.env.attachments, *ctx.policy_queue,
         static_cast<size_t>(ctx.policy_queue - cfg.queues.data()),
-        !ctx.dry_run && ctx.env.store != nullptr);
+        !ctx.dry_run && ctx.env.store != nullptr, ctx.env.clock);
   }
   Status st = ParseMessage(ctx.spool, ParseLimitsFromConfig(cfg), ctx.collector.get(), &ctx.msg);
   if (!st.ok()) return Fail(ctx, st);

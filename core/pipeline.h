@@ -35,6 +35,7 @@
 #include "core/agents.h"
 #include "core/attachment_stage.h"
 #include "core/auto_mail.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/decision.h"
 #include "core/message.h"
@@ -78,6 +79,7 @@ struct StageEnv {
   const AutoMailRules* auto_rules = nullptr;
   TicketStore* store = nullptr;  // null: dry runs only (threading sees no tickets)
   const AttachmentContext* attachments = nullptr;
+  const MonotonicClock* clock = nullptr;  // the scanning budget's clock; null: bytes only
   const std::vector<std::unique_ptr<PlanStep>>* plan_steps = nullptr;  // may be null
 };
 

@@ -9,6 +9,7 @@
 #include "core/lmdb_store.h"
 #include "core/mime_parser.h"
 #include "deskctl/commands.h"
+#include "milter/steady_clock.h"
 
 namespace desk::ctl {
 
@@ -58,6 +59,7 @@ int OpenContext(const std::string& config_path, StoreMode mode, Context* out) {
     std::fprintf(stderr, "deskctl: %s\n", st.message().c_str());
     return st.error_class() == ErrorClass::kConfig ? kExitConfig : kExitFailure;
   }
+  out->engine->SetClock(std::make_shared<SteadyClock>());
   InitMimeLibrary();
   return kExitOk;
 }

@@ -70,6 +70,7 @@
 #include "milter/transcript_worker.h"
 #include "milter/runtime.h"
 #include "milter/stats.h"
+#include "milter/steady_clock.h"
 
 namespace desk::milter {
 namespace {
@@ -289,6 +290,7 @@ void Reload(const std::string& path, const Config& running, TicketStore* store) 
   std::unique_ptr<Engine> engine;
   if (st.ok()) st = Engine::Create(config, store, scanner, &engine);
   if (st.ok()) AddPlanSteps(engine.get(), config, store);
+  if (st.ok()) engine->SetClock(std::make_shared<SteadyClock>());
   if (!st.ok()) {
     LogError("reload failed, keeping the running configuration: " + st.message());
     return;
@@ -363,6 +365,7 @@ int Run(const Args& args) {
   st = SeedDefaultTriggers(store.get());
   if (!st.ok()) return Fatal("store.dir: " + config->store_dir + ": " + st.ToString(), 1);
   AddPlanSteps(engine.get(), config, store.get());
+  engine->SetClock(std::make_shared<SteadyClock>());
   PublishEngine(std::shared_ptr<const Engine>(std::move(engine)));
   StartOutboxWorker(store.get());
 

@@ -437,6 +437,92 @@ TEST_F(AttachmentStageTest, LargeAttachmentThroughTempFile) {
   EXPECT_NE(SmtpReplyFor(bad).text.find("big.txt"), std::string::npos);
 }
 
+// A clock the test moves: every reading is step_ms later than the one before.
+class SteppingClock : public MonotonicClock {
+ public:
+  explicit SteppingClock(int64_t step_ms) : step_ms_(step_ms) {}
+  int64_t NowMs() const override { return now_ += step_ms_; }
+  int64_t readings() const { return now_ / step_ms_; }
+
+ private:
+  const int64_t step_ms_;
+  mutable int64_t now_ = 0;
+};
+
+// Scanning budget (bytes): once a message's scanned bytes would go over
+// scanner.message_scan_bytes, later attachments are not scanned (a virus in one is not found) and
+// the message takes the scan_limit action (default hold); the first attachment is still scanned.
+TEST_F(AttachmentStageTest, ScanBudgetBytesEndsWithScanLimit) {
+  config_.scanner_message_scan_bytes = 100 * 1024;
+  const std::string clean(60 * 1024, 'a');
+  const std::string marked = std::string(60 * 1024, 'b') + "CLAMessageBoxA";
+  Decision d = Ingest(Mail({File("one.txt", clean, "text/plain"),
+                            File("two.txt", marked, "text/plain")}, "budget bytes"));
+  ASSERT_EQ(d.attachments.size(), 2u);
+  EXPECT_EQ(d.attachments[0].verdict, "allowed");
+  EXPECT_EQ(d.attachments[1].verdict, "held");
+  EXPECT_EQ(d.attachments[1].virus, "");  // not scanned, so no virus found
+  EXPECT_NE(d.attachments[1].reason.find("message scanning budget of 102400 bytes used up"),
+            std::string::npos)
+      << d.attachments[1].reason;
+  EXPECT_EQ(d.verdict, Outcome::kHold);
+  EXPECT_EQ(d.failure, FailureClass::kScanLimit);
+
+  // The queue's on_scan_limit decides: reject here.
+  queue().on_scan_limit = Outcome::kReject;
+  Start();
+  Decision r = Ingest(Mail({File("one.txt", clean, "text/plain"),
+                            File("two.txt", marked, "text/plain")}, "budget bytes reject"));
+  EXPECT_EQ(r.verdict, Outcome::kReject);
+  EXPECT_EQ(r.failure, FailureClass::kScanLimit);
+
+  // Within the budget both are scanned: the virus in the second is found.
+  config_.scanner_message_scan_bytes = 1 << 20;
+  Start();
+  Decision ok = Ingest(Mail({File("one.txt", clean, "text/plain"),
+                             File("two.txt", marked, "text/plain")}, "budget bytes enough"));
+  EXPECT_EQ(ok.verdict, Outcome::kReject);
+  EXPECT_EQ(ok.failure, FailureClass::kInfected);
+}
+
+// Scanning budget (time), on an injected clock that advances 40 s per reading against the
+// default 60 s budget: the budget starts at the Parse stage (reading 1), the first attachment is
+// scanned at 40 s, the second is reached at 80 s and not scanned: scan_limit, held by default.
+TEST_F(AttachmentStageTest, ScanBudgetTimeEndsWithScanLimit) {
+  ASSERT_EQ(config_.scanner_message_scan_time_ms, 60000);
+  Start();
+  auto clock = std::make_shared<SteppingClock>(40000);
+  engine_->SetClock(clock);
+  Decision d = Ingest(Mail({File("one.txt", std::string(1000, 'a'), "text/plain"),
+                            File("two.txt", "CLAMessageBoxA", "text/plain")}, "budget time"));
+  ASSERT_EQ(d.attachments.size(), 2u);
+  EXPECT_EQ(d.attachments[0].verdict, "allowed");
+  EXPECT_EQ(d.attachments[1].verdict, "held");
+  EXPECT_NE(d.attachments[1].reason.find("message scanning budget of 60000 ms used up"),
+            std::string::npos)
+      << d.attachments[1].reason;
+  EXPECT_EQ(d.verdict, Outcome::kHold);
+  EXPECT_EQ(d.failure, FailureClass::kScanLimit);
+  EXPECT_EQ(clock->readings(), 3);
+
+  // A clock that stands still never runs the budget out: the virus is found.
+  Start();
+  engine_->SetClock(std::make_shared<SteppingClock>(1));
+  Decision found = Ingest(Mail({File("one.txt", std::string(1000, 'a'), "text/plain"),
+                                File("two.txt", "CLAMessageBoxA", "text/plain")}, "budget ok"));
+  EXPECT_EQ(found.verdict, Outcome::kReject);
+  EXPECT_EQ(found.failure, FailureClass::kInfected);
+}
+
+// The default budget and the per-scan limit together end before Postfix gives up on the milter
+// (milter_content_timeout, 300 s by default): the reply is never lost to a timeout.
+TEST(ScanBudgetDefaults, EndBeforePostfixContentTimeout) {
+  const Config c = config::DefaultConfig();
+  EXPECT_GT(c.scanner_message_scan_time_ms, 0);
+  EXPECT_LT(c.scanner_message_scan_time_ms + c.scanner_max_scan_time_ms, 300 * 1000);
+  EXPECT_GT(c.scanner_message_scan_bytes, 0);
+}
+
 // The MIME-tools ambiguity messages. For each: what the parser found ambiguous, which
 // interpretation was scanned, and the outcome (on_malformed_attachment, default hold).
 TEST_F(AttachmentStageTest, MimeToolsAmbiguities) {
