@@ -654,6 +654,10 @@ Status LmdbTicketStore::WriteBody(Ops& ops, const TicketWrite& w, WriteResult* r
     s = codec::DecodeMessageIdEntry(v, &e);
     if (!s.ok()) return s;
     if (e.stored) {
+      if (!e.signature.empty() && !w.signature.empty() && e.signature != w.signature) {
+        return Status::Internal("Message-ID " + w.message.message_id +
+                                " was stored for another message since threading");
+      }
       result->ticket = e.ticket;
       result->duplicate = true;
       *commit = w.flood.has_value();  // the flood count stands
@@ -732,8 +736,23 @@ Status LmdbTicketStore::WriteBody(Ops& ops, const TicketWrite& w, WriteResult* r
 
   // An id only referenced so far (stored=false) is upgraded to point at this ticket.
   if (!id_key.empty()) {
-    s = ops.Put(msgids_, id_key, codec::EncodeMessageIdEntry({t.number, true}));
+    MessageIdEntry own{t.number, true};
+    own.signature = w.signature;
+    own.outbound = w.message.direction == Direction::kOutbound;
+    s = ops.Put(msgids_, id_key, codec::EncodeMessageIdEntry(own));
     if (!s.ok()) return s;
+  }
+  if (!w.collided_id.empty()) {
+    // The id now names two messages: threading stops following it (MessageIdEntry::contested).
+    const std::string key = codec::MessageIdKey(w.collided_id);
+    s = ops.Get(msgids_, key, &v);
+    MessageIdEntry e;
+    if (s.ok()) s = codec::DecodeMessageIdEntry(v, &e);
+    if (s.ok() && !e.contested) {
+      e.contested = true;
+      s = ops.Put(msgids_, key, codec::EncodeMessageIdEntry(e));
+    }
+    if (!s.ok() && !s.IsNotFound()) return s;
   }
   for (const std::string& ref : w.referenced_ids) {
     const std::string ref_key = codec::MessageIdKey(ref);

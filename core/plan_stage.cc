@@ -243,6 +243,12 @@ void PlanTicketChange(MessageContext& ctx, TicketWrite* w) {
     if (thread.kind == ThreadResult::Kind::kReply) d.reasons.push_back("thread:" + thread.matched_by);
   }
   w->message = BuildStoredMessage(ctx);
+  w->signature = ctx.signature;
+  if (thread.collision_ticket != 0) {
+    // A planted duplicate (issue 18 item 2): kept as its own message under a generated id.
+    w->message.message_id = thread.storage_id;
+    w->collided_id = ctx.msg.message_id;
+  }
   w->message.kind = customer && !d.auto_class.empty() ? d.auto_class : d.kind;  // automatic mail is marked so
   w->referenced_ids = ReferencedIds(ctx.msg, ctx.env.config->max_references);
   w->participants = Participants(ctx);
@@ -274,6 +280,15 @@ void PlanTicketChange(MessageContext& ctx, TicketWrite* w) {
     if (customer) {
       w->on_closed = [&ctx](const Ticket& closed) { return ChooseForClosed(ctx, closed); };
     }
+  }
+  if (thread.collision_ticket != 0) {
+    w->events.push_back(Event(ctx.now, "message_id_collision",
+                              "Message-ID <" + ctx.msg.message_id +
+                                  "> was already stored for another message on ticket " +
+                                  std::to_string(thread.collision_ticket) +
+                                  "; this message is stored as <" + thread.storage_id + ">",
+                              thread.collision_ticket));
+    d.reasons.push_back("message_id_collision:" + std::to_string(thread.collision_ticket));
   }
   if (thread.also_ticket != 0) {
     w->events.push_back(Event(ctx.now, "also_referenced",

@@ -440,6 +440,9 @@ std::string EncodeMessageIdEntry(const MessageIdEntry& e) {
   json j = json::object();
   j["ticket"] = e.ticket;
   j["stored"] = e.stored;
+  if (!e.signature.empty()) j["sig"] = e.signature;
+  if (e.outbound) j["out"] = true;
+  if (e.contested) j["contested"] = true;
   return Frame(j);
 }
 
@@ -451,6 +454,9 @@ Status DecodeMessageIdEntry(std::string_view value, MessageIdEntry* out) {
   Fields f(j, "msgid");
   f.U64("ticket", &e.ticket, /*required=*/true);
   f.Bool("stored", &e.stored);
+  f.Str("sig", &e.signature);
+  f.Bool("out", &e.outbound);
+  f.Bool("contested", &e.contested);
   if (!f.ok()) return f.status();
   *out = e;
   return Status::Ok();

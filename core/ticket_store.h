@@ -24,6 +24,14 @@ struct MessageIdEntry {
   // true: a message with this id is stored on the ticket. false: the id was only named (In-Reply-To
   // or References) by a message of the ticket (used by reference threading, a later issue).
   bool stored = false;
+  // stored: who sent it and what it said, so that a later mail with the same id is a duplicate only
+  // when it is the same message (ContentSignature, core/threading.h); "" for entries written before
+  // signatures were kept (such an entry makes every reuse a duplicate, as before).
+  std::string signature;
+  bool outbound = false;  // stored: the message was ours (an agent's mail going out)
+  // stored: another message arrived with this id and was kept under a generated storage id
+  // (TicketWrite::collided_id); the id names two messages, so threading never follows it.
+  bool contested = false;
 };
 
 // Flood counting inside a write (TicketWrite::flood): one occurrence is counted under
@@ -77,6 +85,13 @@ struct TicketWrite {
   std::vector<std::string> participants;    // lower-case addresses to add to the ticket
   size_t max_participants = 0;  // the ticket keeps at most this many (0: no bound); more are dropped
   std::vector<std::string> referenced_ids;  // ids to index as stored=false (if not already indexed)
+  // The message's ContentSignature (core/threading.h), kept in its Message-ID entry. A stored entry
+  // with another non-empty signature makes the write fail (kInternal: a different message with
+  // this id was committed since threading; the retry finds the collision).
+  std::string signature;
+  // A Message-ID already stored for another message: this message is stored under a generated id
+  // (message.message_id) and collided_id's entry is marked contested.
+  std::string collided_id;
   int64_t now = 0;                          // becomes updated_at (and created_at on create)
 
   // Mails to queue for sending with this change (PlanStep side effects); written only when the

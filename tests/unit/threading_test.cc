@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -131,6 +132,64 @@ TEST_F(ThreadingTest, SquattedMessageIdDoesNotStealTheReply) {
   EXPECT_EQ(d.kind, "reply");
   ASSERT_TRUE(d.ticket.has_value());
   EXPECT_EQ(*d.ticket, 1u) << "the squatter's ticket took the customer's reply";
+}
+
+// Issue 18 item 2: an outsider sends a mail with the customer's next Message-ID first. The
+// customer's real mail (another sender, another body) is no duplicate: it is stored as its own
+// message under a generated id, threads by its In-Reply-To into the customer's ticket, the event
+// records the collision, and the contested id threads nothing afterwards. A retry of either mail
+// is still a duplicate.
+TEST_F(ThreadingTest, PlantedDuplicateIsStoredAsItsOwnMessage) {
+  Mail first;  // ticket 1: carol, <m1@customer.test>
+  ASSERT_EQ(*Ingest(first).ticket, 1u);
+  Mail plant;
+  plant.from = "mallory@evil.test";
+  plant.message_id = "<m2@customer.test>";
+  plant.subject = "Hello";
+  plant.body = "Planted.\r\n";
+  Decision dp = Ingest(plant, "support@example.com", "mallory@evil.test");
+  ASSERT_EQ(dp.ticket.value_or(0), 2u);
+  EXPECT_EQ(dp.kind, "new");
+
+  Mail reply;  // carol's real reply, reusing the id mallory planted
+  reply.message_id = "<m2@customer.test>";
+  reply.in_reply_to = "<m1@customer.test>";
+  reply.references = "<m1@customer.test>";
+  reply.subject = "Re: Printer on fire";
+  reply.body = "Still burning.\r\n";
+  Decision d = Ingest(reply);
+  EXPECT_EQ(d.kind, "reply");
+  ASSERT_EQ(d.ticket.value_or(0), 1u) << "the planted mail's ticket took the customer's reply";
+  EXPECT_EQ(d.ticket_action, "appended");
+  EXPECT_NE(std::find(d.reasons.begin(), d.reasons.end(), "message_id_collision:2"),
+            d.reasons.end());
+  auto msgs = Messages(1);
+  ASSERT_EQ(msgs.size(), 2u);
+  EXPECT_TRUE(msgs[1].message_id.ends_with(".collision@deskmilter.invalid")) << msgs[1].message_id;
+  EXPECT_NE(msgs[1].message_id, "m2@customer.test");
+  EXPECT_NE(msgs[1].body.find("Still burning."), std::string::npos);
+  EXPECT_TRUE(HasEvent(Events(1), "message_id_collision"));
+  EXPECT_EQ(Messages(2).size(), 1u);
+
+  // The SMTP retry of carol's mail (same sender, same body) is a duplicate of her stored copy.
+  Decision again = Ingest(reply);
+  EXPECT_EQ(again.kind, "duplicate");
+  EXPECT_EQ(again.ticket.value_or(0), 1u);
+  EXPECT_EQ(Messages(1).size(), 2u);
+  // The retry of mallory's mail is a duplicate of hers.
+  Decision again_plant = Ingest(plant, "support@example.com", "mallory@evil.test");
+  EXPECT_EQ(again_plant.kind, "duplicate");
+  EXPECT_EQ(again_plant.ticket.value_or(0), 2u);
+
+  // The id names two messages now: a reply naming only it threads into neither ticket.
+  Mail follow;
+  follow.from = "dave@other.test";
+  follow.message_id = "<f1@other.test>";
+  follow.in_reply_to = "<m2@customer.test>";
+  follow.subject = "Re: Hello";
+  Decision df = Ingest(follow, "support@example.com", "dave@other.test");
+  EXPECT_EQ(df.kind, "new");
+  EXPECT_EQ(df.ticket.value_or(0), 3u);
 }
 
 TEST_F(ThreadingTest, CopiedParticipantMayUseTag) {
