@@ -30,6 +30,18 @@ int FindHeader(const ParsedMessage& msg, std::string_view name, std::string* fir
   return count;
 }
 
+// A generated Message-ID goes into the delivered copy: added when the mail had none, in place of
+// the first one when that was no id (core/message_id.h), so replies to the copy name an id we know.
+void AddGeneratedMessageId(const ParsedMessage& msg, Decision* d) {
+  if (!msg.message_id_generated) return;
+  const std::string value = "<" + msg.message_id + ">";
+  if (FindHeader(msg, "Message-ID", nullptr) > 0) {
+    d->header_changes.push_back({HeaderEdit::Op::kChange, "Message-ID", value, 1});
+  } else {
+    d->header_changes.push_back({HeaderEdit::Op::kAdd, "Message-ID", value, 1});
+  }
+}
+
 // ---- The one builder of stored messages and ticket events -----------------------------------
 
 TicketEvent Event(int64_t now, std::string type, std::string text, uint64_t related = 0) {
@@ -395,9 +407,7 @@ void AddCustomerDeliveryHeaders(MessageContext& ctx) {
   const ParsedMessage& msg = ctx.msg;
   Decision& d = ctx.d;
   const QueueConfig& queue = *ctx.support.front().queue;
-  if (msg.message_id_generated) {
-    d.header_changes.push_back({HeaderEdit::Op::kAdd, "Message-ID", "<" + msg.message_id + ">", 1});
-  }
+  AddGeneratedMessageId(msg, &d);
   // The loop stamp: a copy of this mail that comes back to a queue is recognised. Another
   // installation's stamp does not stand for ours (mail may pass two help desks), so ours is added
   // unless this very stamp is already there (a loop let through by loop_action).
@@ -481,9 +491,7 @@ void AddAgentDeliveryEdits(MessageContext& ctx) {
   const AgentConfig& agent = *ctx.agent.agent;
   const ParsedMessage& msg = ctx.msg;
   Decision& d = ctx.d;
-  if (msg.message_id_generated) {
-    d.header_changes.push_back({HeaderEdit::Op::kAdd, "Message-ID", "<" + msg.message_id + ">", 1});
-  }
+  AddGeneratedMessageId(msg, &d);
   const std::string thread = ctx.thread.matched_by.empty() ? "-" : ctx.thread.matched_by;
   if (ctx.role == MailRole::kAgentNote) {
     d.log_fields.emplace_back("thread", thread);

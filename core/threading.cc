@@ -4,19 +4,12 @@
 #include <cctype>
 #include <charconv>
 
+#include "core/message_id.h"
 #include "core/reply_token.h"
 #include "core/sha256.h"
 
 namespace desk {
 namespace {
-
-bool WellFormedId(const std::string& id) {
-  if (id.empty() || id.size() > 250 || id.find('@') == std::string::npos) return false;
-  for (unsigned char c : id) {
-    if (c <= ' ' || c >= 0x7f || c == '<' || c == '>') return false;
-  }
-  return true;
-}
 
 bool NameIs(std::string_view name, std::string_view want) {
   if (name.size() != want.size()) return false;
@@ -157,7 +150,7 @@ std::vector<std::string> ReferencedIds(const ParsedMessage& msg, int64_t max_ref
   std::vector<std::string> ids;
   auto add = [&](const std::string& id) {
     if (static_cast<int64_t>(ids.size()) >= max_references) return;
-    if (!WellFormedId(id) || id == msg.message_id) return;
+    if (!WellFormedMessageId(id) || id == msg.message_id) return;
     if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
   };
   add(msg.in_reply_to);

@@ -192,6 +192,36 @@ TEST_F(ThreadingTest, PlantedDuplicateIsStoredAsItsOwnMessage) {
   EXPECT_EQ(df.ticket.value_or(0), 3u);
 }
 
+// Issue 18 item 5: an own Message-ID without '@' used to be stored but never matched as a parent.
+// Now it is no id at all: the message is stored under a generated id, the delivered copy carries
+// that id in place of the bad one, and a reply naming it threads.
+TEST_F(ThreadingTest, MessageIdWithoutAtIsReplacedAndThreads) {
+  Mail first;
+  first.message_id = "<12345.local>";
+  Decision d1 = Ingest(first);
+  ASSERT_EQ(d1.ticket.value_or(0), 1u);
+  const HeaderEdit* e = FindEdit(d1, "Message-ID");
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->op, HeaderEdit::Op::kChange);
+  const std::string generated = Messages(1)[0].message_id;
+  EXPECT_EQ(e->value, "<" + generated + ">");
+  EXPECT_NE(generated.find('@'), std::string::npos);
+
+  Mail reply;
+  reply.message_id = "<r1@customer.test>";
+  reply.in_reply_to = e->value;
+  reply.subject = "Re: Printer on fire";
+  Decision d2 = Ingest(reply);
+  EXPECT_EQ(d2.kind, "reply");
+  EXPECT_EQ(d2.ticket.value_or(0), 1u);
+  // A reply naming only the bad id threads nowhere (it is not an id), as before.
+  Mail other;
+  other.from = "dave@other.test";
+  other.message_id = "<o1@other.test>";
+  other.in_reply_to = "<12345.local>";
+  EXPECT_EQ(Ingest(other, "support@example.com", "dave@other.test").kind, "new");
+}
+
 TEST_F(ThreadingTest, CopiedParticipantMayUseTag) {
   Mail first;
   first.extra_headers = "Cc: Boss <boss@customer.test>\r\n";
