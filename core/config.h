@@ -139,6 +139,8 @@ struct Config {
   int64_t max_references = 0;     // newest References ids considered for threading and indexed
   std::vector<std::string> trusted_authserv_ids;  // Authentication-Results ids we trust (DMARC)
   int64_t max_participants = 0;  // participants kept per ticket
+  int64_t max_named_ids = 0;     // named-only Message-IDs indexed per ticket
+  int64_t max_named_ids_per_sender = 0;  // named-only Message-IDs indexed per sender per day
 
   // [agents]
   std::vector<std::string> trusted_networks;  // CIDRs whose envelope sender may identify an agent
@@ -149,6 +151,7 @@ struct Config {
   std::vector<std::string> blocked_senders;  // "filter outgoing emails": never open tickets
   int64_t flood_max = 0;        // mails from one sender to one queue per window; 0 = off
   int64_t flood_window = 0;     // seconds
+  int64_t flood_max_per_network = 0;  // mails from one client network to one queue per window
   Outcome bounce_action = Outcome::kAccept;
   TicketEffect bounce_ticket = TicketEffect::kNone;
   Outcome auto_reply_action = Outcome::kAccept;

@@ -265,6 +265,13 @@ void PlanTicketChange(MessageContext& ctx, TicketWrite* w) {
   w->referenced_ids = ReferencedIds(ctx.msg, ctx.env.config->max_references);
   w->participants = Participants(ctx);
   w->max_participants = static_cast<size_t>(ctx.env.config->max_participants);
+  w->max_named_ids = static_cast<size_t>(ctx.env.config->max_named_ids);
+  NamedIdsBound bound;
+  bound.key = NormalizeAddress(ctx.envelope.mail_from);
+  if (bound.key.empty()) bound.key = ctx.sender;
+  bound.window_seconds = 86400;
+  bound.max = static_cast<uint64_t>(ctx.env.config->max_named_ids_per_sender);
+  w->named_ids_sender = std::move(bound);
   const bool create = customer ? thread.kind == ThreadResult::Kind::kNew
                                : ctx.role == MailRole::kAgentNew;
   // What the queue keeps of a message (core/record_store.h): without the text copy, the body is
@@ -549,11 +556,22 @@ Step PlanStage(MessageContext& ctx) {
     if (f.sender.empty()) f.sender = NormalizeAddress(ctx.msg.from.address);
     // Keyed by sender and the client's network (issue 12 item 5): mail forged as carol@ from
     // elsewhere fills another counter than carol's own.
-    f.sender += " from " + ClientNetwork(ctx.envelope.client_addr);
+    const std::string network = ClientNetwork(ctx.envelope.client_addr);
+    f.sender += " from " + network;
     f.window_seconds = cfg.flood_window;
     f.max = static_cast<uint64_t>(cfg.flood_max);
     w.flood = std::move(f);
     ctx.plan.write = true;
+    // Rotating senders from one network (issue 12 item 5): a count over the network alone. Mail
+    // without a client address (deskctl) has no network to count.
+    if (cfg.flood_max_per_network > 0 && network != "local") {
+      FloodCount n;
+      n.queue = ctx.route.queue->name;
+      n.sender = "network " + network;
+      n.window_seconds = cfg.flood_window;
+      n.max = static_cast<uint64_t>(cfg.flood_max_per_network);
+      w.flood_network = std::move(n);
+    }
   }
   if (ctx.env.plan_steps != nullptr) {
     for (const auto& step : *ctx.env.plan_steps) {
@@ -619,12 +637,16 @@ Step CommitStage(MessageContext& ctx) {
     return Step::kDone;
   }
   if (r.flooded) {
-    const std::string who = w.flood->sender.empty() ? "<>" : w.flood->sender;
+    const std::string who = r.flooded_network ? w.flood_network->sender
+                            : w.flood->sender.empty() ? "<>" : w.flood->sender;
+    const uint64_t count = r.flooded_network ? r.flood_network_count : r.flood_count;
+    const int64_t max = r.flooded_network ? cfg.flood_max_per_network : cfg.flood_max;
     const Outcome flood = cfg.flood_action;
     d.kind = "flood";
     d.auto_class = "flood";
-    d.auto_rule = "flood:" + std::to_string(r.flood_count) + "/" + std::to_string(cfg.flood_max) +
-                  "/" + std::to_string(cfg.flood_window) + "s";
+    d.auto_rule = std::string(r.flooded_network ? "flood_network:" : "flood:") +
+                  std::to_string(count) + "/" + std::to_string(max) + "/" +
+                  std::to_string(cfg.flood_window) + "s";
     d.queue = ctx.queue->name;  // the flood line names the queue and the message
     d.message_id = ctx.msg.message_id;
     d.ticket = std::nullopt;
@@ -640,6 +662,9 @@ Step CommitStage(MessageContext& ctx) {
     return Step::kDeliver;
   }
   if (ticket_change) ApplyWriteResult(ctx, r);
+  if (r.named_ids_dropped != 0) {
+    d.reasons.push_back("named_ids_not_indexed:" + std::to_string(r.named_ids_dropped));
+  }
   return Step::kNext;
 }
 

@@ -277,6 +277,7 @@ std::string EncodeTicket(const Ticket& t) {
   j["updated"] = t.updated_at;
   j["linked_from"] = t.linked_from;
   if (t.successor != 0) j["successor"] = t.successor;  // absent in records written before it
+  if (t.named_ids != 0) j["named_ids"] = t.named_ids;
   j["participants"] = t.participants;
   j["msgs"] = t.message_count;
   j["events"] = t.event_count;
@@ -310,6 +311,7 @@ Status DecodeTicket(std::string_view value, Ticket* out) {
   f.I64("updated", &t.updated_at);
   f.U64("linked_from", &t.linked_from);
   f.U64("successor", &t.successor);
+  f.U32("named_ids", &t.named_ids);
   f.Strings("participants", &t.participants);
   f.U32("msgs", &t.message_count);
   f.U32("events", &t.event_count);

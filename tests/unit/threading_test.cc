@@ -222,6 +222,61 @@ TEST_F(ThreadingTest, MessageIdWithoutAtIsReplacedAndThreads) {
   EXPECT_EQ(Ingest(other, "support@example.com", "dave@other.test").kind, "new");
 }
 
+// Issue 18 item 1: ids named by mail (not stored) are bounded per ticket and per sender, so one
+// sender cannot claim ids without limit; over a bound the ids are not indexed, the mail is still
+// stored and threaded, and the decision says how many were left out.
+TEST_F(ThreadingTest, NamedIdsAreBoundedPerTicketAndPerSender) {
+  Config c = BaseConfig();
+  c.max_named_ids = 3;
+  c.max_named_ids_per_sender = 5;
+  Reconfigure(c);
+  auto refs = [](const std::string& p, int n) {
+    std::string r;
+    for (int i = 1; i <= n; ++i) r += "<" + p + std::to_string(i) + "@customer.test> ";
+    return r;
+  };
+  auto indexed = [&](const std::string& id) {
+    MessageIdEntry e;
+    return store_->FindMessageId(id, &e).ok();
+  };
+  Mail m1;
+  m1.from = "mallory@evil.test";
+  m1.message_id = "<e1@evil.test>";
+  m1.references = refs("a", 5);
+  Decision d1 = Ingest(m1, "support@example.com", "mallory@evil.test");
+  ASSERT_EQ(d1.ticket.value_or(0), 1u);
+  EXPECT_NE(std::find(d1.reasons.begin(), d1.reasons.end(), "named_ids_not_indexed:2"),
+            d1.reasons.end());
+  EXPECT_EQ(GetTicket(1).named_ids, 3u);
+  // References newest first: a5, a4, a3 are indexed; a2, a1 are not.
+  EXPECT_TRUE(indexed("a5@customer.test"));
+  EXPECT_TRUE(indexed("a3@customer.test"));
+  EXPECT_FALSE(indexed("a2@customer.test"));
+  EXPECT_FALSE(indexed("a1@customer.test"));
+
+  // The sender's second ticket: 2 more ids left for mallory today.
+  Mail m2 = m1;
+  m2.message_id = "<e2@evil.test>";
+  m2.subject = "Other";
+  m2.references = refs("b", 4);
+  Decision d2 = Ingest(m2, "support@example.com", "mallory@evil.test");
+  ASSERT_EQ(d2.ticket.value_or(0), 2u);
+  EXPECT_EQ(GetTicket(2).named_ids, 2u);
+  EXPECT_NE(std::find(d2.reasons.begin(), d2.reasons.end(), "named_ids_not_indexed:2"),
+            d2.reasons.end());
+
+  // Another sender is not held by mallory's count; its ticket has its own bound.
+  Mail m3;
+  m3.message_id = "<c9@customer.test>";
+  m3.references = refs("c", 2);
+  Decision d3 = Ingest(m3);
+  ASSERT_EQ(d3.ticket.value_or(0), 3u);
+  EXPECT_EQ(GetTicket(3).named_ids, 2u);
+  EXPECT_TRUE(indexed("c1@customer.test"));
+  EXPECT_EQ(std::find(d3.reasons.begin(), d3.reasons.end(), "named_ids_not_indexed:0"),
+            d3.reasons.end());
+}
+
 TEST_F(ThreadingTest, CopiedParticipantMayUseTag) {
   Mail first;
   first.extra_headers = "Cc: Boss <boss@customer.test>\r\n";
