@@ -222,6 +222,13 @@ Status PlanTicketless(MessageContext& ctx, TicketWrite* w) {
     Status st = store->FindMessageId(id, &e);
     if (st.IsNotFound()) continue;
     if (!st.ok()) return st;
+    // Only mail we sent can bounce back to a support address (issue 12 item 8): a bounce naming
+    // a customer's Message-ID, or an id merely named, is forged or misdirected and joins no
+    // ticket (it stays ticketless under the bounce action).
+    if (!e.stored || !e.outbound || e.contested) {
+      ctx.d.reasons.push_back("bounce_not_ours");
+      continue;
+    }
     ctx.d.ticket = e.ticket;
     ctx.d.ticket_action = "event";
     w->op = TicketWrite::Op::kEvents;
