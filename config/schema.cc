@@ -434,6 +434,12 @@ const Option kOptions[] = {
      .doc = "Key of the reply tokens (support+TOKEN@domain); at least 16 characters, required "
             "when a queue sets reply_token. Changing it invalidates tokens already sent.",
      .field = &Config::reply_token_secret, .check = CheckTokenSecret},
+    {.name = "agents.reply_token_max_age_days", .type = Type::kInt, .default_value = "365",
+     .min = 0, .max = 36500,
+     .doc = "Reply tokens issued more than this many days ago no longer thread (the mail opens a "
+            "new ticket unless its Message-IDs or a participant's tag thread it); 0: they never "
+            "expire, and tokens of the first, undated format are accepted too.",
+     .field = &Config::reply_token_max_age_days},
     // [loops]
     {.name = "loops.installation_id", .type = Type::kString, .default_value = R"("")",
      .default_doc = "milter.hostname",

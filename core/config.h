@@ -145,6 +145,7 @@ struct Config {
   // [agents]
   std::vector<std::string> trusted_networks;  // CIDRs whose envelope sender may identify an agent
   std::string reply_token_secret;             // HMAC key of reply tokens; "" = none
+  int64_t reply_token_max_age_days = 0;       // tokens older than this no longer thread; 0 = never
   // [loops] automatic mail and loop protection
   std::string installation_id;  // value of our loop stamp header; "" = milter.hostname
   int64_t max_received = 0;     // more Received headers than this is a loop

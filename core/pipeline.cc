@@ -20,6 +20,8 @@ ThreadOptions ThreadOptionsFor(const MessageContext& ctx) {
   o.max_references = cfg.max_references;
   o.reply_token_secret = cfg.reply_token_secret;
   o.signature = ctx.signature;
+  o.now = ctx.now;
+  o.reply_token_max_age = cfg.reply_token_max_age_days * 86400;
   return o;
 }
 

@@ -307,6 +307,7 @@ void PlanTicketChange(MessageContext& ctx, TicketWrite* w) {
       w->on_closed = [&ctx](const Ticket& closed) { return ChooseForClosed(ctx, closed); };
     }
   }
+  if (thread.expired_token) d.reasons.push_back("reply_token_expired");
   if (thread.collision_ticket != 0) {
     w->events.push_back(Event(ctx.now, "message_id_collision",
                               "Message-ID <" + ctx.msg.message_id +
@@ -523,7 +524,7 @@ void AddAgentDeliveryEdits(MessageContext& ctx) {
   if (queue.reply_token && !cfg.reply_token_secret.empty() && r.ticket != 0) {
     size_t at = r.via.rfind('@');
     r.reply_to = r.via.substr(0, at) + "+" +
-                 MakeReplyToken(cfg.reply_token_secret, queue.name, r.ticket) + r.via.substr(at);
+                 MakeReplyToken(cfg.reply_token_secret, queue.name, r.ticket, ctx.now) + r.via.substr(at);
   }
   for (const std::string& p : {agent.address, NormalizeAddress(ctx.envelope.mail_from),
                                NormalizeAddress(msg.from.address)}) {

@@ -337,7 +337,8 @@ Status ResolveThread(TicketStore* store, const ParsedMessage& msg, const QueueMa
   if (match.queue != nullptr && !match.plus_tag.empty() && !reply_token_secret.empty() &&
       match.plus_tag.find('-') != std::string::npos) {
     Ticket t;
-    auto n = CheckReplyToken(reply_token_secret, match.queue->name, match.plus_tag);
+    auto n = CheckReplyToken(reply_token_secret, match.queue->name, match.plus_tag, options.now,
+                             options.reply_token_max_age, &out->expired_token);
     Status tst = n ? store->GetTicket(*n, &t) : Status::NotFound("");
     if (tst.ok()) {
       out->kind = ThreadResult::Kind::kReply;

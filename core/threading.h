@@ -10,8 +10,8 @@
 //      beats a stored parent (Message-ID squatting). Within a kind, In-Reply-To wins, then the
 //      newest reference; another ticket named is reported (also_ticket).
 //   1b. The reply token of the support recipient's plus address (support+TOKEN@domain, see
-//      core/agents.h), when reply_token_secret is set; a token that fails its MAC, or names no
-//      ticket, is ignored (ignored_token).
+//      core/agents.h), when reply_token_secret is set; a token that fails its MAC, names no
+//      ticket, or is older than reply_token_max_age (expired_token), is ignored (ignored_token).
 //   2. The receiving queue's subject tag (e.g. "[#42]"), only when the mail has a strict From
 //      (StrictFrom) and that sender is a participant of ticket 42; otherwise the tag is ignored and reported (ignored_tag_ticket), and a new ticket
 //      is opened.
@@ -51,6 +51,7 @@ struct ThreadResult {
                                     // participant
   uint64_t also_ticket = 0;  // another ticket the message's references named (not joined)
   bool ignored_token = false;  // the recipient's plus tag looked like a reply token but failed
+  bool expired_token = false;  // ... because it was genuine but older than the configured age
   // The message's own Message-ID is stored for another message (a different signature): the
   // ticket that holds it, and the generated id this message is stored under.
   uint64_t collision_ticket = 0;
@@ -62,6 +63,8 @@ struct ThreadOptions {
   std::string_view reply_token_secret;  // "": rule 1b off
   // The message's ContentSignature. "": every reuse of a stored id is a duplicate.
   std::string_view signature;
+  int64_t now = 0;                   // seconds since the epoch: the age of reply tokens
+  int64_t reply_token_max_age = 0;   // seconds; 0: tokens never expire
 };
 
 // What makes two mails with one Message-ID the same message: the normalized envelope sender and
