@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -462,6 +463,20 @@ TEST_F(AgentPipelineTest, DisplayNameTokenAndForgedToken) {
       EXPECT_EQ(got_.ticket.value_or(0), 1u) << tc.name;
     }
   }
+
+  // The same token past agents.reply_token_max_age_days (the default 365) no longer threads.
+  Mail late;
+  late.from = "carol@customer.test";
+  late.to = "billing+" + token + "@example.com";
+  late.subject = "about my bill, again";
+  late.message_id = "<late1@customer.test>";
+  Envelope le;
+  le.mail_from = "carol@customer.test";
+  le.rcpts = {late.to};
+  Decision got_late = IngestRaw(late.Render(), le, 1795000000 + 400 * 86400);
+  EXPECT_EQ(got_late.kind, "new");
+  EXPECT_NE(std::find(got_late.reasons.begin(), got_late.reasons.end(), "reply_token_expired"),
+            got_late.reasons.end());
 }
 
 TEST_F(AgentPipelineTest, WildcardTicketRepliesFromDefaultAddress) {
