@@ -484,6 +484,17 @@ const Option kOptions[] = {
      .doc = "Most addresses a ticket keeps as participants; addresses beyond it are not added "
             "(the mail is still stored).",
      .field = &Config::max_participants},
+    {.name = "tickets.max_named_ids", .type = Type::kInt, .default_value = "1000",
+     .min = 1, .max = 1000000,
+     .doc = "Most Message-IDs a ticket indexes that no stored message has (ids its mail named, "
+            "kept so that a reply arriving before its parent threads); ids named beyond it are "
+            "not indexed (the mail is still stored and threaded).",
+     .field = &Config::max_named_ids},
+    {.name = "tickets.max_named_ids_per_sender", .type = Type::kInt, .default_value = "1000",
+     .min = 1, .max = 1000000,
+     .doc = "Most such named-only Message-IDs one envelope sender may have indexed in 24 hours, "
+            "over all tickets; ids beyond it are not indexed.",
+     .field = &Config::max_named_ids_per_sender},
 
     // [agents] (docs/AGENTS.md)
     {.name = "agents.trusted_networks", .type = Type::kStringArray, .default_value = "[]",
@@ -504,6 +515,12 @@ const Option kOptions[] = {
      .doc = "States beyond in-email, in-call, in-chat, away and offline, \"NAME=available\" or "
             "\"NAME=unavailable\" (whether automatic routing gives the agent tickets).",
      .field = &Config::extra_states, .check = CheckExtraState},
+    {.name = "agents.reply_token_max_age_days", .type = Type::kInt, .default_value = "365",
+     .min = 0, .max = 36500,
+     .doc = "Reply tokens issued more than this many days ago no longer thread (the mail opens a "
+            "new ticket unless its Message-IDs or a participant's tag thread it); 0: they never "
+            "expire, and tokens of the first, undated format are accepted too.",
+     .field = &Config::reply_token_max_age_days},
     // [loops]
     {.name = "loops.installation_id", .type = Type::kString, .default_value = R"("")",
      .default_doc = "milter.hostname",
@@ -526,6 +543,13 @@ const Option kOptions[] = {
      .max = 604800,
      .doc = "Length of the flood window in seconds; counters survive restarts.",
      .field = &Config::flood_window},
+    {.name = "loops.flood_max_per_network", .type = Type::kInt, .default_value = "300", .min = 0,
+     .max = 1000000,
+     .doc = "Most mails from one client network (/24 for IPv4, /64 for IPv6) to one queue per "
+            "flood window, whatever their senders (rotating senders); 0 turns it off. Big "
+            "providers send many customers' mail from one network: keep it well above "
+            "flood_max.",
+     .field = &Config::flood_max_per_network},
     {.name = "loops.bounce_action", .type = Type::kAction, .default_value = R"("accept")",
      .doc = "What to do with delivery reports (bounces) to a support address.",
      .field = &Config::bounce_action},

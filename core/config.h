@@ -152,18 +152,22 @@ struct Config {
   int64_t max_references = 0;     // newest References ids considered for threading and indexed
   std::vector<std::string> trusted_authserv_ids;  // Authentication-Results ids we trust (DMARC)
   int64_t max_participants = 0;  // participants kept per ticket
+  int64_t max_named_ids = 0;     // named-only Message-IDs indexed per ticket
+  int64_t max_named_ids_per_sender = 0;  // named-only Message-IDs indexed per sender per day
 
   // [agents]
   std::vector<std::string> trusted_networks;  // CIDRs whose envelope sender may identify an agent
   std::string reply_token_secret;             // HMAC key of reply tokens; "" = none
   std::string control_address;  // agents set their state by mail to it; "" = none (core/routing.h)
   std::vector<std::string> extra_states;  // "name=available" | "name=unavailable"
+  int64_t reply_token_max_age_days = 0;       // tokens older than this no longer thread; 0 = never
   // [loops] automatic mail and loop protection
   std::string installation_id;  // value of our loop stamp header; "" = milter.hostname
   int64_t max_received = 0;     // more Received headers than this is a loop
   std::vector<std::string> blocked_senders;  // "filter outgoing emails": never open tickets
   int64_t flood_max = 0;        // mails from one sender to one queue per window; 0 = off
   int64_t flood_window = 0;     // seconds
+  int64_t flood_max_per_network = 0;  // mails from one client network to one queue per window
   Outcome bounce_action = Outcome::kAccept;
   TicketEffect bounce_ticket = TicketEffect::kNone;
   Outcome auto_reply_action = Outcome::kAccept;

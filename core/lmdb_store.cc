@@ -68,6 +68,9 @@ constexpr int kMaxResizedRetries = 8;
 constexpr unsigned kMaxDbs = 32;
 // LmdbBuildWordIndex: tickets indexed per write transaction.
 constexpr uint64_t kIndexChunk = 256;
+// Expired counters removed per counting write (oldest first); more than a write adds (at most
+// three counters), so expired counters never pile up.
+constexpr int kPrunePerWrite = 16;
 // Closed tickets followed through their successors before a reply is placed.
 constexpr int kMaxSuccessorHops = 8;
 constexpr std::string_view kMetaVersion = "version";
@@ -190,10 +193,11 @@ class Ops {
     return Status::Ok();
   }
 
-  // OK also when key was absent.
+  // Deleting an absent key is OK.
   Status Del(MDB_dbi dbi, std::string_view key) {
     MDB_val k = Val(key);
     int rc = mdb_del(txn_, dbi, &k, nullptr);
+    if (rc == MDB_MAP_FULL) map_full_ = true;
     if (rc != 0 && rc != MDB_NOTFOUND) return MdbError("mdb_del", rc);
     return Status::Ok();
   }
@@ -294,6 +298,8 @@ class LmdbTicketStore : public TicketStore {
   // See LmdbBuildWordIndex.
   Status BuildWordIndex(bool restart, const std::function<void(uint64_t, uint64_t)>& progress,
                         WordIndexState* state);
+  // See LmdbCountCounters.
+  Status CountCounters(uint64_t* counters, uint64_t* expiry);
 
  private:
   // Runs body(Ops&, bool* commit) in the next batch and returns its status once the batch is
@@ -317,6 +323,14 @@ class LmdbTicketStore : public TicketStore {
   Status QueueOutbox(Ops& ops, const std::vector<OutboxItem>& items, int64_t now, Ticket* t,
                      WriteResult* result);
   Status AddTrigger(Ops& ops, StoredTrigger* t);
+  // Adds add to the counter under key (a counters-table key) in its fixed window and keeps the
+  // expiry index; *count is the count after it.
+  Status Count(Ops& ops, const std::string& key, int64_t now, int64_t window, uint64_t add,
+               uint64_t* count);
+  // The count under key now (0 when absent or its window has ended).
+  Status PeekCount(Ops& ops, const std::string& key, int64_t now, int64_t window, uint64_t* count);
+  // Removes up to kPrunePerWrite counters whose window ended at or before now.
+  Status PruneCounters(Ops& ops, int64_t now);
   Status LoadTicket(Ops& ops, uint64_t number, Ticket* out);
   Status PutRouteMark(Ops& ops, const Ticket& t);
   Status AppendEvent(Ops& ops, Ticket* t, TicketEvent ev, int64_t now);
@@ -334,6 +348,7 @@ class LmdbTicketStore : public TicketStore {
   MDB_dbi minutes_ = 0;  // per-minute mail counts (AddMinuteCounts)
   MDB_dbi agents_ = 0, agent_events_ = 0, routing_ = 0;  // agent states (core/routing.h)
   MDB_dbi words_ = 0;    // word index: key -> ticket numbers (MDB_DUPSORT | MDB_DUPFIXED)
+  MDB_dbi expiry_ = 0;   // counters by the end of their window (PruneCounters)
   std::shared_mutex resize_mu_;
   std::function<void(size_t)> before_batch_;
 
@@ -556,7 +571,8 @@ Status LmdbTicketStore::OpenBody(Ops& ops) {
                          Named{"msgids", &msgids_}, Named{"counters", &counters_},
                          Named{"outbox", &outbox_}, Named{"minutes", &minutes_},
                          Named{"agents", &agents_}, Named{"agent_events", &agent_events_},
-                         Named{"routing", &routing_}, Named{"triggers", &triggers_}}) {
+                         Named{"routing", &routing_}, Named{"triggers", &triggers_},
+                         Named{"expiry", &expiry_}}) {
     int rc = mdb_dbi_open(ops.txn(), n.name, MDB_CREATE, n.dbi);
     if (rc != 0) return Status::Store(std::string("mdb_dbi_open ") + n.name + ": " + mdb_strerror(rc));
   }
@@ -745,20 +761,97 @@ Status LmdbTicketStore::IndexDel(Ops& ops, uint64_t ticket, const std::vector<st
 }
 
 Status LmdbTicketStore::CountFlood(Ops& ops, const FloodCount& f, int64_t now, uint64_t* count) {
-  const std::string key = codec::FloodCounterKey(f.queue, f.sender);
+  return Count(ops, codec::FloodCounterKey(f.queue, f.sender), now, f.window_seconds, 1, count);
+}
+
+namespace {
+
+// expiry: u64 big-endian end of the window (seconds + 2^63) ++ the counter's key -> "".
+std::string ExpiryKey(int64_t end, std::string_view counter_key) {
+  uint64_t u = static_cast<uint64_t>(end) ^ (1ull << 63);
+  std::string k(8, '\0');
+  for (int i = 7; i >= 0; --i, u >>= 8) k[i] = static_cast<char>(u & 0xff);
+  k.append(counter_key);
+  return k;
+}
+
+}  // namespace
+
+Status LmdbTicketStore::PeekCount(Ops& ops, const std::string& key, int64_t now, int64_t window,
+                                  uint64_t* count) {
+  *count = 0;
+  std::string_view v;
+  Status s = ops.Get(counters_, key, &v);
+  if (s.IsNotFound()) return Status::Ok();
+  if (!s.ok()) return s;
+  int64_t start = 0;
+  uint64_t n = 0;
+  if (codec::DecodeCounter(v, &start, &n) && now - start < window && now >= start) *count = n;
+  return Status::Ok();
+}
+
+Status LmdbTicketStore::Count(Ops& ops, const std::string& key, int64_t now, int64_t window,
+                              uint64_t add, uint64_t* count) {
   std::string_view v;
   Status s = ops.Get(counters_, key, &v);
   if (!s.ok() && !s.IsNotFound()) return s;
   int64_t start = now;
   uint64_t n = 0;
-  if (!s.ok() || !codec::DecodeCounter(v, &start, &n) || now - start >= f.window_seconds ||
-      now < start) {
+  const bool have = s.ok() && codec::DecodeCounter(v, &start, &n);
+  if (!have || now - start >= window || now < start) {
+    if (have) {
+      s = ops.Del(expiry_, ExpiryKey(start + window, key));
+      if (!s.ok()) return s;
+    }
     start = now;
     n = 0;
+    s = ops.Put(expiry_, ExpiryKey(now + window, key), "");
+    if (!s.ok()) return s;
   }
-  ++n;
+  n += add;
   *count = n;
-  return ops.Put(counters_, key, codec::EncodeCounter(start, n));
+  s = ops.Put(counters_, key, codec::EncodeCounter(start, n));
+  if (!s.ok()) return s;
+  return PruneCounters(ops, now);
+}
+
+Status LmdbTicketStore::PruneCounters(Ops& ops, int64_t now) {
+  std::vector<std::string> expired;  // expiry keys; deleted after the cursor is closed
+  {
+    Cursor cursor;
+    int rc = cursor.Open(ops.txn(), expiry_);
+    if (rc != 0) return MdbError("mdb_cursor_open", rc);
+    MDB_val k, val;
+    const std::string limit = ExpiryKey(now, "");
+    for (rc = cursor.Get(&k, &val, MDB_FIRST);
+         rc == 0 && static_cast<int>(expired.size()) < kPrunePerWrite;
+         rc = cursor.Get(&k, &val, MDB_NEXT)) {
+      std::string_view key = View(k);
+      if (key.size() < 8 || key.substr(0, 8) > std::string_view(limit)) break;
+      expired.emplace_back(key);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
+  }
+  for (const std::string& e : expired) {
+    const std::string counter_key = e.substr(8);
+    std::string_view v;
+    Status s = ops.Get(counters_, counter_key, &v);
+    int64_t start = 0;
+    uint64_t n = 0;
+    // A counter renewed since this entry was written started at or after its end: it stays.
+    uint64_t end_u = 0;
+    for (int i = 0; i < 8; ++i) end_u = (end_u << 8) | static_cast<unsigned char>(e[i]);
+    const int64_t end = static_cast<int64_t>(end_u ^ (1ull << 63));
+    if (s.ok() && codec::DecodeCounter(v, &start, &n) && start < end) {
+      s = ops.Del(counters_, counter_key);
+      if (!s.ok()) return s;
+    } else if (!s.ok() && !s.IsNotFound()) {
+      return s;
+    }
+    s = ops.Del(expiry_, e);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
 }
 
 Status LmdbTicketStore::QueueOutbox(Ops& ops, const std::vector<OutboxItem>& items, int64_t now,
@@ -770,29 +863,22 @@ Status LmdbTicketStore::QueueOutbox(Ops& ops, const std::vector<OutboxItem>& ite
   if (s.ok()) s = codec::DecodeMetaU64(v, &next);
   if (!s.ok() && !s.IsNotFound()) return s;
   for (const OutboxItem& item : items) {
-    // The limits are read first and written only when every one lets the mail pass.
     bool pass = t == nullptr || item.max_per_ticket == 0 || t->auto_answers < item.max_per_ticket;
-    std::vector<std::pair<std::string, std::string>> counters;
+    // The limits are counted only when every one lets the mail pass (PeekCount first); Count keeps
+    // the counters' expiry index, so outsiders' answer counters are pruned like flood counters.
     for (const OutboxLimit& l : item.limits) {
-      const std::string key = codec::FloodCounterKey("outbox", l.key);
-      s = ops.Get(counters_, key, &v);
-      if (!s.ok() && !s.IsNotFound()) return s;
-      int64_t start = now;
       uint64_t n = 0;
-      if (!s.ok() || !codec::DecodeCounter(v, &start, &n) || now - start >= l.window_seconds ||
-          now < start) {
-        start = now;
-        n = 0;
-      }
+      s = PeekCount(ops, codec::FloodCounterKey("outbox", l.key), now, l.window_seconds, &n);
+      if (!s.ok()) return s;
       if (n >= l.max) pass = false;
-      counters.emplace_back(key, codec::EncodeCounter(start, n + 1));
     }
     if (!pass) {
       if (result != nullptr) ++result->outbox_dropped;
       continue;
     }
-    for (const auto& [key, value] : counters) {
-      s = ops.Put(counters_, key, value);
+    for (const OutboxLimit& l : item.limits) {
+      uint64_t n = 0;
+      s = Count(ops, codec::FloodCounterKey("outbox", l.key), now, l.window_seconds, 1, &n);
       if (!s.ok()) return s;
     }
     if (t != nullptr && item.max_per_ticket != 0) ++t->auto_answers;
@@ -831,13 +917,20 @@ Status LmdbTicketStore::WriteBody(Ops& ops, const TicketWrite& w, WriteResult* r
   if (w.flood) {
     s = CountFlood(ops, *w.flood, w.now, &result->flood_count);
     if (!s.ok()) return s;
-    if (result->flood_count > w.flood->max) {
+    if (result->flood_count > w.flood->max) result->flooded = true;
+  }
+  if (w.flood_network) {
+    s = CountFlood(ops, *w.flood_network, w.now, &result->flood_network_count);
+    if (!s.ok()) return s;
+    if (result->flood_network_count > w.flood_network->max) {
+      result->flooded_network = !result->flooded;
       result->flooded = true;
-      return Status::Ok();  // the counter alone is committed
     }
   }
+  if (result->flooded) return Status::Ok();  // the counters alone are committed
+  const bool counted = w.flood.has_value() || w.flood_network.has_value();
   if (w.op == TicketWrite::Op::kNone) {
-    *commit = w.flood.has_value();
+    *commit = counted;
     return Status::Ok();
   }
   if (w.op == TicketWrite::Op::kEvents) {
@@ -874,9 +967,13 @@ Status LmdbTicketStore::WriteBody(Ops& ops, const TicketWrite& w, WriteResult* r
     s = codec::DecodeMessageIdEntry(v, &e);
     if (!s.ok()) return s;
     if (e.stored) {
+      if (!e.signature.empty() && !w.signature.empty() && e.signature != w.signature) {
+        return Status::Internal("Message-ID " + w.message.message_id +
+                                " was stored for another message since threading");
+      }
       result->ticket = e.ticket;
       result->duplicate = true;
-      *commit = w.flood.has_value();  // the flood count stands
+      *commit = counted;  // the flood counts stand
       return Status::Ok();
     }
   } else if (!s.IsNotFound()) {
@@ -957,16 +1054,59 @@ Status LmdbTicketStore::WriteBody(Ops& ops, const TicketWrite& w, WriteResult* r
 
   // An id only referenced so far (stored=false) is upgraded to point at this ticket.
   if (!id_key.empty()) {
-    s = ops.Put(msgids_, id_key, codec::EncodeMessageIdEntry({t.number, true}));
+    MessageIdEntry own{t.number, true};
+    own.signature = w.signature;
+    own.outbound = w.message.direction == Direction::kOutbound;
+    s = ops.Put(msgids_, id_key, codec::EncodeMessageIdEntry(own));
     if (!s.ok()) return s;
   }
+  if (!w.collided_id.empty()) {
+    // The id now names two messages: threading stops following it (MessageIdEntry::contested).
+    const std::string key = codec::MessageIdKey(w.collided_id);
+    s = ops.Get(msgids_, key, &v);
+    MessageIdEntry e;
+    if (s.ok()) s = codec::DecodeMessageIdEntry(v, &e);
+    if (s.ok() && !e.contested) {
+      e.contested = true;
+      s = ops.Put(msgids_, key, codec::EncodeMessageIdEntry(e));
+    }
+    if (!s.ok() && !s.IsNotFound()) return s;
+  }
+  // Named-only ids are bounded per ticket and per sender (issue 18 item 1): beyond a bound they
+  // are not indexed, so nobody can grow the index, or claim ids, without limit.
+  std::vector<std::string> named;
   for (const std::string& ref : w.referenced_ids) {
     const std::string ref_key = codec::MessageIdKey(ref);
     if (ref_key.empty()) continue;
     s = ops.Get(msgids_, ref_key, &v);
     if (s.ok()) continue;  // already indexed: keep what is there
     if (!s.IsNotFound()) return s;
-    s = ops.Put(msgids_, ref_key, codec::EncodeMessageIdEntry({t.number, false}));
+    if (std::find(named.begin(), named.end(), ref_key) == named.end()) named.push_back(ref_key);
+  }
+  size_t room = named.size();
+  if (w.max_named_ids != 0) {
+    room = std::min(room, w.max_named_ids > t.named_ids ? w.max_named_ids - t.named_ids : 0);
+  }
+  std::string sender_key;
+  if (w.named_ids_sender && w.named_ids_sender->max != 0 && room > 0) {
+    sender_key = "named\x1f" + w.named_ids_sender->key;
+    sender_key = codec::MessageIdKey(sender_key);
+    uint64_t used = 0;
+    s = PeekCount(ops, sender_key, w.now, w.named_ids_sender->window_seconds, &used);
+    if (!s.ok()) return s;
+    const uint64_t max = w.named_ids_sender->max;
+    room = std::min<uint64_t>(room, used < max ? max - used : 0);
+  }
+  for (size_t i = 0; i < room; ++i) {
+    s = ops.Put(msgids_, named[i], codec::EncodeMessageIdEntry({t.number, false}));
+    if (!s.ok()) return s;
+  }
+  result->named_ids_dropped = named.size() - room;
+  t.named_ids = static_cast<uint32_t>(
+      std::min<uint64_t>(uint64_t{t.named_ids} + room, std::numeric_limits<uint32_t>::max()));
+  if (!sender_key.empty() && room > 0) {
+    uint64_t after = 0;
+    s = Count(ops, sender_key, w.now, w.named_ids_sender->window_seconds, room, &after);
     if (!s.ok()) return s;
   }
 
@@ -1203,21 +1343,7 @@ Status LmdbTicketStore::AddEvents(uint64_t ticket, const std::vector<TicketEvent
 Status LmdbTicketStore::CountInWindow(const std::string& key, int64_t now, int64_t window_seconds,
                                       uint64_t* count) {
   const std::string k = codec::MessageIdKey(key);  // same length cap and hashing as Message-IDs
-  return RunWrite([&](Ops& ops, bool*) {
-    std::string_view v;
-    Status s = ops.Get(counters_, k, &v);
-    if (!s.ok() && !s.IsNotFound()) return s;
-    int64_t start = now;
-    uint64_t n = 0;
-    if (!s.ok() || !codec::DecodeCounter(v, &start, &n) || now - start >= window_seconds ||
-        now < start) {
-      start = now;
-      n = 0;
-    }
-    ++n;
-    *count = n;
-    return ops.Put(counters_, k, codec::EncodeCounter(start, n));
-  });
+  return RunWrite([&](Ops& ops, bool*) { return Count(ops, k, now, window_seconds, 1, count); });
 }
 
 namespace {
@@ -1700,6 +1826,25 @@ Status LmdbDeleteTickets(TicketStore* store, const std::vector<uint64_t>& number
   auto* lmdb = dynamic_cast<LmdbTicketStore*>(store);
   if (lmdb == nullptr) return Status::Invalid("not an LMDB ticket store");
   return lmdb->DeleteTickets(numbers, deleted);
+}
+
+Status LmdbTicketStore::CountCounters(uint64_t* counters, uint64_t* expiry) {
+  return RunRead([&](Ops& ops) {
+    MDB_stat st;
+    int rc = mdb_stat(ops.txn(), counters_, &st);
+    if (rc != 0) return MdbError("mdb_stat", rc);
+    *counters = st.ms_entries;
+    rc = mdb_stat(ops.txn(), expiry_, &st);
+    if (rc != 0) return MdbError("mdb_stat", rc);
+    *expiry = st.ms_entries;
+    return Status::Ok();
+  });
+}
+
+Status LmdbCountCounters(TicketStore* store, uint64_t* counters, uint64_t* expiry) {
+  auto* lmdb = dynamic_cast<LmdbTicketStore*>(store);
+  if (lmdb == nullptr) return Status::Invalid("not an LMDB ticket store");
+  return lmdb->CountCounters(counters, expiry);
 }
 
 }  // namespace desk

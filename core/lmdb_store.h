@@ -8,7 +8,10 @@
 //   messages  u64 ticket ++ u32 seq (big-endian) -> TicketMessage
 //   events    u64 ticket ++ u32 seq -> TicketEvent
 //   msgids    Message-ID -> MessageIdEntry
-//   counters  flood counter key (queue, sender) -> window start and count
+//   counters  flood counter key (queue, sender), named-id counter key (sender) -> window start
+//             and count
+//   expiry    u64 end of a counter's window ++ its key -> "" (expired counters are pruned by
+//             later counting writes, oldest first, kPrunePerWrite at a time)
 //   outbox    u64 seq big-endian -> OutboxMail (meta "next_outbox" numbers them)
 //   minutes   u64 minute -> mail decided that minute, per verdict (AddMinuteCounts; kept 24 hours
 //             by the daemon's flush, written by a background thread, not per message)
@@ -104,5 +107,8 @@ struct WordIndexState {
 Status LmdbBuildWordIndex(TicketStore* store, bool restart,
                           const std::function<void(uint64_t, uint64_t)>& progress,
                           WordIndexState* state);
+// The number of counters (flood and named-id counts) and of expiry entries stored: what pruning
+// keeps bounded. store must come from OpenLmdbTicketStore (else kInvalid). Tests and statistics.
+Status LmdbCountCounters(TicketStore* store, uint64_t* counters, uint64_t* expiry);
 
 }  // namespace desk

@@ -55,6 +55,7 @@
 #include <vector>
 
 #include "core/file_type.h"
+#include "core/message_id.h"
 #include "core/mime_scan.h"
 #include "core/sha256.h"
 #include "core/text_attachments.h"
@@ -180,10 +181,7 @@ std::vector<std::string> ExtractMsgIds(std::string_view text) {
       continue;
     }
     std::string_view id = Trim(text.substr(pos + 1, close - pos - 1));
-    size_t at = id.find('@');
-    bool ok = at != std::string_view::npos && at > 0 && at + 1 < id.size() &&
-              id.find_first_of(" \t\r\n") == std::string_view::npos;
-    if (ok) ids.emplace_back(id);
+    if (WellFormedMessageId(id)) ids.emplace_back(id);
     pos = close + 1;
   }
   return ids;
@@ -1044,15 +1042,30 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, AttachmentVis
   if (depth > limits.max_mime_depth) return MimeLimitError("depth", depth, limits.max_mime_depth);
   if (parts > limits.max_mime_parts) return MimeLimitError("parts", parts, limits.max_mime_parts);
 
+  // One reading for every header threading uses: the FIRST occurrence (docs/THREADING.md), for
+  // Message-ID, In-Reply-To, References, Subject, Date, From, To and Cc alike. GMime's own
+  // accessors take the last Message-ID and Subject and join every From/To/Cc header, so they are
+  // not used for these.
   constexpr size_t kNoHeader = static_cast<size_t>(-1);
   size_t irt_index = kNoHeader;  // the first In-Reply-To among out->headers
+  size_t id_index = kNoHeader, subject_index = kNoHeader, date_index = kNoHeader;
+  size_t from_index = kNoHeader, to_index = kNoHeader, cc_index = kNoHeader;
   for (GMimeHeader* h : TopLevelHeaders(GMIME_OBJECT(message.get()), root)) {
     std::string name = Str(g_mime_header_get_name(h));
     std::string value = Unfold(g_mime_header_get_raw_value(h));
-    if (out->date.empty() && g_ascii_strcasecmp(name.c_str(), "Date") == 0) out->date = value;
-    if (irt_index == kNoHeader && g_ascii_strcasecmp(name.c_str(), "In-Reply-To") == 0) {
-      irt_index = out->headers.size();
-    }
+    auto first = [&](const char* want, size_t* index) {
+      if (*index == kNoHeader && g_ascii_strcasecmp(name.c_str(), want) == 0) {
+        *index = out->headers.size();
+      }
+    };
+    first("Date", &date_index);
+    first("In-Reply-To", &irt_index);
+    first("Message-ID", &id_index);
+    first("Subject", &subject_index);
+    first("From", &from_index);
+    first("To", &to_index);
+    first("Cc", &cc_index);
+    if (out->date.empty() && date_index == out->headers.size()) out->date = value;
     if (g_ascii_strcasecmp(name.c_str(), "References") == 0 && out->references.empty()) {
       out->references = ExtractMsgIds(value);
     }
@@ -1069,8 +1082,8 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, AttachmentVis
     }
   }
 
-  std::string id(Trim(Str(g_mime_message_get_message_id(message.get()))));
-  if (id.empty()) {
+  std::string id = id_index != kNoHeader ? MessageIdOf(out->headers[id_index].second) : "";
+  if (id.empty()) {  // none, or not an id (core/message_id.h): one is generated
     std::string hash;
     Status hs = spool.Sha256Hex(&hash);
     if (!hs.ok()) return hs;  // an empty hash would give every such message the same id
@@ -1080,14 +1093,30 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, AttachmentVis
     out->message_id = std::move(id);
   }
 
+  auto addresses = [&](size_t index, std::vector<Mailbox>* list) {
+    if (index == kNoHeader) return;
+    GPtr<InternetAddressList> parsed(
+        internet_address_list_parse(nullptr, out->headers[index].second.c_str()));
+    AddMailboxes(parsed.get(), list);
+  };
   std::vector<Mailbox> from;
-  AddMailboxes(g_mime_message_get_from(message.get()), &from);
+  addresses(from_index, &from);
   if (!from.empty()) out->from = std::move(from.front());
-  AddMailboxes(g_mime_message_get_to(message.get()), &out->to);
-  AddMailboxes(g_mime_message_get_cc(message.get()), &out->cc);
-  out->subject = CollapseSpace(Str(g_mime_message_get_subject(message.get())));
-  GDateTime* date = g_mime_message_get_date(message.get());
-  if (date != nullptr && !out->date.empty()) out->date_unix = g_date_time_to_unix(date);
+  addresses(to_index, &out->to);
+  addresses(cc_index, &out->cc);
+  if (subject_index != kNoHeader) {
+    char* decoded =
+        g_mime_utils_header_decode_text(nullptr, out->headers[subject_index].second.c_str());
+    out->subject = CollapseSpace(Str(decoded));
+    g_free(decoded);
+  }
+  if (!out->date.empty()) {
+    GDateTime* date = g_mime_utils_header_decode_date(out->date.c_str());
+    if (date != nullptr) {
+      out->date_unix = g_date_time_to_unix(date);
+      g_date_time_unref(date);
+    }
+  }
 
   BodyChoice body;
   s = ChooseBody(root, limits, &body, out);

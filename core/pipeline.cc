@@ -14,6 +14,17 @@ Step Fail(MessageContext& ctx, const Status& st) {
   return Step::kDone;
 }
 
+ThreadOptions ThreadOptionsFor(const MessageContext& ctx) {
+  const Config& cfg = *ctx.env.config;
+  ThreadOptions o;
+  o.max_references = cfg.max_references;
+  o.reply_token_secret = cfg.reply_token_secret;
+  o.signature = ctx.signature;
+  o.now = ctx.now;
+  o.reply_token_max_age = cfg.reply_token_max_age_days * 86400;
+  return o;
+}
+
 // Agents' mail: threaded here, because which kind of agent mail it is depends on the thread.
 Step ClassifyAgentMail(MessageContext& ctx) {
   const Config& cfg = *ctx.env.config;
@@ -43,8 +54,7 @@ Step ClassifyAgentMail(MessageContext& ctx) {
   QueueMatch thread_match;
   thread_match.queue = involved.queue != nullptr ? involved.queue : ctx.agent.queue;
   ThreadResult& thread = ctx.thread;
-  Status st = ResolveThread(store, msg, thread_match, agent.address, cfg.max_references, &thread,
-                            cfg.reply_token_secret);
+  Status st = ResolveThread(store, msg, thread_match, agent.address, ThreadOptionsFor(ctx), &thread);
   if (!st.ok()) return Fail(ctx, st);
   bool have_ticket = false;
   bool d0_tag_refused = false;
@@ -242,6 +252,8 @@ Step ParseStage(MessageContext& ctx) {
   }
   Status st = ParseMessage(ctx.spool, ParseLimitsFromConfig(cfg), ctx.collector.get(), &ctx.msg);
   if (!st.ok()) return Fail(ctx, st);
+  ctx.signature = ContentSignature(ctx.spool, ctx.msg, NormalizeAddress(ctx.envelope.mail_from));
+  if (ctx.signature.empty()) return Fail(ctx, Status::Internal("spool read error"));
   return Step::kNext;
 }
 
@@ -299,9 +311,8 @@ Step AttachmentsStage(MessageContext& ctx) {
 
 Step ThreadStage(MessageContext& ctx) {
   if (ctx.threaded || ctx.ticketless) return Step::kNext;
-  const Config& cfg = *ctx.env.config;
-  Status st = ResolveThread(ctx.env.store, ctx.msg, ctx.route, ctx.sender, cfg.max_references,
-                            &ctx.thread, cfg.reply_token_secret);
+  Status st = ResolveThread(ctx.env.store, ctx.msg, ctx.route, ctx.sender, ThreadOptionsFor(ctx),
+                            &ctx.thread);
   if (!st.ok()) return Fail(ctx, st);
   ctx.threaded = true;
   if (!ctx.may_open && ctx.thread.kind == ThreadResult::Kind::kNew) {

@@ -113,6 +113,7 @@ struct MessageContext {
   ParsedMessage msg;
   std::unique_ptr<AttachmentCollector> collector;  // null when the queue is unknown
   const QueueConfig* policy_queue = nullptr;       // whose attachment policy the collector uses
+  std::string signature;  // ContentSignature (core/threading.h): envelope sender and body
 
   // Classify.
   MailRole role = MailRole::kCustomer;
@@ -147,7 +148,7 @@ enum class Step { kNext, kDeliver, kDone };
 
 // Parse: the spool through GMime within the configured limits, each attachment typed, judged and
 // scanned as it is decoded (by the routed queue's policy; agents' mail by the agent's queue's).
-// Out: ctx.msg, ctx.collector. Fails: kMalformed (limits, unparsable), kScanner/kStore from the
+// Out: ctx.msg, ctx.collector, ctx.signature. Fails: kMalformed (limits, unparsable), kScanner/kStore from the
 // collector.
 Step ParseStage(MessageContext& ctx);
 

@@ -30,6 +30,18 @@ int FindHeader(const ParsedMessage& msg, std::string_view name, std::string* fir
   return count;
 }
 
+// A generated Message-ID goes into the delivered copy: added when the mail had none, in place of
+// the first one when that was no id (core/message_id.h), so replies to the copy name an id we know.
+void AddGeneratedMessageId(const ParsedMessage& msg, Decision* d) {
+  if (!msg.message_id_generated) return;
+  const std::string value = "<" + msg.message_id + ">";
+  if (FindHeader(msg, "Message-ID", nullptr) > 0) {
+    d->header_changes.push_back({HeaderEdit::Op::kChange, "Message-ID", value, 1});
+  } else {
+    d->header_changes.push_back({HeaderEdit::Op::kAdd, "Message-ID", value, 1});
+  }
+}
+
 // ---- The one builder of stored messages and ticket events -----------------------------------
 
 TicketEvent Event(int64_t now, std::string type, std::string text, uint64_t related = 0) {
@@ -210,6 +222,13 @@ Status PlanTicketless(MessageContext& ctx, TicketWrite* w) {
     Status st = store->FindMessageId(id, &e);
     if (st.IsNotFound()) continue;
     if (!st.ok()) return st;
+    // Only mail we sent can bounce back to a support address (issue 12 item 8): a bounce naming
+    // a customer's Message-ID, or an id merely named, is forged or misdirected and joins no
+    // ticket (it stays ticketless under the bounce action).
+    if (!e.stored || !e.outbound || e.contested) {
+      ctx.d.reasons.push_back("bounce_not_ours");
+      continue;
+    }
     ctx.d.ticket = e.ticket;
     ctx.d.ticket_action = "event";
     w->op = TicketWrite::Op::kEvents;
@@ -243,10 +262,23 @@ void PlanTicketChange(MessageContext& ctx, TicketWrite* w) {
     if (thread.kind == ThreadResult::Kind::kReply) d.reasons.push_back("thread:" + thread.matched_by);
   }
   w->message = BuildStoredMessage(ctx);
+  w->signature = ctx.signature;
+  if (thread.collision_ticket != 0) {
+    // A planted duplicate (issue 18 item 2): kept as its own message under a generated id.
+    w->message.message_id = thread.storage_id;
+    w->collided_id = ctx.msg.message_id;
+  }
   w->message.kind = customer && !d.auto_class.empty() ? d.auto_class : d.kind;  // automatic mail is marked so
   w->referenced_ids = ReferencedIds(ctx.msg, ctx.env.config->max_references);
   w->participants = Participants(ctx);
   w->max_participants = static_cast<size_t>(ctx.env.config->max_participants);
+  w->max_named_ids = static_cast<size_t>(ctx.env.config->max_named_ids);
+  NamedIdsBound bound;
+  bound.key = NormalizeAddress(ctx.envelope.mail_from);
+  if (bound.key.empty()) bound.key = ctx.sender;
+  bound.window_seconds = 86400;
+  bound.max = static_cast<uint64_t>(ctx.env.config->max_named_ids_per_sender);
+  w->named_ids_sender = std::move(bound);
   const bool create = customer ? thread.kind == ThreadResult::Kind::kNew
                                : ctx.role == MailRole::kAgentNew;
   // What the queue keeps of a message (core/record_store.h): without the text copy, the body is
@@ -274,6 +306,16 @@ void PlanTicketChange(MessageContext& ctx, TicketWrite* w) {
     if (customer) {
       w->on_closed = [&ctx](const Ticket& closed) { return ChooseForClosed(ctx, closed); };
     }
+  }
+  if (thread.expired_token) d.reasons.push_back("reply_token_expired");
+  if (thread.collision_ticket != 0) {
+    w->events.push_back(Event(ctx.now, "message_id_collision",
+                              "Message-ID <" + ctx.msg.message_id +
+                                  "> was already stored for another message on ticket " +
+                                  std::to_string(thread.collision_ticket) +
+                                  "; this message is stored as <" + thread.storage_id + ">",
+                              thread.collision_ticket));
+    d.reasons.push_back("message_id_collision:" + std::to_string(thread.collision_ticket));
   }
   if (thread.also_ticket != 0) {
     w->events.push_back(Event(ctx.now, "also_referenced",
@@ -380,9 +422,7 @@ void AddCustomerDeliveryHeaders(MessageContext& ctx) {
   const ParsedMessage& msg = ctx.msg;
   Decision& d = ctx.d;
   const QueueConfig& queue = *ctx.support.front().queue;
-  if (msg.message_id_generated) {
-    d.header_changes.push_back({HeaderEdit::Op::kAdd, "Message-ID", "<" + msg.message_id + ">", 1});
-  }
+  AddGeneratedMessageId(msg, &d);
   // The loop stamp: a copy of this mail that comes back to a queue is recognised. Another
   // installation's stamp does not stand for ours (mail may pass two help desks), so ours is added
   // unless this very stamp is already there (a loop let through by loop_action).
@@ -466,9 +506,7 @@ void AddAgentDeliveryEdits(MessageContext& ctx) {
   const AgentConfig& agent = *ctx.agent.agent;
   const ParsedMessage& msg = ctx.msg;
   Decision& d = ctx.d;
-  if (msg.message_id_generated) {
-    d.header_changes.push_back({HeaderEdit::Op::kAdd, "Message-ID", "<" + msg.message_id + ">", 1});
-  }
+  AddGeneratedMessageId(msg, &d);
   const std::string thread = ctx.thread.matched_by.empty() ? "-" : ctx.thread.matched_by;
   if (ctx.role == MailRole::kAgentNote) {
     d.log_fields.emplace_back("thread", thread);
@@ -486,7 +524,7 @@ void AddAgentDeliveryEdits(MessageContext& ctx) {
   if (queue.reply_token && !cfg.reply_token_secret.empty() && r.ticket != 0) {
     size_t at = r.via.rfind('@');
     r.reply_to = r.via.substr(0, at) + "+" +
-                 MakeReplyToken(cfg.reply_token_secret, queue.name, r.ticket) + r.via.substr(at);
+                 MakeReplyToken(cfg.reply_token_secret, queue.name, r.ticket, ctx.now) + r.via.substr(at);
   }
   for (const std::string& p : {agent.address, NormalizeAddress(ctx.envelope.mail_from),
                                NormalizeAddress(msg.from.address)}) {
@@ -526,11 +564,22 @@ Step PlanStage(MessageContext& ctx) {
     if (f.sender.empty()) f.sender = NormalizeAddress(ctx.msg.from.address);
     // Keyed by sender and the client's network (issue 12 item 5): mail forged as carol@ from
     // elsewhere fills another counter than carol's own.
-    f.sender += " from " + ClientNetwork(ctx.envelope.client_addr);
+    const std::string network = ClientNetwork(ctx.envelope.client_addr);
+    f.sender += " from " + network;
     f.window_seconds = cfg.flood_window;
     f.max = static_cast<uint64_t>(cfg.flood_max);
     w.flood = std::move(f);
     ctx.plan.write = true;
+    // Rotating senders from one network (issue 12 item 5): a count over the network alone. Mail
+    // without a client address (deskctl) has no network to count.
+    if (cfg.flood_max_per_network > 0 && network != "local") {
+      FloodCount n;
+      n.queue = ctx.route.queue->name;
+      n.sender = "network " + network;
+      n.window_seconds = cfg.flood_window;
+      n.max = static_cast<uint64_t>(cfg.flood_max_per_network);
+      w.flood_network = std::move(n);
+    }
   }
   if (ctx.env.plan_steps != nullptr) {
     for (const auto& step : *ctx.env.plan_steps) {
@@ -596,12 +645,16 @@ Step CommitStage(MessageContext& ctx) {
     return Step::kDone;
   }
   if (r.flooded) {
-    const std::string who = w.flood->sender.empty() ? "<>" : w.flood->sender;
+    const std::string who = r.flooded_network ? w.flood_network->sender
+                            : w.flood->sender.empty() ? "<>" : w.flood->sender;
+    const uint64_t count = r.flooded_network ? r.flood_network_count : r.flood_count;
+    const int64_t max = r.flooded_network ? cfg.flood_max_per_network : cfg.flood_max;
     const Outcome flood = cfg.flood_action;
     d.kind = "flood";
     d.auto_class = "flood";
-    d.auto_rule = "flood:" + std::to_string(r.flood_count) + "/" + std::to_string(cfg.flood_max) +
-                  "/" + std::to_string(cfg.flood_window) + "s";
+    d.auto_rule = std::string(r.flooded_network ? "flood_network:" : "flood:") +
+                  std::to_string(count) + "/" + std::to_string(max) + "/" +
+                  std::to_string(cfg.flood_window) + "s";
     d.queue = ctx.queue->name;  // the flood line names the queue and the message
     d.message_id = ctx.msg.message_id;
     d.ticket = std::nullopt;
@@ -621,6 +674,9 @@ Step CommitStage(MessageContext& ctx) {
   if (r.outbox_queued != 0) d.reasons.push_back("outbox_queued:" + std::to_string(r.outbox_queued));
   if (r.outbox_dropped != 0) {
     d.reasons.push_back("outbox_limited:" + std::to_string(r.outbox_dropped));
+  }
+  if (r.named_ids_dropped != 0) {
+    d.reasons.push_back("named_ids_not_indexed:" + std::to_string(r.named_ids_dropped));
   }
   return Step::kNext;
 }

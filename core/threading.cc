@@ -4,18 +4,12 @@
 #include <cctype>
 #include <charconv>
 
+#include "core/message_id.h"
 #include "core/reply_token.h"
+#include "core/sha256.h"
 
 namespace desk {
 namespace {
-
-bool WellFormedId(const std::string& id) {
-  if (id.empty() || id.size() > 250 || id.find('@') == std::string::npos) return false;
-  for (unsigned char c : id) {
-    if (c <= ' ' || c >= 0x7f || c == '<' || c == '>') return false;
-  }
-  return true;
-}
 
 bool NameIs(std::string_view name, std::string_view want) {
   if (name.size() != want.size()) return false;
@@ -156,7 +150,7 @@ std::vector<std::string> ReferencedIds(const ParsedMessage& msg, int64_t max_ref
   std::vector<std::string> ids;
   auto add = [&](const std::string& id) {
     if (static_cast<int64_t>(ids.size()) >= max_references) return;
-    if (!WellFormedId(id) || id == msg.message_id) return;
+    if (!WellFormedMessageId(id) || id == msg.message_id) return;
     if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
   };
   add(msg.in_reply_to);
@@ -226,11 +220,33 @@ std::optional<uint64_t> FindSubjectTag(const std::string& subject, const std::st
   return std::nullopt;
 }
 
+std::string ContentSignature(const Spool& spool, const ParsedMessage& msg,
+                             const std::string& envelope_sender) {
+  Sha256 h;
+  h.Update("deskmilter-signature:v1\n");
+  h.Update(envelope_sender);
+  h.Update("\n");
+  constexpr size_t kChunk = 64 * 1024;
+  std::string chunk;
+  for (uint64_t off = msg.body_offset; off < spool.size(); off += chunk.size()) {
+    if (!spool.Read(off, kChunk, &chunk).ok()) return "";
+    if (chunk.empty()) break;
+    h.Update(chunk);
+  }
+  return h.HexDigest().substr(0, 32);
+}
+
+std::string CollisionStorageId(const std::string& message_id, std::string_view signature) {
+  return Sha256Hex(message_id + "\n" + std::string(signature)).substr(0, 24) +
+         ".collision@deskmilter.invalid";
+}
+
 Status ResolveThread(TicketStore* store, const ParsedMessage& msg, const QueueMatch& match,
-                     const std::string& sender, int64_t max_references, ThreadResult* out,
-                     std::string_view reply_token_secret) {
+                     const std::string& sender, const ThreadOptions& options, ThreadResult* out) {
   *out = ThreadResult{};
   if (store == nullptr) return Status::Ok();
+  const int64_t max_references = options.max_references;
+  const std::string_view reply_token_secret = options.reply_token_secret;
 
   // Rule 0: the message's own id. Stored: a duplicate. Only referenced by a ticket's mail (its
   // reply arrived first): remembered, but taken only when no stored parent says otherwise, since
@@ -239,13 +255,35 @@ Status ResolveThread(TicketStore* store, const ParsedMessage& msg, const QueueMa
   uint64_t referenced_by = 0;
   Status st = msg.message_id.empty() ? Status::NotFound("") : store->FindMessageId(msg.message_id, &e);
   if (st.ok()) {
-    if (e.stored) {
+    const bool same = e.signature.empty() || options.signature.empty() ||
+                      e.signature == options.signature;
+    if (e.stored && !same) {
+      // Planted duplicate (issue 18 item 2): another message holds this id. This one is kept
+      // under its own generated id; a retry of it finds that id stored and is a duplicate.
+      out->collision_ticket = e.ticket;
+      out->storage_id = CollisionStorageId(msg.message_id, options.signature);
+      MessageIdEntry mine;
+      st = store->FindMessageId(out->storage_id, &mine);
+      if (st.ok() && mine.stored) {
+        const uint64_t collided = out->collision_ticket;
+        std::string storage_id = std::move(out->storage_id);
+        *out = ThreadResult{};
+        out->kind = ThreadResult::Kind::kDuplicate;
+        out->ticket = mine.ticket;
+        out->matched_id = msg.message_id;
+        out->collision_ticket = collided;
+        out->storage_id = std::move(storage_id);
+        return Status::Ok();
+      }
+      if (!st.ok() && !st.IsNotFound()) return st;
+    } else if (e.stored) {
       out->kind = ThreadResult::Kind::kDuplicate;
       out->ticket = e.ticket;
       out->matched_id = msg.message_id;
       return Status::Ok();
+    } else {
+      referenced_by = e.ticket;
     }
-    referenced_by = e.ticket;
   } else if (!st.IsNotFound()) {
     return st;
   }
@@ -264,6 +302,7 @@ Status ResolveThread(TicketStore* store, const ParsedMessage& msg, const QueueMa
     st = store->FindMessageId(id, &e);
     if (st.IsNotFound()) continue;
     if (!st.ok()) return st;
+    if (e.contested) continue;  // it names two messages: followed by neither
     (e.stored ? stored_hits : named_hits).push_back({e.ticket, id});
   }
   auto take = [&](uint64_t ticket, const std::string& by, const std::string& id) {
@@ -298,7 +337,8 @@ Status ResolveThread(TicketStore* store, const ParsedMessage& msg, const QueueMa
   if (match.queue != nullptr && !match.plus_tag.empty() && !reply_token_secret.empty() &&
       match.plus_tag.find('-') != std::string::npos) {
     Ticket t;
-    auto n = CheckReplyToken(reply_token_secret, match.queue->name, match.plus_tag);
+    auto n = CheckReplyToken(reply_token_secret, match.queue->name, match.plus_tag, options.now,
+                             options.reply_token_max_age, &out->expired_token);
     Status tst = n ? store->GetTicket(*n, &t) : Status::NotFound("");
     if (tst.ok()) {
       out->kind = ThreadResult::Kind::kReply;

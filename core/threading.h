@@ -10,14 +10,19 @@
 //      beats a stored parent (Message-ID squatting). Within a kind, In-Reply-To wins, then the
 //      newest reference; another ticket named is reported (also_ticket).
 //   1b. The reply token of the support recipient's plus address (support+TOKEN@domain, see
-//      core/agents.h), when reply_token_secret is set; a token that fails its MAC, or names no
-//      ticket, is ignored (ignored_token).
+//      core/agents.h), when reply_token_secret is set; a token that fails its MAC, names no
+//      ticket, or is older than reply_token_max_age (expired_token), is ignored (ignored_token).
 //   2. The receiving queue's subject tag (e.g. "[#42]"), only when the mail has a strict From
 //      (StrictFrom) and that sender is a participant of ticket 42; otherwise the tag is ignored and reported (ignored_tag_ticket), and a new ticket
 //      is opened.
 //   3. Otherwise a new ticket.
 // A Message-ID already stored makes the message a duplicate (SMTP retry, one mail to two support
-// addresses).
+// addresses) only when it is the same message: the same ContentSignature (envelope sender and
+// body). A different message reusing a stored id (planted by someone who knew the id first) is a
+// collision: it is stored under a generated id (CollisionStorageId), threaded by its other headers
+// (never by its own id), its ticket's event records the collision, and the id is marked contested
+// in the index, so that no later mail threads by it (it names two messages). Rule 1 skips
+// contested ids.
 //
 // Thread-safety: pure functions over a TicketStore, which is itself thread-safe.
 #pragma once
@@ -30,6 +35,7 @@
 
 #include "core/address.h"
 #include "core/message.h"
+#include "core/spool.h"
 #include "core/status.h"
 #include "core/ticket_store.h"
 
@@ -45,18 +51,41 @@ struct ThreadResult {
                                     // participant
   uint64_t also_ticket = 0;  // another ticket the message's references named (not joined)
   bool ignored_token = false;  // the recipient's plus tag looked like a reply token but failed
+  bool expired_token = false;  // ... because it was genuine but older than the configured age
+  // The message's own Message-ID is stored for another message (a different signature): the
+  // ticket that holds it, and the generated id this message is stored under.
+  uint64_t collision_ticket = 0;
+  std::string storage_id;
 };
+
+struct ThreadOptions {
+  int64_t max_references = 20;
+  std::string_view reply_token_secret;  // "": rule 1b off
+  // The message's ContentSignature. "": every reuse of a stored id is a duplicate.
+  std::string_view signature;
+  int64_t now = 0;                   // seconds since the epoch: the age of reply tokens
+  int64_t reply_token_max_age = 0;   // seconds; 0: tokens never expire
+};
+
+// What makes two mails with one Message-ID the same message: the normalized envelope sender and
+// the body bytes (from body_offset to the end of the spool; headers differ between an SMTP retry
+// and the first try, e.g. Postfix's Received). 32 hex digits of SHA-256; "" on a spool read error.
+// Reads the body once.
+std::string ContentSignature(const Spool& spool, const ParsedMessage& msg,
+                             const std::string& envelope_sender);
+
+// The id a colliding message is stored under: derived from the id and the signature, so a retry of
+// the colliding message finds it stored and is a duplicate.
+std::string CollisionStorageId(const std::string& message_id, std::string_view signature);
 
 // Ids a message names, for threading and for indexing: In-Reply-To first, then References newest
 // first, at most max_references of them, malformed ids (no '@', spaces, over 250 bytes) dropped,
 // no repeats, never the message's own id.
 std::vector<std::string> ReferencedIds(const ParsedMessage& msg, int64_t max_references);
 
-// store may be nullptr (nothing is known: every message is new). reply_token_secret: "" disables
-// rule 1b.
+// store may be nullptr (nothing is known: every message is new).
 Status ResolveThread(TicketStore* store, const ParsedMessage& msg, const QueueMatch& match,
-                     const std::string& sender, int64_t max_references, ThreadResult* out,
-                     std::string_view reply_token_secret = {});
+                     const std::string& sender, const ThreadOptions& options, ThreadResult* out);
 
 // Strict From (issue 18 item 3): exactly one From header holding exactly one mailbox, no list,
 // group or route form, no text after the '>', and GMime's reading of it is that same address.

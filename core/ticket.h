@@ -88,6 +88,9 @@ struct Ticket {
   std::vector<std::string> participants;
   uint32_t message_count = 0;
   uint32_t event_count = 0;
+  // Message-IDs indexed for this ticket that no stored message had (ids its mail named), bounded
+  // by tickets.max_named_ids (TicketWrite::max_named_ids).
+  uint32_t named_ids = 0;
   std::string brand;  // brand name resolved when the ticket was opened (core/brand.h); "" = none
   std::vector<std::string> tags;  // set by triggers (set_tag), in the order first set
   uint32_t auto_answers = 0;  // automatic answers queued for it (OutboxItem::max_per_ticket)

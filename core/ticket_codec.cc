@@ -277,6 +277,7 @@ std::string EncodeTicket(const Ticket& t) {
   j["updated"] = t.updated_at;
   j["linked_from"] = t.linked_from;
   if (t.successor != 0) j["successor"] = t.successor;  // absent in records written before it
+  if (t.named_ids != 0) j["named_ids"] = t.named_ids;
   j["participants"] = t.participants;
   j["msgs"] = t.message_count;
   j["events"] = t.event_count;
@@ -312,6 +313,7 @@ Status DecodeTicket(std::string_view value, Ticket* out) {
   f.I64("updated", &t.updated_at);
   f.U64("linked_from", &t.linked_from);
   f.U64("successor", &t.successor);
+  f.U32("named_ids", &t.named_ids);
   f.Strings("participants", &t.participants);
   f.U32("msgs", &t.message_count);
   f.U32("events", &t.event_count);
@@ -444,6 +446,9 @@ std::string EncodeMessageIdEntry(const MessageIdEntry& e) {
   json j = json::object();
   j["ticket"] = e.ticket;
   j["stored"] = e.stored;
+  if (!e.signature.empty()) j["sig"] = e.signature;
+  if (e.outbound) j["out"] = true;
+  if (e.contested) j["contested"] = true;
   return Frame(j);
 }
 
@@ -455,6 +460,9 @@ Status DecodeMessageIdEntry(std::string_view value, MessageIdEntry* out) {
   Fields f(j, "msgid");
   f.U64("ticket", &e.ticket, /*required=*/true);
   f.Bool("stored", &e.stored);
+  f.Str("sig", &e.signature);
+  f.Bool("out", &e.outbound);
+  f.Bool("contested", &e.contested);
   if (!f.ok()) return f.status();
   *out = e;
   return Status::Ok();

@@ -25,17 +25,35 @@ struct MessageIdEntry {
   // true: a message with this id is stored on the ticket. false: the id was only named (In-Reply-To
   // or References) by a message of the ticket (used by reference threading, a later issue).
   bool stored = false;
+  // stored: who sent it and what it said, so that a later mail with the same id is a duplicate only
+  // when it is the same message (ContentSignature, core/threading.h); "" for entries written before
+  // signatures were kept (such an entry makes every reuse a duplicate, as before).
+  std::string signature;
+  bool outbound = false;  // stored: the message was ours (an agent's mail going out)
+  // stored: another message arrived with this id and was kept under a generated storage id
+  // (TicketWrite::collided_id); the id names two messages, so threading never follows it.
+  bool contested = false;
 };
 
-// Flood counting inside a write (TicketWrite::flood): one occurrence is counted under
-// (queue, sender) in a fixed window that survives restarts; when the window stored for the key
-// started window_seconds or more before the write's now (or none is stored), a new window starts
-// at now with count 1, otherwise the count grows by one.
+// Flood counting inside a write (TicketWrite::flood, flood_network): one occurrence is counted
+// under (queue, sender) in a fixed window that survives restarts; when the window stored for the
+// key started window_seconds or more before the write's now (or none is stored), a new window
+// starts at now with count 1, otherwise the count grows by one. Counters whose window has ended
+// are pruned by later writes (a few per write, oldest first), so the table holds only the
+// counters of recent windows.
 struct FloodCount {
   std::string queue;
-  std::string sender;  // normalized address; "" for an unknown sender
+  std::string sender;  // the key within the queue: a normalized address and network, or a network
   int64_t window_seconds = 0;
   uint64_t max = 0;  // more than max in the window: the write is flooded
+};
+
+// Bound on ids a sender may have indexed as named-only (TicketWrite::named_ids_sender): counted
+// like a FloodCount, by the number of ids indexed, per key and window.
+struct NamedIdsBound {
+  std::string key;  // e.g. the normalized sender
+  int64_t window_seconds = 0;
+  uint64_t max = 0;  // 0: no bound
 };
 
 // A mail queued for sending (an automatic answer, a notification), written with the ticket change
@@ -144,6 +162,18 @@ struct TicketWrite {
   size_t max_participants = 0;  // the ticket keeps at most this many (0: no bound); more are dropped
   std::vector<std::string> add_tags;        // tags to add to the ticket (if not already set)
   std::vector<std::string> referenced_ids;  // ids to index as stored=false (if not already indexed)
+  // Bounds on those ids (issue 18 item 1): a ticket indexes at most max_named_ids of them (0: no
+  // bound, Ticket::named_ids counts them), a sender at most named_ids_sender->max per window.
+  // Ids over a bound are not indexed (WriteResult::named_ids_dropped); the message is still stored.
+  size_t max_named_ids = 0;
+  std::optional<NamedIdsBound> named_ids_sender;
+  // The message's ContentSignature (core/threading.h), kept in its Message-ID entry. A stored entry
+  // with another non-empty signature makes the write fail (kInternal: a different message with
+  // this id was committed since threading; the retry finds the collision).
+  std::string signature;
+  // A Message-ID already stored for another message: this message is stored under a generated id
+  // (message.message_id) and collided_id's entry is marked contested.
+  std::string collided_id;
   int64_t now = 0;                          // becomes updated_at (and created_at on create)
 
   // Mails to queue for sending with this change (PlanStep side effects); written only when the
@@ -160,6 +190,9 @@ struct TicketWrite {
   // Counted first, in the same transaction; when flooded, the counter is committed and nothing
   // else is written (WriteResult::flooded).
   std::optional<FloodCount> flood;
+  // A second count, over the client's network whatever the sender (rotating senders); counted
+  // with flood and flooding the write the same way.
+  std::optional<FloodCount> flood_network;
   // kAppend: called with the ticket as it is inside the transaction when it is closed (after
   // following closed tickets' successors, at most kMaxSuccessorHops). Null: `reopen` applies.
   // Must not throw; may be called more than once for one write (a batch rerun after the map
@@ -179,6 +212,9 @@ struct WriteResult {
   bool assign_skipped = false;  // only_if_unassigned and the ticket was no longer waiting
   uint32_t outbox_queued = 0;   // TicketWrite::outbox mails queued
   uint32_t outbox_dropped = 0;  // ... dropped by their limits
+  uint64_t flood_network_count = 0;  // with TicketWrite::flood_network: the count after this one
+  bool flooded_network = false;      // flooded because flood_network_count > flood_network->max
+  size_t named_ids_dropped = 0;      // referenced ids not indexed because of a bound
 };
 
 // A trigger as stored (core/triggers.h gives its meaning): its number and its JSON document.

@@ -2,9 +2,11 @@
 // customers and reply tokens, through the real pipeline (GMime parser, LMDB store in a temp dir).
 #include "core/agents.h"
 
+#include <glib.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -21,6 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kSecret[] = "0123456789abcdef-test-secret";
+constexpr int64_t kTokenNow = 1795000000;  // day 20775
 
 Config AgentConfigForTests() {
   Config c = config::DefaultConfig();
@@ -125,15 +128,15 @@ TEST(AgentRules, Classify) {
 }
 
 TEST(AgentToken, RoundTripAndForgeries) {
-  std::string token = MakeReplyToken(kSecret, "support", 42);
-  ASSERT_TRUE(token.starts_with("42-")) << token;
+  std::string token = MakeReplyToken(kSecret, "support", 42, kTokenNow);
+  ASSERT_TRUE(token.starts_with("42-20775-")) << token;
   EXPECT_EQ(CheckReplyToken(kSecret, "support", token), std::optional<uint64_t>(42));
   std::string upper = token;
   for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
   EXPECT_EQ(CheckReplyToken(kSecret, "support", upper), std::optional<uint64_t>(42));
   std::string flipped = token;
   flipped.back() = flipped.back() == '0' ? '1' : '0';
-  const std::string mac = token.substr(3);
+  const std::string mac = token.substr(3);  // "20775-" and the MAC
   struct Case {
     const char* name;
     std::string secret, queue, token;
@@ -151,6 +154,39 @@ TEST(AgentToken, RoundTripAndForgeries) {
   for (const Case& tc : forged) {
     EXPECT_FALSE(CheckReplyToken(tc.secret, tc.queue, tc.token).has_value()) << tc.name;
   }
+}
+
+// Issue 12 item 8: reply tokens expire. A token carries the day it was issued under its MAC; with
+// a maximum age, one issued longer ago no longer threads (the clock is passed in), a changed day
+// fails the MAC, and the first, undated format is accepted only while tokens never expire.
+TEST(AgentToken, OldTokensExpire) {
+  const int64_t day = 86400;
+  const std::string token = MakeReplyToken(kSecret, "support", 7, kTokenNow);
+  bool expired = false;
+  EXPECT_EQ(CheckReplyToken(kSecret, "support", token, kTokenNow + 29 * day, 30 * day, &expired),
+            std::optional<uint64_t>(7));
+  EXPECT_FALSE(expired);
+  EXPECT_FALSE(CheckReplyToken(kSecret, "support", token, kTokenNow + 32 * day, 30 * day, &expired)
+                   .has_value());
+  EXPECT_TRUE(expired);
+  EXPECT_EQ(CheckReplyToken(kSecret, "support", token, kTokenNow + 3650 * day, 0),
+            std::optional<uint64_t>(7));
+  // Moving the day forward to make an old token young again breaks the MAC.
+  std::string younger = token;
+  younger.replace(2, 5, "20900");
+  EXPECT_FALSE(CheckReplyToken(kSecret, "support", younger, kTokenNow + 32 * day, 30 * day, &expired)
+                   .has_value());
+  EXPECT_FALSE(expired);
+  // The undated first format: "N-MAC" with the MAC over ":v1:QUEUE:N".
+  GHmac* hmac = g_hmac_new(G_CHECKSUM_SHA256, reinterpret_cast<const guchar*>(kSecret),
+                           sizeof(kSecret) - 1);
+  const std::string data = "deskmilter-reply-token:v1:support:7";
+  g_hmac_update(hmac, reinterpret_cast<const guchar*>(data.data()),
+                static_cast<gssize>(data.size()));
+  const std::string v1 = "7-" + std::string(g_hmac_get_string(hmac)).substr(0, 12);
+  g_hmac_unref(hmac);
+  EXPECT_EQ(CheckReplyToken(kSecret, "support", v1, kTokenNow, 0), std::optional<uint64_t>(7));
+  EXPECT_FALSE(CheckReplyToken(kSecret, "support", v1, kTokenNow, 30 * day).has_value());
 }
 
 TEST(AgentRewrite, FromHeader) {
@@ -396,7 +432,7 @@ TEST_F(AgentPipelineTest, DisplayNameTokenAndForgedToken) {
   Decision d = Ingest(m, e);
   ASSERT_EQ(d.kind, "agent_reply");
   EXPECT_EQ(Edit(d, "From"), "change:\"Carl via billing\" <billing@example.com>");
-  const std::string token = MakeReplyToken(kSecret, "billing", 1);
+  const std::string token = MakeReplyToken(kSecret, "billing", 1, 1795000000);
   EXPECT_EQ(Edit(d, "Reply-To"), "add:billing+" + token + "@example.com");
 
   // A reply with no In-Reply-To and no tag, to the token address, threads.
@@ -407,7 +443,7 @@ TEST_F(AgentPipelineTest, DisplayNameTokenAndForgedToken) {
   } cases[] = {
       {"valid token", "billing+" + token + "@example.com", "reply"},
       {"forged token", "billing+1-000000000000@example.com", "new"},
-      {"token of another queue", "billing+" + MakeReplyToken(kSecret, "support", 1) +
+      {"token of another queue", "billing+" + MakeReplyToken(kSecret, "support", 1, 1795000000) +
                                      "@example.com", "new"},
   };
   int i = 0;
@@ -427,6 +463,20 @@ TEST_F(AgentPipelineTest, DisplayNameTokenAndForgedToken) {
       EXPECT_EQ(got_.ticket.value_or(0), 1u) << tc.name;
     }
   }
+
+  // The same token past agents.reply_token_max_age_days (the default 365) no longer threads.
+  Mail late;
+  late.from = "carol@customer.test";
+  late.to = "billing+" + token + "@example.com";
+  late.subject = "about my bill, again";
+  late.message_id = "<late1@customer.test>";
+  Envelope le;
+  le.mail_from = "carol@customer.test";
+  le.rcpts = {late.to};
+  Decision got_late = IngestRaw(late.Render(), le, 1795000000 + 400 * 86400);
+  EXPECT_EQ(got_late.kind, "new");
+  EXPECT_NE(std::find(got_late.reasons.begin(), got_late.reasons.end(), "reply_token_expired"),
+            got_late.reasons.end());
 }
 
 TEST_F(AgentPipelineTest, WildcardTicketRepliesFromDefaultAddress) {

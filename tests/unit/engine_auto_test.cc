@@ -8,6 +8,8 @@
 // window.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -110,6 +112,20 @@ class EngineAutoTest : public testing::EngineFixture {
   }
 
   // Ticket 1: a customer's mail <m1@customer.test>.
+  // An agent's answer on ticket 1, as the store keeps it: outbound, id a1@example.com.
+  void SeedOutbound1() {
+    TicketWrite w;
+    w.op = TicketWrite::Op::kAppend;
+    w.ticket = 1;
+    w.now = kT0 + 1;
+    w.message.direction = Direction::kOutbound;
+    w.message.kind = "agent_reply";
+    w.message.message_id = "a1@example.com";
+    WriteResult r;
+    ASSERT_TRUE(store_->Write(w, &r).ok());
+    ASSERT_EQ(r.ticket, 1u);
+  }
+
   void SeedTicket1() {
     Decision d = Ingest(PlainMail("Carol Customer <carol@customer.test>", "Printer on fire",
                                   "<m1@customer.test>"),
@@ -146,8 +162,10 @@ struct ClassCase {
 TEST_F(EngineAutoTest, EachClassDefaultActionAndTicketEffect) {
   const std::string carol = "Carol Customer <carol@customer.test>";
   const std::vector<ClassCase> cases = {
-      {"bounce_of_ticket_mail", BounceMail("m1@customer.test"), "", Outcome::kAccept, "bounce",
-       "bounce", "report:delivery-status", 1, "event", 1, 1, 1, "new"},
+      // A customer's Message-ID never bounces back to us: a bounce naming it is forged and joins
+      // no ticket (BounceOfOurMailIsRecordedAForgedOneIsNot has the one that does).
+      {"bounce_of_customers_mail", BounceMail("m1@customer.test"), "", Outcome::kAccept, "bounce",
+       "bounce", "report:delivery-status", std::nullopt, "none", 1, 0, 1, "new"},
       {"bounce_of_unknown_mail", BounceMail("never-sent@example.com"), "", Outcome::kAccept,
        "bounce", "bounce", "report:delivery-status", std::nullopt, "none", 1, 0, 1, "new"},
       {"auto_reply_that_threads",
@@ -237,21 +255,41 @@ TEST_F(EngineAutoTest, EachClassDefaultActionAndTicketEffect) {
   }
 }
 
+// Issue 12 item 8: only a bounce of mail we sent (an id stored outbound) is recorded on its
+// ticket; one naming a customer's id, or an id only named, is forged and joins no ticket.
+TEST_F(EngineAutoTest, BounceOfOurMailIsRecordedAForgedOneIsNot) {
+  Open(BaseConfig());
+  SeedTicket1();
+  SeedOutbound1();
+  Decision forged = Ingest(BounceMail("m1@customer.test"), "", kT0 + 60);
+  EXPECT_EQ(forged.ticket, std::nullopt);
+  EXPECT_EQ(forged.ticket_action, "none");
+  EXPECT_NE(std::find(forged.reasons.begin(), forged.reasons.end(), "bounce_not_ours"),
+            forged.reasons.end());
+  EXPECT_EQ(CountEvents(Events(1), "delivery_failure"), 0);
+  Decision ours = Ingest(BounceMail("a1@example.com"), "", kT0 + 61);
+  EXPECT_EQ(ours.ticket, std::optional<uint64_t>(1));
+  EXPECT_EQ(ours.ticket_action, "event");
+  EXPECT_EQ(CountEvents(Events(1), "delivery_failure"), 1);
+  EXPECT_EQ(TicketCount(), 1u);
+}
+
 TEST_F(EngineAutoTest, BounceEventNamesTheReportedMessage) {
   Open(BaseConfig());
   SeedTicket1();
-  Decision d = Ingest(BounceMail("m1@customer.test"), "", kT0 + 60);
+  SeedOutbound1();
+  Decision d = Ingest(BounceMail("a1@example.com"), "", kT0 + 60);
   ASSERT_EQ(d.ticket, std::optional<uint64_t>(1));
   std::vector<TicketEvent> ev = Events(1);
   ASSERT_EQ(CountEvents(ev, "delivery_failure"), 1);
   for (const TicketEvent& e : ev) {
     if (e.type != "delivery_failure") continue;
-    EXPECT_NE(e.text.find("m1@customer.test"), std::string::npos) << e.text;
+    EXPECT_NE(e.text.find("a1@example.com"), std::string::npos) << e.text;
     EXPECT_NE(e.text.find("report:delivery-status"), std::string::npos) << e.text;
     EXPECT_EQ(e.at, kT0 + 60);
   }
   // A dry run decides the same but writes nothing.
-  Decision dry = Ingest(BounceMail("m1@customer.test"), "", kT0 + 61, "support@example.com",
+  Decision dry = Ingest(BounceMail("a1@example.com"), "", kT0 + 61, "support@example.com",
                         /*dry_run=*/true);
   EXPECT_EQ(dry.ticket_action, "event");
   EXPECT_EQ(CountEvents(Events(1), "delivery_failure"), 1);

@@ -2,6 +2,7 @@
 // attachments, nesting, limits and spooling to disk; a smoke run over the MIME corpora.
 #include "core/mime_parser.h"
 #include "config/loader.h"
+#include "core/message_id.h"
 
 #include <dirent.h>
 #include <glib.h>
@@ -415,6 +416,61 @@ TEST_F(MimeParserTest, ReplyHeaders) {
     EXPECT_EQ(got_irt_, c.want_irt) << c.in_reply_to;
     EXPECT_EQ(got_refs_, c.want_refs) << c.references;
   }
+}
+
+// Issue 18 item 5: one reading of every header threading uses, the first occurrence, whatever
+// GMime's accessors would pick (the last Message-ID and Subject, every From/To/Cc joined).
+TEST_F(MimeParserTest, FirstOccurrenceOfEveryThreadingHeader) {
+  const std::string raw =
+      "Message-ID: <first@x.example>\nMessage-ID: <second@x.example>\n"
+      "In-Reply-To: <irt1@x.example>\nIn-Reply-To: <irt2@x.example>\n"
+      "References: <r1@x.example>\nReferences: <r2@x.example>\n"
+      "Subject: first subject\nSubject: second subject\n"
+      "From: Carol <carol@customer.test>\nFrom: mallory@evil.test\n"
+      "To: support@example.com\nTo: other@evil.test\n"
+      "Cc: boss@customer.test\nCc: eve@evil.test\n"
+      "Date: Sat, 21 Nov 2026 10:00:00 +0000\nDate: Sun, 22 Nov 2026 10:00:00 +0000\n"
+      "\nbody\n";
+  ParsedMessage m = MustParse(raw);
+  EXPECT_EQ(m.message_id, "first@x.example");
+  EXPECT_EQ(m.in_reply_to, "irt1@x.example");
+  EXPECT_EQ(m.references, std::vector<std::string>({"r1@x.example"}));
+  EXPECT_EQ(m.subject, "first subject");
+  EXPECT_EQ(m.from.address, "carol@customer.test");
+  ASSERT_EQ(m.to.size(), 1u);
+  EXPECT_EQ(m.to[0].address, "support@example.com");
+  ASSERT_EQ(m.cc.size(), 1u);
+  EXPECT_EQ(m.cc[0].address, "boss@customer.test");
+  EXPECT_EQ(m.date, "Sat, 21 Nov 2026 10:00:00 +0000");
+  EXPECT_EQ(m.date_unix, 1795255200);
+}
+
+// Issue 18 item 5: ids without '@' are not ids anywhere (core/message_id.h): an own Message-ID
+// without one is treated as missing (a generated id, which threading and the store both use), as
+// such tokens in In-Reply-To and References are skipped; brackets may be missing around a good id.
+TEST_F(MimeParserTest, MessageIdWithoutAtIsTreatedAsMissing) {
+  ParseLimits limits = config::DefaultParseLimits();
+  limits.hostname = "desk.example.com";
+  const std::string no_at = "From: a@example.com\nMessage-ID: <12345.local>\n\nbody\n";
+  ParsedMessage m = MustParse(no_at, limits);
+  EXPECT_TRUE(m.message_id_generated);
+  EXPECT_EQ(m.message_id, Sha256(no_at).substr(0, 24) + ".deskmilter@desk.example.com");
+  ParsedMessage bare = MustParse("Message-ID: bare@x.example\n\nbody\n");
+  EXPECT_FALSE(bare.message_id_generated);
+  EXPECT_EQ(bare.message_id, "bare@x.example");
+  ParsedMessage r = MustParse("Message-ID: <m@x>\nIn-Reply-To: <12345.local>\n"
+                              "References: <12345.local> <p@x>\n\nbody\n");
+  EXPECT_EQ(r.in_reply_to, "");
+  EXPECT_EQ(r.references, std::vector<std::string>({"p@x"}));
+  EXPECT_TRUE(WellFormedMessageId("a@b"));
+  for (const char* bad : {"", "nodomain", "@b", "a@", "a b@c", "a<b@c", "a@b\x7f"}) {
+    EXPECT_FALSE(WellFormedMessageId(bad)) << bad;
+  }
+  EXPECT_FALSE(WellFormedMessageId(std::string(200, 'a') + "@" + std::string(60, 'b')));
+  EXPECT_EQ(MessageIdOf("  <a@b>  (c)"), "a@b");
+  EXPECT_EQ(MessageIdOf("a@b"), "a@b");
+  EXPECT_EQ(MessageIdOf("<a.b>"), "");
+  EXPECT_EQ(MessageIdOf("<a@b"), "");
 }
 
 TEST_F(MimeParserTest, BodyCharsetAndLineEndings) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -131,6 +132,149 @@ TEST_F(ThreadingTest, SquattedMessageIdDoesNotStealTheReply) {
   EXPECT_EQ(d.kind, "reply");
   ASSERT_TRUE(d.ticket.has_value());
   EXPECT_EQ(*d.ticket, 1u) << "the squatter's ticket took the customer's reply";
+}
+
+// Issue 18 item 2: an outsider sends a mail with the customer's next Message-ID first. The
+// customer's real mail (another sender, another body) is no duplicate: it is stored as its own
+// message under a generated id, threads by its In-Reply-To into the customer's ticket, the event
+// records the collision, and the contested id threads nothing afterwards. A retry of either mail
+// is still a duplicate.
+TEST_F(ThreadingTest, PlantedDuplicateIsStoredAsItsOwnMessage) {
+  Mail first;  // ticket 1: carol, <m1@customer.test>
+  ASSERT_EQ(*Ingest(first).ticket, 1u);
+  Mail plant;
+  plant.from = "mallory@evil.test";
+  plant.message_id = "<m2@customer.test>";
+  plant.subject = "Hello";
+  plant.body = "Planted.\r\n";
+  Decision dp = Ingest(plant, "support@example.com", "mallory@evil.test");
+  ASSERT_EQ(dp.ticket.value_or(0), 2u);
+  EXPECT_EQ(dp.kind, "new");
+
+  Mail reply;  // carol's real reply, reusing the id mallory planted
+  reply.message_id = "<m2@customer.test>";
+  reply.in_reply_to = "<m1@customer.test>";
+  reply.references = "<m1@customer.test>";
+  reply.subject = "Re: Printer on fire";
+  reply.body = "Still burning.\r\n";
+  Decision d = Ingest(reply);
+  EXPECT_EQ(d.kind, "reply");
+  ASSERT_EQ(d.ticket.value_or(0), 1u) << "the planted mail's ticket took the customer's reply";
+  EXPECT_EQ(d.ticket_action, "appended");
+  EXPECT_NE(std::find(d.reasons.begin(), d.reasons.end(), "message_id_collision:2"),
+            d.reasons.end());
+  auto msgs = Messages(1);
+  ASSERT_EQ(msgs.size(), 2u);
+  EXPECT_TRUE(msgs[1].message_id.ends_with(".collision@deskmilter.invalid")) << msgs[1].message_id;
+  EXPECT_NE(msgs[1].message_id, "m2@customer.test");
+  EXPECT_NE(msgs[1].body.find("Still burning."), std::string::npos);
+  EXPECT_TRUE(HasEvent(Events(1), "message_id_collision"));
+  EXPECT_EQ(Messages(2).size(), 1u);
+
+  // The SMTP retry of carol's mail (same sender, same body) is a duplicate of her stored copy.
+  Decision again = Ingest(reply);
+  EXPECT_EQ(again.kind, "duplicate");
+  EXPECT_EQ(again.ticket.value_or(0), 1u);
+  EXPECT_EQ(Messages(1).size(), 2u);
+  // The retry of mallory's mail is a duplicate of hers.
+  Decision again_plant = Ingest(plant, "support@example.com", "mallory@evil.test");
+  EXPECT_EQ(again_plant.kind, "duplicate");
+  EXPECT_EQ(again_plant.ticket.value_or(0), 2u);
+
+  // The id names two messages now: a reply naming only it threads into neither ticket.
+  Mail follow;
+  follow.from = "dave@other.test";
+  follow.message_id = "<f1@other.test>";
+  follow.in_reply_to = "<m2@customer.test>";
+  follow.subject = "Re: Hello";
+  Decision df = Ingest(follow, "support@example.com", "dave@other.test");
+  EXPECT_EQ(df.kind, "new");
+  EXPECT_EQ(df.ticket.value_or(0), 3u);
+}
+
+// Issue 18 item 5: an own Message-ID without '@' used to be stored but never matched as a parent.
+// Now it is no id at all: the message is stored under a generated id, the delivered copy carries
+// that id in place of the bad one, and a reply naming it threads.
+TEST_F(ThreadingTest, MessageIdWithoutAtIsReplacedAndThreads) {
+  Mail first;
+  first.message_id = "<12345.local>";
+  Decision d1 = Ingest(first);
+  ASSERT_EQ(d1.ticket.value_or(0), 1u);
+  const HeaderEdit* e = FindEdit(d1, "Message-ID");
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->op, HeaderEdit::Op::kChange);
+  const std::string generated = Messages(1)[0].message_id;
+  EXPECT_EQ(e->value, "<" + generated + ">");
+  EXPECT_NE(generated.find('@'), std::string::npos);
+
+  Mail reply;
+  reply.message_id = "<r1@customer.test>";
+  reply.in_reply_to = e->value;
+  reply.subject = "Re: Printer on fire";
+  Decision d2 = Ingest(reply);
+  EXPECT_EQ(d2.kind, "reply");
+  EXPECT_EQ(d2.ticket.value_or(0), 1u);
+  // A reply naming only the bad id threads nowhere (it is not an id), as before.
+  Mail other;
+  other.from = "dave@other.test";
+  other.message_id = "<o1@other.test>";
+  other.in_reply_to = "<12345.local>";
+  EXPECT_EQ(Ingest(other, "support@example.com", "dave@other.test").kind, "new");
+}
+
+// Issue 18 item 1: ids named by mail (not stored) are bounded per ticket and per sender, so one
+// sender cannot claim ids without limit; over a bound the ids are not indexed, the mail is still
+// stored and threaded, and the decision says how many were left out.
+TEST_F(ThreadingTest, NamedIdsAreBoundedPerTicketAndPerSender) {
+  Config c = BaseConfig();
+  c.max_named_ids = 3;
+  c.max_named_ids_per_sender = 5;
+  Reconfigure(c);
+  auto refs = [](const std::string& p, int n) {
+    std::string r;
+    for (int i = 1; i <= n; ++i) r += "<" + p + std::to_string(i) + "@customer.test> ";
+    return r;
+  };
+  auto indexed = [&](const std::string& id) {
+    MessageIdEntry e;
+    return store_->FindMessageId(id, &e).ok();
+  };
+  Mail m1;
+  m1.from = "mallory@evil.test";
+  m1.message_id = "<e1@evil.test>";
+  m1.references = refs("a", 5);
+  Decision d1 = Ingest(m1, "support@example.com", "mallory@evil.test");
+  ASSERT_EQ(d1.ticket.value_or(0), 1u);
+  EXPECT_NE(std::find(d1.reasons.begin(), d1.reasons.end(), "named_ids_not_indexed:2"),
+            d1.reasons.end());
+  EXPECT_EQ(GetTicket(1).named_ids, 3u);
+  // References newest first: a5, a4, a3 are indexed; a2, a1 are not.
+  EXPECT_TRUE(indexed("a5@customer.test"));
+  EXPECT_TRUE(indexed("a3@customer.test"));
+  EXPECT_FALSE(indexed("a2@customer.test"));
+  EXPECT_FALSE(indexed("a1@customer.test"));
+
+  // The sender's second ticket: 2 more ids left for mallory today.
+  Mail m2 = m1;
+  m2.message_id = "<e2@evil.test>";
+  m2.subject = "Other";
+  m2.references = refs("b", 4);
+  Decision d2 = Ingest(m2, "support@example.com", "mallory@evil.test");
+  ASSERT_EQ(d2.ticket.value_or(0), 2u);
+  EXPECT_EQ(GetTicket(2).named_ids, 2u);
+  EXPECT_NE(std::find(d2.reasons.begin(), d2.reasons.end(), "named_ids_not_indexed:2"),
+            d2.reasons.end());
+
+  // Another sender is not held by mallory's count; its ticket has its own bound.
+  Mail m3;
+  m3.message_id = "<c9@customer.test>";
+  m3.references = refs("c", 2);
+  Decision d3 = Ingest(m3);
+  ASSERT_EQ(d3.ticket.value_or(0), 3u);
+  EXPECT_EQ(GetTicket(3).named_ids, 2u);
+  EXPECT_TRUE(indexed("c1@customer.test"));
+  EXPECT_EQ(std::find(d3.reasons.begin(), d3.reasons.end(), "named_ids_not_indexed:0"),
+            d3.reasons.end());
 }
 
 TEST_F(ThreadingTest, CopiedParticipantMayUseTag) {

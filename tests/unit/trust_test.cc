@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/lmdb_store.h"
 #include "core/threading.h"
 #include "tests/unit/engine_fixture.h"
 
@@ -312,6 +313,63 @@ TEST_F(TrustTest, SpoofedSenderFloodDoesNotLockOutTheRealOne) {
   EXPECT_NE(mail(5, "2001:db8:1:2::1").kind, "flood");
   EXPECT_NE(mail(6, "2001:db8:1:2::2").kind, "flood");
   EXPECT_EQ(mail(7, "IPv6:2001:db8:1:2:ffff::9").kind, "flood");  // the same /64
+}
+
+// Issue 12 item 5: senders rotated from one client network are caught by the per-network count,
+// which mail from another network does not share.
+TEST_F(TrustTest, RotatingSendersFromOneNetworkAreFlooded) {
+  Config c = *config_;
+  c.flood_max = 5;
+  c.flood_max_per_network = 3;
+  c.flood_window = 600;
+  Open(c);
+  auto mail = [&](int i, const std::string& client) {
+    const std::string from = "s" + std::to_string(i) + "@rotating.test";
+    return Send("From: " + from + "\r\nTo: support@example.com\r\nSubject: spam " +
+                    std::to_string(i) + "\r\n",
+                "<r" + std::to_string(i) + "@x.test>", {"support@example.com"}, from, "", client);
+  };
+  for (int i = 1; i <= 3; ++i) EXPECT_NE(mail(i, "198.51.100." + std::to_string(i)).kind, "flood");
+  Decision d = mail(4, "198.51.100.77");
+  EXPECT_EQ(d.kind, "flood");
+  EXPECT_EQ(d.verdict, c.flood_action);
+  EXPECT_EQ(d.auto_rule, "flood_network:4/3/600s");
+  EXPECT_FALSE(d.ticket.has_value());
+  EXPECT_NE(mail(5, "203.0.113.5").kind, "flood") << "another network shares the count";
+  EXPECT_EQ(TicketCount(), 4u);
+}
+
+// Issue 12 item 5: flood counters expire. Counters whose window has ended are pruned by later
+// counting writes, so the table holds only recent windows however many senders wrote.
+TEST_F(TrustTest, ExpiredFloodCountersArePruned) {
+  for (int i = 0; i < 100; ++i) {
+    uint64_t count = 0;
+    ASSERT_TRUE(store_->CountInWindow("sender" + std::to_string(i), 1000, 60, &count).ok());
+  }
+  uint64_t counters = 0, expiry = 0;
+  ASSERT_TRUE(LmdbCountCounters(store_.get(), &counters, &expiry).ok());
+  EXPECT_EQ(counters, 100u);
+  EXPECT_EQ(expiry, 100u);
+  // Within the window nothing is pruned.
+  uint64_t count = 0;
+  ASSERT_TRUE(store_->CountInWindow("sender0", 1059, 60, &count).ok());
+  EXPECT_EQ(count, 2u);
+  ASSERT_TRUE(LmdbCountCounters(store_.get(), &counters, &expiry).ok());
+  EXPECT_EQ(counters, 100u);
+  // After it, each counting write removes expired counters, more than it adds.
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(store_->CountInWindow("late" + std::to_string(i), 2000, 60, &count).ok());
+    EXPECT_EQ(count, 1u);
+  }
+  ASSERT_TRUE(LmdbCountCounters(store_.get(), &counters, &expiry).ok());
+  EXPECT_EQ(counters, 10u);
+  EXPECT_EQ(expiry, 10u);
+  // A renewed counter starts a new window and keeps one expiry entry.
+  ASSERT_TRUE(store_->CountInWindow("late0", 2100, 60, &count).ok());
+  EXPECT_EQ(count, 1u);
+  ASSERT_TRUE(LmdbCountCounters(store_.get(), &counters, &expiry).ok());
+  EXPECT_EQ(counters, 1u);  // the other nine expired at 2060 and were pruned
+  EXPECT_EQ(expiry, 1u);
 }
 
 }  // namespace
