@@ -466,6 +466,9 @@ bool BusinessHoursOpen(const QueueConfig& queue, int64_t now) {
 AccountStatus QueueAccountStatus(const Config& config, const QueueConfig& queue,
                                  const std::vector<AgentStateRecord>& states, int64_t now) {
   if (!BusinessHoursOpen(queue, now)) return AccountStatus::kInvisible;
+  // A queue without agents is read from a shared mailbox (Postfix expands its address): there are
+  // no agent states to judge it by, so it is Online within its hours.
+  if (queue.agents.empty()) return AccountStatus::kOnline;
   const std::vector<StateDef> catalog = AgentStateCatalog(config);
   for (const AgentConfig& a : queue.agents) {
     for (const AgentStateRecord& r : states) {

@@ -145,7 +145,7 @@ bool KnownTimeZone(const std::string& time_zone);
 bool BusinessHoursOpen(const QueueConfig& queue, int64_t now);
 
 // The desk's account status for a queue: Invisible outside its business hours, else Online (an
-// agent of it available) or Away (none).
+// agent of it available, or the queue has no agents: a shared mailbox) or Away (none available).
 // (AccountStatus and AccountStatusName: core/desk_state.h.)
 AccountStatus QueueAccountStatus(const Config& config, const QueueConfig& queue,
                                  const std::vector<AgentStateRecord>& states, int64_t now);

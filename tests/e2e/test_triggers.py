@@ -11,8 +11,8 @@ test_2_first_reply: First Reply enabled: exactly one answer reaches the sink, wi
   envelope sender, Auto-Submitted: auto-replied, From the queue's address, the ticket tag in the
   subject, In-Reply-To/References to the customer's mail, the loop stamp and the text.
 test_3_other_defaults_while_online: Request Contact Details and All Agents Offline enabled while
-  the account status is Online (agent states do not exist yet): their conditions do not hold,
-  nothing is queued. (Away and Invisible: tests/unit/auto_answer_test.cc AccountStatusConditions.)
+  the support queue is Online (it has no agents: a shared mailbox, within its hours): their
+  conditions do not hold, nothing is queued.
 test_4_autoresponder_gets_one_answer: an auto-responder customer answers our answer five times
   with Auto-Submitted: auto-replied: its mails join the ticket, and it got exactly one answer.
 test_5_ten_mails_one_acknowledgement: a customer opens ten tickets in a row: one acknowledgement.
@@ -25,6 +25,10 @@ test_7_deskctl_trigger_commands: create, show, search, edit, clone, enable/disab
   (set_tag and a templated answer).
 test_8_refused_answer_is_recorded_on_the_ticket: the MTA refuses the answer's recipient (5xx): the
   row is dropped and an outbound_failed event with the reply is recorded on the ticket.
+test_9_away_and_invisible_defaults: the account status comes from agent states and business
+  hours (core/routing.h): Request Contact Details answers on the sales queue (Away: its agent is
+  offline) and All Agents Offline on the night queue (Invisible: a holiday), each exactly once
+  with its text; the Online support queue gets neither.
 TwoInstallationsTest: two Postfix + deskmilter installations (a.test and b.test, each relaying the
   other's domain to the other), First Reply enabled on both; each queue writes to the other's once:
   each answers once, the other classifies that answer auto_reply and answers nothing: one answer
@@ -35,7 +39,9 @@ outbox_queued reason), and waits for mail use generous bounds. Environment: DESK
 root (Postfix). Fails when they are missing.
 """
 
+import datetime
 import email
+import json
 import email.policy
 import os
 import re
@@ -82,6 +88,26 @@ retry_max = 2
 name = "support"
 addresses = ["support@example.test"]
 subject_tag = "[#{n}]"
+
+# Away: its one agent never set a state (offline), so nobody is available.
+[[queue]]
+name = "sales"
+addresses = ["sales@example.test"]
+subject_tag = "[S#{n}]"
+
+[[queue.agent]]
+address = "sam@sink.test"
+name = "Sam"
+login = "sam@example.test"
+
+# Invisible: open every day, but yesterday, today and tomorrow (UTC) are holidays.
+[[queue]]
+name = "night"
+addresses = ["night@example.test"]
+subject_tag = "[N#{n}]"
+business_hours = ["mon-sun 00:00-24:00"]
+time_zone = "UTC"
+holidays = @HOLIDAYS@
 """
 
 
@@ -116,8 +142,11 @@ class TriggersTest(unittest.TestCase):
                 extra_main_cf={"smtpd_recipient_restrictions":
                                "check_recipient_access inline:{ lost@sink.test=REJECT }"})
             cls.metrics_port = ph.free_port()
+            today = datetime.datetime.now(datetime.timezone.utc).date()
+            holidays = [str(today + datetime.timedelta(days=d)) for d in (-1, 0, 1)]
             config = (CONFIG.replace("@SMTP_PORT@", str(cls.pf.smtp_port))
-                      .replace("@METRICS_PORT@", str(cls.metrics_port)))
+                      .replace("@METRICS_PORT@", str(cls.metrics_port))
+                      .replace("@HOLIDAYS@", json.dumps(holidays)))
             cls.milter = ph.Milter(cls.tmp, config, port=mport)
             cls.milter.start()
             cls.pf.start()
@@ -158,16 +187,18 @@ class TriggersTest(unittest.TestCase):
                                     json_output=False)
         self.assertEqual(rc, 0, out + err)
 
-    def send(self, sender, subject, extra_headers="", message_id=None, in_reply_to=None):
-        """Sends one customer mail to support and waits until it is delivered. Returns its id."""
+    def send(self, sender, subject, extra_headers="", message_id=None, in_reply_to=None,
+             to=SUPPORT):
+        """Sends one customer mail to `to` (support) and waits until it is delivered. Returns its
+        id."""
         type(self).sent += 1
         mid = message_id or f"e2e{self.sent}.{time.time_ns()}@sink.test"
-        data = (f"From: {sender}\r\nTo: {SUPPORT}\r\nSubject: {subject}\r\n"
+        data = (f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n"
                 f"Date: Thu, 03 Dec 2026 10:00:00 +0000\r\nMessage-ID: <{mid}>\r\n")
         if in_reply_to:
             data += f"In-Reply-To: <{in_reply_to}>\r\nReferences: <{in_reply_to}>\r\n"
         data += extra_headers + "\r\nHello, a question.\r\n"
-        rc, transcript = self.pf.send_raw(sender, SUPPORT, data)
+        rc, transcript = self.pf.send_raw(sender, to, data)
         self.assertEqual(rc, 0, transcript)
         self.pf.find_delivered(1, timeout=30, Message_Id=f"<{mid}>")
         return mid
@@ -406,6 +437,38 @@ class TriggersTest(unittest.TestCase):
             self.assertIn("result=failed", self.milter.stderr_text())
         finally:
             self.set_enabled(1, False)
+
+
+    def test_9_away_and_invisible_defaults(self):
+        """Request Contact Details answers on a queue that is Away (its agent is offline), All
+        Agents Offline on a queue that is Invisible (a holiday); each sends exactly its message,
+        and neither answers on the Online support queue."""
+        self.set_enabled(2, True)
+        self.set_enabled(3, True)
+        try:
+            queues = {q["name"]: q["status"] for q in self.deskctl("queues", "--json")}
+            self.assertEqual(queues, {"support": "online", "sales": "away", "night": "invisible"})
+            cases = (("erin@sink.test", "sales@example.test", "S", "Leave us your contact details"),
+                     ("fred@sink.test", "night@example.test", "N", "We are offline at the moment"))
+            for sender, to, tag, text in cases:
+                mid = self.send(sender, "Hello?", to=to)
+                ticket = self.ticket_of(mid)
+                self.assertIn("outbox_queued:1", self.decision_line(mid))
+                self.assertEqual(len(self.automatic_messages(ticket)), 1)
+                got = self.wait_sink_for(sender, 1)
+                self.assertEqual(len(got), 1, got)
+                env, msg = got[0]
+                self.assertEqual(env["mail_from"], "<>")
+                self.assertEqual(msg["Auto-Submitted"], "auto-replied")
+                self.assertIn(f"<{to}>", msg["From"])
+                self.assertEqual(msg["Subject"], f"[{tag}#{ticket}] Re: Hello?")
+                self.assertEqual(msg["In-Reply-To"], f"<{mid}>")
+                self.assertIn(text, msg.get_payload())
+            mid = self.send("gina@sink.test", "Online queue")
+            self.assertEqual(self.automatic_messages(self.ticket_of(mid)), [])
+        finally:
+            self.set_enabled(2, False)
+            self.set_enabled(3, False)
 
 
 TWO_CONFIG = """\

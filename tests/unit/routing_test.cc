@@ -526,6 +526,11 @@ TEST(BusinessHours, InvisibleOutsideHoursInTheQueueTimeZone) {
   EXPECT_FALSE(BusinessHoursOpen(c.queues[0], 1798192800 + 86400));
   // Open, but nobody available: away.
   EXPECT_EQ(QueueAccountStatus(c, c.queues[0], {}, thu_0730_utc + 3600), AccountStatus::kAway);
+  // A queue without agents (a shared mailbox): online within its hours, invisible outside them.
+  QueueConfig shared = c.queues[0];
+  shared.agents.clear();
+  EXPECT_EQ(QueueAccountStatus(c, shared, {}, thu_0730_utc + 3600), AccountStatus::kOnline);
+  EXPECT_EQ(QueueAccountStatus(c, shared, {}, thu_0730_utc), AccountStatus::kInvisible);
   // No schedule: always open.
   c.queues[0].business_hours.clear();
   EXPECT_TRUE(BusinessHoursOpen(c.queues[0], thu_0730_utc));
