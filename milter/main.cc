@@ -367,7 +367,6 @@ int Run(const Args& args) {
   AddPlanSteps(engine.get(), config, store.get());
   engine->SetClock(std::make_shared<SteadyClock>());
   PublishEngine(std::shared_ptr<const Engine>(std::move(engine)));
-  StartOutboxWorker(store.get());
 
   if (smfi_register(FilterDescription()) != MI_SUCCESS) return Fatal("smfi_register failed", 1);
   st = OpenListener(*config);
@@ -404,6 +403,9 @@ int Run(const Args& args) {
                               }});
   if (!st.ok()) return Fatal(args.config + ": " + st.message(), 1);
 
+  // Started after the last start-up check that can fail: an early return destroys the store,
+  // which the worker's thread uses.
+  StartOutboxWorker(store.get());
   PurgeExpiredQuarantine(*config, static_cast<int64_t>(std::time(nullptr)));
   LogInfo("starting deskmilter " + std::string(kVersion) + " on " + config->socket + ", " +
           std::to_string(config->queues.size()) + " queue(s), store " + config->store_dir +
