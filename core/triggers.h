@@ -1,5 +1,5 @@
 // Triggers: rules that act when a customer opens a ticket or writes on one (the product's
-// messaging triggers, ../shared/requirements/004): an event, conditions (ALL of one list and at
+// messaging-triggers requirement; docs/TRIGGERS.md): an event, conditions (ALL of one list and at
 // least one of the other), and ordered actions (wait, send a message to the customer, set a tag).
 // docs/TRIGGERS.md is the administrator's guide; this header is the format's definition.
 //
