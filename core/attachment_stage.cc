@@ -325,8 +325,11 @@ Status AttachmentCollector::OnAttachment(const AttachmentInfo& info, const Spool
 Status AttachmentCollector::StoreTemp(const Spool& content, AttachmentOutcome* o) {
   const std::string& dir = context_.store_dir();
   const std::string final_path = AttachmentStorePath(dir, o->info.sha256);
+  o->in_store = true;
   struct stat sb;
-  if (::stat(final_path.c_str(), &sb) == 0) return Status::Ok();  // stored once
+  if (::stat(final_path.c_str(), &sb) == 0 && static_cast<uint64_t>(sb.st_size) == content.size()) {
+    return Status::Ok();  // stored once
+  }
   Status s = MakeDirs(final_path.substr(0, final_path.rfind('/')));
   if (!s.ok()) return s;
   std::string tmpl = dir + "/.tmp-XXXXXX";
@@ -344,7 +347,6 @@ Status AttachmentCollector::StoreTemp(const Spool& content, AttachmentOutcome* o
   } else {
     s = WriteAll(fd, content.data().data(), content.data().size());
   }
-  if (s.ok() && ::fsync(fd) != 0) s = Status::Store(Errno("attachment store: fsync"));
   if (::close(fd) != 0 && s.ok()) s = Status::Store(Errno("attachment store: close"));
   return s;
 }
@@ -420,14 +422,20 @@ Status AttachmentCollector::BuildStrippedBody(const Spool& spool, const ParsedMe
   return Status::Ok();
 }
 
-Status AttachmentCollector::CommitFiles() {
+Status AttachmentCollector::CommitFiles(std::vector<std::string>* unsynced) {
   for (AttachmentOutcome& o : outcomes_) {
-    if (o.temp_path.empty()) continue;
+    if (!o.in_store) continue;
     const std::string final_path = AttachmentStorePath(context_.store_dir(), o.info.sha256);
-    if (::rename(o.temp_path.c_str(), final_path.c_str()) != 0) {
-      return Status::Store(Errno("attachment store: rename to " + final_path));
+    if (!o.temp_path.empty()) {
+      if (::rename(o.temp_path.c_str(), final_path.c_str()) != 0) {
+        return Status::Store(Errno("attachment store: rename to " + final_path));
+      }
+      o.temp_path.clear();
     }
-    o.temp_path.clear();
+    // Also a file that was already there: its writer's ticket write may not have synced it yet.
+    if (std::find(unsynced->begin(), unsynced->end(), final_path) == unsynced->end()) {
+      unsynced->push_back(final_path);
+    }
   }
   return Status::Ok();
 }

@@ -67,12 +67,16 @@ Status NormalizeSha256(std::string_view s, std::string* out) {
   return Status::Ok();
 }
 
-Status StoreBlob(const std::string& dir, const Spool& content, std::string* sha256) {
+Status StoreBlob(const std::string& dir, const Spool& content, std::string* sha256,
+                 std::vector<std::string>* unsynced) {
   Status s = content.Sha256Hex(sha256);
   if (!s.ok()) return s;
   const std::string final_path = AttachmentStorePath(dir, *sha256);
   struct stat sb;
-  if (::stat(final_path.c_str(), &sb) == 0) return Status::Ok();  // stored once
+  if (::stat(final_path.c_str(), &sb) == 0 && static_cast<uint64_t>(sb.st_size) == content.size()) {
+    if (unsynced != nullptr) unsynced->push_back(final_path);  // maybe not yet synced by its writer
+    return Status::Ok();                                        // stored once
+  }
   s = MakeDirs(final_path.substr(0, final_path.rfind('/')));
   if (!s.ok()) return s;
   std::string tmp = dir + "/.tmp-XXXXXX";
@@ -89,12 +93,36 @@ Status StoreBlob(const std::string& dir, const Spool& content, std::string* sha2
   } else {
     s = WriteAll(fd, content.data().data(), content.data().size());
   }
-  if (s.ok() && ::fsync(fd) != 0) s = Status::Store(Errno("record store: fsync"));
+  if (s.ok() && unsynced == nullptr && ::fsync(fd) != 0) {
+    s = Status::Store(Errno("record store: fsync"));
+  }
   if (::close(fd) != 0 && s.ok()) s = Status::Store(Errno("record store: close"));
   if (s.ok() && ::rename(tmp.c_str(), final_path.c_str()) != 0) {
     s = Status::Store(Errno("record store: rename to " + final_path));
   }
   if (!s.ok()) ::unlink(tmp.c_str());
+  if (s.ok() && unsynced != nullptr) unsynced->push_back(final_path);
+  return s;
+}
+
+Status SyncFiles(const std::vector<std::string>& paths) {
+  std::vector<int> fds;
+  Status s;
+  for (const std::string& p : paths) {
+    int fd = ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      s = Status::Store(Errno("sync: open " + p));
+      break;
+    }
+    fds.push_back(fd);
+    // Start the write-out now so that one journal commit covers every file (best effort: the
+    // fsync below is what makes each durable).
+    (void)::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+  }
+  for (size_t i = 0; i < fds.size(); ++i) {
+    if (s.ok() && ::fsync(fds[i]) != 0) s = Status::Store(Errno("sync: fsync " + paths[i]));
+    ::close(fds[i]);
+  }
   return s;
 }
 
