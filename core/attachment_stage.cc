@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "core/decision.h"
+#include "core/record_store.h"
 
 namespace desk {
 namespace {
@@ -23,31 +24,6 @@ constexpr size_t kCopyChunk = 64 * 1024;
 
 std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
 
-// mkdir -p for the two fan-out levels below the store directory.
-Status MakeDirs(const std::string& path) {
-  std::string cur;
-  size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = path.find('/', pos + 1);
-    cur = path.substr(0, pos);
-    if (cur.empty()) continue;
-    if (::mkdir(cur.c_str(), 0750) != 0 && errno != EEXIST) {
-      return Status::Store(Errno("attachment store: mkdir " + cur));
-    }
-  }
-  return Status::Ok();
-}
-
-Status WriteAll(int fd, const char* data, size_t len) {
-  while (len > 0) {
-    ssize_t n = ::write(fd, data, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Status::Store(Errno("attachment store: write"));
-    data += n;
-    len -= static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
 
 // Reads [offset, offset+len) of spool into *out.
 Status ReadRange(const Spool& spool, uint64_t offset, uint64_t len, std::string* out) {
@@ -324,31 +300,11 @@ Status AttachmentCollector::OnAttachment(const AttachmentInfo& info, const Spool
 
 Status AttachmentCollector::StoreTemp(const Spool& content, AttachmentOutcome* o) {
   const std::string& dir = context_.store_dir();
-  const std::string final_path = AttachmentStorePath(dir, o->info.sha256);
   o->in_store = true;
-  struct stat sb;
-  if (::stat(final_path.c_str(), &sb) == 0 && static_cast<uint64_t>(sb.st_size) == content.size()) {
+  if (BlobPresent(AttachmentStorePath(dir, o->info.sha256), content.size())) {
     return Status::Ok();  // stored once
   }
-  Status s = MakeDirs(final_path.substr(0, final_path.rfind('/')));
-  if (!s.ok()) return s;
-  std::string tmpl = dir + "/.tmp-XXXXXX";
-  int fd = ::mkstemp(tmpl.data());
-  if (fd < 0) return Status::Store(Errno("attachment store: mkstemp in " + dir));
-  o->temp_path = tmpl;
-  if (content.on_disk()) {
-    std::string buf;
-    for (uint64_t off = 0; off < content.size() && s.ok();) {
-      s = content.Read(off, kCopyChunk, &buf);
-      if (s.ok() && buf.empty()) s = Status::Internal("attachment: short read");
-      if (s.ok()) s = WriteAll(fd, buf.data(), buf.size());
-      off += buf.size();
-    }
-  } else {
-    s = WriteAll(fd, content.data().data(), content.data().size());
-  }
-  if (::close(fd) != 0 && s.ok()) s = Status::Store(Errno("attachment store: close"));
-  return s;
+  return WriteTempBlob(dir, content, /*sync=*/false, &o->temp_path);
 }
 
 Status AttachmentCollector::BuildStrippedBody(const Spool& spool, const ParsedMessage& msg,
@@ -427,9 +383,8 @@ Status AttachmentCollector::CommitFiles(std::vector<std::string>* unsynced) {
     if (!o.in_store) continue;
     const std::string final_path = AttachmentStorePath(context_.store_dir(), o.info.sha256);
     if (!o.temp_path.empty()) {
-      if (::rename(o.temp_path.c_str(), final_path.c_str()) != 0) {
-        return Status::Store(Errno("attachment store: rename to " + final_path));
-      }
+      Status s = RenameIntoStore(o.temp_path, final_path);
+      if (!s.ok()) return s;
       o.temp_path.clear();
     }
     // Also a file that was already there: its writer's ticket write may not have synced it yet.

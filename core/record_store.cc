@@ -18,17 +18,20 @@ constexpr size_t kChunk = 1 << 16;
 
 std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
 
+// mkdir -p (the store directory and its two fan-out levels), from the deepest level up: a blob's new
+// fan-out directory costs one or two mkdir calls, not one per path component.
 Status MakeDirs(const std::string& path) {
-  std::string cur;
-  for (size_t i = 0; i <= path.size(); ++i) {
-    if (i < path.size() && path[i] != '/') continue;
-    cur = path.substr(0, i);
-    if (cur.empty()) continue;
-    if (::mkdir(cur.c_str(), 0750) != 0 && errno != EEXIST) {
-      return Status::Store(Errno("record store: mkdir " + cur));
+  if (path.empty() || path == "/") return Status::Ok();
+  if (::mkdir(path.c_str(), 0750) == 0 || errno == EEXIST) return Status::Ok();
+  if (errno == ENOENT) {
+    const size_t slash = path.rfind('/');
+    if (slash != std::string::npos && slash != 0) {
+      Status s = MakeDirs(path.substr(0, slash));
+      if (!s.ok()) return s;
     }
+    if (::mkdir(path.c_str(), 0750) == 0 || errno == EEXIST) return Status::Ok();
   }
-  return Status::Ok();
+  return Status::Store(Errno("record store: mkdir " + path));
 }
 
 Status WriteAll(int fd, const char* data, size_t len) {
@@ -67,21 +70,23 @@ Status NormalizeSha256(std::string_view s, std::string* out) {
   return Status::Ok();
 }
 
-Status StoreBlob(const std::string& dir, const Spool& content, std::string* sha256,
-                 std::vector<std::string>* unsynced) {
-  Status s = content.Sha256Hex(sha256);
-  if (!s.ok()) return s;
-  const std::string final_path = AttachmentStorePath(dir, *sha256);
+bool BlobPresent(const std::string& path, uint64_t size) {
   struct stat sb;
-  if (::stat(final_path.c_str(), &sb) == 0 && static_cast<uint64_t>(sb.st_size) == content.size()) {
-    if (unsynced != nullptr) unsynced->push_back(final_path);  // maybe not yet synced by its writer
-    return Status::Ok();                                        // stored once
-  }
-  s = MakeDirs(final_path.substr(0, final_path.rfind('/')));
-  if (!s.ok()) return s;
+  return ::stat(path.c_str(), &sb) == 0 && S_ISREG(sb.st_mode) &&
+         static_cast<uint64_t>(sb.st_size) == size;
+}
+
+Status WriteTempBlob(const std::string& dir, const Spool& content, bool sync, std::string* tmp_path) {
   std::string tmp = dir + "/.tmp-XXXXXX";
   int fd = ::mkstemp(tmp.data());
+  if (fd < 0 && errno == ENOENT) {  // the store's first file: make its directory
+    Status s = MakeDirs(dir);
+    if (!s.ok()) return s;
+    tmp = dir + "/.tmp-XXXXXX";
+    fd = ::mkstemp(tmp.data());
+  }
   if (fd < 0) return Status::Store(Errno("record store: mkstemp in " + dir));
+  Status s;
   if (content.on_disk()) {
     std::string buf;
     for (uint64_t off = 0; off < content.size() && s.ok();) {
@@ -93,16 +98,44 @@ Status StoreBlob(const std::string& dir, const Spool& content, std::string* sha2
   } else {
     s = WriteAll(fd, content.data().data(), content.data().size());
   }
-  if (s.ok() && unsynced == nullptr && ::fsync(fd) != 0) {
-    s = Status::Store(Errno("record store: fsync"));
-  }
+  if (s.ok() && sync && ::fsync(fd) != 0) s = Status::Store(Errno("record store: fsync"));
   if (::close(fd) != 0 && s.ok()) s = Status::Store(Errno("record store: close"));
-  if (s.ok() && ::rename(tmp.c_str(), final_path.c_str()) != 0) {
-    s = Status::Store(Errno("record store: rename to " + final_path));
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s;
   }
-  if (!s.ok()) ::unlink(tmp.c_str());
-  if (s.ok() && unsynced != nullptr) unsynced->push_back(final_path);
-  return s;
+  *tmp_path = std::move(tmp);
+  return Status::Ok();
+}
+
+Status RenameIntoStore(const std::string& tmp_path, const std::string& final_path) {
+  if (::rename(tmp_path.c_str(), final_path.c_str()) == 0) return Status::Ok();
+  if (errno == ENOENT) {  // the fan-out directories (ab/cd) do not exist yet
+    Status s = MakeDirs(final_path.substr(0, final_path.rfind('/')));
+    if (!s.ok()) return s;
+    if (::rename(tmp_path.c_str(), final_path.c_str()) == 0) return Status::Ok();
+  }
+  return Status::Store(Errno("record store: rename to " + final_path));
+}
+
+Status StoreBlob(const std::string& dir, const Spool& content, std::string* sha256,
+                 std::vector<std::string>* unsynced) {
+  Status s = content.Sha256Hex(sha256);
+  if (!s.ok()) return s;
+  const std::string final_path = AttachmentStorePath(dir, *sha256);
+  if (!BlobPresent(final_path, content.size())) {  // else stored once (a torn one is rewritten)
+    std::string tmp;
+    s = WriteTempBlob(dir, content, unsynced == nullptr, &tmp);
+    if (!s.ok()) return s;
+    s = RenameIntoStore(tmp, final_path);
+    if (!s.ok()) {
+      ::unlink(tmp.c_str());
+      return s;
+    }
+  }
+  // Also a blob that was already there: its writer's ticket write may not have synced it yet.
+  if (unsynced != nullptr) unsynced->push_back(final_path);
+  return Status::Ok();
 }
 
 Status SyncFiles(const std::vector<std::string>& paths) {

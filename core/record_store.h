@@ -46,6 +46,14 @@ Status NormalizeSha256(std::string_view s, std::string* out);
 Status StoreBlob(const std::string& dir, const Spool& content, std::string* sha256,
                  std::vector<std::string>* unsynced = nullptr);
 
+// The pieces StoreBlob is made of, for the attachment store (which renames later):
+// true when a regular file of exactly `size` bytes is at path (a whole blob);
+bool BlobPresent(const std::string& path, uint64_t size);
+// writes content to a new temp file in dir (made when missing), fsync'd only when sync;
+Status WriteTempBlob(const std::string& dir, const Spool& content, bool sync, std::string* tmp_path);
+// renames it to its blob path, making the fan-out directories when missing.
+Status RenameIntoStore(const std::string& tmp_path, const std::string& final_path);
+
 // Makes files durable that were written without fsync (the blobs a ticket write names): starts the
 // write-out of all of them, then fsyncs each. On ext4 and XFS the first fsync commits the journal
 // for all of them, so a batch of files costs about one journal commit instead of one per file. A
