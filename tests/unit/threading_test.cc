@@ -421,6 +421,36 @@ TEST_F(ThreadingTest, ReplyBeforeItsParentFromAnAddresseeStillThreads) {
   EXPECT_EQ(*d2.ticket, 2u);
 }
 
+// An agent's address is no evidence for rule 1b either: the outsider can copy a known agent on the
+// mail that names the id (making the agent a participant of the outsider's ticket), and a customer
+// who copies that agent on her new mail still opens a ticket of her own.
+TEST_F(ThreadingTest, CopiedAgentAddressDoesNotPullCustomerIntoOutsidersTicket) {
+  Config c = BaseConfig();
+  c.queues[0].agents = {{"alice@staff.example.com", "Alice Agent", "alice"}};
+  Reconfigure(c);
+  Mail bait;
+  bait.from = "mallory@evil.test";
+  bait.message_id = "<s1@evil.test>";
+  bait.subject = "Hello";
+  bait.extra_headers = "Cc: alice@staff.example.com\r\n";
+  bait.references = "<m2@customer.test>";
+  ASSERT_EQ(*Ingest(bait, "support@example.com", "mallory@evil.test").ticket, 1u);
+  const Ticket t1 = GetTicket(1);
+  ASSERT_NE(std::find(t1.participants.begin(), t1.participants.end(), "alice@staff.example.com"),
+            t1.participants.end());
+
+  Mail real;
+  real.message_id = "<m2@customer.test>";
+  real.subject = "My invoice";
+  real.extra_headers = "Cc: Alice <alice@staff.example.com>\r\n";
+  Decision d = Ingest(real);
+  EXPECT_EQ(d.kind, "new");
+  ASSERT_TRUE(d.ticket.has_value());
+  EXPECT_EQ(*d.ticket, 2u);
+  EXPECT_NE(std::find(d.reasons.begin(), d.reasons.end(), "late_parent_not_joined:1"),
+            d.reasons.end());
+}
+
 // "A later stored message takes it over": once the late parent is stored on a ticket of its own,
 // the index points at it, and later mail naming its id follows that ticket, not the one that
 // named it first.
