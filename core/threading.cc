@@ -81,10 +81,10 @@ std::string StrictFromAddress(std::string_view v) {
   return std::string(spec);
 }
 
-// Rule 1b's evidence that the ticket which named the message's id first was among the people
-// the message went to (issue 18 item 1): its To or Cc names a participant of that ticket, other
-// than a support or agent address (options.inside), which any outsider can copy. The sender being
-// a participant proves nothing: whoever opens a ticket makes everyone it copies a participant.
+// Rule 1b's evidence that the message went to the people of the ticket whose mail named its id
+// first (issue 18 item 1): its To or Cc names a participant of that ticket other than a support or
+// agent address (options.inside), which any outsider can copy. The sender being a participant
+// proves nothing: whoever opens a ticket makes everyone it copies a participant.
 Status AddressedToTicket(TicketStore* store, uint64_t ticket, const ParsedMessage& msg,
                          const ThreadOptions& options, bool* out) {
   *out = false;
