@@ -22,6 +22,11 @@ ThreadOptions ThreadOptionsFor(const MessageContext& ctx) {
   o.signature = ctx.signature;
   o.now = ctx.now;
   o.reply_token_max_age = cfg.reply_token_max_age_days * 86400;
+  const Config* config = ctx.env.config;
+  const QueueRouter* router = ctx.env.router;
+  o.inside = [config, router](const std::string& a) {
+    return router->IsSupportAddress(a) || FindAgentByAddress(*config, a) != nullptr;
+  };
   return o;
 }
 

@@ -324,6 +324,16 @@ void PlanTicketChange(MessageContext& ctx, TicketWrite* w) {
                               thread.also_ticket));
     d.reasons.push_back("also_referenced:" + std::to_string(thread.also_ticket));
   }
+  if (thread.unjoined_referenced_by != 0) {
+    // Issue 18 item 1: the message's own id was named by that ticket's mail first, but nothing
+    // shows its people received this message, so it did not join (and its id is now stored here).
+    const std::string n = std::to_string(thread.unjoined_referenced_by);
+    w->events.push_back(Event(ctx.now, "late_parent_not_joined",
+                              "This message's Message-ID was named earlier by ticket " + n +
+                                  ", but it is addressed to none of that ticket's participants",
+                              thread.unjoined_referenced_by));
+    d.reasons.push_back("late_parent_not_joined:" + n);
+  }
   w->events.insert(w->events.end(), ctx.attachment_events.begin(), ctx.attachment_events.end());
   w->events.push_back(Event(ctx.now, "latest_email", MidUrl(ctx.msg.message_id)));
   ctx.plan.write = true;

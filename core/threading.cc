@@ -81,6 +81,34 @@ std::string StrictFromAddress(std::string_view v) {
   return std::string(spec);
 }
 
+// Rule 1b's evidence that the message went to the people of the ticket whose mail named its id
+// first (issue 18 item 1): its To or Cc names a participant of that ticket other than a support or
+// agent address (options.inside), which any outsider can copy. The sender being a participant
+// proves nothing: whoever opens a ticket makes everyone it copies a participant.
+Status AddressedToTicket(TicketStore* store, uint64_t ticket, const ParsedMessage& msg,
+                         const ThreadOptions& options, bool* out) {
+  *out = false;
+  Ticket t;
+  Status st = store->GetTicket(ticket, &t);
+  if (st.IsNotFound()) return Status::Ok();
+  if (!st.ok()) return st;
+  const auto& p = t.participants;
+  auto on_ticket = [&](const std::string& addr) {
+    const std::string a = NormalizeAddress(addr);
+    if (a.empty() || (options.inside && options.inside(a))) return false;
+    return std::find(p.begin(), p.end(), a) != p.end();
+  };
+  for (const auto* list : {&msg.to, &msg.cc}) {
+    for (const Mailbox& mb : *list) {
+      if (on_ticket(mb.address)) {
+        *out = true;
+        return Status::Ok();
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool StrictFrom(const ParsedMessage& msg) {
@@ -249,8 +277,10 @@ Status ResolveThread(TicketStore* store, const ParsedMessage& msg, const QueueMa
   const std::string_view reply_token_secret = options.reply_token_secret;
 
   // Rule 0: the message's own id. Stored: a duplicate. Only referenced by a ticket's mail (its
-  // reply arrived first): remembered, but taken only when no stored parent says otherwise, since
-  // anyone who knows an id can reference it first (squatting, issue 18 item 1).
+  // reply arrived first): remembered, but taken only when no stored parent says otherwise and the
+  // message was addressed to a participant of that ticket, since anyone who knows an id can
+  // reference it first (squatting, issue 18 item 1). Not taken, the message is stored elsewhere
+  // and its entry then points there: a stored message takes a named-only id over.
   MessageIdEntry e;
   uint64_t referenced_by = 0;
   Status st = msg.message_id.empty() ? Status::NotFound("") : store->FindMessageId(msg.message_id, &e);
@@ -314,9 +344,17 @@ Status ResolveThread(TicketStore* store, const ParsedMessage& msg, const QueueMa
   auto by_of = [&](const std::string& id) {
     return irt_valid && id == msg.in_reply_to ? "in_reply_to" : "references";
   };
+  // Rule 1b, the late parent, needs evidence beyond the id (AddressedToTicket); without it the
+  // message may still join that ticket through its own references (1c).
+  bool late_parent_joins = false;
+  if (stored_hits.empty() && referenced_by != 0) {
+    st = AddressedToTicket(store, referenced_by, msg, options, &late_parent_joins);
+    if (!st.ok()) return st;
+    if (!late_parent_joins) out->unjoined_referenced_by = referenced_by;
+  }
   if (!stored_hits.empty()) {
     take(stored_hits.front().ticket, by_of(stored_hits.front().id), stored_hits.front().id);
-  } else if (referenced_by != 0) {
+  } else if (late_parent_joins) {
     take(referenced_by, "referenced_by", msg.message_id);
   } else if (!named_hits.empty()) {
     take(named_hits.front().ticket, by_of(named_hits.front().id), named_hits.front().id);
@@ -327,10 +365,11 @@ Status ResolveThread(TicketStore* store, const ParsedMessage& msg, const QueueMa
         if (h.ticket != out->ticket && out->also_ticket == 0) out->also_ticket = h.ticket;
       }
     }
-    if (referenced_by != 0 && referenced_by != out->ticket && out->also_ticket == 0) {
+    if (late_parent_joins && referenced_by != out->ticket && out->also_ticket == 0) {
       out->also_ticket = referenced_by;
     }
   }
+  if (out->unjoined_referenced_by == out->ticket) out->unjoined_referenced_by = 0;
   if (out->ticket != 0) return Status::Ok();
 
   // Rule 1b: the reply token in the plus address the customer wrote to.

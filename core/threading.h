@@ -5,10 +5,13 @@
 //   1. In-Reply-To, then References newest first (at most the last max_references, malformed ids
 //      skipped), against every Message-ID the store has indexed. Trust decides the order, not
 //      position: (a) a parent stored as a message on a ticket; else (b) the message's own id
-//      named earlier by a ticket's mail (a reply that arrived before its parent); else (c) an id
-//      some ticket's mail merely named. Anyone can name any id first, so a named-only id never
-//      beats a stored parent (Message-ID squatting). Within a kind, In-Reply-To wins, then the
-//      newest reference; another ticket named is reported (also_ticket).
+//      named earlier by a ticket's mail (a reply that arrived before its parent), taken only when
+//      the message's To or Cc names a participant of that ticket other than a support or agent
+//      address (else reported: unjoined_referenced_by); else (c) an id some ticket's mail merely
+//      named. Anyone can name any id first, so a named-only id never beats a stored parent, and
+//      naming a customer's next id does not pull her new mail into the namer's ticket
+//      (Message-ID squatting). Within a kind, In-Reply-To wins, then the newest reference;
+//      another ticket named is reported (also_ticket).
 //   1b. The reply token of the support recipient's plus address (support+TOKEN@domain, see
 //      core/agents.h), when reply_token_secret is set; a token that fails its MAC, names no
 //      ticket, or is older than reply_token_max_age (expired_token), is ignored (ignored_token).
@@ -28,6 +31,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,6 +60,9 @@ struct ThreadResult {
   // ticket that holds it, and the generated id this message is stored under.
   uint64_t collision_ticket = 0;
   std::string storage_id;
+  // The message's own id was named by this ticket's mail, but the message is addressed to none of
+  // its participants: rule 1b did not join it (issue 18 item 1).
+  uint64_t unjoined_referenced_by = 0;
 };
 
 struct ThreadOptions {
@@ -65,6 +72,9 @@ struct ThreadOptions {
   std::string_view signature;
   int64_t now = 0;                   // seconds since the epoch: the age of reply tokens
   int64_t reply_token_max_age = 0;   // seconds; 0: tokens never expire
+  // True for a normalized address that proves nothing about who received a message: a support or
+  // agent address (anyone can write one into a ticket's mail). Empty: no address is excluded.
+  std::function<bool(const std::string&)> inside;
 };
 
 // What makes two mails with one Message-ID the same message: the normalized envelope sender and

@@ -21,7 +21,8 @@ Three variants per corpus (VARIANTS): "date" (all messages in Date order: the is
 "reverse" (newest first: every reply before what it answers) and "sample" (every third message
 never arrives; notmuch indexes the same subset).
 
-Assertions (the goal of issue 7): precision == 1.0 and F1 >= 0.99 for each corpus and variant.
+Assertions (the goal of issue 7): precision == 1.0 and F1 >= 0.99 for each corpus and variant
+(MIN_F1 names the one exception, and why).
 Every pair on which the two disagree is printed with both messages' threading headers
 (docs/THREADING.md explains the results and the hard cases). Class Scoring checks the scoring code
 itself on hand-made groupings.
@@ -58,6 +59,12 @@ CORPORA_LIST = [
     ("fedora-devel-2010-01", "fedora-devel-2010-01/2010-January.txt", 292),
     ("mail-box", "mail-box/folders/mbox.src", 45),
 ]
+
+# The F1 each variant must reach: 0.99, except mail-box in reverse order, where three private
+# replies to list posts arrive before the posts they answer, which were addressed to the list
+# only: nothing in the posts shows the reply's ticket received them, so rule 1b does not join
+# them (issue 18 item 1, docs/THREADING.md "Trust model"); measured F1 0.9020.
+MIN_F1 = {("mail-box", "reverse"): 0.90}
 
 # Headers a mailing list adds; removed so that deskmilter treats the mail as customer mail (a
 # customer's reply carries none of them).
@@ -353,8 +360,10 @@ class ThreadingAgainstNotmuch(unittest.TestCase):
         for _, line in desk.values():
             how["kind:" + line["kind"]] += 1
             for r in line["reasons"]:
-                if r.startswith("thread:") or r.startswith("also_referenced:"):
-                    how[r if r.startswith("thread:") else "also_referenced"] += 1
+                if r.startswith("thread:"):
+                    how[r] += 1
+                elif r.startswith("also_referenced:") or r.startswith("late_parent_not_joined:"):
+                    how[r.split(":")[0]] += 1
 
         p, r, f1, gp, wp = score(tickets, nm)
         op, orr, of1, _, _ = score(stored_only_model(ordered), nm)
@@ -402,7 +411,8 @@ class ThreadingAgainstNotmuch(unittest.TestCase):
             with self.subTest(corpus=name, variant=variant):
                 self.assertEqual(p, 1.0, f"{name}/{variant}: deskmilter joined messages that "
                                  "notmuch keeps apart")
-                self.assertGreaterEqual(f1, 0.99, f"{name}/{variant}: F1 {f1:.4f} below 0.99")
+                least = MIN_F1.get((name, variant), 0.99)
+                self.assertGreaterEqual(f1, least, f"{name}/{variant}: F1 {f1:.4f} below {least}")
 
     def test_fedora_devel(self):
         self.run_corpus(*CORPORA_LIST[0])

@@ -206,6 +206,49 @@ class SliceTest(ph.MilterPostfixCase):
         rc, transcript = self.pf.send_raw(mail_from, rcpt, data)
         self.assertEqual(rc, 0, transcript)
 
+    def test_6_predicted_message_id_does_not_pull_customer_into_outsiders_ticket(self):
+        # Issue 18 item 1: mallory names carol's predicted next Message-ID and copies her (so she
+        # is a participant of mallory's ticket); carol's real new mail, to support only, opens a
+        # ticket of its own, which records why, and later mail naming its id follows it there.
+        predicted = "next.carol@customer.test"
+        bait = "bait.mallory@elsewhere.test"
+        self.send("--from", "mallory@elsewhere.test", "--to", SUPPORT,
+                  "--header", "From: Mallory <mallory@elsewhere.test>",
+                  "--header", "Cc: Carol <carol@customer.test>",
+                  "--header", "Subject: Hello",
+                  "--header", f"Message-Id: <{bait}>",
+                  "--header", f"References: <{predicted}>",
+                  "--body", "Nothing to see.\n")
+        n_bait = _header(self.delivered_one(bait), "X-Deskmilter-Ticket")
+        self.assertIsNotNone(n_bait, self.diag())
+        self.assertIn("carol@customer.test", self.ticket(n_bait)["participants"])
+
+        self.send("--from", "carol@customer.test", "--to", SUPPORT,
+                  "--header", "From: Carol <carol@customer.test>",
+                  "--header", "Subject: My invoice",
+                  "--header", f"Message-Id: <{predicted}>",
+                  "--body", "Please correct my invoice.\n")
+        n_real = _header(self.delivered_one(predicted), "X-Deskmilter-Ticket")
+        self.assertIsNotNone(n_real, self.diag())
+        self.assertNotEqual(n_real, n_bait)
+        t = self.ticket(n_real)
+        self.assertEqual([m["message_id"] for m in self.messages(t)], [predicted])
+        self.assertNotIn("mallory@elsewhere.test", t["participants"])
+        late = [e for e in self.events(t) if e["type"] == "late_parent_not_joined"]
+        self.assertEqual(len(late), 1, self.events(t))
+        self.assertEqual(str(late[0]["related_ticket"]), n_bait)
+        self.assertEqual([m["message_id"] for m in self.messages(self.ticket(n_bait))], [bait])
+
+        answer = "answer.dave@customer.test"
+        self.send("--from", "dave@customer.test", "--to", SUPPORT,
+                  "--header", "From: Dave <dave@customer.test>",
+                  "--header", "Subject: Re: My invoice",
+                  "--header", f"Message-Id: <{answer}>",
+                  "--header", f"References: <{predicted}>",
+                  "--body", "Carol's colleague here.\n")
+        self.assertEqual(_header(self.delivered_one(answer), "X-Deskmilter-Ticket"), n_real,
+                         self.diag())
+
     def test_7_missing_message_id_is_added(self):
         data = ("From: Dave <dave@customer.test>\n"
                 f"To: {SUPPORT}\n"

@@ -314,12 +314,16 @@ TEST_F(ThreadingTest, ReferencedButUnseenIdsThread) {
     m.from = "bob@colleague.test";
     return m;
   };
+  auto to_carol = [](Mail m) {  // carol answered it: it was addressed to her
+    m.to = "carol@customer.test";
+    return m;
+  };
   Case cases[] = {
       {"colleague replies to the unseen agent mail", mk("<c1@x>", "<agent1@desk>", ""), "reply",
        1, "thread:in_reply_to"},
       {"only the unseen root in references", mk("<c2@x>", "", "<orig@desk>"), "reply", 1,
        "thread:references"},
-      {"the unseen parent arrives later", mk("<agent1@desk>", "", ""), "reply", 1,
+      {"the unseen parent arrives later", to_carol(mk("<agent1@desk>", "", "")), "reply", 1,
        "thread:referenced_by"},
       {"malformed ids are ignored", mk("<c3@x>", "<no-at-sign>", "<also bad@x>"), "new", 2,
        nullptr},
@@ -337,8 +341,149 @@ TEST_F(ThreadingTest, ReferencedButUnseenIdsThread) {
     }
   }
   // The late parent is now a stored message: sending it again is a duplicate.
-  EXPECT_EQ(Ingest(mk("<agent1@desk>", "", ""), "support@example.com", "bob@colleague.test").kind,
+  EXPECT_EQ(Ingest(to_carol(mk("<agent1@desk>", "", "")), "support@example.com",
+                   "bob@colleague.test").kind,
             "duplicate");
+}
+
+// Issue 18 item 1, rule 1b: an outsider who predicts a customer's next new Message-ID (no reply,
+// so no stored parent says otherwise) names it first, copying the customer so that she is a
+// participant of the outsider's ticket. The customer's real mail, addressed to support only, does
+// not join that ticket: nothing shows the outsider's ticket received it. It opens its own ticket,
+// which records why; the outsider is no participant of it.
+TEST_F(ThreadingTest, PredictedNewMessageIdDoesNotPullCustomerIntoOutsidersTicket) {
+  Mail bait;
+  bait.from = "mallory@evil.test";
+  bait.message_id = "<s1@evil.test>";
+  bait.subject = "Hello";
+  bait.extra_headers = "Cc: carol@customer.test\r\n";
+  bait.references = "<m2@customer.test>";
+  Decision db = Ingest(bait, "support@example.com", "mallory@evil.test");
+  ASSERT_EQ(*db.ticket, 1u);
+  const Ticket t1 = GetTicket(1);
+  ASSERT_NE(std::find(t1.participants.begin(), t1.participants.end(), "carol@customer.test"),
+            t1.participants.end())
+      << "the copied customer is a participant of the outsider's ticket";
+
+  Mail real;  // carol's new mail with the predicted id
+  real.message_id = "<m2@customer.test>";
+  real.subject = "My invoice";
+  Decision d = Ingest(real);
+  EXPECT_EQ(d.kind, "new");
+  ASSERT_TRUE(d.ticket.has_value());
+  EXPECT_EQ(*d.ticket, 2u) << "the outsider's ticket took the customer's new mail";
+  EXPECT_NE(std::find(d.reasons.begin(), d.reasons.end(), "late_parent_not_joined:1"),
+            d.reasons.end());
+  EXPECT_TRUE(HasEvent(Events(2), "late_parent_not_joined"));
+  const Ticket t2 = GetTicket(2);
+  EXPECT_EQ(std::find(t2.participants.begin(), t2.participants.end(), "mallory@evil.test"),
+            t2.participants.end());
+  EXPECT_EQ(GetTicket(1).message_count, 1u);
+}
+
+// The legitimate case rule 1b keeps: a reply arrives before the message it answers, and that
+// message was addressed (To or Cc) to the one who replied, so it joins the reply's ticket.
+TEST_F(ThreadingTest, ReplyBeforeItsParentFromAnAddresseeStillThreads) {
+  Mail reply;
+  reply.from = "Bob <bob@colleague.test>";
+  reply.message_id = "<b1@colleague.test>";
+  reply.in_reply_to = "<p1@customer.test>";
+  reply.references = "<p1@customer.test>";
+  reply.subject = "Re: Printer on fire";
+  ASSERT_EQ(*Ingest(reply, "support@example.com", "bob@colleague.test").ticket, 1u);
+
+  Mail parent;  // carol's mail to support, copied to bob, delayed
+  parent.message_id = "<p1@customer.test>";
+  parent.extra_headers = "Cc: Bob <bob@colleague.test>\r\n";
+  Decision d = Ingest(parent);
+  EXPECT_EQ(d.kind, "reply");
+  ASSERT_TRUE(d.ticket.has_value());
+  EXPECT_EQ(*d.ticket, 1u);
+  EXPECT_NE(std::find(d.reasons.begin(), d.reasons.end(), "thread:referenced_by"),
+            d.reasons.end());
+
+  // Being a participant of the ticket is no such evidence (whoever opens a ticket makes everyone
+  // it copies a participant): carol is one of ticket 1 now, but her next late parent, addressed
+  // to support only, opens a ticket of its own.
+  const Ticket t1 = GetTicket(1);
+  ASSERT_NE(std::find(t1.participants.begin(), t1.participants.end(), "carol@customer.test"),
+            t1.participants.end());
+  Mail reply2 = reply;
+  reply2.message_id = "<b2@colleague.test>";
+  reply2.in_reply_to = "<p2@customer.test>";
+  reply2.references = "<b1@colleague.test> <p2@customer.test>";
+  ASSERT_EQ(*Ingest(reply2, "support@example.com", "bob@colleague.test").ticket, 1u);
+  Mail parent2;
+  parent2.message_id = "<p2@customer.test>";
+  parent2.subject = "Another printer";
+  Decision d2 = Ingest(parent2);
+  EXPECT_EQ(d2.kind, "new");
+  EXPECT_EQ(*d2.ticket, 2u);
+}
+
+// An agent's address is no evidence for rule 1b either: the outsider can copy a known agent on the
+// mail that names the id (making the agent a participant of the outsider's ticket), and a customer
+// who copies that agent on her new mail still opens a ticket of her own.
+TEST_F(ThreadingTest, CopiedAgentAddressDoesNotPullCustomerIntoOutsidersTicket) {
+  Config c = BaseConfig();
+  c.queues[0].agents = {{"alice@staff.example.com", "Alice Agent", "alice"}};
+  Reconfigure(c);
+  Mail bait;
+  bait.from = "mallory@evil.test";
+  bait.message_id = "<s1@evil.test>";
+  bait.subject = "Hello";
+  bait.extra_headers = "Cc: alice@staff.example.com\r\n";
+  bait.references = "<m2@customer.test>";
+  ASSERT_EQ(*Ingest(bait, "support@example.com", "mallory@evil.test").ticket, 1u);
+  const Ticket t1 = GetTicket(1);
+  ASSERT_NE(std::find(t1.participants.begin(), t1.participants.end(), "alice@staff.example.com"),
+            t1.participants.end());
+
+  Mail real;
+  real.message_id = "<m2@customer.test>";
+  real.subject = "My invoice";
+  real.extra_headers = "Cc: Alice <alice@staff.example.com>\r\n";
+  Decision d = Ingest(real);
+  EXPECT_EQ(d.kind, "new");
+  ASSERT_TRUE(d.ticket.has_value());
+  EXPECT_EQ(*d.ticket, 2u);
+  EXPECT_NE(std::find(d.reasons.begin(), d.reasons.end(), "late_parent_not_joined:1"),
+            d.reasons.end());
+}
+
+// "A later stored message takes it over": once the late parent is stored on a ticket of its own,
+// the index points at it, and later mail naming its id follows that ticket, not the one that
+// named it first.
+TEST_F(ThreadingTest, LateParentStoredOnItsOwnTicketTakesItsIdOver) {
+  Mail bait;
+  bait.from = "mallory@evil.test";
+  bait.message_id = "<s1@evil.test>";
+  bait.subject = "Hello";
+  bait.references = "<m2@customer.test>";
+  ASSERT_EQ(*Ingest(bait, "support@example.com", "mallory@evil.test").ticket, 1u);
+  Mail real;
+  real.message_id = "<m2@customer.test>";
+  real.subject = "My invoice";
+  ASSERT_EQ(*Ingest(real).ticket, 2u);
+  MessageIdEntry e;
+  ASSERT_TRUE(store_->FindMessageId("m2@customer.test", &e).ok());
+  EXPECT_TRUE(e.stored);
+  EXPECT_EQ(e.ticket, 2u);
+
+  Mail answer;  // a colleague answers carol's mail, naming it in References only
+  answer.from = "bob@colleague.test";
+  answer.message_id = "<b1@colleague.test>";
+  answer.references = "<m2@customer.test>";
+  answer.subject = "Re: My invoice";
+  Decision d = Ingest(answer, "support@example.com", "bob@colleague.test");
+  EXPECT_EQ(d.kind, "reply");
+  EXPECT_EQ(*d.ticket, 2u);
+  answer.message_id = "<b2@colleague.test>";
+  answer.references = "";
+  answer.in_reply_to = "<m2@customer.test>";
+  d = Ingest(answer, "support@example.com", "bob@colleague.test");
+  EXPECT_EQ(d.kind, "reply");
+  EXPECT_EQ(*d.ticket, 2u);
 }
 
 TEST_F(ThreadingTest, TwoTicketsNamedJoinsInReplyToAndSaysSo) {
