@@ -372,7 +372,7 @@ Status ResolveThread(TicketStore* store, const ParsedMessage& msg, const QueueMa
   if (out->unjoined_referenced_by == out->ticket) out->unjoined_referenced_by = 0;
   if (out->ticket != 0) return Status::Ok();
 
-  // Rule 1b: the reply token in the plus address the customer wrote to.
+  // Rule 1d: the reply token in the plus address the customer wrote to.
   if (match.queue != nullptr && !match.plus_tag.empty() && !reply_token_secret.empty() &&
       match.plus_tag.find('-') != std::string::npos) {
     Ticket t;

@@ -12,12 +12,12 @@
 //      naming a customer's next id does not pull her new mail into the namer's ticket
 //      (Message-ID squatting). Within a kind, In-Reply-To wins, then the newest reference;
 //      another ticket named is reported (also_ticket).
-//   1b. The reply token of the support recipient's plus address (support+TOKEN@domain, see
+//   1d. The reply token of the support recipient's plus address (support+TOKEN@domain, see
 //      core/agents.h), when reply_token_secret is set; a token that fails its MAC, names no
 //      ticket, or is older than reply_token_max_age (expired_token), is ignored (ignored_token).
 //   2. The receiving queue's subject tag (e.g. "[#42]"), only when the mail has a strict From
-//      (StrictFrom) and that sender is a participant of ticket 42; otherwise the tag is ignored and reported (ignored_tag_ticket), and a new ticket
-//      is opened.
+//      (StrictFrom) and that sender is a participant of ticket 42; otherwise the tag is ignored
+//      and reported (ignored_tag_ticket), and a new ticket is opened.
 //   3. Otherwise a new ticket.
 // A Message-ID already stored makes the message a duplicate (SMTP retry, one mail to two support
 // addresses) only when it is the same message: the same ContentSignature (envelope sender and
@@ -67,7 +67,7 @@ struct ThreadResult {
 
 struct ThreadOptions {
   int64_t max_references = 20;
-  std::string_view reply_token_secret;  // "": rule 1b off
+  std::string_view reply_token_secret;  // "": rule 1d off
   // The message's ContentSignature. "": every reuse of a stored id is a duplicate.
   std::string_view signature;
   int64_t now = 0;                   // seconds since the epoch: the age of reply tokens
