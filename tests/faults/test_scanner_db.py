@@ -150,6 +150,8 @@ class ScannerDbTest(unittest.TestCase):
             self.check_scanning(stack, "recovered", 80)
             self.assertEqual(self.metrics(), (failed_before_recovery, 0),
                              "a good database clears the stale gauge; the counter stays")
+            print(f"keep: {failed_before_recovery} failed reloads counted and logged, stale 1 -> 0",
+                  file=sys.stderr)
             # Starting with a broken database: exit 78 naming the key.
             self.write_db(stack, "eicar.hdb", "\x00\xffgarbage\n")
             os.remove(os.path.join(db, "marker.ndb"))
