@@ -1008,11 +1008,80 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, ParsedMessage
   return ParseMessage(spool, limits, nullptr, out);
 }
 
+bool HasBareCrLineEnds(std::string_view head) {
+  size_t eol = head.find_first_of("\r\n");
+  return eol != std::string_view::npos && head[eol] == '\r' && eol + 1 < head.size() &&
+         head[eol + 1] != '\n';
+}
+
+void BareCrToLf(std::string* text) {
+  std::string& t = *text;
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (t[i] == '\r' && (i + 1 == t.size() || t[i + 1] != '\n')) t[i] = '\n';
+  }
+}
+
+namespace {
+
+// Whether the spool's first line ends in a bare CR. Reads until the first CR or LF, at most
+// max_header_bytes + 3 bytes (more is over the header limit, which CheckHeaderBytes reports).
+Status SpoolHasBareCrLineEnds(const Spool& spool, int64_t max_header_bytes, bool* bare_cr) {
+  *bare_cr = false;
+  const uint64_t limit =
+      std::min<uint64_t>(spool.size(), static_cast<uint64_t>(std::max<int64_t>(max_header_bytes, 0)) + 3);
+  constexpr size_t kChunk = 8192;
+  std::string chunk;
+  for (uint64_t at = 0; at < limit; at += kChunk) {
+    // One byte more than the chunk, so a CR at its end is seen with the byte after it.
+    Status s = spool.Read(at, kChunk + 1, &chunk);
+    if (!s.ok()) return s;
+    size_t eol = chunk.find_first_of("\r\n");
+    if (eol != std::string::npos && eol < kChunk) {
+      *bare_cr = HasBareCrLineEnds(std::string_view(chunk).substr(eol));
+      return Status::Ok();
+    }
+    if (chunk.size() <= kChunk) break;
+  }
+  return Status::Ok();
+}
+
+// *copy = spool with every bare CR made an LF (BareCrToLf), read in chunks.
+Status CopyBareCrAsLf(const Spool& spool, Spool* copy) {
+  constexpr size_t kChunk = 64 * 1024;
+  std::string chunk;
+  for (uint64_t at = 0; at < spool.size(); at += kChunk) {
+    // One byte more than the chunk: a CR at its end is judged by the byte after it.
+    Status s = spool.Read(at, kChunk + 1, &chunk);
+    if (!s.ok()) return s;
+    if (chunk.empty()) return Status::Internal("mime: short read of the spool");
+    const bool more = chunk.size() > kChunk;
+    BareCrToLf(&chunk);
+    if (more) chunk.resize(kChunk);
+    s = copy->Append(chunk);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status ParseMessage(const Spool& spool, const ParseLimits& limits, AttachmentVisitor* visitor,
                     ParsedMessage* out) {
   *out = ParsedMessage{};
   out->size_bytes = spool.size();
-  Status s = CheckHeaderBytes(spool, limits.max_header_bytes);
+  bool bare_cr = false;
+  Status s = SpoolHasBareCrLineEnds(spool, limits.max_header_bytes, &bare_cr);
+  if (!s.ok()) return s;
+  if (bare_cr) {
+    // The copy's first line ends in LF, so the call below parses it as it is.
+    Spool copy(limits.decode_dir, spool.on_disk() ? limits.decode_threshold : spool.size());
+    s = CopyBareCrAsLf(spool, &copy);
+    if (!s.ok()) return s;
+    s = ParseMessage(copy, limits, visitor, out);
+    out->bare_cr_line_ends = true;
+    return s;
+  }
+  s = CheckHeaderBytes(spool, limits.max_header_bytes);
   if (!s.ok()) return s;
   s = ScanMimeStructure(spool, limits.max_mime_parts, limits.max_mime_depth,
                           limits.max_header_bytes);
