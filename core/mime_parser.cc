@@ -1009,9 +1009,10 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, ParsedMessage
 }
 
 bool HasBareCrLineEnds(std::string_view head) {
-  size_t eol = head.find_first_of("\r\n");
-  return eol != std::string_view::npos && head[eol] == '\r' && eol + 1 < head.size() &&
-         head[eol + 1] != '\n';
+  const size_t lf = head.find('\n');
+  if (lf == std::string_view::npos) return head.find('\r') != std::string_view::npos;
+  const size_t blank = head.find("\r\r");  // the empty line that ends a bare-CR header block
+  return blank != std::string_view::npos && blank < lf;
 }
 
 void BareCrToLf(std::string* text) {
@@ -1023,25 +1024,33 @@ void BareCrToLf(std::string* text) {
 
 namespace {
 
-// Whether the spool's first line ends in a bare CR. Reads until the first CR or LF, at most
-// max_header_bytes + 3 bytes (more is over the header limit, which CheckHeaderBytes reports).
+// HasBareCrLineEnds over the spool's header block: read in chunks until an LF (no), the empty
+// line "\r\r" (yes) or max_header_bytes + 3 bytes (more is over the header limit, which
+// CheckHeaderBytes reports). LF mail stops at its first line.
 Status SpoolHasBareCrLineEnds(const Spool& spool, int64_t max_header_bytes, bool* bare_cr) {
   *bare_cr = false;
-  const uint64_t limit =
-      std::min<uint64_t>(spool.size(), static_cast<uint64_t>(std::max<int64_t>(max_header_bytes, 0)) + 3);
+  const uint64_t limit = std::min<uint64_t>(
+      spool.size(), static_cast<uint64_t>(std::max<int64_t>(max_header_bytes, 0)) + 3);
   constexpr size_t kChunk = 8192;
   std::string chunk;
-  for (uint64_t at = 0; at < limit; at += kChunk) {
-    // One byte more than the chunk, so a CR at its end is seen with the byte after it.
-    Status s = spool.Read(at, kChunk + 1, &chunk);
+  bool cr_seen = false;
+  char last = 0;  // the previous chunk's last byte, for a "\r\r" across chunks
+  for (uint64_t at = 0; at < limit; at += chunk.size()) {
+    Status s = spool.Read(at, static_cast<size_t>(std::min<uint64_t>(kChunk, limit - at)), &chunk);
     if (!s.ok()) return s;
-    size_t eol = chunk.find_first_of("\r\n");
-    if (eol != std::string::npos && eol < kChunk) {
-      *bare_cr = HasBareCrLineEnds(std::string_view(chunk).substr(eol));
+    if (chunk.empty()) break;
+    const size_t lf = chunk.find('\n');
+    size_t blank = chunk.find("\r\r");
+    if (last == '\r' && chunk[0] == '\r') blank = 0;
+    if (blank != std::string::npos && (lf == std::string::npos || blank < lf)) {
+      *bare_cr = true;
       return Status::Ok();
     }
-    if (chunk.size() <= kChunk) break;
+    if (lf != std::string::npos) return Status::Ok();
+    cr_seen = cr_seen || chunk.find('\r') != std::string::npos;
+    last = chunk.back();
   }
+  *bare_cr = cr_seen;  // no LF and no empty line: a header block of CR lines, or one long line
   return Status::Ok();
 }
 

@@ -22,8 +22,8 @@
 // kMalformed Status naming the limit. Mail that GMime cannot parse at all is kMalformed too; mail that
 // is merely odd (no From, no Date, bad charset) parses with empty fields.
 //
-// Line endings: LF and CRLF as GMime reads them. Mail whose first header line ends in a bare CR
-// (CR not followed by LF: old Mac OS files) is copied once with every bare CR made an LF (one
+// Line endings: LF and CRLF as GMime reads them. Mail whose header block ends its lines with a
+// bare CR (CR not followed by LF: old Mac OS files; HasBareCrLineEnds) is copied once with every bare CR made an LF (one
 // linear pass; in memory when the message is, else in a temp file in ParseLimits::decode_dir) and
 // that copy is parsed: the same length, so every offset is an offset into the original too.
 // ParsedMessage::bare_cr_line_ends says so. A bare CR elsewhere in LF or CRLF mail is left as is.
@@ -78,8 +78,8 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, ParsedMessage
 Status ParseMessage(const Spool& spool, const ParseLimits& limits, AttachmentVisitor* visitor,
                     ParsedMessage* out);
 
-// Whether head (the first bytes of a message) ends its first line with a bare CR: the first CR or
-// LF in it is a CR followed by neither LF nor the end of head.
+// Whether head (the first bytes of a message, its header block at least) has bare CR line ends:
+// a CR and no LF at all, or the empty line "\r\r" before the first LF.
 bool HasBareCrLineEnds(std::string_view head);
 // Makes every CR that is not followed by LF an LF, in place (a CR at the very end included).
 void BareCrToLf(std::string* text);

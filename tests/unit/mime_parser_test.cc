@@ -544,21 +544,34 @@ TEST_F(MimeParserTest, BareCrLineEnds) {
     EXPECT_EQ(got_.attachments[0].raw_content_start, want.attachments[0].raw_content_start);
     EXPECT_EQ(got_.attachments[0].raw_content_end, want.attachments[0].raw_content_end);
   }
-  // A bare CR inside LF or CRLF mail is not a line end.
+  // A bare CR inside LF or CRLF mail, even in its first line, is not a line end.
   for (const char* eol : {"\n", "\r\n"}) {
-    ParsedMessage m = MustParse(std::string("From: a@b.c") + eol + "Subject: x" + eol + eol +
-                                "one\rtwo" + eol);
+    ParsedMessage m = MustParse(std::string("X-First: a\rb") + eol + "From: a@b.c" + eol +
+                                "Subject: x" + eol + eol + "one\rtwo" + eol);
     EXPECT_FALSE(m.bare_cr_line_ends);
+    EXPECT_EQ(m.subject, "x");
     EXPECT_EQ(m.text_body.find("one\rtwo"), 0u) << m.text_body;
   }
+  // Header blocks longer than one read of the probe (8 KiB), CR lines all the way.
+  std::string long_cr = "X-Long: " + std::string(10000, 'a') + "\rSubject: long\r\rbody\r";
+  ParsedMessage long_m = MustParse(long_cr);
+  EXPECT_TRUE(long_m.bare_cr_line_ends);
+  EXPECT_EQ(long_m.subject, "long");
 
   struct Case {
     std::string head;
     bool want;
   };
   const std::vector<Case> cases = {
-      {"From: a\rTo: b\r", true}, {"From: a\nTo: b\r", false}, {"From: a\r\nTo: b", false},
-      {"From: a\r", false},         {"From: a", false},           {"", false},
+      {"From: a\rTo: b\r", true},
+      {"From: a\rTo: b\r\rbody\nmore", true},
+      {"From: a\nTo: b\r", false},
+      {"From: a\r\nTo: b", false},
+      // A bare CR inside the first line of LF or CRLF mail is not a line end.
+      {"Received: a\rb\r\nTo: b\r\n\r\n", false},
+      {"Received: a\rb\nTo: b\n", false},
+      {"From: a", false},
+      {"", false},
   };
   for (const Case& c : cases) EXPECT_EQ(HasBareCrLineEnds(c.head), c.want) << c.head;
   std::string text = "a\rb\r\nc\r";
