@@ -84,6 +84,14 @@ class ScannerDbTest(unittest.TestCase):
         return (values["deskmilter_scanner_database_reload_failures_total"],
                 values["deskmilter_scanner_database_stale"])
 
+    def stats(self, stack):
+        """deskctl stats (human format); its virus database line."""
+        rc, out, err = fh.ph.deskctl(stack.milter.config_path, "stats", json_output=False)
+        self.assertEqual(rc, 0, err)
+        lines = [l for l in out.splitlines() if "virus database:" in l]
+        self.assertEqual(len(lines), 1, out)
+        return lines[0]
+
     def failed_reloads_logged(self, stack):
         return len(re.findall(r"virus database reload failed", stack.milter.stderr_text()))
 
@@ -138,6 +146,7 @@ class ScannerDbTest(unittest.TestCase):
             failed_before_recovery, stale = self.metrics()
             self.assertEqual(stale, 1)
             self.assertGreaterEqual(failed_before_recovery, 4)
+            self.assertIn("STALE: the last reload failed", self.stats(stack))
             # A good database returns, with a new signature: loaded and in force.
             mark = len(stack.milter.stderr_text())
             time.sleep(1.1)
@@ -150,6 +159,7 @@ class ScannerDbTest(unittest.TestCase):
             self.check_scanning(stack, "recovered", 80)
             self.assertEqual(self.metrics(), (failed_before_recovery, 0),
                              "a good database clears the stale gauge; the counter stays")
+            self.assertNotIn("STALE", self.stats(stack))
             print(f"keep: {failed_before_recovery} failed reloads counted and logged, stale 1 -> 0",
                   file=sys.stderr)
             # Starting with a broken database: exit 78 naming the key.
