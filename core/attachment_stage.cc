@@ -169,8 +169,7 @@ Status AttachmentContext::Create(const Config& config, std::shared_ptr<ScannerHo
   c->store_dir_ = AttachmentStoreDir(config);
   c->scan_budget_ms_ = config.scanner_message_scan_time_ms;
   c->scan_budget_bytes_ = static_cast<uint64_t>(config.scanner_message_scan_bytes);
-  c->fail_on_stale_database_ =
-      config.scanner_on_database_failure == ScannerDatabaseFailure::kFail;
+  c->fail_on_stale_database_ = config.scanner_on_database_failure == ScannerDatabaseFailure::kFail;
   if (config.scanner_enabled) {
     if (scanner == nullptr) {
       std::unique_ptr<ScannerHolder> holder;

@@ -23,10 +23,11 @@
 // is merely odd (no From, no Date, bad charset) parses with empty fields.
 //
 // Line endings: LF and CRLF as GMime reads them. Mail whose header block ends its lines with a
-// bare CR (CR not followed by LF: old Mac OS files; HasBareCrLineEnds) is copied once with every bare CR made an LF (one
-// linear pass; in memory when the message is, else in a temp file in ParseLimits::decode_dir) and
-// that copy is parsed: the same length, so every offset is an offset into the original too.
-// ParsedMessage::bare_cr_line_ends says so. A bare CR elsewhere in LF or CRLF mail is left as is.
+// bare CR (CR not followed by LF: old Mac OS files; HasBareCrLineEnds) is copied once with every
+// bare CR made an LF (one linear pass; in memory when the message is, else in a temp file in
+// ParseLimits::decode_dir) and that copy is parsed: the same length, so every offset is an offset
+// into the original too. ParsedMessage::bare_cr_line_ends says so. A bare CR elsewhere in LF or
+// CRLF mail is left as is.
 //
 // The text body is cut at exactly max_body_chars code points (never inside one), and
 // ParsedMessage::text_body_truncated tells the caller it was cut.

@@ -190,8 +190,7 @@ bool SameScannerOptions(const ScannerOptions& a, const ScannerOptions& b) {
 Status ScannerFor(const Config& config, bool reload_now, std::shared_ptr<ScannerHolder>* out) {
   std::lock_guard<std::mutex> lock(g_scanner_mu);
   g_scanner_check_seconds = config.scanner_reload_check_seconds;
-  g_scanner_fail_on_stale =
-      config.scanner_on_database_failure == ScannerDatabaseFailure::kFail;
+  g_scanner_fail_on_stale = config.scanner_on_database_failure == ScannerDatabaseFailure::kFail;
   if (!config.scanner_enabled) {
     *out = nullptr;
     return Status::Ok();
@@ -201,8 +200,11 @@ Status ScannerFor(const Config& config, bool reload_now, std::shared_ptr<Scanner
   if (g_scanner != nullptr && SameScannerOptions(options, g_scanner_options)) {
     if (reload_now) {
       Status st = g_scanner->ReloadNow();
-      if (!st.ok()) LogReloadFailure(st, g_scanner_fail_on_stale);
-      else LogInfo("virus database reloaded from " + options.database_dir);
+      if (!st.ok()) {
+        LogReloadFailure(st, g_scanner_fail_on_stale);
+      } else {
+        LogInfo("virus database reloaded from " + options.database_dir);
+      }
     }
     *out = g_scanner;
     return Status::Ok();

@@ -407,7 +407,8 @@ TEST_F(AttachmentStageTest, ScannerErrorTempfails) {
 // "fail" makes every scan a scanner error (the queue's on_scanner_error, tempfail) whose decision
 // names scanner_database_stale, until a good database loads.
 TEST_F(AttachmentStageTest, StaleDatabaseKeepsOrFails) {
-  for (ScannerDatabaseFailure mode : {ScannerDatabaseFailure::kKeep, ScannerDatabaseFailure::kFail}) {
+  for (ScannerDatabaseFailure mode :
+       {ScannerDatabaseFailure::kKeep, ScannerDatabaseFailure::kFail}) {
     const bool fail = mode == ScannerDatabaseFailure::kFail;
     SCOPED_TRACE(fail ? "fail" : "keep");
     WriteFile(db_.File("test.hdb"), kEicarHdb);

@@ -178,7 +178,8 @@ TEST(MetricsTest, ScannerReloadFailuresAndStaleGauge) {
   EXPECT_EQ(ValueOf(got, "deskmilter_scanner_database_reload_failures_total"), "3");
   EXPECT_EQ(ValueOf(got, "deskmilter_scanner_database_stale"), "1");
   EXPECT_NE(got.find("# TYPE deskmilter_scanner_database_reload_failures_total counter\n"),
-            std::string::npos) << got;
+            std::string::npos)
+      << got;
   EXPECT_NE(got.find("# TYPE deskmilter_scanner_database_stale gauge\n"), std::string::npos);
   m.SetScannerReloads(3, false);
   got = m.RenderPrometheus(0);
