@@ -326,6 +326,10 @@ class Loader {
         target->*m = static_cast<TicketEffect>(v.num);
         return option.type == Type::kEnum;
       }
+      bool operator()(ScannerDatabaseFailure C::*m) const {
+        target->*m = static_cast<ScannerDatabaseFailure>(v.num);
+        return option.type == Type::kEnum;
+      }
       bool operator()(ArchiveMode C::*m) const {
         target->*m = static_cast<ArchiveMode>(v.num);
         return option.type == Type::kEnum;

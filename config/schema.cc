@@ -410,6 +410,12 @@ const Option kOptions[] = {
      .doc = "How often the daemon checks database_dir for a new database (freshclam) and reloads "
             "it in the background; 0 = only on SIGHUP.",
      .field = &Config::scanner_reload_check_seconds},
+    {.name = "scanner.on_database_failure", .type = Type::kEnum, .default_value = R"("keep")",
+     .choices = "keep|fail",
+     .doc = "When a database reload fails (a file removed, truncated or garbage): keep scanning "
+            "with the signatures loaded before, or fail every scan (each queue's "
+            "on_scanner_error, tempfail by default) until a good database loads.",
+     .field = &Config::scanner_on_database_failure},
 
     // [metrics]
     {.name = "metrics.http_enabled", .type = Type::kBool, .default_value = "false",
@@ -835,6 +841,9 @@ std::string FormatValueT(const OptionSpec<C>& option, const C& target) {
     std::string operator()(ClosedReply C::*m) const { return Choice(static_cast<size_t>(target.*m)); }
     std::string operator()(TicketEffect C::*m) const { return Choice(static_cast<size_t>(target.*m)); }
     std::string operator()(ArchiveMode C::*m) const { return Choice(static_cast<size_t>(target.*m)); }
+    std::string operator()(ScannerDatabaseFailure C::*m) const {
+      return Choice(static_cast<size_t>(target.*m));
+    }
     std::string operator()(EncryptedMode C::*m) const {
       return Choice(static_cast<size_t>(target.*m));
     }

@@ -41,7 +41,7 @@ const char* TypeName(Type t);  // "string", "integer", ..., for docs and message
 // a mismatch as a config error, so a wrong table entry fails every test that loads a config).
 template <typename C>
 using Field = std::variant<std::string C::*, int64_t C::*, bool C::*, Outcome C::*, ClosedReply C::*,
-                           TicketEffect C::*, ArchiveMode C::*,
+                           TicketEffect C::*, ArchiveMode C::*, ScannerDatabaseFailure C::*,
                            EncryptedMode C::*, std::vector<std::string> C::*, ReplyName C::*>;
 
 template <typename C>

@@ -145,6 +145,7 @@ Status AttachmentContext::Create(const Config& config, std::shared_ptr<ScannerHo
   c->store_dir_ = AttachmentStoreDir(config);
   c->scan_budget_ms_ = config.scanner_message_scan_time_ms;
   c->scan_budget_bytes_ = static_cast<uint64_t>(config.scanner_message_scan_bytes);
+  c->fail_on_stale_database_ = config.scanner_on_database_failure == ScannerDatabaseFailure::kFail;
   if (config.scanner_enabled) {
     if (scanner == nullptr) {
       std::unique_ptr<ScannerHolder> holder;
@@ -267,7 +268,10 @@ Status AttachmentCollector::OnAttachment(const AttachmentInfo& info, const Spool
     scanned_bytes_ += content.size();
     std::shared_ptr<const VirusScanner> scanner = holder->Get();
     ScanResult r;
-    if (content.on_disk()) {
+    if (context_.fail_on_stale_database() && holder->database_stale()) {
+      r = ScanResult{ScanResult::kError, "", std::string(kScannerDatabaseStale)};
+      database_stale_ = true;
+    } else if (content.on_disk()) {
       if (::lseek(content.fd(), 0, SEEK_SET) < 0) return Status::Internal(Errno("lseek"));
       r = scanner->ScanFd(content.fd());
     } else {
@@ -478,6 +482,7 @@ Status AttachmentCollector::Finish(const Spool& spool, const ParsedMessage& msg,
   if (action != Outcome::kAccept) {
     d->reasons.push_back(std::string("attachment:") + outcome + ":" + OutcomeName(action));
   }
+  if (database_stale_) d->reasons.push_back(std::string(kScannerDatabaseStale));
   d->replacement_body = body;
 
   // Records, log lines, events; renames into the store when the message is kept.

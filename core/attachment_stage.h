@@ -53,6 +53,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/archive_inspect.h"
@@ -69,6 +70,10 @@
 
 namespace desk {
 
+
+// The scan error and decision reason of an attachment not scanned because the last virus database
+// reload failed and scanner.on_database_failure is "fail".
+inline constexpr std::string_view kScannerDatabaseStale = "scanner_database_stale";
 
 // The scanner options of a config's [scanner] section.
 ScannerOptions ScannerOptionsFromConfig(const Config& config);
@@ -95,9 +100,13 @@ class AttachmentContext {
   // The per-message scanning budget (scanner.message_scan_time_ms, scanner.message_scan_bytes).
   int64_t scan_budget_ms() const { return scan_budget_ms_; }
   uint64_t scan_budget_bytes() const { return scan_budget_bytes_; }
+  // scanner.on_database_failure = "fail": while the scanner's database is stale (its last reload
+  // failed) every scan is a scanner error instead of a scan with the old signatures.
+  bool fail_on_stale_database() const { return fail_on_stale_database_; }
 
  private:
   AttachmentContext() = default;
+  bool fail_on_stale_database_ = false;
   int64_t scan_budget_ms_ = 0;
   uint64_t scan_budget_bytes_ = 0;
   std::vector<AttachmentPolicy> policies_;
@@ -161,6 +170,7 @@ class AttachmentCollector : public AttachmentVisitor {
   const MonotonicClock* clock_;
   int64_t start_ms_ = 0;         // the budget's start, on clock_
   uint64_t scanned_bytes_ = 0;   // handed to ClamAV so far
+  bool database_stale_ = false;  // a scan failed because the database is stale ("fail" mode)
   std::unique_ptr<FileTypeDetector> detector_;
   std::vector<AttachmentOutcome> outcomes_;
 };

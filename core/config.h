@@ -40,6 +40,10 @@ enum class ReplyName { kQueue, kAgentViaQueue };  // "support" | "Alice via supp
 //            never opens a ticket
 //   kOpen    treated like a person's mail: joins or opens a ticket
 enum class TicketEffect { kNone, kRecord, kOpen };
+// What scans do after a virus database reload failed (scanner.on_database_failure):
+//   kKeep  scan with the signatures loaded before (as clamd does)
+//   kFail  every scan fails (the queue's on_scanner_error) until a good database loads
+enum class ScannerDatabaseFailure { kKeep, kFail };
 
 struct QueueConfig {
   std::string name;                    // unique, e.g. "support"
@@ -128,6 +132,7 @@ struct Config {
   int64_t scanner_reload_check_seconds = 0;  // 0 = only on SIGHUP
   int64_t scanner_message_scan_time_ms = 0;   // per message, all attachments together
   int64_t scanner_message_scan_bytes = 0;     // per message, all attachments together
+  ScannerDatabaseFailure scanner_on_database_failure = ScannerDatabaseFailure::kKeep;
 
   // [metrics] (milter/metrics_http.h, core/metrics.h); the listener needs a restart to change
   bool metrics_http_enabled = false;

@@ -67,6 +67,10 @@ struct ParsedMessage {
 
   uint64_t size_bytes = 0;  // size of the raw message as received
   uint64_t body_offset = 0; // where the body starts in the raw message (after the blank line)
+  // The message ends its lines with a bare CR (old Mac OS files): it was parsed as if each bare
+  // CR were an LF (same length, so offsets hold); readers of the raw bytes do the same
+  // (BareCrToLf, core/mime_parser.h).
+  bool bare_cr_line_ends = false;
   int mime_parts = 0;       // number of MIME parts seen, files found in containers included
   int mime_depth = 0;       // deepest nesting seen, containers included
 };

@@ -140,6 +140,11 @@ void Metrics::SetScannerDatabase(uint64_t version, int64_t time, uint64_t signat
   scanner_ = ScannerDb{version, time, signatures};
 }
 
+void Metrics::SetScannerReloads(uint64_t failed, bool stale) {
+  std::lock_guard<std::mutex> lock(mu_);
+  scanner_reloads_ = {failed, stale};
+}
+
 void Metrics::SetOutboxLength(uint64_t messages) {
   std::lock_guard<std::mutex> lock(mu_);
   outbox_ = messages;
@@ -224,6 +229,14 @@ std::string Metrics::RenderPrometheus(int64_t now) const {
           "Age of the loaded virus database at scrape time.", std::to_string(now - scanner_->time));
     Gauge(&out, "deskmilter_scanner_signatures", "Signatures in the loaded virus database.",
           std::to_string(scanner_->signatures));
+  }
+  if (scanner_reloads_) {
+    const char* c = "deskmilter_scanner_database_reload_failures_total";
+    Header(&out, c, "counter", "Virus database reloads that failed (the loaded one was kept).");
+    out += std::string(c) + ' ' + std::to_string(scanner_reloads_->first) + '\n';
+    Gauge(&out, "deskmilter_scanner_database_stale",
+          "1 when the last virus database reload failed, 0 after a good one.",
+          scanner_reloads_->second ? "1" : "0");
   }
   if (outbox_) {
     Gauge(&out, "deskmilter_outbox_messages", "Messages waiting in the outbox.",

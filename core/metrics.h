@@ -87,6 +87,9 @@ class Metrics {
   // version: the official database version (0 without daily/main .cvd/.cld); time: when the
   // database was built (seconds since the epoch), see VirusScanner::database_time().
   void SetScannerDatabase(uint64_t version, int64_t time, uint64_t signatures);
+  // failed: database reloads that failed since the scanner was created (ScannerHolder::
+  // failed_reload_count); stale: the last reload failed (ScannerHolder::database_stale).
+  void SetScannerReloads(uint64_t failed, bool stale);
   // Messages waiting in the outbox (milter/outbox_worker.h sets it at each look);
   // deskmilter_outbox_messages is not rendered until it is first set.
   void SetOutboxLength(uint64_t messages);
@@ -124,6 +127,7 @@ class Metrics {
     uint64_t signatures = 0;
   };
   std::optional<ScannerDb> scanner_;   // guarded by mu_
+  std::optional<std::pair<uint64_t, bool>> scanner_reloads_;  // guarded by mu_
   std::optional<uint64_t> outbox_;     // guarded by mu_
   std::optional<int64_t> start_time_;  // guarded by mu_
 };

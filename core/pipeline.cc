@@ -164,6 +164,7 @@ Step ClassifyCustomerMail(MessageContext& ctx) {
   std::string body_prefix;
   Status st = ctx.spool.Read(msg.body_offset, kAutoMailBodyScanBytes, &body_prefix);
   if (!st.ok()) return Fail(ctx, st);
+  if (msg.bare_cr_line_ends) BareCrToLf(&body_prefix);  // read as the parser read it
   size_t skip = body_prefix.rfind("\r\n", 0) == 0 ? 2 : (body_prefix.rfind("\n", 0) == 0 ? 1 : 0);
   AutoMailInput in;
   in.envelope_from = ctx.envelope.mail_from;

@@ -219,6 +219,7 @@ Status ScannerHolder::Create(const ScannerOptions& options, std::unique_ptr<Scan
   Status st = h->Rebuild();
   if (!st.ok()) return st;
   h->reloads_ = 0;
+  h->failed_reloads_ = 0;
   *out = std::move(h);
   return Status::Ok();
 }
@@ -237,9 +238,14 @@ Status ScannerHolder::Rebuild() {
   stat_ = stat;
   std::shared_ptr<VirusScanner> engine;
   Status st = VirusScanner::Create(options_, &engine);
-  if (!st.ok()) return st;
+  if (!st.ok()) {
+    failed_reloads_.fetch_add(1);
+    stale_.store(true);
+    return st;
+  }
   current_.store(std::move(engine));
   reloads_.fetch_add(1);
+  stale_.store(false);
   return Status::Ok();
 }
 

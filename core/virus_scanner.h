@@ -12,7 +12,9 @@
 // SIGHUP). The new engine is built in the calling thread while scans continue on the old one; a
 // scan holds its engine through a shared_ptr, so the old engine is freed when its last scan ends.
 // While a reload runs, memory holds both engines (about twice the database size: ~2.4 GiB with the
-// official signatures). A reload that fails keeps the old engine and returns the error.
+// official signatures). A reload that fails keeps the old engine, returns the error, counts the
+// failure and marks the loaded database stale until a reload succeeds; what scans do meanwhile is
+// the caller's choice (scanner.on_database_failure, core/attachment_stage.cc).
 //
 // Limits: no database (an empty directory) or a broken one is Status::Scanner from Create
 // ("no supported database files found in DIR"). libclamav writes temporary files while it unpacks
@@ -119,6 +121,11 @@ class ScannerHolder {
 
   // How many engines were swapped in since Create.
   uint64_t reload_count() const { return reloads_.load(); }
+  // How many reloads (MaybeReload or ReloadNow) failed since Create.
+  uint64_t failed_reload_count() const { return failed_reloads_.load(); }
+  // True after a failed reload, false again after a successful one: the engine Get returns is
+  // not what the directory now holds.
+  bool database_stale() const { return stale_.load(); }
 
  private:
   explicit ScannerHolder(ScannerOptions options);
@@ -127,6 +134,8 @@ class ScannerHolder {
   ScannerOptions options_;
   std::atomic<std::shared_ptr<const VirusScanner>> current_;
   std::atomic<uint64_t> reloads_{0};
+  std::atomic<uint64_t> failed_reloads_{0};
+  std::atomic<bool> stale_{false};
   std::mutex mu_;         // serializes reloads and guards stat_
   void* stat_ = nullptr;  // struct cl_stat*, state of database_dir at the last load attempt
 };

@@ -391,7 +391,11 @@ int RunStats(const std::string& config_path, bool json) {
       out += "  virus database: version " +
              std::to_string(static_cast<uint64_t>(version.value_or(0))) + ", " +
              Duration(static_cast<int64_t>(*age)) + " old, " +
-             std::to_string(static_cast<uint64_t>(sigs.value_or(0))) + " signatures\n";
+             std::to_string(static_cast<uint64_t>(sigs.value_or(0))) + " signatures" +
+             (Value(samples, "deskmilter_scanner_database_stale").value_or(0) > 0
+                  ? ", STALE: the last reload failed"
+                  : "") +
+             "\n";
     } else {
       out += "  virus database: scanning is off\n";
     }

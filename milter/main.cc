@@ -166,6 +166,17 @@ std::mutex g_scanner_mu;
 std::shared_ptr<ScannerHolder> g_scanner;
 ScannerOptions g_scanner_options;
 int64_t g_scanner_check_seconds = 0;
+bool g_scanner_fail_on_stale = false;  // scanner.on_database_failure = "fail"
+
+// A failed reload, said as what mail meets until a good database loads.
+void LogReloadFailure(const Status& st, bool fail_on_stale) {
+  if (fail_on_stale) {
+    LogError("virus database reload failed, every scan fails until a good database loads "
+             "(scanner.on_database_failure = fail): " + st.message());
+  } else {
+    LogError("virus database reload failed, keeping the loaded one: " + st.message());
+  }
+}
 
 bool SameScannerOptions(const ScannerOptions& a, const ScannerOptions& b) {
   return a.database_dir == b.database_dir && a.temp_dir == b.temp_dir &&
@@ -179,6 +190,7 @@ bool SameScannerOptions(const ScannerOptions& a, const ScannerOptions& b) {
 Status ScannerFor(const Config& config, bool reload_now, std::shared_ptr<ScannerHolder>* out) {
   std::lock_guard<std::mutex> lock(g_scanner_mu);
   g_scanner_check_seconds = config.scanner_reload_check_seconds;
+  g_scanner_fail_on_stale = config.scanner_on_database_failure == ScannerDatabaseFailure::kFail;
   if (!config.scanner_enabled) {
     *out = nullptr;
     return Status::Ok();
@@ -188,8 +200,11 @@ Status ScannerFor(const Config& config, bool reload_now, std::shared_ptr<Scanner
   if (g_scanner != nullptr && SameScannerOptions(options, g_scanner_options)) {
     if (reload_now) {
       Status st = g_scanner->ReloadNow();
-      if (!st.ok()) LogError("virus database reload failed, keeping the loaded one: " + st.message());
-      else LogInfo("virus database reloaded from " + options.database_dir);
+      if (!st.ok()) {
+        LogReloadFailure(st, g_scanner_fail_on_stale);
+      } else {
+        LogInfo("virus database reloaded from " + options.database_dir);
+      }
     }
     *out = g_scanner;
     return Status::Ok();
@@ -214,10 +229,12 @@ void ScannerLoop(std::atomic<bool>* stop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     std::shared_ptr<ScannerHolder> holder;
     int64_t every = 0;
+    bool fail_on_stale = false;
     {
       std::lock_guard<std::mutex> lock(g_scanner_mu);
       holder = g_scanner;
       every = g_scanner_check_seconds;
+      fail_on_stale = g_scanner_fail_on_stale;
     }
     if (holder == nullptr || every <= 0) continue;
     auto now = std::chrono::steady_clock::now();
@@ -226,7 +243,7 @@ void ScannerLoop(std::atomic<bool>* stop) {
     bool reloaded = false;
     Status st = holder->MaybeReload(&reloaded);
     if (!st.ok()) {
-      LogError("virus database reload failed, keeping the loaded one: " + st.message());
+      LogReloadFailure(st, fail_on_stale);
     } else if (reloaded) {
       LogInfo("virus database changed: reloaded, " + std::to_string(holder->Get()->signatures()) +
               " signatures");

@@ -63,6 +63,7 @@ std::string Render(Metrics* m) {
     if (std::shared_ptr<ScannerHolder> holder = g_sources.scanner()) {
       std::shared_ptr<const VirusScanner> s = holder->Get();
       m->SetScannerDatabase(s->database_version(), s->database_time(), s->signatures());
+      m->SetScannerReloads(holder->failed_reload_count(), holder->database_stale());
     }
   }
   return m->RenderPrometheus(Now());

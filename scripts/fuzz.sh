@@ -34,7 +34,8 @@ for t in "${targets[@]}"; do
     attachments) tests/fuzz/seed_corpus.sh "$corpora" "$corpus" ;;
     headers)
       seeds=(tests/fuzz/seeds/headers tests/fuzz/regressions)
-      for d in "$corpora"/mime-tools/testmsgs "$corpora"/sisimai-set-of-emails/maildir/bsd; do
+      for d in "$corpora"/mime-tools/testmsgs "$corpora"/sisimai-set-of-emails/maildir/bsd \
+               "$corpora"/sisimai-set-of-emails/maildir/mac; do
         seeds+=("$d")
       done ;;
     config) seeds=(tests/fuzz/seeds/config) ;;

@@ -332,6 +332,9 @@ scrape_configs:
         self.assertEqual(self.scalar("deskmilter_scanner_database_timestamp_seconds"), DB_MTIME)
         self.assertEqual(self.scalar("deskmilter_scanner_database_version"), 0)
         self.assertEqual(self.scalar("deskmilter_scanner_signatures"), 1)
+        # No reload failed (tests/faults/test_scanner_db.py breaks the database).
+        self.assertEqual(self.scalar("deskmilter_scanner_database_stale"), 0)
+        self.assertEqual(self.scalar("deskmilter_scanner_database_reload_failures_total"), 0)
         age = self.scalar("deskmilter_scanner_database_age_seconds")
         self.assertGreaterEqual(age, time.time() - DB_MTIME - 120)
         # The example rule fires on this old database (Prometheus evaluates it; "for: 1h" keeps it
@@ -342,7 +345,7 @@ scrape_configs:
                                     timeout=10) as r:
             groups = json.load(r)["data"]["groups"]
         rules = [rule for g in groups for rule in g["rules"]]
-        self.assertEqual(len(rules), 5)
+        self.assertEqual(len(rules), 6)
         self.assertTrue(all(rule["health"] in ("ok", "unknown") for rule in rules), rules)
 
     def alert_state(self, name):

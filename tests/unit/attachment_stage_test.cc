@@ -403,6 +403,71 @@ TEST_F(AttachmentStageTest, ScannerErrorTempfails) {
   EXPECT_EQ(got.verdict, Outcome::kTempfail) << SmtpReplyFor(got).text;
 }
 
+// scanner.on_database_failure: after a failed reload, "keep" scans with the old signatures and
+// "fail" makes every scan a scanner error (the queue's on_scanner_error, tempfail) whose decision
+// names scanner_database_stale, until a good database loads.
+TEST_F(AttachmentStageTest, StaleDatabaseKeepsOrFails) {
+  for (ScannerDatabaseFailure mode :
+       {ScannerDatabaseFailure::kKeep, ScannerDatabaseFailure::kFail}) {
+    const bool fail = mode == ScannerDatabaseFailure::kFail;
+    SCOPED_TRACE(fail ? "fail" : "keep");
+    WriteFile(db_.File("test.hdb"), kEicarHdb);
+    std::unique_ptr<ScannerHolder> made;
+    ASSERT_TRUE(ScannerHolder::Create(ScannerOptionsFromConfig(config_), &made).ok());
+    std::shared_ptr<ScannerHolder> holder(std::move(made));
+    engine_.reset();
+    store_.reset();
+    auto c = std::make_shared<Config>(config_);
+    c->scanner_on_database_failure = mode;
+    LmdbOptions lo;
+    lo.dir = c->store_dir;
+    ASSERT_TRUE(OpenLmdbTicketStore(lo, &store_).ok());
+    ASSERT_TRUE(Engine::Create(c, store_.get(), holder, &engine_).ok());
+    const std::string tag = fail ? "f" : "k";
+
+    Decision before = Ingest(Mail({File("a.pdf", Pdf())}, tag + "1"));
+    EXPECT_EQ(before.verdict, Outcome::kAccept) << SmtpReplyFor(before).text;
+
+    WriteFile(db_.File("test.hdb"), std::string("\0\xffgarbage\n", 10));
+    ASSERT_EQ(holder->ReloadNow().error_class(), ErrorClass::kScanner);
+    ASSERT_TRUE(holder->database_stale());
+    Decision clean = Ingest(Mail({File("b.pdf", Pdf())}, tag + "2"));
+    Decision virus = Ingest(Mail({File("e.com", Eicar())}, tag + "3"));
+    Decision plain = Ingest("From: Carol <carol@customer.test>\r\nTo: support@example.com\r\n"
+                            "Subject: plain " + tag + "\r\nMessage-ID: <plain-" + tag +
+                            "@customer.test>\r\n\r\nno attachment\r\n");
+    EXPECT_EQ(plain.verdict, Outcome::kAccept) << SmtpReplyFor(plain).text;
+    auto stale = [](const Decision& d) {
+      return std::find(d.reasons.begin(), d.reasons.end(), "scanner_database_stale") !=
+             d.reasons.end();
+    };
+    if (fail) {
+      EXPECT_EQ(clean.verdict, Outcome::kTempfail) << SmtpReplyFor(clean).text;
+      EXPECT_EQ(clean.failure, FailureClass::kScannerError);
+      EXPECT_EQ(SmtpReplyFor(clean).rcode, "451");
+      EXPECT_NE(SmtpReplyFor(clean).text.find("scanner_database_stale"), std::string::npos)
+          << SmtpReplyFor(clean).text;
+      EXPECT_TRUE(stale(clean));
+      EXPECT_FALSE(clean.ticket.has_value());
+      EXPECT_EQ(virus.verdict, Outcome::kTempfail) << SmtpReplyFor(virus).text;
+      EXPECT_TRUE(stale(virus));
+    } else {
+      EXPECT_EQ(clean.verdict, Outcome::kAccept) << SmtpReplyFor(clean).text;
+      EXPECT_FALSE(stale(clean));
+      EXPECT_EQ(virus.verdict, Outcome::kReject) << SmtpReplyFor(virus).text;
+    }
+    EXPECT_FALSE(stale(plain));
+
+    WriteFile(db_.File("test.hdb"), kEicarHdb);
+    ASSERT_TRUE(holder->ReloadNow().ok());
+    Decision after = Ingest(Mail({File("c.pdf", Pdf())}, tag + "5"));
+    EXPECT_EQ(after.verdict, Outcome::kAccept) << SmtpReplyFor(after).text;
+    EXPECT_FALSE(stale(after));
+    Decision virus_after = Ingest(Mail({File("e.com", Eicar())}, tag + "6"));
+    EXPECT_EQ(virus_after.verdict, Outcome::kReject) << SmtpReplyFor(virus_after).text;
+  }
+}
+
 // Content-addressed store: one file per content, names never become paths; dry runs store
 // nothing.
 TEST_F(AttachmentStageTest, StoreOncePerContent) {

@@ -355,6 +355,10 @@ TEST(ConfigLoad, Errors) {
       {"[actions]\non_malformed = \"bounce\"",
        "x.toml: actions.on_malformed: 'bounce' is not one of accept, tempfail, reject, hold, "
        "discard"},
+      {"[scanner]\non_database_failure = \"tempfail\"",
+       "x.toml: scanner.on_database_failure: 'tempfail' is not one of keep, fail"},
+      {"[scanner]\non_database_failure = 1",
+       "x.toml: scanner.on_database_failure: expected a string, got an integer"},
       {kQ + "closed_reply = \"maybe\"",
        "x.toml: queue[0].closed_reply: 'maybe' is not one of reopen, new"},
       {"[milter]\nsocket = \"tcp:25@host\"",
@@ -415,6 +419,24 @@ TEST(ConfigLoad, Errors) {
     EXPECT_EQ(s.message(), c.want_) << "--- in ---\n" << c.toml;
     EXPECT_FALSE(config) << c.toml;
   }
+}
+
+TEST(ConfigLoad, ScannerOnDatabaseFailure) {
+  struct Case {
+    std::string toml;
+    ScannerDatabaseFailure want_;
+  };
+  const std::vector<Case> cases = {
+      {"", ScannerDatabaseFailure::kKeep},
+      {"[scanner]\non_database_failure = \"keep\"", ScannerDatabaseFailure::kKeep},
+      {"[scanner]\non_database_failure = \"fail\"", ScannerDatabaseFailure::kFail},
+  };
+  for (const Case& c : cases) {
+    std::shared_ptr<const Config> config = MustLoad(c.toml);
+    ASSERT_TRUE(config) << c.toml;
+    EXPECT_EQ(config->scanner_on_database_failure, c.want_) << c.toml;
+  }
+  EXPECT_EQ(DefaultConfig().scanner_on_database_failure, ScannerDatabaseFailure::kKeep);
 }
 
 TEST(ConfigLoad, BadAddressShapes) {

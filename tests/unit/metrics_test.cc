@@ -168,6 +168,25 @@ TEST(MetricsTest, GaugesAndScannerAge) {
   EXPECT_EQ(ValueOf(got, "deskmilter_outbox_messages"), "3");
 }
 
+TEST(MetricsTest, ScannerReloadFailuresAndStaleGauge) {
+  Metrics m;
+  std::string got = m.RenderPrometheus(0);
+  EXPECT_EQ(got.find("deskmilter_scanner_database_stale"), std::string::npos) << got;  // unset
+  EXPECT_EQ(got.find("deskmilter_scanner_database_reload_failures_total"), std::string::npos);
+  m.SetScannerReloads(3, true);
+  got = m.RenderPrometheus(0);
+  EXPECT_EQ(ValueOf(got, "deskmilter_scanner_database_reload_failures_total"), "3");
+  EXPECT_EQ(ValueOf(got, "deskmilter_scanner_database_stale"), "1");
+  EXPECT_NE(got.find("# TYPE deskmilter_scanner_database_reload_failures_total counter\n"),
+            std::string::npos)
+      << got;
+  EXPECT_NE(got.find("# TYPE deskmilter_scanner_database_stale gauge\n"), std::string::npos);
+  m.SetScannerReloads(3, false);
+  got = m.RenderPrometheus(0);
+  EXPECT_EQ(ValueOf(got, "deskmilter_scanner_database_reload_failures_total"), "3");
+  EXPECT_EQ(ValueOf(got, "deskmilter_scanner_database_stale"), "0");
+}
+
 TEST(MetricsTest, MinuteCountsAreTakenOnceAndCanBeGivenBack) {
   Metrics m;
   MessageSample a = Sample("accept");

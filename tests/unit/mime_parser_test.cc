@@ -8,6 +8,7 @@
 #include <glib.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -496,6 +497,85 @@ TEST_F(MimeParserTest, BodyCharsetAndLineEndings) {
     std::string got_ = m.text_body;
     EXPECT_EQ(got_, c.want) << c.headers;
   }
+}
+
+// Old Mac OS files end lines with a bare CR. Regression (sisimai maildir/mac): GMime saw one header
+// line. Parsed like the LF version, in memory and on disk, with the same offsets; mail whose first
+// line ends in LF or CRLF keeps a stray bare CR as it is.
+TEST_F(MimeParserTest, BareCrLineEnds) {
+  const std::string lf =
+      "From: Alice <alice@example.com>\n"
+      "Subject: bare\n"
+      " CR\n"
+      "Message-ID: <bare-cr@example.com>\n"
+      "Content-Type: multipart/mixed; boundary=b\n"
+      "\n"
+      "--b\n"
+      "Content-Type: text/plain\n"
+      "\n"
+      "line one\n"
+      "line two\n"
+      "--b\n"
+      "Content-Type: application/octet-stream; name=a.bin\n"
+      "Content-Transfer-Encoding: base64\n"
+      "\n" +
+      Base64("payload") +
+      "\n"
+      "--b--\n";
+  std::string cr = lf;
+  std::replace(cr.begin(), cr.end(), '\n', '\r');
+  ParsedMessage want = MustParse(lf);
+  EXPECT_FALSE(want.bare_cr_line_ends);
+  for (uint64_t threshold : {uint64_t{1} << 20, uint64_t{16}}) {
+    ParsedMessage got_;
+    bool on_disk = false;
+    ASSERT_TRUE(Parse(cr, config::DefaultParseLimits(), &got_, threshold, &on_disk).ok());
+    EXPECT_EQ(on_disk, threshold == 16);
+    EXPECT_TRUE(got_.bare_cr_line_ends);
+    EXPECT_EQ(got_.subject, "bare CR");
+    EXPECT_EQ(got_.message_id, "bare-cr@example.com");
+    EXPECT_EQ(got_.from.address, "alice@example.com");
+    EXPECT_EQ(got_.text_body, "line one\nline two");
+    EXPECT_EQ(got_.body_offset, want.body_offset);
+    ASSERT_EQ(got_.attachments.size(), 1u);
+    EXPECT_EQ(got_.attachments[0].filename, "a.bin");
+    EXPECT_EQ(got_.attachments[0].sha256, Sha256("payload"));
+    EXPECT_EQ(got_.attachments[0].raw_content_start, want.attachments[0].raw_content_start);
+    EXPECT_EQ(got_.attachments[0].raw_content_end, want.attachments[0].raw_content_end);
+  }
+  // A bare CR inside LF or CRLF mail, even in its first line, is not a line end.
+  for (const char* eol : {"\n", "\r\n"}) {
+    ParsedMessage m = MustParse(std::string("X-First: a\rb") + eol + "From: a@b.c" + eol +
+                                "Subject: x" + eol + eol + "one\rtwo" + eol);
+    EXPECT_FALSE(m.bare_cr_line_ends);
+    EXPECT_EQ(m.subject, "x");
+    EXPECT_EQ(m.text_body.find("one\rtwo"), 0u) << m.text_body;
+  }
+  // Header blocks longer than one read of the probe (8 KiB), CR lines all the way.
+  std::string long_cr = "X-Long: " + std::string(10000, 'a') + "\rSubject: long\r\rbody\r";
+  ParsedMessage long_m = MustParse(long_cr);
+  EXPECT_TRUE(long_m.bare_cr_line_ends);
+  EXPECT_EQ(long_m.subject, "long");
+
+  struct Case {
+    std::string head;
+    bool want;
+  };
+  const std::vector<Case> cases = {
+      {"From: a\rTo: b\r", true},
+      {"From: a\rTo: b\r\rbody\nmore", true},
+      {"From: a\nTo: b\r", false},
+      {"From: a\r\nTo: b", false},
+      // A bare CR inside the first line of LF or CRLF mail is not a line end.
+      {"Received: a\rb\r\nTo: b\r\n\r\n", false},
+      {"Received: a\rb\nTo: b\n", false},
+      {"From: a", false},
+      {"", false},
+  };
+  for (const Case& c : cases) EXPECT_EQ(HasBareCrLineEnds(c.head), c.want) << c.head;
+  std::string text = "a\rb\r\nc\r";
+  BareCrToLf(&text);
+  EXPECT_EQ(text, "a\nb\r\nc\n");
 }
 
 TEST_F(MimeParserTest, BodyTruncation) {

@@ -275,19 +275,30 @@ TEST_F(VirusScannerTest, ReloadSwapsEngineWhileOldOneKeepsScanning) {
   // The old engine is alive as long as someone holds it, and still answers with the old signatures.
   EXPECT_EQ(Scan(*old_engine, sample).outcome, ScanResult::kClean);
 
-  // A broken update keeps the current engine.
+  EXPECT_FALSE(holder->database_stale());
+  EXPECT_EQ(holder->failed_reload_count(), 0u);
+  // A broken update keeps the current engine, is counted and marks the database stale.
   WriteFile(db_.File("broken.ndb"), "not a signature\n");
   st = holder->MaybeReload(&reloaded);
   EXPECT_EQ(st.error_class(), ErrorClass::kScanner);
   EXPECT_FALSE(reloaded);
   EXPECT_EQ(holder->Get(), new_engine);
-  // ... and is not retried until the directory changes again.
+  EXPECT_TRUE(holder->database_stale());
+  EXPECT_EQ(holder->failed_reload_count(), 1u);
+  // ... and is not retried until the directory changes again (still stale, not counted again).
   EXPECT_TRUE(holder->MaybeReload(&reloaded).ok());
   EXPECT_FALSE(reloaded);
-  // Removing the broken file is a change too.
+  EXPECT_TRUE(holder->database_stale());
+  EXPECT_EQ(holder->failed_reload_count(), 1u);
+  // SIGHUP with the broken file: counted again.
+  EXPECT_EQ(holder->ReloadNow().error_class(), ErrorClass::kScanner);
+  EXPECT_EQ(holder->failed_reload_count(), 2u);
+  // Removing the broken file is a change too; the good database is no longer stale.
   std::filesystem::remove(db_.File("broken.ndb"));
   ASSERT_TRUE(holder->MaybeReload(&reloaded).ok());
   EXPECT_TRUE(reloaded);
+  EXPECT_FALSE(holder->database_stale());
+  EXPECT_EQ(holder->failed_reload_count(), 2u);
   EXPECT_EQ(holder->reload_count(), 2u);
   EXPECT_EQ(Scan(*holder->Get(), sample).outcome, ScanResult::kInfected);
   // Removing a signature file takes its signatures away.
