@@ -70,10 +70,11 @@ hostname = "desk.bench.test"
 dir = "{dir}/store"
 spool_dir = "{dir}/spool"
 
-# One sender sends every bench message: the flood limit would tempfail it after 20. The maximum
-# keeps the flood counter (one store write per message) in the measured path.
+# One sender from one network sends every bench message: the flood limits would tempfail it after
+# 20 (sender) and 300 (network). The maxima keep both flood counters in the measured path.
 [loops]
 flood_max = 1000000
+flood_max_per_network = 1000000
 
 {scanner}
 [[queue]]
