@@ -21,7 +21,10 @@
 // wildcard one), Reply-To the reply address (support+TOKEN@domain with reply_token), the envelope
 // sender the reply-via address (rewrite_envelope), the subject gets the tag; Sender, Return-Path
 // and every other header that names the agent's personal address (the agent's address, the
-// envelope sender, the original From) are deleted. To, Cc and Received are left as they are.
+// envelope sender, the original From) are deleted. To and Cc lose the agent's mailboxes (GMime
+// parses the list; untouched lists stay byte for byte, a list left empty is deleted); a Received
+// header naming a personal address or the agent's SASL login is deleted whole (trace text is
+// never edited), except the MTA's own, which milters cannot delete.
 // The original From and the agent are kept on the ticket message.
 //
 // Reply tokens: core/reply_token.h.
@@ -95,6 +98,9 @@ struct AgentRewrite {
   std::string reply_to;  // Reply-To address
   uint64_t ticket = 0;   // 0: unknown (dry run of a new ticket): no tag
   std::vector<std::string> personal;  // addresses to scrub from the headers
+  // Envelope::mta_received_first: a first header named Received is the MTA's own, outside
+  // smfi_chgheader's Received indexes.
+  bool mta_received_first = false;
 };
 // Appends the header edits to d->header_changes and sets d->envelope_from (rewrite_envelope).
 void PlanAgentRewrite(const AgentRewrite& r, const ParsedMessage& msg, Decision* d);
