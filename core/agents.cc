@@ -106,6 +106,21 @@ bool ScrubAddressList(const std::string& value, const std::vector<std::string>& 
   return true;
 }
 
+// True when a Received value names queue id qid as its "id" clause ("... with ESMTPSA id 4XyZ1
+// for <...>"), the word after "id" being exactly qid.
+bool NamesQueueId(const std::string& value, const std::string& qid) {
+  if (qid.empty()) return false;
+  const std::string key = "id " + qid;
+  for (size_t at = value.find(key); at != std::string::npos; at = value.find(key, at + 1)) {
+    const size_t end = at + key.size();
+    const bool before = at == 0 || std::isspace(static_cast<unsigned char>(value[at - 1]));
+    const bool after = end == value.size() || std::isspace(static_cast<unsigned char>(value[end])) ||
+                       value[end] == ';';
+    if (before && after) return true;
+  }
+  return false;
+}
+
 // A Received header the customer must not see: it names a personal address ("for <alice@...>")
 // or the agent's SASL login the way Postfix writes it ("(Authenticated sender: alice)").
 bool TraceNamesAgent(const std::string& value, const AgentRewrite& r) {
@@ -184,8 +199,9 @@ void PlanAgentRewrite(const AgentRewrite& r, const ParsedMessage& msg, Decision*
     display = who + " via " + shown;
   }
   HeaderPlan plan;
-  const bool skip_first = r.mta_received_first && !msg.headers.empty() &&
-                          Lower(msg.headers.front().first) == "received";
+  const bool skip_first = !msg.headers.empty() &&
+                          Lower(msg.headers.front().first) == "received" &&
+                          NamesQueueId(msg.headers.front().second, r.queue_id);
   std::map<std::string, int> seen;  // lower-case name -> count so far
   bool have_from = false, have_reply_to = false, have_subject = false;
   std::string raw_subject;
@@ -219,7 +235,7 @@ void PlanAgentRewrite(const AgentRewrite& r, const ParsedMessage& msg, Decision*
       if (ScrubAddressList(value, r.personal, &rest)) plan.Change(name, index, rest);
     } else if (n == "received") {
       // Trace text is never edited (RFC 5321 4.4): a header that names the agent goes whole.
-      // The MTA's own Received: (the first header the milter is shown) is not counted in
+      // The MTA's own Received, when the milter is shown it (AgentRewrite::queue_id), is outside
       // smfi_chgheader's indexes and cannot be deleted.
       if (skip_first && index == 1) continue;
       const int mta_index = skip_first ? index - 1 : index;

@@ -98,9 +98,11 @@ struct AgentRewrite {
   std::string reply_to;  // Reply-To address
   uint64_t ticket = 0;   // 0: unknown (dry run of a new ticket): no tag
   std::vector<std::string> personal;  // addresses to scrub from the headers
-  // Envelope::mta_received_first: a first header named Received is the MTA's own, outside
-  // smfi_chgheader's Received indexes.
-  bool mta_received_first = false;
+  // The MTA's queue id ("" from deskctl). A first header that is a Received naming it ("id QID")
+  // is the MTA's own trace of this transaction: Postfix leaves its own Received out of
+  // smfi_chgheader's indexes (Received #1 is the one after it), so it is neither deleted nor
+  // counted. Postfix 3 does not show it to the milter at all (e2e test_agents.py).
+  std::string queue_id;
 };
 // Appends the header edits to d->header_changes and sets d->envelope_from (rewrite_envelope).
 void PlanAgentRewrite(const AgentRewrite& r, const ParsedMessage& msg, Decision* d);

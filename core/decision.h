@@ -30,10 +30,6 @@ struct Envelope {
   std::string auth_user;           // {auth_authen}; "" when not authenticated
   std::string client_addr;         // {client_addr}
   std::string daemon_name;         // {daemon_name}
-  // Set by the milter: Postfix and Sendmail show their own Received: header to the milter as the
-  // first header but leave it out of smfi_chgheader's Received indexes (Received #1 is the one
-  // after it). false for deskctl, whose input is the message as written.
-  bool mta_received_first = false;
 };
 
 // One header edit, in the order the adapter must apply them.

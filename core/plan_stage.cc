@@ -533,7 +533,7 @@ void AddAgentDeliveryEdits(MessageContext& ctx) {
       r.personal.push_back(p);
     }
   }
-  r.mta_received_first = ctx.envelope.mta_received_first;
+  r.queue_id = ctx.envelope.queue_id;
   PlanAgentRewrite(r, msg, &d);
   d.log_fields.emplace_back("reply_via", r.via);
   d.log_fields.emplace_back("thread", thread);

@@ -502,7 +502,6 @@ sfsistat EnvFrom(SMFICTX* ctx, char** argv) {
     m.envelope.auth_user = Macro(ctx, "{auth_authen}");
     m.envelope.client_addr = conn->client_addr;
     m.envelope.daemon_name = conn->daemon_name;
-    m.envelope.mta_received_first = true;
     m.envelope.queue_id = Macro(ctx, "i");
     return SMFIS_CONTINUE;
   });
