@@ -37,6 +37,12 @@
 // files reach the visitor like attachments, at paths such as "2/setup.exe" or "2.1", with the raw
 // offsets of the MIME part that holds them.
 //
+// Address headers: GMime parses every From/To/Cc/Bcc/Reply-To/Sender header while it builds the
+// message, with an object per group colon. A header with more than kMaxAddressGroups (32) group
+// colons is shown to GMime under another name (a copy of the message with the same offsets) and
+// its addresses are read only up to its 33rd group (ParsedMessage::addresses_cut); a long list with
+// few groups is read from GMime's list rather than parsed a second time.
+//
 // Thread-safety: GMime objects are per call; InitMimeLibrary runs g_mime_init once.
 #include "core/mime_parser.h"
 
