@@ -79,8 +79,9 @@ int RemoveMailboxes(InternetAddressList* list, const std::vector<std::string>& p
 }
 
 // The To or Cc value without the agent's personal addresses. Returns false when value names none
-// of them (the header is left byte for byte). Else *out is the remaining list as GMime writes it
-// (the other addresses unchanged in meaning; display names GMime re-encodes where it must), or ""
+// of them (the header is left byte for byte). Else *out is the remaining list as GMime writes a
+// header (the other addresses unchanged in meaning; display names GMime re-encodes where it must;
+// folded with CRLF), or ""
 // to delete the header: nothing is left, or a personal address is still named outside an address
 // (in a display name, a comment, or text GMime could not parse as an address).
 bool ScrubAddressList(const std::string& value, const std::vector<std::string>& personal,
@@ -95,9 +96,16 @@ bool ScrubAddressList(const std::string& value, const std::vector<std::string>& 
   if (list == nullptr) return true;
   RemoveMailboxes(list, lower);
   if (internet_address_list_length(list) > 0) {
-    char* text = internet_address_list_to_string(list, nullptr, TRUE);
-    std::string rest = text != nullptr ? text : "";
-    g_free(text);
+    // Folded at 78 columns (a long list on one line would pass RFC 5322's 998), CRLF + tab.
+    GString* text = g_string_new("");
+    internet_address_list_encode(list, nullptr, text);
+    std::string rest;
+    for (const char* c = text->str; *c != '\0'; ++c) {
+      if (*c == '\n') rest += '\r';
+      rest += *c;
+    }
+    g_string_free(text, TRUE);
+    while (!rest.empty() && (rest.back() == '\n' || rest.back() == '\r')) rest.pop_back();
     bool still = false;
     for (const std::string& p : personal) still = still || NamesWord(rest, p);
     if (!still) *out = std::move(rest);

@@ -543,6 +543,30 @@ TEST_F(AgentPipelineTest, AgentReplyHidesPersonalAddressInToAndCc) {
   g_object_unref(got_);
 }
 
+// A long list written again is folded, as a header must be (lines under 998 characters).
+TEST_F(AgentPipelineTest, AgentReplyRewrittenLongToIsFolded) {
+  ASSERT_EQ(CustomerTicket(), 1u);
+  Mail m;
+  m.in_reply_to = "<c1@customer.test>";
+  m.to = "alice@staff.example.com";
+  for (int i = 0; i < 40; ++i) m.to += ", Person " + std::to_string(i) + " <p" + std::to_string(i) + "@customer.test>";
+  Decision d = Ingest(m, Env{});
+  ASSERT_EQ(d.kind, "agent_reply") << d.error;
+  const std::string to = Edit(d, "To");
+  ASSERT_EQ(to.rfind("change:Person 0 <p0@customer.test>", 0), 0u) << to;
+  EXPECT_NE(to.find("\r\n\t"), std::string::npos) << to;
+  size_t line = 0, longest = 0;
+  for (char c : to) {
+    line = c == '\n' ? 0 : line + 1;
+    longest = std::max(longest, line);
+  }
+  EXPECT_LT(longest, 100u);
+  InternetAddressList* got_ = internet_address_list_parse(nullptr, to.substr(7).c_str());
+  ASSERT_NE(got_, nullptr);
+  EXPECT_EQ(internet_address_list_length(got_), 40);
+  g_object_unref(got_);
+}
+
 TEST_F(AgentPipelineTest, AgentReplyDeletesToOrCcLeftEmptyOrStillNamingPersonalAddress) {
   ASSERT_EQ(CustomerTicket(), 1u);
   Mail m;
