@@ -122,8 +122,8 @@ bool NamesQueueId(const std::string& value, const std::string& qid) {
   for (size_t at = value.find(key); at != std::string::npos; at = value.find(key, at + 1)) {
     const size_t end = at + key.size();
     const bool before = at == 0 || std::isspace(static_cast<unsigned char>(value[at - 1]));
-    const bool after = end == value.size() || std::isspace(static_cast<unsigned char>(value[end])) ||
-                       value[end] == ';';
+    const bool after = end == value.size() ||
+                       std::isspace(static_cast<unsigned char>(value[end])) || value[end] == ';';
     if (before && after) return true;
   }
   return false;
@@ -149,8 +149,6 @@ bool TraceNamesAgent(const std::string& value, const AgentRewrite& r) {
   }
   return false;
 }
-
-
 
 // Parses "192.0.2.0/24" or "2001:db8::/32" into family, bytes and prefix length.
 bool ParseCidr(std::string_view cidr, int* family, unsigned char bytes[16], int* bits) {
@@ -207,8 +205,7 @@ void PlanAgentRewrite(const AgentRewrite& r, const ParsedMessage& msg, Decision*
     display = who + " via " + shown;
   }
   HeaderPlan plan;
-  const bool skip_first = !msg.headers.empty() &&
-                          Lower(msg.headers.front().first) == "received" &&
+  const bool skip_first = !msg.headers.empty() && Lower(msg.headers.front().first) == "received" &&
                           NamesQueueId(msg.headers.front().second, r.queue_id);
   std::map<std::string, int> seen;  // lower-case name -> count so far
   bool have_from = false, have_reply_to = false, have_subject = false;

@@ -517,8 +517,9 @@ TEST_F(AgentPipelineTest, AgentReplyHidesPersonalAddressInToAndCc) {
   Mail m;
   m.in_reply_to = "<c1@customer.test>";
   m.to = "Carol Customer <carol@customer.test>, \"Alice Agent\" <Alice@Staff.Example.com>";
-  m.cc = "=?ISO-8859-1?Q?Andr=E9_Kunde?= <andre@customer.test>, alice@staff.example.com, "
-         "Team: dan@customer.test, alice@staff.example.com;";
+  m.cc =
+      "=?ISO-8859-1?Q?Andr=E9_Kunde?= <andre@customer.test>, alice@staff.example.com, "
+      "Team: dan@customer.test, alice@staff.example.com;";
   Decision d = Ingest(m, Env{});
   ASSERT_EQ(d.kind, "agent_reply") << d.error;
   EXPECT_EQ(Edit(d, "To"), "change:Carol Customer <carol@customer.test>");
@@ -549,7 +550,8 @@ TEST_F(AgentPipelineTest, AgentReplyRewrittenLongToIsFolded) {
   Mail m;
   m.in_reply_to = "<c1@customer.test>";
   m.to = "alice@staff.example.com";
-  for (int i = 0; i < 40; ++i) m.to += ", Person " + std::to_string(i) + " <p" + std::to_string(i) + "@customer.test>";
+  for (int i = 0; i < 40; ++i)
+    m.to += ", Person " + std::to_string(i) + " <p" + std::to_string(i) + "@customer.test>";
   Decision d = Ingest(m, Env{});
   ASSERT_EQ(d.kind, "agent_reply") << d.error;
   const std::string to = Edit(d, "To");
@@ -617,8 +619,7 @@ TEST_F(AgentPipelineTest, AgentReplyDeletesReceivedNamingPersonalAddressOrLogin)
   } cases[] = {
       {"the message as written", false, trace, {3, 2}},
       {"the MTA's own Received first, naming the queue id", true, own + trace, {3, 2}},
-      {"a first Received naming another queue id is the message's", false, own + trace,
-       {4, 3, 1}},
+      {"a first Received naming another queue id is the message's", false, own + trace, {4, 3, 1}},
   };
   int n = 0;
   for (const Case& tc : cases) {

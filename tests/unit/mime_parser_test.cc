@@ -239,8 +239,9 @@ TEST_F(MimeParserTest, EncodedWordsInSubjectAndFrom) {
 // yields: folded display names and quoted local parts unfolded, encoded words decoded, group
 // members listed; several To headers still mean the first one only.
 TEST_F(MimeParserTest, LongAddressListReadFromGMimesListEqualsTheReparse) {
-  std::string to = "\"Carol\r\n Customer\" <carol@customer.test>,\r\n =?UTF-8?Q?Zo=C3=AB?= "
-                   "<zoe@customer.test>, Team: dan@customer.test;,\r\n <\"odd\r\n local\"@x.test>";
+  std::string to =
+      "\"Carol\r\n Customer\" <carol@customer.test>,\r\n =?UTF-8?Q?Zo=C3=AB?= "
+      "<zoe@customer.test>, Team: dan@customer.test;,\r\n <\"odd\r\n local\"@x.test>";
   std::vector<Mailbox> want = {{"Carol Customer", "carol@customer.test"},
                                {"Zo\xc3\xab", "zoe@customer.test"},
                                {"", "dan@customer.test"},
@@ -304,7 +305,8 @@ TEST_F(MimeParserTest, AddressListOfManyGroupsIsReadUpToItsLimit) {
   EXPECT_EQ(m.body_offset, plain.body_offset);
   // 32 groups are read whole, as before.
   std::string few = "Carol <carol@customer.test>";
-  for (int i = 0; i < 32; ++i) few += ", g" + std::to_string(i) + ": m" + std::to_string(i) + "@x.test;";
+  for (int i = 0; i < 32; ++i)
+    few += ", g" + std::to_string(i) + ": m" + std::to_string(i) + "@x.test;";
   ParsedMessage f = MustParse("From: a@example.org\r\nTo: " + few + rest);
   EXPECT_EQ(f.to.size(), 33u);
   EXPECT_TRUE(f.addresses_cut.empty());
