@@ -84,6 +84,15 @@ std::string EncodedWords(const std::string& name, int n) {
          "Content-Type: text/plain\n\nhi\n";
 }
 
+// A To header of n copies of item on folded lines (core/mime_parser.cc reads at most 32 groups
+// of one address header and shows GMime none of a header with more).
+std::string AddressList(const std::string& item, int n) {
+  std::string h = "To: \"x\" <x@example.org>";
+  for (int i = 0; i < n; ++i) h += ",\n " + item;
+  return "From: a@example.org\nSubject: x\n" + h + "\nMIME-Version: 1.0\n" +
+         "Content-Type: text/plain\n\nhi\n";
+}
+
 // Containers (docs/ATTACHMENTS.md): blocks in a text body, TNEF, a base64 message/rfc822.
 std::string TextBody(const std::string& text) {
   return Header() + "Content-Type: text/plain\n\n" + text;
@@ -184,6 +193,10 @@ int main() {
       {"nesting depth 20 (at the limit)", Deep(19)},
       {"To: of 4,000 RFC 2047 words (an address list)", EncodedWords("To", 4000)},
       {"Subject: of 4,000 RFC 2047 words", EncodedWords("Subject", 4000)},
+      {"To: of 4,500 mailboxes with encoded names (no groups)",
+       AddressList("=?utf-8?Q?Zo=C3=AB_Person?= <zoe.person@example.org>", 4500)},
+      {"To: of 32 groups (at the limit)", AddressList("g: m@example.org;", 32)},
+      {"To: of 20,000 empty groups (over the limit)", AddressList("g:;", 20000)},
       {"nesting depth 5,000 (over the limit)", Deep(5000)},
       {"uuencoded block of 10 MB in a text body", TextBody(UuBlock(10 * 1000 * 1000))},
       {"yEnc block of 10 MB in a text body", TextBody(YencBlock(10 * 1000 * 1000))},

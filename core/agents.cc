@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <glib.h>
+#include <gmime/gmime.h>
 
 #include <algorithm>
 #include <cctype>
@@ -29,7 +30,125 @@ bool ContainsNoCase(std::string_view hay, std::string_view needle) {
   return Lower(hay).find(Lower(needle)) != std::string::npos;
 }
 
+// A character that can continue an address or login on either side (RFC 5322 atext, '.', '@').
+bool AddressChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || static_cast<unsigned char>(c) >= 0x80 ||
+         std::strchr("!#$%&'*+-/=?^_`{|}~.@", c) != nullptr;
+}
 
+// True when hay names word as a whole address (not inside a longer one): "for <alice@x>" names
+// alice@x, "malice@x" and "alice@x.y" do not. Case-insensitive.
+bool NamesWord(std::string_view hay, std::string_view word) {
+  if (word.empty()) return false;
+  const std::string h = Lower(hay), w = Lower(word);
+  for (size_t at = h.find(w); at != std::string::npos; at = h.find(w, at + 1)) {
+    const size_t end = at + w.size();
+    const bool before = at > 0 && AddressChar(h[at - 1]);
+    // A trailing '.' ends a sentence, not the address.
+    const bool after = end < h.size() && AddressChar(h[end]) &&
+                       !(h[end] == '.' && (end + 1 == h.size() || !AddressChar(h[end + 1])));
+    if (!before && !after) return true;
+  }
+  return false;
+}
+
+// Groups nest only in hostile mail; the walk stops there (as core/mime_parser.cc's does).
+constexpr int kMaxGroupDepth = 8;
+
+// Removes from list every mailbox whose address is one of personal (case-insensitive), in groups
+// too. Returns how many were removed.
+int RemoveMailboxes(InternetAddressList* list, const std::vector<std::string>& personal,
+                    int depth = 0) {
+  if (list == nullptr || depth > kMaxGroupDepth) return 0;
+  int removed = 0;
+  for (int i = internet_address_list_length(list) - 1; i >= 0; --i) {
+    InternetAddress* ia = internet_address_list_get_address(list, i);
+    if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+      removed += RemoveMailboxes(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)),
+                                 personal, depth + 1);
+    } else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+      const char* addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+      const std::string a = Lower(addr != nullptr ? addr : "");
+      if (std::find(personal.begin(), personal.end(), a) != personal.end()) {
+        internet_address_list_remove_at(list, i);
+        ++removed;
+      }
+    }
+  }
+  return removed;
+}
+
+// The To or Cc value without the agent's personal addresses. Returns false when value names none
+// of them (the header is left byte for byte). Else *out is the remaining list as GMime writes a
+// header (the other addresses unchanged in meaning; display names GMime re-encodes where it must;
+// folded with CRLF), or ""
+// to delete the header: nothing is left, or a personal address is still named outside an address
+// (in a display name, a comment, or text GMime could not parse as an address).
+bool ScrubAddressList(const std::string& value, const std::vector<std::string>& personal,
+                      std::string* out) {
+  bool named = false;
+  for (const std::string& p : personal) named = named || NamesWord(value, p);
+  if (!named) return false;
+  std::vector<std::string> lower;
+  for (const std::string& p : personal) lower.push_back(Lower(p));
+  InternetAddressList* list = internet_address_list_parse(nullptr, value.c_str());
+  out->clear();
+  if (list == nullptr) return true;
+  RemoveMailboxes(list, lower);
+  if (internet_address_list_length(list) > 0) {
+    // Folded at 78 columns (a long list on one line would pass RFC 5322's 998), CRLF + tab.
+    GString* text = g_string_new("");
+    internet_address_list_encode(list, nullptr, text);
+    std::string rest;
+    for (const char* c = text->str; *c != '\0'; ++c) {
+      if (*c == '\n') rest += '\r';
+      rest += *c;
+    }
+    g_string_free(text, TRUE);
+    while (!rest.empty() && (rest.back() == '\n' || rest.back() == '\r')) rest.pop_back();
+    bool still = false;
+    for (const std::string& p : personal) still = still || NamesWord(rest, p);
+    if (!still) *out = std::move(rest);
+  }
+  g_object_unref(list);
+  return true;
+}
+
+// True when a Received value names queue id qid as its "id" clause ("... with ESMTPSA id 4XyZ1
+// for <...>"), the word after "id" being exactly qid.
+bool NamesQueueId(const std::string& value, const std::string& qid) {
+  if (qid.empty()) return false;
+  const std::string key = "id " + qid;
+  for (size_t at = value.find(key); at != std::string::npos; at = value.find(key, at + 1)) {
+    const size_t end = at + key.size();
+    const bool before = at == 0 || std::isspace(static_cast<unsigned char>(value[at - 1]));
+    const bool after = end == value.size() ||
+                       std::isspace(static_cast<unsigned char>(value[end])) || value[end] == ';';
+    if (before && after) return true;
+  }
+  return false;
+}
+
+// A Received header the customer must not see: it names a personal address ("for <alice@...>")
+// or the agent's SASL login the way Postfix writes it ("(Authenticated sender: alice)").
+bool TraceNamesAgent(const std::string& value, const AgentRewrite& r) {
+  for (const std::string& p : r.personal) {
+    if (NamesWord(value, p)) return true;
+  }
+  if (r.agent != nullptr && !r.agent->login.empty()) {
+    const std::string v = Lower(value);
+    const std::string key = "authenticated sender: ";
+    const std::string login = Lower(r.agent->login);
+    for (size_t at = v.find(key); at != std::string::npos; at = v.find(key, at + 1)) {
+      const size_t start = at + key.size();
+      const size_t end = start + login.size();
+      if (v.compare(start, login.size(), login) == 0 && (end == v.size() || !AddressChar(v[end]))) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
 
 // Parses "192.0.2.0/24" or "2001:db8::/32" into family, bytes and prefix length.
 bool ParseCidr(std::string_view cidr, int* family, unsigned char bytes[16], int* bits) {
@@ -86,6 +205,8 @@ void PlanAgentRewrite(const AgentRewrite& r, const ParsedMessage& msg, Decision*
     display = who + " via " + shown;
   }
   HeaderPlan plan;
+  const bool skip_first = !msg.headers.empty() && Lower(msg.headers.front().first) == "received" &&
+                          NamesQueueId(msg.headers.front().second, r.queue_id);
   std::map<std::string, int> seen;  // lower-case name -> count so far
   bool have_from = false, have_reply_to = false, have_subject = false;
   std::string raw_subject;
@@ -113,9 +234,19 @@ void PlanAgentRewrite(const AgentRewrite& r, const ParsedMessage& msg, Decision*
         have_subject = true;
         raw_subject = value;
       }
-    } else if (n == "to" || n == "cc" || n == "bcc" || n == "received" || n == "message-id" ||
-               n == "in-reply-to" || n == "references") {
-      // What the agent addressed, and the MTA's trace: left as they are.
+    } else if (n == "to" || n == "cc") {
+      // The customer answers all of them: only the agent's own mailboxes go.
+      std::string rest;
+      if (ScrubAddressList(value, r.personal, &rest)) plan.Change(name, index, rest);
+    } else if (n == "received") {
+      // Trace text is never edited (RFC 5321 4.4): a header that names the agent goes whole.
+      // The MTA's own Received, when the milter is shown it (AgentRewrite::queue_id), is outside
+      // smfi_chgheader's indexes and cannot be deleted.
+      if (skip_first && index == 1) continue;
+      const int mta_index = skip_first ? index - 1 : index;
+      if (TraceNamesAgent(value, r)) plan.Change(name, mta_index, "");
+    } else if (n == "bcc" || n == "message-id" || n == "in-reply-to" || n == "references") {
+      // Left as they are: ids thread the customer's answer; the MTA removes Bcc.
     } else {
       for (const std::string& p : r.personal) {
         if (ContainsNoCase(value, p)) {

@@ -21,7 +21,10 @@
 // wildcard one), Reply-To the reply address (support+TOKEN@domain with reply_token), the envelope
 // sender the reply-via address (rewrite_envelope), the subject gets the tag; Sender, Return-Path
 // and every other header that names the agent's personal address (the agent's address, the
-// envelope sender, the original From) are deleted. To, Cc and Received are left as they are.
+// envelope sender, the original From) are deleted. To and Cc lose the agent's mailboxes (GMime
+// parses the list; untouched lists stay byte for byte, a list left empty is deleted); a Received
+// header naming a personal address or the agent's SASL login is deleted whole (trace text is
+// never edited), except the MTA's own, which milters cannot delete.
 // The original From and the agent are kept on the ticket message.
 //
 // Reply tokens: core/reply_token.h.
@@ -95,6 +98,11 @@ struct AgentRewrite {
   std::string reply_to;  // Reply-To address
   uint64_t ticket = 0;   // 0: unknown (dry run of a new ticket): no tag
   std::vector<std::string> personal;  // addresses to scrub from the headers
+  // The MTA's queue id ("" from deskctl). A first header that is a Received naming it ("id QID")
+  // is the MTA's own trace of this transaction: Postfix leaves its own Received out of
+  // smfi_chgheader's indexes (Received #1 is the one after it), so it is neither deleted nor
+  // counted. Postfix 3 does not show it to the milter at all (e2e test_agents.py).
+  std::string queue_id;
 };
 // Appends the header edits to d->header_changes and sets d->envelope_from (rewrite_envelope).
 void PlanAgentRewrite(const AgentRewrite& r, const ParsedMessage& msg, Decision* d);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <ctime>
 
 #include "core/address.h"
@@ -110,6 +111,34 @@ std::string DomainOf(const std::string& address) {
   return at == std::string::npos ? std::string("localhost") : address.substr(at + 1);
 }
 
+// An address that can be written in a header and a RCPT command as it is: one '@', a local part
+// of atext and dots, a domain of letters, digits, '-' and '.' (UTF-8 allowed in both, SMTPUTF8),
+// or an address literal. NormalizeAddress removes a quoted local part's quotes, so a quoted local
+// part with spaces, brackets or commas ("c>, victim@x"@d) fails here: written back unquoted it
+// would read as more than one address.
+bool PlainAddress(const std::string& a) {
+  const size_t at = a.find('@');
+  if (at == std::string::npos || at == 0 || at + 1 >= a.size() ||
+      a.find('@', at + 1) != std::string::npos) {
+    return false;
+  }
+  for (size_t i = 0; i < at; ++i) {
+    const unsigned char c = static_cast<unsigned char>(a[i]);
+    if (!(std::isalnum(c) || c >= 0x80 || std::strchr("!#$%&'*+-/=?^_`{|}~.", c) != nullptr) ||
+        c == '\0') {
+      return false;
+    }
+  }
+  const std::string domain = a.substr(at + 1);
+  if (domain.front() == '[' && domain.back() == ']') {
+    return domain.find_first_not_of("0123456789abcdefABCDEF.:[]IPvV6", 0) == std::string::npos;
+  }
+  for (unsigned char c : domain) {
+    if (!(std::isalnum(c) || c >= 0x80 || c == '-' || c == '.')) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool IsNoReplyAddress(const std::string& address) {
@@ -140,6 +169,7 @@ std::string AnswerRefusal(const MessageContext& ctx) {
   }
   if (NormalizeAddress(ctx.envelope.mail_from).empty()) return "null_sender";
   if (ctx.sender.empty()) return "no_address";
+  if (!PlainAddress(ctx.sender)) return "unsafe_address";
   if (ctx.env.router != nullptr && ctx.env.router->IsSupportAddress(ctx.sender)) {
     return "own_address";
   }

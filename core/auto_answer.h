@@ -33,7 +33,8 @@
 namespace desk {
 
 // Why an automatic answer to this mail must not be sent ("auto:bounce", "null_sender",
-// "own_address", "noreply_address", "not_customer", "no_address"), or "" when it may be.
+// "own_address", "noreply_address", "not_customer", "no_address", "unsafe_address": the
+// requester's address cannot be written unquoted as one address), or "" when it may be.
 std::string AnswerRefusal(const MessageContext& ctx);
 
 // True for local parts that say nobody reads the mailbox or that it is a robot's: noreply,

@@ -65,6 +65,10 @@ struct ParsedMessage {
   // attachments as GMime reads them; the attachment stage treats a non-empty list as malformed.
   std::vector<std::string> mime_ambiguities;
 
+  // From, To or Cc headers (names as written) whose addresses were read only in part: more than
+  // 32 groups (core/mime_parser.cc, kMaxAddressGroups); only hostile mail has them.
+  std::vector<std::string> addresses_cut;
+
   uint64_t size_bytes = 0;  // size of the raw message as received
   uint64_t body_offset = 0; // where the body starts in the raw message (after the blank line)
   // The message ends its lines with a bare CR (old Mac OS files): it was parsed as if each bare

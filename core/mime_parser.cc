@@ -37,6 +37,12 @@
 // files reach the visitor like attachments, at paths such as "2/setup.exe" or "2.1", with the raw
 // offsets of the MIME part that holds them.
 //
+// Address headers: GMime parses every From/To/Cc/Bcc/Reply-To/Sender header while it builds the
+// message, with an object per group colon. A header with more than kMaxAddressGroups (32) group
+// colons is shown to GMime under another name (a copy of the message with the same offsets) and
+// its addresses are read only up to its 33rd group (ParsedMessage::addresses_cut); a long list with
+// few groups is read from GMime's list rather than parsed a second time.
+//
 // Thread-safety: GMime objects are per call; InitMimeLibrary runs g_mime_init once.
 #include "core/mime_parser.h"
 
@@ -125,8 +131,20 @@ std::string Unfold(const char* raw) {
   return std::string(Trim(out));
 }
 
+// An address header value longer than this is not parsed a second time when GMime's list of the
+// message holds the same addresses (see ParseMessage).
+constexpr size_t kReparseMaxBytes = 8192;
+
+// Group colons read in one address header. GMime builds a group object per ':' (about 90 ms per MB
+// of "a:" words, nested), so a header with more is not shown to GMime as an address header, and
+// its addresses are read only up to the colon after the kMaxAddressGroups-th (ParseMessage).
+// Mail from people has a group or two ("undisclosed-recipients:;").
+constexpr int kMaxAddressGroups = 32;
+
 // Measures the top-level header block (bytes before the empty line) without loading the body.
-Status CheckHeaderBytes(const Spool& spool, int64_t max_bytes) {
+// block (may be nullptr) receives the header block, up to and including the line end before the
+// empty line.
+Status CheckHeaderBytes(const Spool& spool, int64_t max_bytes, std::string* block = nullptr) {
   const uint64_t limit = static_cast<uint64_t>(std::max<int64_t>(max_bytes, 0));
   // The block ends at "\n\n" or "\n\r\n"; looking at limit + 3 bytes is enough to decide.
   const uint64_t want = std::min<uint64_t>(spool.size(), limit + 3);
@@ -165,7 +183,74 @@ Status CheckHeaderBytes(const Spool& spool, int64_t max_bytes) {
     return Status::Malformed("header bytes " + std::to_string(end) + " exceed limit " +
                              std::to_string(limit));
   }
+  if (block != nullptr) {
+    head.resize(end);
+    *block = std::move(head);
+  }
   return Status::Ok();
+}
+
+// Where an address list's (n)th group colon is: a ':' outside quoted strings, comments and
+// domain literals, each of which opens a group (RFC 5322 3.4). npos when it has fewer. A count,
+// not a parse: GMime reads the list.
+size_t NthGroupColon(std::string_view v, int n) {
+  int seen = 0, comment = 0;
+  bool quoted = false, literal = false;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const char c = v[i];
+    if ((quoted || comment > 0) && c == '\\') {
+      ++i;
+    } else if (quoted) {
+      quoted = c != '"';
+    } else if (comment > 0) {
+      comment += c == '(' ? 1 : c == ')' ? -1 : 0;
+    } else if (literal) {
+      literal = c != ']';
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == '(') {
+      comment = 1;
+    } else if (c == '[') {
+      literal = true;
+    } else if (c == ':' && ++seen == n) {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
+bool IsAddressHeaderName(std::string_view name) {
+  std::string n = Lower(std::string(name));
+  if (n.rfind("resent-", 0) == 0) n = n.substr(7);
+  return n == "from" || n == "to" || n == "cc" || n == "bcc" || n == "reply-to" || n == "sender";
+}
+
+// A top-level address header GMime is not shown as one (see ParseMessage).
+struct HiddenHeader {
+  size_t offset = 0;  // of its name in the message
+  std::string name;   // as written
+};
+
+// The address headers of a header block with more than kMaxAddressGroups group colons.
+std::vector<HiddenHeader> GroupHeavyAddressHeaders(const std::string& block) {
+  std::vector<HiddenHeader> out;
+  size_t pos = 0;
+  while (pos < block.size()) {
+    size_t end = block.find('\n', pos);
+    end = end == std::string::npos ? block.size() : end + 1;
+    while (end < block.size() && (block[end] == ' ' || block[end] == '\t')) {
+      size_t next = block.find('\n', end);
+      end = next == std::string::npos ? block.size() : next + 1;
+    }
+    const std::string_view field(block.data() + pos, end - pos);
+    const size_t colon = field.find(':');
+    if (colon != std::string_view::npos && IsAddressHeaderName(Trim(field.substr(0, colon))) &&
+        NthGroupColon(field.substr(colon + 1), kMaxAddressGroups + 1) != std::string_view::npos) {
+      out.push_back({pos, std::string(field.substr(0, colon))});
+    }
+    pos = end;
+  }
+  return out;
 }
 
 // Message ids written as <...@...> in text, brackets removed, in order. Anything else (comments,
@@ -247,16 +332,33 @@ std::string InReplyToParent(std::string_view text, const std::vector<std::string
 // fuzzer: a To header of thousands of ':'-bearing words).
 constexpr int kMaxGroupDepth = 8;
 
-void AddMailboxes(InternetAddressList* list, std::vector<Mailbox>* out, int depth = 0) {
+
+std::string WithoutCrLf(std::string s) {
+  s.erase(std::remove_if(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n'; }),
+          s.end());
+  return s;
+}
+
+// unfold: the list was parsed from a folded header value (GMime's own lists of the message),
+// whose line breaks stay in names and quoted local parts; they are removed, which gives what a
+// parse of the unfolded value gives.
+void AddMailboxes(InternetAddressList* list, std::vector<Mailbox>* out, bool unfold = false,
+                  int depth = 0) {
   if (list == nullptr || depth > kMaxGroupDepth) return;
   int n = internet_address_list_length(list);
   for (int i = 0; i < n; ++i) {
     InternetAddress* ia = internet_address_list_get_address(list, i);
     if (INTERNET_ADDRESS_IS_GROUP(ia)) {
-      AddMailboxes(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), out, depth + 1);
+      AddMailboxes(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), out, unfold,
+                   depth + 1);
     } else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
-      out->push_back(Mailbox{std::string(Trim(Str(internet_address_get_name(ia)))),
-                             Str(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)))});
+      std::string name = Str(internet_address_get_name(ia));
+      std::string addr = Str(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)));
+      if (unfold) {
+        name = WithoutCrLf(std::move(name));
+        addr = WithoutCrLf(std::move(addr));
+      }
+      out->push_back(Mailbox{std::string(Trim(name)), std::move(addr)});
     }
   }
 }
@@ -1090,17 +1192,41 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, AttachmentVis
     out->bare_cr_line_ends = true;
     return s;
   }
-  s = CheckHeaderBytes(spool, limits.max_header_bytes);
+  std::string header_block;
+  s = CheckHeaderBytes(spool, limits.max_header_bytes, &header_block);
   if (!s.ok()) return s;
   s = ScanMimeStructure(spool, limits.max_mime_parts, limits.max_mime_depth,
                           limits.max_header_bytes);
   if (!s.ok()) return s;
 
+  // An address header with more than kMaxAddressGroups group colons is shown to GMime under a
+  // name of as many 'X's, so that GMime does not build its groups: GMime reads a copy of the
+  // message with those names overwritten (in memory or a temp file, as decoded attachments are),
+  // so every offset stays the same; the names are restored below. Only hostile mail pays the copy.
+  const std::vector<HiddenHeader> hidden = GroupHeavyAddressHeaders(header_block);
+  Spool shown(limits.decode_dir, limits.decode_threshold);
+  const Spool* read = &spool;
+  if (!hidden.empty()) {
+    for (const HiddenHeader& h : hidden) {
+      header_block.replace(h.offset, h.name.size(), h.name.size(), 'X');
+    }
+    s = shown.Append(header_block);
+    constexpr size_t kChunk = 1 << 16;
+    std::string chunk;
+    for (uint64_t at = header_block.size(); s.ok() && at < spool.size(); at += chunk.size()) {
+      s = spool.Read(at, kChunk, &chunk);
+      if (s.ok() && chunk.empty()) s = Status::Internal("mime: spool ended early");
+      if (s.ok()) s = shown.Append(chunk);
+    }
+    if (!s.ok()) return s;
+    read = &shown;
+  }
+
   // In memory: a GByteArray header over the spool's buffer; the stream does not own it, and it
   // outlives every GMime object below (declared first, destroyed last).
   GByteArray borrowed{};
   GPtr<GMimeStream> stream;
-  s = OpenStream(spool, &borrowed, &stream);
+  s = OpenStream(*read, &borrowed, &stream);
   if (!s.ok()) return s;
   GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
   g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
@@ -1128,8 +1254,12 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, AttachmentVis
   size_t irt_index = kNoHeader;  // the first In-Reply-To among out->headers
   size_t id_index = kNoHeader, subject_index = kNoHeader, date_index = kNoHeader;
   size_t from_index = kNoHeader, to_index = kNoHeader, cc_index = kNoHeader;
+  int from_count = 0, to_count = 0, cc_count = 0;
   for (GMimeHeader* h : TopLevelHeaders(GMIME_OBJECT(message.get()), root)) {
     std::string name = Str(g_mime_header_get_name(h));
+    for (const HiddenHeader& hh : hidden) {
+      if (static_cast<gint64>(hh.offset) == g_mime_header_get_offset(h)) name = hh.name;
+    }
     std::string value = Unfold(g_mime_header_get_raw_value(h));
     auto first = [&](const char* want, size_t* index) {
       if (*index == kNoHeader && g_ascii_strcasecmp(name.c_str(), want) == 0) {
@@ -1143,6 +1273,9 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, AttachmentVis
     first("From", &from_index);
     first("To", &to_index);
     first("Cc", &cc_index);
+    from_count += g_ascii_strcasecmp(name.c_str(), "From") == 0 ? 1 : 0;
+    to_count += g_ascii_strcasecmp(name.c_str(), "To") == 0 ? 1 : 0;
+    cc_count += g_ascii_strcasecmp(name.c_str(), "Cc") == 0 ? 1 : 0;
     if (out->date.empty() && date_index == out->headers.size()) out->date = value;
     if (g_ascii_strcasecmp(name.c_str(), "References") == 0 && out->references.empty()) {
       out->references = ExtractMsgIds(value);
@@ -1171,17 +1304,41 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, AttachmentVis
     out->message_id = std::move(id);
   }
 
-  auto addresses = [&](size_t index, std::vector<Mailbox>* list) {
+  // GMime parsed every From, To and Cc header while it built the message. A value over
+  // kReparseMaxBytes (only hostile mail has one: tens of addresses fit in it) that is the only
+  // header of its name is read from GMime's list instead of being parsed a second time; GMime's
+  // pass is then the whole cost (bench/hostile_mime_bench, "To: of 4,000 RFC 2047 words").
+  // Shorter values, and the first of several headers of a name (GMime's list joins them all), are
+  // parsed again from the unfolded value, as the first-occurrence rule above needs.
+  // A header with more than kMaxAddressGroups group colons (GMime did not read it) is read up to
+  // the ',' or ';' before the colon after the kMaxAddressGroups-th (that group's name); the
+  // header's name goes to addresses_cut.
+  auto addresses = [&](size_t index, int count, GMimeAddressType type,
+                       std::vector<Mailbox>* list) {
     if (index == kNoHeader) return;
-    GPtr<InternetAddressList> parsed(
-        internet_address_list_parse(nullptr, out->headers[index].second.c_str()));
+    const std::string& value = out->headers[index].second;
+    const size_t colon = NthGroupColon(value, kMaxAddressGroups + 1);
+    if (colon != std::string::npos) {
+      const size_t sep = value.find_last_of(",;", colon);
+      const size_t cut = sep == std::string::npos ? 0 : sep + 1;
+      GPtr<InternetAddressList> parsed(
+          internet_address_list_parse(nullptr, value.substr(0, cut).c_str()));
+      AddMailboxes(parsed.get(), list);
+      out->addresses_cut.push_back(out->headers[index].first);
+      return;
+    }
+    if (count == 1 && value.size() > kReparseMaxBytes) {
+      AddMailboxes(g_mime_message_get_addresses(message.get(), type), list, /*unfold=*/true);
+      return;
+    }
+    GPtr<InternetAddressList> parsed(internet_address_list_parse(nullptr, value.c_str()));
     AddMailboxes(parsed.get(), list);
   };
   std::vector<Mailbox> from;
-  addresses(from_index, &from);
+  addresses(from_index, from_count, GMIME_ADDRESS_TYPE_FROM, &from);
   if (!from.empty()) out->from = std::move(from.front());
-  addresses(to_index, &out->to);
-  addresses(cc_index, &out->cc);
+  addresses(to_index, to_count, GMIME_ADDRESS_TYPE_TO, &out->to);
+  addresses(cc_index, cc_count, GMIME_ADDRESS_TYPE_CC, &out->cc);
   if (subject_index != kNoHeader) {
     char* decoded =
         g_mime_utils_header_decode_text(nullptr, out->headers[subject_index].second.c_str());

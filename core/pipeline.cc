@@ -258,6 +258,9 @@ Step ParseStage(MessageContext& ctx) {
   }
   Status st = ParseMessage(ctx.spool, ParseLimitsFromConfig(cfg), ctx.collector.get(), &ctx.msg);
   if (!st.ok()) return Fail(ctx, st);
+  for (const std::string& name : ctx.msg.addresses_cut) {
+    ctx.d.reasons.push_back("address_list_cut:" + name);
+  }
   ctx.signature = ContentSignature(ctx.spool, ctx.msg, NormalizeAddress(ctx.envelope.mail_from));
   if (ctx.signature.empty()) return Fail(ctx, Status::Internal("spool read error"));
   return Step::kNext;

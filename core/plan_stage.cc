@@ -543,6 +543,7 @@ void AddAgentDeliveryEdits(MessageContext& ctx) {
       r.personal.push_back(p);
     }
   }
+  r.queue_id = ctx.envelope.queue_id;
   PlanAgentRewrite(r, msg, &d);
   d.log_fields.emplace_back("reply_via", r.via);
   d.log_fields.emplace_back("thread", thread);

@@ -12,6 +12,8 @@ answer to it, test_3 the customer's answer to that.
 Environment: DESKMILTER, DESKCTL; root; postfix, swaks, saslpasswd2 and smtp-sink installed.
 """
 
+import email.header
+import email.utils
 import os
 import re
 import sys
@@ -117,12 +119,21 @@ class AgentsTest(ph.MilterPostfixCase):
 
     def test_2_agent_reply_is_rewritten(self):
         # Alice answers the delivered ticket mail from her own client: her own From, Sender and
-        # receipt headers, the ticket's Message-ID in In-Reply-To.
+        # receipt headers, the ticket's Message-ID in In-Reply-To. She copies herself in To and
+        # Cc, and her mail crossed two hosts of her own before this one; the middle Received
+        # names her address (the first and last do not: a wrong index deletes one of them).
         self.send_agent([CUSTOMER], (
+            "Received: from hub.staff.test (hub.staff.test [192.0.2.9])\r\n"
+            "\tby gw.staff.test with ESMTP id GW1; Sat, 21 Nov 2026 10:04:50 +0000\r\n"
+            "Received: from laptop.staff.test (laptop [192.0.2.7]) by hub.staff.test\r\n"
+            "\twith ESMTPSA id HUB2 for <alice@staff.test>; Sat, 21 Nov 2026 10:04:40 +0000\r\n"
+            "Received: by laptop.staff.test (client) id L3; Sat, 21 Nov 2026 10:04:30 +0000\r\n"
             "From: Alice Agent <alice@staff.test>\r\nSender: alice@staff.test\r\n"
             "Reply-To: alice@staff.test\r\nDisposition-Notification-To: alice@staff.test\r\n"
             "Return-Receipt-To: <alice@staff.test>\r\nX-Original-From: alice@staff.test\r\n"
-            "To: Carol Customer <carol@customer.test>\r\nSubject: Re: Printer on fire\r\n"
+            "To: Carol Customer <carol@customer.test>, Alice Agent <alice@staff.test>\r\n"
+            "Cc: =?UTF-8?Q?Zo=C3=AB_Customer?= <zoe@customer.test>, alice@staff.test\r\n"
+            "Subject: Re: Printer on fire\r\n"
             "Message-ID: <a1@staff.test>\r\nIn-Reply-To: <c1@customer.test>\r\n"
             "References: <c1@customer.test>\r\nDate: Sat, 21 Nov 2026 10:05:00 +0000\r\n"
             "\r\nUnplug it.\r\n"))
@@ -133,6 +144,18 @@ class AgentsTest(ph.MilterPostfixCase):
         self.assertIn("[#1]", copy["Subject"])
         self.assertEqual(copy["Reply-To"], "support@example.test")
         self.assertNotIn("alice@staff.test", headers.lower())
+        # To and Cc keep the customers' addresses (display names included), Received keeps the
+        # traces that do not name her: gw's and the laptop's, besides the MTA's own on top.
+        to = email.utils.getaddresses(copy.get_all("To"))
+        self.assertEqual(to, [("Carol Customer", CUSTOMER)])
+        [(name, addr)] = email.utils.getaddresses(copy.get_all("Cc"))
+        self.assertEqual(addr, "zoe@customer.test")
+        self.assertEqual(str(email.header.make_header(email.header.decode_header(name))),
+                         "Zoë Customer")
+        received = copy.get_all("Received")
+        self.assertEqual(len([r for r in received if "id GW1;" in r]), 1, received)
+        self.assertEqual(len([r for r in received if "id L3;" in r]), 1, received)
+        self.assertEqual([r for r in received if "HUB2" in r], [], received)
 
         t = self.ticket(1)
         self.assertEqual(t["message_count"], 2)

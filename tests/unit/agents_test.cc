@@ -3,6 +3,7 @@
 #include "core/agents.h"
 
 #include <glib.h>
+#include <gmime/gmime.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -206,9 +207,10 @@ struct Mail {
   std::string message_id = "<a1@staff.example.com>";
   std::string in_reply_to;
   std::string extra_headers;
+  std::string trace;  // Received: lines, written first
 
   std::string Render() const {
-    std::string s = "From: " + from + "\r\nTo: " + to + "\r\n";
+    std::string s = trace + "From: " + from + "\r\nTo: " + to + "\r\n";
     if (!cc.empty()) s += "Cc: " + cc + "\r\n";
     s += "Subject: " + subject + "\r\nDate: Sat, 21 Nov 2026 10:00:00 +0000\r\n";
     if (!message_id.empty()) s += "Message-ID: " + message_id + "\r\n";
@@ -224,6 +226,7 @@ struct Env {
   std::vector<std::string> rcpts = {"carol@customer.test"};
   std::string auth = "alice";
   std::string client = "192.0.2.1";
+  std::string queue_id;  // "" = the fixture's own
 };
 
 class AgentPipelineTest : public testing::EngineFixture {
@@ -242,6 +245,7 @@ class AgentPipelineTest : public testing::EngineFixture {
     env.rcpts = e.rcpts;
     env.auth_user = e.auth;
     env.client_addr = e.client;
+    env.queue_id = e.queue_id;
     return IngestRaw(m.Render(), env, 1795000000 + seq_ + 1);
   }
 
@@ -505,6 +509,138 @@ TEST_F(AgentPipelineTest, RetriedReplyIsRewrittenAgain) {
   EXPECT_EQ(again.kind, "duplicate");
   EXPECT_EQ(again.envelope_from, "support@example.com");
   EXPECT_EQ(Edit(again, "From"), "change:\"support\" <support@example.com>");
+}
+
+// Issue 12 point 8: the agent's own mailboxes leave To and Cc; the customers' stay as written.
+TEST_F(AgentPipelineTest, AgentReplyHidesPersonalAddressInToAndCc) {
+  ASSERT_EQ(CustomerTicket(), 1u);
+  Mail m;
+  m.in_reply_to = "<c1@customer.test>";
+  m.to = "Carol Customer <carol@customer.test>, \"Alice Agent\" <Alice@Staff.Example.com>";
+  m.cc =
+      "=?ISO-8859-1?Q?Andr=E9_Kunde?= <andre@customer.test>, alice@staff.example.com, "
+      "Team: dan@customer.test, alice@staff.example.com;";
+  Decision d = Ingest(m, Env{});
+  ASSERT_EQ(d.kind, "agent_reply") << d.error;
+  EXPECT_EQ(Edit(d, "To"), "change:Carol Customer <carol@customer.test>");
+  const std::string cc = Edit(d, "Cc");
+  ASSERT_EQ(cc.rfind("change:", 0), 0u) << cc;
+  EXPECT_EQ(cc.find("alice"), std::string::npos) << cc;
+  // What is left means what was written: André's encoded name, the group with dan.
+  InternetAddressList* got_ = internet_address_list_parse(nullptr, cc.substr(7).c_str());
+  ASSERT_NE(got_, nullptr);
+  ASSERT_EQ(internet_address_list_length(got_), 2);
+  InternetAddress* andre = internet_address_list_get_address(got_, 0);
+  EXPECT_STREQ(internet_address_get_name(andre), "Andr\xc3\xa9 Kunde");
+  EXPECT_STREQ(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(andre)),
+               "andre@customer.test");
+  InternetAddress* team = internet_address_list_get_address(got_, 1);
+  ASSERT_TRUE(INTERNET_ADDRESS_IS_GROUP(team));
+  InternetAddressList* members = internet_address_group_get_members(INTERNET_ADDRESS_GROUP(team));
+  ASSERT_EQ(internet_address_list_length(members), 1);
+  EXPECT_STREQ(internet_address_mailbox_get_addr(
+                   INTERNET_ADDRESS_MAILBOX(internet_address_list_get_address(members, 0))),
+               "dan@customer.test");
+  g_object_unref(got_);
+}
+
+// A long list written again is folded, as a header must be (lines under 998 characters).
+TEST_F(AgentPipelineTest, AgentReplyRewrittenLongToIsFolded) {
+  ASSERT_EQ(CustomerTicket(), 1u);
+  Mail m;
+  m.in_reply_to = "<c1@customer.test>";
+  m.to = "alice@staff.example.com";
+  for (int i = 0; i < 40; ++i)
+    m.to += ", Person " + std::to_string(i) + " <p" + std::to_string(i) + "@customer.test>";
+  Decision d = Ingest(m, Env{});
+  ASSERT_EQ(d.kind, "agent_reply") << d.error;
+  const std::string to = Edit(d, "To");
+  ASSERT_EQ(to.rfind("change:Person 0 <p0@customer.test>", 0), 0u) << to;
+  EXPECT_NE(to.find("\r\n\t"), std::string::npos) << to;
+  size_t line = 0, longest = 0;
+  for (char c : to) {
+    line = c == '\n' ? 0 : line + 1;
+    longest = std::max(longest, line);
+  }
+  EXPECT_LT(longest, 100u);
+  InternetAddressList* got_ = internet_address_list_parse(nullptr, to.substr(7).c_str());
+  ASSERT_NE(got_, nullptr);
+  EXPECT_EQ(internet_address_list_length(got_), 40);
+  g_object_unref(got_);
+}
+
+TEST_F(AgentPipelineTest, AgentReplyDeletesToOrCcLeftEmptyOrStillNamingPersonalAddress) {
+  ASSERT_EQ(CustomerTicket(), 1u);
+  Mail m;
+  m.in_reply_to = "<c1@customer.test>";
+  m.to = "\"alice@staff.example.com\" <carol@customer.test>";  // her address as a display name
+  m.cc = "Alice Agent <alice@staff.example.com>";
+  Decision d = Ingest(m, Env{});
+  ASSERT_EQ(d.kind, "agent_reply") << d.error;
+  EXPECT_EQ(Edit(d, "Cc"), "change:");
+  EXPECT_EQ(Edit(d, "To"), "change:");
+}
+
+// A list that does not name the agent is not re-serialised: byte for byte as the agent's client
+// wrote it, odd encodings and addresses that merely contain hers included.
+TEST_F(AgentPipelineTest, AgentReplyLeavesListsWithoutPersonalAddressUntouched) {
+  ASSERT_EQ(CustomerTicket(), 1u);
+  Mail m;
+  m.in_reply_to = "<c1@customer.test>";
+  m.to = "=?utf-8?b?Q2Fyb2w=?= <carol@customer.test>,malice@staff.example.com";
+  m.cc = "alice@staff.example.com.evil.test, (comment) <x@customer.test>";
+  Decision d = Ingest(m, Env{});
+  ASSERT_EQ(d.kind, "agent_reply") << d.error;
+  EXPECT_EQ(Edit(d, "To"), "-");
+  EXPECT_EQ(Edit(d, "Cc"), "-");
+}
+
+// Received headers naming the agent (her address, or her SASL login as Postfix writes it) are
+// deleted whole; the others, which loop counting reads, stay. An MTA that shows the milter its own
+// Received (first, naming the queue id) leaves it out of smfi_chgheader's indexes: it is kept and
+// the indexes shift by one. Postfix 3 does not show it (the e2e test): the plain case.
+TEST_F(AgentPipelineTest, AgentReplyDeletesReceivedNamingPersonalAddressOrLogin) {
+  ASSERT_EQ(CustomerTicket(), 1u);
+  const std::string own =
+      "Received: from laptop (laptop [192.0.2.1]) by mx.example.com (Postfix) with ESMTPSA id "
+      "4XyZ1\r\n\tfor <alice@staff.example.com>; Sat, 21 Nov 2026 10:00:05 +0000\r\n";
+  const std::string trace =
+      "Received: from hub by gw.staff.example.com id A; Sat, 21 Nov 2026 10:00:04 +0000\r\n"
+      "Received: from laptop by hub.staff.example.com id B\r\n"
+      "\tfor <alice@staff.example.com>; Sat, 21 Nov 2026 10:00:03 +0000\r\n"
+      "Received: from laptop (Authenticated sender: alice) by hub id C; Sat, 21 Nov 2026\r\n"
+      "Received: from x (Authenticated sender: alicea) by y for <malice@staff.example.com>;"
+      " Sat, 21 Nov 2026 10:00:01 +0000\r\n";
+  struct Case {
+    const char* name;
+    bool mta_shows_own;  // the queue id is the one the first Received names
+    std::string trace;
+    std::vector<int> want_deleted;  // Received indexes, as the adapter passes them
+  } cases[] = {
+      {"the message as written", false, trace, {3, 2}},
+      {"the MTA's own Received first, naming the queue id", true, own + trace, {3, 2}},
+      {"a first Received naming another queue id is the message's", false, own + trace, {4, 3, 1}},
+  };
+  int n = 0;
+  for (const Case& tc : cases) {
+    Mail m;
+    m.in_reply_to = "<c1@customer.test>";
+    m.message_id = "<r" + std::to_string(++n) + "@staff.example.com>";
+    m.trace = tc.trace;
+    Env e;
+    if (tc.mta_shows_own) e.queue_id = "4XyZ1";
+    Decision d = Ingest(m, e);
+    ASSERT_EQ(d.kind, "agent_reply") << tc.name << " " << d.error;
+    std::vector<int> got_;
+    for (const HeaderEdit& h : d.header_changes) {
+      if (h.name == "Received") {
+        EXPECT_EQ(h.op, HeaderEdit::Op::kChange) << tc.name;
+        EXPECT_EQ(h.value, "") << tc.name;
+        got_.push_back(h.index);
+      }
+    }
+    EXPECT_EQ(got_, tc.want_deleted) << tc.name;
+  }
 }
 
 TEST(AgentConfigLoad, AgentsAndChecks) {

@@ -4,7 +4,12 @@
 // and the threading of the customer's reply to it; the trigger format and its evaluation.
 #include "core/auto_answer.h"
 
+#include <gmime/gmime.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
 
 #include "core/triggers.h"
 #include "tests/unit/engine_fixture.h"
@@ -286,6 +291,112 @@ TEST_F(AutoAnswerTest, SetTagAndDuplicateQueuesNothingAgain) {
   Decision again = Send(Mail{});
   EXPECT_EQ(again.kind, "duplicate");
   EXPECT_EQ(Outbox().size(), 1u);
+}
+
+// The header names of an answer's header block in order. Adds a failure for a line that is
+// neither a header nor a continuation, and for a CR or LF that is not part of a CRLF.
+std::vector<std::string> HeaderNames(const std::string& raw) {
+  std::vector<std::string> names;
+  const size_t end = raw.find("\r\n\r\n");
+  EXPECT_NE(end, std::string::npos) << raw;
+  const std::string block = raw.substr(0, end + 2);
+  for (size_t i = 0; i < block.size(); ++i) {
+    const bool crlf = block[i] == '\r' ? i + 1 < block.size() && block[i + 1] == '\n'
+                                       : block[i] != '\n' || (i > 0 && block[i - 1] == '\r');
+    EXPECT_TRUE(crlf) << "bare CR or LF at " << i << " in\n" << block;
+  }
+  for (size_t pos = 0; pos < block.size();) {
+    size_t eol = block.find("\r\n", pos);
+    const std::string line = block.substr(pos, eol - pos);
+    pos = eol + 2;
+    if (line[0] == ' ' || line[0] == '\t') continue;  // folded
+    const size_t colon = line.find(':');
+    EXPECT_NE(colon, std::string::npos) << line;
+    names.push_back(line.substr(0, colon));
+  }
+  return names;
+}
+
+// Issue 12 (header injection): a customer's From display name, Subject or address carrying
+// CR LF "Bcc: victim@..." (folded raw, or as RFC 2047 encoded CR LF) never adds a header or a
+// recipient to the automatic answer: control characters become spaces inside the one quoted or
+// encoded header they belong to, and an address that is no plain addr-spec gets no answer.
+TEST_F(AutoAnswerTest, HeaderInjectionThroughRequesterNameOrSubjectIsNeutralised) {
+  Enable(1);
+  struct Case {
+    const char* name;
+    std::string from;
+    std::string subject;
+    const char* want_recipient;  // "" = no answer (refused)
+  } cases[] = {
+      {"name, folded raw", "\"Carol\r\n Bcc: victim@evil.test\" <c1@customer.test>",
+       "Printer on fire", "c1@customer.test"},
+      {"name, encoded CRLF (Q)",
+       "=?UTF-8?Q?Carol=0D=0ABcc=3A_victim=40evil=2Etest?= <c2@customer.test>", "Printer",
+       "c2@customer.test"},
+      {"name, encoded CRLF (B)",
+       "=?UTF-8?B?Q2Fyb2wNCkJjYzogdmljdGltQGV2aWwudGVzdA==?= <c3@customer.test>", "Printer",
+       "c3@customer.test"},
+      {"subject, folded raw", "c4@customer.test", "Printer\r\n Bcc: victim@evil.test",
+       "c4@customer.test"},
+      {"subject, encoded CRLF", "c5@customer.test",
+       "=?UTF-8?B?UHJpbnRlcg0KQmNjOiB2aWN0aW1AZXZpbC50ZXN0?=", "c5@customer.test"},
+      {"subject, encoded LF LF and non-ASCII", "c6@customer.test",
+       "=?UTF-8?B?RHJ1Y2tlciDDvAoKQmNjOiB2aWN0aW1AZXZpbC50ZXN0DQo=?=", "c6@customer.test"},
+      {"address, quoted local part with folded text",
+       "Carol <\"c7\r\n Bcc: victim@evil.test\"@customer.test>", "Printer", ""},
+      // Never decoded (RFC 2047 has no encoded words in an addr-spec): one odd but plain address.
+      {"address, quoted local part with an encoded word",
+       "<\"=?UTF-8?Q?c8=0D=0ABcc=3A_victim=40evil=2Etest?=\"@customer.test>", "Printer",
+       "=?utf-8?q?c8=0d=0abcc=3a_victim=40evil=2etest?=@customer.test"},
+      {"address, quoted local part closing the angle bracket",
+       "<\"c9>, victim@evil.test\"@customer.test>", "Printer", ""},
+  };
+  const std::vector<std::string> want_names = {
+      "From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
+      "Auto-Submitted", "X-Auto-Response-Suppress", "X-Deskmilter-Ticket", "X-Deskmilter-Loop",
+      "MIME-Version", "Content-Type", "Content-Transfer-Encoding"};
+  int n = 0;
+  for (const Case& tc : cases) {
+    Mail m;
+    m.from = tc.from;
+    m.subject = tc.subject;
+    m.message_id = "<inj" + std::to_string(++n) + "@customer.test>";
+    Decision d = Send(m, "sender-" + std::to_string(n) + "@customer.test");
+    ASSERT_TRUE(d.ticket.has_value()) << tc.name << " " << d.error;
+    const OutboxMail* got_ = nullptr;
+    std::vector<OutboxMail> out = Outbox();
+    for (const OutboxMail& o : out) {
+      if (o.ticket == *d.ticket) got_ = &o;
+    }
+    if (std::string(tc.want_recipient).empty()) {
+      EXPECT_EQ(got_, nullptr) << tc.name << ": " << (got_ ? got_->raw : "");
+      EXPECT_NE(std::find(d.reasons.begin(), d.reasons.end(),
+                          "auto_answer_refused:unsafe_address"),
+                d.reasons.end())
+          << tc.name;
+      continue;
+    }
+    ASSERT_NE(got_, nullptr) << tc.name;
+    EXPECT_EQ(got_->recipients, std::vector<std::string>{tc.want_recipient}) << tc.name;
+    EXPECT_EQ(HeaderNames(got_->raw), want_names) << tc.name << "\n" << got_->raw;
+    // The To header is one mailbox, the requester's.
+    const size_t to = got_->raw.find("\r\nTo: ") + 6;
+    size_t to_end = to;
+    do {
+      to_end = got_->raw.find("\r\n", to_end) + 2;
+    } while (got_->raw[to_end] == ' ' || got_->raw[to_end] == '\t');
+    std::string to_value = got_->raw.substr(to, to_end - 2 - to);
+    InternetAddressList* list = internet_address_list_parse(nullptr, to_value.c_str());
+    ASSERT_NE(list, nullptr) << tc.name;
+    ASSERT_EQ(internet_address_list_length(list), 1) << tc.name << ": " << to_value;
+    InternetAddress* ia = internet_address_list_get_address(list, 0);
+    ASSERT_TRUE(INTERNET_ADDRESS_IS_MAILBOX(ia)) << tc.name;
+    EXPECT_STREQ(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)),
+                 tc.want_recipient)
+        << tc.name;
+    g_object_unref(list);
+  }
 }
 
 TEST(TriggerFormat, RefusesUnknownFieldsNamingThem) {

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <latch>
 #include <memory>
@@ -70,6 +72,23 @@ TEST_F(EngineTest, NewMailCreatesTicketWithStandardComment) {
   const HeaderEdit* s = FindEdit(d, "Subject");
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(s->value, "[#1] Printer on fire");
+}
+
+// Issue 12 (hostile MIME cost): a Cc of more than 32 groups is read in part, and the mail is still
+// ticketed and delivered, with a reason naming the header.
+TEST_F(EngineTest, AddressListOfManyGroupsIsCutWithAReasonAndTheMailIsTicketed) {
+  Mail m;
+  m.extra_headers = "Cc: dan@customer.test";
+  for (int i = 0; i < 1000; ++i) m.extra_headers += ", g:;";
+  m.extra_headers += "\r\n";
+  Decision d = Ingest(m);
+  EXPECT_EQ(d.verdict, Outcome::kAccept);
+  EXPECT_EQ(d.kind, "new");
+  EXPECT_EQ(d.ticket, std::optional<uint64_t>(1));
+  EXPECT_NE(std::find(d.reasons.begin(), d.reasons.end(), "address_list_cut:Cc"), d.reasons.end());
+  Decision plain = Ingest(Mail{.message_id = "<m2@customer.test>"});
+  EXPECT_EQ(std::find(plain.reasons.begin(), plain.reasons.end(), "address_list_cut:Cc"),
+            plain.reasons.end());
 }
 
 TEST_F(EngineTest, ClosedReplyReopenOrNew) {

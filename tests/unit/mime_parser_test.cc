@@ -235,6 +235,84 @@ TEST_F(MimeParserTest, EncodedWordsInSubjectAndFrom) {
   }
 }
 
+// Issue 12 (hostile MIME cost): an address header over 8 KiB is read from the list GMime built
+// with the message instead of being parsed again. What it yields must be what the second parse
+// yields: folded display names and quoted local parts unfolded, encoded words decoded, group
+// members listed; several To headers still mean the first one only.
+TEST_F(MimeParserTest, LongAddressListReadFromGMimesListEqualsTheReparse) {
+  std::string to =
+      "\"Carol\r\n Customer\" <carol@customer.test>,\r\n =?UTF-8?Q?Zo=C3=AB?= "
+      "<zoe@customer.test>, Team: dan@customer.test;,\r\n <\"odd\r\n local\"@x.test>";
+  std::vector<Mailbox> want = {{"Carol Customer", "carol@customer.test"},
+                               {"Zo\xc3\xab", "zoe@customer.test"},
+                               {"", "dan@customer.test"},
+                               {"", "\"odd local\"@x.test"}};
+  for (int i = 0; to.size() <= 9000; ++i) {
+    const std::string n = std::to_string(i);
+    to += ",\r\n Person " + n + " <p" + n + "@customer.test>";
+    want.push_back({"Person " + n, "p" + n + "@customer.test"});
+  }
+  auto same = [](const std::vector<Mailbox>& got_, const std::vector<Mailbox>& want_) {
+    ASSERT_EQ(got_.size(), want_.size());
+    for (size_t i = 0; i < want_.size(); ++i) {
+      EXPECT_EQ(got_[i].name, want_[i].name) << i;
+      EXPECT_EQ(got_[i].address, want_[i].address) << i;
+    }
+  };
+  ParsedMessage one = MustParse("From: a@example.org\r\nTo: " + to + "\r\nCc: " + to +
+                                "\r\nSubject: x\r\n\r\nhi\r\n");
+  same(one.to, want);
+  same(one.cc, want);
+  ParsedMessage two = MustParse("From: a@example.org\r\nTo: " + to +
+                                "\r\nTo: eve@evil.test\r\nSubject: x\r\n\r\nhi\r\n");
+  same(two.to, want);
+}
+
+// Issue 12 (hostile MIME cost): GMime builds an object per group colon (about 90 ms per MB of
+// "a:" words). An address header with more than 32 groups is shown to GMime under another name
+// and read up to its 33rd group; everything else about the mail parses as it would.
+TEST_F(MimeParserTest, AddressListOfManyGroupsIsReadUpToItsLimit) {
+  std::string to = "Carol <carol@customer.test>";
+  for (int i = 0; i < 40; ++i) {
+    to += ",\r\n g" + std::to_string(i) + ": m" + std::to_string(i) + "@x.test;";
+  }
+  const std::string rest =
+      "\r\nSubject: groups\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; "
+      "boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b\r\n"
+      "Content-Type: application/octet-stream; name=a.bin\r\n\r\nAAAA\r\n--b--\r\n";
+  ParsedMessage m = MustParse("From: a@example.org\r\nTo: " + to + "\r\nCc: x@y.test" + rest);
+  ASSERT_EQ(m.to.size(), 33u);
+  EXPECT_EQ(m.to[0].address, "carol@customer.test");
+  EXPECT_EQ(m.to[32].address, "m31@x.test");
+  EXPECT_EQ(m.addresses_cut, std::vector<std::string>{"To"});
+  ASSERT_EQ(m.cc.size(), 1u);
+  EXPECT_EQ(m.from.address, "a@example.org");
+  EXPECT_EQ(m.subject, "groups");
+  EXPECT_EQ(m.text_body, "hello");
+  // The header keeps its name and whole value; the attachment its offsets in the message.
+  ASSERT_GE(m.headers.size(), 2u);
+  EXPECT_EQ(m.headers[1].first, "To");
+  std::string unfolded;
+  for (char c : to) {
+    if (c != '\r' && c != '\n') unfolded += c;
+  }
+  EXPECT_EQ(m.headers[1].second, unfolded);
+  ASSERT_EQ(m.attachments.size(), 1u);
+  ParsedMessage plain = MustParse("From: a@example.org\r\nTo: " + std::string(to.size() - 7, 'a') +
+                                  "@b.test\r\nCc: x@y.test" + rest);
+  ASSERT_EQ(plain.attachments.size(), 1u);
+  EXPECT_EQ(m.attachments[0].raw_content_start, plain.attachments[0].raw_content_start);
+  EXPECT_EQ(m.attachments[0].raw_content_end, plain.attachments[0].raw_content_end);
+  EXPECT_EQ(m.body_offset, plain.body_offset);
+  // 32 groups are read whole, as before.
+  std::string few = "Carol <carol@customer.test>";
+  for (int i = 0; i < 32; ++i)
+    few += ", g" + std::to_string(i) + ": m" + std::to_string(i) + "@x.test;";
+  ParsedMessage f = MustParse("From: a@example.org\r\nTo: " + few + rest);
+  EXPECT_EQ(f.to.size(), 33u);
+  EXPECT_TRUE(f.addresses_cut.empty());
+}
+
 TEST_F(MimeParserTest, AttachmentFilenames) {
   struct Case {
     std::string headers, want;
