@@ -304,11 +304,10 @@ Status AttachmentCollector::OnAttachment(const AttachmentInfo& info, const Spool
 
 Status AttachmentCollector::StoreTemp(const Spool& content, AttachmentOutcome* o) {
   const std::string& dir = context_.store_dir();
-  o->in_store = true;
   if (BlobPresent(AttachmentStorePath(dir, o->info.sha256), content.size())) {
     return Status::Ok();  // stored once
   }
-  return WriteTempBlob(dir, content, /*sync=*/false, &o->temp_path);
+  return WriteTempBlob(dir, content, &o->temp_path);
 }
 
 Status AttachmentCollector::BuildStrippedBody(const Spool& spool, const ParsedMessage& msg,
@@ -382,19 +381,12 @@ Status AttachmentCollector::BuildStrippedBody(const Spool& spool, const ParsedMe
   return Status::Ok();
 }
 
-Status AttachmentCollector::CommitFiles(std::vector<std::string>* unsynced) {
+Status AttachmentCollector::CommitFiles() {
   for (AttachmentOutcome& o : outcomes_) {
-    if (!o.in_store) continue;
-    const std::string final_path = AttachmentStorePath(context_.store_dir(), o.info.sha256);
-    if (!o.temp_path.empty()) {
-      Status s = RenameIntoStore(o.temp_path, final_path);
-      if (!s.ok()) return s;
-      o.temp_path.clear();
-    }
-    // Also a file that was already there: its writer's ticket write may not have synced it yet.
-    if (std::find(unsynced->begin(), unsynced->end(), final_path) == unsynced->end()) {
-      unsynced->push_back(final_path);
-    }
+    if (o.temp_path.empty()) continue;
+    Status s = RenameIntoStore(o.temp_path, AttachmentStorePath(context_.store_dir(), o.info.sha256));
+    if (!s.ok()) return s;
+    o.temp_path.clear();
   }
   return Status::Ok();
 }

@@ -38,9 +38,7 @@
 //
 // Store: dir/ab/cd/<sha256>, written to a temp file in dir and renamed into place (CommitFiles) only
 // when the message is kept (not rejected or tempfailed), before the ticket commit; a file already present
-// is never rewritten (unless its size is wrong: torn by a crash before its sync). The files are not
-// fsync'd here: CommitFiles lists them, and the ticket write syncs them all at once before it
-// commits (TicketWrite::sync_files, SyncFiles in core/record_store.h). File names never become paths. Held attachments are not stored (the held
+// is never rewritten (unless its size is wrong). Each file is fsync'd before its rename. File names never become paths. Held attachments are not stored (the held
 // mail keeps them); nothing is stored in a dry run.
 //
 // The core does not log: each attachment's decision comes back as one key=value line in
@@ -126,7 +124,6 @@ struct AttachmentOutcome {
   std::string reason;  // "" when allowed
   std::string virus;
   std::string temp_path;  // an allowed attachment written to the store, awaiting its rename
-  bool in_store = false;  // kept in the store (written now, or already there)
 };
 
 class AttachmentCollector : public AttachmentVisitor {
@@ -153,10 +150,8 @@ class AttachmentCollector : public AttachmentVisitor {
   Status Finish(const Spool& spool, const ParsedMessage& msg, int64_t now, Decision* d,
                 std::vector<StoredAttachment>* stored, std::vector<TicketEvent>* events,
                 bool* refused);
-  // Renames the kept attachments' temp files into the store and appends the path of every kept
-  // attachment (new or already there) to *unsynced: the ticket write must sync them before it
-  // commits. A kStore Status on failure.
-  Status CommitFiles(std::vector<std::string>* unsynced);
+  // Renames the kept attachments' temp files into the store. A kStore Status on failure.
+  Status CommitFiles();
 
  private:
   Status StoreTemp(const Spool& content, AttachmentOutcome* o);

@@ -51,7 +51,6 @@
 #include <utility>
 #include <vector>
 
-#include "core/record_store.h"
 #include "core/ticket_codec.h"
 #include "core/ticket_view.h"
 
@@ -240,8 +239,6 @@ class Ops {
 struct WriteRequest {
   void* ctx = nullptr;
   Status (*run)(void* ctx, Ops& ops, bool* commit) = nullptr;
-  const std::vector<std::string>* sync_files = nullptr;  // synced before the batch commits
-  bool sync_failed = false;  // then the body does not run (status says why)
   Status status;
   bool done = false;  // guarded by batch_mu_
 };
@@ -308,7 +305,7 @@ class LmdbTicketStore : public TicketStore {
   // Runs body(Ops&, bool* commit) in the next batch and returns its status once the batch is
   // durable. Set *commit = false to end an OK body without writing.
   template <typename Body>
-  Status RunWrite(Body&& body, const std::vector<std::string>* sync_files = nullptr);
+  Status RunWrite(Body&& body);
   // Runs the bodies in one write transaction, each nested, and commits once; sets every status.
   void RunBatch(const std::vector<WriteRequest*>& batch);
   template <typename Body>
@@ -387,10 +384,9 @@ Status LmdbTicketStore::AdoptMapSize() {
 }
 
 template <typename Body>
-Status LmdbTicketStore::RunWrite(Body&& body, const std::vector<std::string>* sync_files) {
+Status LmdbTicketStore::RunWrite(Body&& body) {
   WriteRequest req;
   req.ctx = &body;
-  req.sync_files = sync_files;
   req.run = [](void* ctx, Ops& ops, bool* commit) -> Status {
     return (*static_cast<std::remove_reference_t<Body>*>(ctx))(ops, commit);
   };
@@ -433,24 +429,6 @@ void LmdbTicketStore::RunBatch(const std::vector<WriteRequest*>& batch) {
   auto fail_all = [&batch](const Status& s) {
     for (WriteRequest* r : batch) r->status = s;
   };
-  // The files the batch's writes name, written without fsync: made durable together, before
-  // anything that names them commits. When that fails, the writes that name files fail.
-  std::vector<std::string> files;
-  for (const WriteRequest* r : batch) {
-    if (r->sync_files != nullptr) files.insert(files.end(), r->sync_files->begin(), r->sync_files->end());
-  }
-  if (!files.empty()) {
-    std::sort(files.begin(), files.end());
-    files.erase(std::unique(files.begin(), files.end()), files.end());
-    Status synced = SyncFiles(files);
-    if (!synced.ok()) {
-      for (WriteRequest* r : batch) {
-        if (r->sync_files == nullptr || r->sync_files->empty()) continue;
-        r->status = synced;
-        r->sync_failed = true;
-      }
-    }
-  }
   int grown = 0, resized = 0;
   for (;;) {
     size_t seen = 0;
@@ -467,7 +445,6 @@ void LmdbTicketStore::RunBatch(const std::vector<WriteRequest*>& batch) {
       } else {
         bool wrote = false;
         for (WriteRequest* r : batch) {
-          if (r->sync_failed) continue;
           // Each body in its own nested transaction: a failing one is rolled back alone.
           Txn child;
           rc = child.Begin(env_, txn.get(), 0);
@@ -512,9 +489,7 @@ void LmdbTicketStore::RunBatch(const std::vector<WriteRequest*>& batch) {
         }
       }
     }  // the transactions are gone before the lock is released
-    for (WriteRequest* r : batch) {
-      if (!r->sync_failed) r->status = Status::Ok();  // the rerun answers afresh
-    }
+    for (WriteRequest* r : batch) r->status = Status::Ok();  // the rerun answers afresh
     if (map_full) {
       if (grown++ >= kMaxGrowRetries) {
         return fail_all(Status::Store("mdb_put: " + std::string(mdb_strerror(MDB_MAP_FULL)) +
@@ -1281,8 +1256,7 @@ Status LmdbTicketStore::Write(const TicketWrite& w, WriteResult* result) {
     return Status::Internal("ticket write without a Message-ID");
   }
   WriteResult r;
-  Status s =
-      RunWrite([&](Ops& ops, bool* commit) { return WriteBody(ops, w, &r, commit); }, &w.sync_files);
+  Status s = RunWrite([&](Ops& ops, bool* commit) { return WriteBody(ops, w, &r, commit); });
   if (s.ok()) *result = r;
   return s;
 }

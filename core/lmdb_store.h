@@ -44,12 +44,6 @@
 //     run again; every caller's answer comes from the final run.
 //   - If the one commit fails, every caller in the batch gets that error (kStore) and nothing of the
 //     batch is stored.
-//   - Files a write names (TicketWrite::sync_files: the kept attachments and original, written
-//     without fsync) are synced together for the whole batch before it runs (SyncFiles: one
-//     write-out, then an fsync each, which on ext4/XFS costs about one journal commit for all);
-//     when that fails, only the writes that name files fail (kStore), before they write anything.
-//     A crash before that sync may leave a torn blob under its final name; no commit names it,
-//     and the retry rewrites it (StoreBlob and the attachment store check the size).
 // The cost: a call may wait for the batch before it (at most one commit) plus its own batch.
 //
 // Thread-safety: safe from many threads (MDB_NOTLS; one batch leader at a time, as LMDB has one

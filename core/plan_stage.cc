@@ -634,7 +634,7 @@ Step CommitStage(MessageContext& ctx) {
   }
   if (!ctx.plan.write) return Step::kNext;
   if (ticket_change && ctx.collector != nullptr) {
-    Status st = ctx.collector->CommitFiles(&w.sync_files);
+    Status st = ctx.collector->CommitFiles();
     if (!st.ok()) {
       ctx.d = FailureDecision(cfg, st);
       return Step::kDone;
@@ -642,11 +642,8 @@ Step CommitStage(MessageContext& ctx) {
   }
   // The original as received, content-addressed beside the attachments, before the ticket names
   // it (a store failure tempfails: the mail is retried, never recorded without its original).
-  // Neither it nor the attachments are fsync'd one by one: the store syncs w.sync_files together
-  // for its whole group-committed batch, before the commit that names them.
   if (ticket_change && ctx.queue != nullptr && ctx.queue->keep_original) {
-    Status st = StoreBlob(OriginalsDir(AttachmentStoreDir(cfg)), ctx.spool,
-                          &w.message.original_sha256, &w.sync_files);
+    Status st = StoreBlob(OriginalsDir(AttachmentStoreDir(cfg)), ctx.spool, &w.message.original_sha256);
     if (!st.ok()) {
       ctx.d = FailureDecision(cfg, st);
       return Step::kDone;

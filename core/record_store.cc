@@ -76,7 +76,7 @@ bool BlobPresent(const std::string& path, uint64_t size) {
          static_cast<uint64_t>(sb.st_size) == size;
 }
 
-Status WriteTempBlob(const std::string& dir, const Spool& content, bool sync, std::string* tmp_path) {
+Status WriteTempBlob(const std::string& dir, const Spool& content, std::string* tmp_path) {
   std::string tmp = dir + "/.tmp-XXXXXX";
   int fd = ::mkstemp(tmp.data());
   if (fd < 0 && errno == ENOENT) {  // the store's first file: make its directory
@@ -98,7 +98,7 @@ Status WriteTempBlob(const std::string& dir, const Spool& content, bool sync, st
   } else {
     s = WriteAll(fd, content.data().data(), content.data().size());
   }
-  if (s.ok() && sync && ::fsync(fd) != 0) s = Status::Store(Errno("record store: fsync"));
+  if (s.ok() && ::fsync(fd) != 0) s = Status::Store(Errno("record store: fsync"));
   if (::close(fd) != 0 && s.ok()) s = Status::Store(Errno("record store: close"));
   if (!s.ok()) {
     ::unlink(tmp.c_str());
@@ -118,44 +118,16 @@ Status RenameIntoStore(const std::string& tmp_path, const std::string& final_pat
   return Status::Store(Errno("record store: rename to " + final_path));
 }
 
-Status StoreBlob(const std::string& dir, const Spool& content, std::string* sha256,
-                 std::vector<std::string>* unsynced) {
+Status StoreBlob(const std::string& dir, const Spool& content, std::string* sha256) {
   Status s = content.Sha256Hex(sha256);
   if (!s.ok()) return s;
   const std::string final_path = AttachmentStorePath(dir, *sha256);
-  if (!BlobPresent(final_path, content.size())) {  // else stored once (a torn one is rewritten)
-    std::string tmp;
-    s = WriteTempBlob(dir, content, unsynced == nullptr, &tmp);
-    if (!s.ok()) return s;
-    s = RenameIntoStore(tmp, final_path);
-    if (!s.ok()) {
-      ::unlink(tmp.c_str());
-      return s;
-    }
-  }
-  // Also a blob that was already there: its writer's ticket write may not have synced it yet.
-  if (unsynced != nullptr) unsynced->push_back(final_path);
-  return Status::Ok();
-}
-
-Status SyncFiles(const std::vector<std::string>& paths) {
-  std::vector<int> fds;
-  Status s;
-  for (const std::string& p : paths) {
-    int fd = ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-      s = Status::Store(Errno("sync: open " + p));
-      break;
-    }
-    fds.push_back(fd);
-    // Start the write-out now so that one journal commit covers every file (best effort: the
-    // fsync below is what makes each durable).
-    (void)::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-  }
-  for (size_t i = 0; i < fds.size(); ++i) {
-    if (s.ok() && ::fsync(fds[i]) != 0) s = Status::Store(Errno("sync: fsync " + paths[i]));
-    ::close(fds[i]);
-  }
+  if (BlobPresent(final_path, content.size())) return Status::Ok();  // stored once
+  std::string tmp;
+  s = WriteTempBlob(dir, content, &tmp);
+  if (!s.ok()) return s;
+  s = RenameIntoStore(tmp, final_path);
+  if (!s.ok()) ::unlink(tmp.c_str());
   return s;
 }
 

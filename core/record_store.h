@@ -38,27 +38,18 @@ bool IsSha256Hex(std::string_view s);
 // Lower-cases a valid hash; kInvalid (naming it) when it is malformed.
 Status NormalizeSha256(std::string_view s, std::string* out);
 
-// Stores the whole spool as a blob (nothing is written when it is already stored); *sha256 is its
-// lower-case hex SHA-256. A file already at the blob's path with another size (torn by a crash
-// before it was synced) is written again. With unsynced null the new file is fsync'd; otherwise it
-// is not, and the blob's path (new or already there) is appended to *unsynced for the caller's
-// store write to make durable before it commits (TicketWrite::sync_files).
-Status StoreBlob(const std::string& dir, const Spool& content, std::string* sha256,
-                 std::vector<std::string>* unsynced = nullptr);
+// Stores the whole spool as a blob, durable (fsync'd) before it takes its name; nothing is written
+// when it is already stored. *sha256 is its lower-case hex SHA-256. A file at the blob's path with
+// another size (not a whole blob) is written again.
+Status StoreBlob(const std::string& dir, const Spool& content, std::string* sha256);
 
 // The pieces StoreBlob is made of, for the attachment store (which renames later):
 // true when a regular file of exactly `size` bytes is at path (a whole blob);
 bool BlobPresent(const std::string& path, uint64_t size);
-// writes content to a new temp file in dir (made when missing), fsync'd only when sync;
-Status WriteTempBlob(const std::string& dir, const Spool& content, bool sync, std::string* tmp_path);
+// writes content to a new temp file in dir (made when missing) and fsyncs it;
+Status WriteTempBlob(const std::string& dir, const Spool& content, std::string* tmp_path);
 // renames it to its blob path, making the fan-out directories when missing.
 Status RenameIntoStore(const std::string& tmp_path, const std::string& final_path);
-
-// Makes files durable that were written without fsync (the blobs a ticket write names): starts the
-// write-out of all of them, then fsyncs each. On ext4 and XFS the first fsync commits the journal
-// for all of them, so a batch of files costs about one journal commit instead of one per file. A
-// kStore Status naming the file on failure (a file that no longer exists is an error too).
-Status SyncFiles(const std::vector<std::string>& paths);
 
 // Opens the blob for reading. *fd is owned by the caller. kInvalid / kNotFound / kStore as above.
 Status OpenBlob(const std::string& dir, std::string_view sha256, int* fd, uint64_t* size);

@@ -175,10 +175,6 @@ struct TicketWrite {
   // (message.message_id) and collided_id's entry is marked contested.
   std::string collided_id;
   int64_t now = 0;                          // becomes updated_at (and created_at on create)
-  // Files this change names (kept attachments, the original) that were written without fsync:
-  // the store makes them durable (SyncFiles, core/record_store.h) before the transaction that
-  // names them commits, for a whole batch at once; when that fails, the write fails (kStore).
-  std::vector<std::string> sync_files;
 
   // Mails to queue for sending with this change (PlanStep side effects); written only when the
   // ticket change is (not for a duplicate or a flooded message).

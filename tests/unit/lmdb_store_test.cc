@@ -3,8 +3,6 @@
 #include "core/lmdb_store.h"
 
 #include <gtest/gtest.h>
-
-#include <cstdio>
 #include <lmdb.h>
 #include <sys/stat.h>
 
@@ -156,33 +154,6 @@ TEST_F(LmdbStoreTest, WriteWithoutMessageIdIsRefused) {
   MustWrite(Create("a@x"));
   Ticket t;
   ASSERT_TRUE(store_->GetTicket(1, &t).ok());  // the refused write used no number
-}
-
-// Blobs a write names are synced by the store before it commits (TicketWrite::sync_files): a file
-// that cannot be synced (gone) fails the write, and nothing of it is written.
-TEST_F(LmdbStoreTest, WriteNamingFilesThatCannotBeSyncedWritesNothing) {
-  ASSERT_TRUE(Open().ok());
-  const std::string blob = root_ + "/blob";
-  FILE* f = std::fopen(blob.c_str(), "w");
-  ASSERT_NE(f, nullptr);
-  std::fputs("original bytes", f);
-  std::fclose(f);
-  TicketWrite ok = Create("synced@x");
-  ok.sync_files = {blob};
-  EXPECT_EQ(MustWrite(ok).ticket, 1u);
-
-  TicketWrite gone = Create("gone@x");
-  gone.sync_files = {blob, root_ + "/no-such-blob"};
-  WriteResult r;
-  Status s = store_->Write(gone, &r);
-  EXPECT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("no-such-blob"), std::string::npos) << s.ToString();
-  Ticket t;
-  EXPECT_TRUE(store_->GetTicket(2, &t).IsNotFound());
-  MessageIdEntry e;
-  EXPECT_TRUE(store_->FindMessageId("gone@x", &e).IsNotFound());
-  // The store goes on: the next write takes the next number.
-  EXPECT_EQ(MustWrite(Create("after@x")).ticket, 2u);
 }
 
 TEST_F(LmdbStoreTest, AppendIncrementsSeqAndCounts) {
