@@ -2,6 +2,7 @@
 #include "core/forget.h"
 
 #include <algorithm>
+#include <string_view>
 
 #include "core/address.h"
 
@@ -28,6 +29,28 @@ bool DropFrom(std::vector<Mailbox>* list, const std::string& person) {
   return list->size() != before;
 }
 
+// Whether text (lower-case) holds person as a whole address: not inside a longer one
+// ("bob@example.com" is not in "jimbob@example.com" or "bob@example.com.evil").
+bool HoldsAddress(const std::string& text, const std::string& person) {
+  auto local_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           std::string_view("!#$%&'*+-/=?^_`{|}~.").find(c) != std::string_view::npos;
+  };
+  auto domain_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+  };
+  for (size_t at = text.find(person); at != std::string::npos; at = text.find(person, at + 1)) {
+    const size_t end = at + person.size();
+    const bool before_ok = at == 0 || !local_char(text[at - 1]);
+    // A final '.' ends a sentence, not the domain.
+    const bool after_ok = end == text.size() || !domain_char(text[end]) ||
+                          (text[end] == '.' && (end + 1 == text.size() ||
+                                                !domain_char(text[end + 1])));
+    if (before_ok && after_ok) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::vector<std::string> MessageBlobs(const TicketMessage& m) {
@@ -39,6 +62,37 @@ std::vector<std::string> MessageBlobs(const TicketMessage& m) {
     }
   }
   return out;
+}
+
+bool OutboxHoldsPerson(const std::string& address, const OutboxMail& m) {
+  const std::string person = NormalizeAddress(address);
+  if (person.empty()) return false;
+  if (Is(m.sender, person)) return true;
+  for (const std::string& r : m.recipients) {
+    if (Is(r, person)) return true;
+  }
+  return HoldsAddress(Lower(m.raw), person);
+}
+
+std::vector<uint64_t> PlanForgetOutbox(const std::string& address,
+                                       const std::vector<OutboxMail>& outbox,
+                                       std::vector<ForgetPlan>* plans) {
+  std::vector<uint64_t> other;
+  for (const OutboxMail& m : outbox) {
+    ForgetPlan* plan = nullptr;
+    for (ForgetPlan& p : *plans) {
+      if (m.ticket != 0 && p.ticket == m.ticket) plan = &p;
+    }
+    const bool holds = OutboxHoldsPerson(address, m);
+    if (plan != nullptr && (plan->requester || holds)) {
+      plan->outbox.push_back(m.seq);
+    } else if (holds) {
+      other.push_back(m.seq);
+    }
+  }
+  for (ForgetPlan& p : *plans) std::sort(p.outbox.begin(), p.outbox.end());
+  std::sort(other.begin(), other.end());
+  return other;
 }
 
 bool PlanForget(const std::string& address, const Ticket& t,

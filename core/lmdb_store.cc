@@ -289,7 +289,9 @@ class LmdbTicketStore : public TicketStore {
   Status Usage(StoreUsage* out) override;
   Status Redact(uint64_t ticket, const Ticket& fields, const std::vector<TicketMessage>& messages,
                 const std::vector<TicketEvent>& replace_events,
-                const std::vector<TicketEvent>& add_events, int64_t now) override;
+                const std::vector<TicketEvent>& add_events, const std::vector<uint64_t>& outbox,
+                int64_t now, size_t* outbox_removed) override;
+  Status DeleteOutbox(const std::vector<uint64_t>& seqs, size_t* removed) override;
 
   // See LmdbInstallationId. A plain write transaction of its own, outside the batch writer.
   Status GetOrPutMetaString(std::string_view key, const std::string& candidate, std::string* out);
@@ -322,6 +324,8 @@ class LmdbTicketStore : public TicketStore {
   // confirmation: ticket 0, no per-ticket bound, nothing recorded); counts into result if set.
   Status QueueOutbox(Ops& ops, const std::vector<OutboxItem>& items, int64_t now, Ticket* t,
                      WriteResult* result);
+  // Deletes the outbox rows of seqs that are there; *removed counts them.
+  Status DelOutboxRows(Ops& ops, const std::vector<uint64_t>& seqs, size_t* removed);
   Status AddTrigger(Ops& ops, StoredTrigger* t);
   // Adds add to the counter under key (a counters-table key) in its fixed window and keeps the
   // expiry index; *count is the count after it.
@@ -1278,8 +1282,12 @@ Status LmdbTicketStore::SetStatus(uint64_t ticket, TicketStatus status, const Ti
 Status LmdbTicketStore::Redact(uint64_t ticket, const Ticket& fields,
                                const std::vector<TicketMessage>& messages,
                                const std::vector<TicketEvent>& replace_events,
-                               const std::vector<TicketEvent>& add_events, int64_t now) {
-  return RunWrite([&](Ops& ops, bool*) {
+                               const std::vector<TicketEvent>& add_events,
+                               const std::vector<uint64_t>& outbox, int64_t now,
+                               size_t* outbox_removed) {
+  size_t removed = 0;
+  Status st = RunWrite([&](Ops& ops, bool*) {
+    removed = 0;  // a batch rerun starts again
     Ticket t;
     Status s = LoadTicket(ops, ticket, &t);
     if (!s.ok()) return s;
@@ -1320,8 +1328,34 @@ Status LmdbTicketStore::Redact(uint64_t ticket, const Ticket& fields,
                         std::back_inserter(gone));
     s = IndexDel(ops, n.number, gone);
     if (s.ok()) s = IndexPut(ops, n.number, new_keys);
+    if (s.ok()) s = DelOutboxRows(ops, outbox, &removed);
     return s;
   });
+  if (st.ok() && outbox_removed != nullptr) *outbox_removed = removed;
+  return st;
+}
+
+Status LmdbTicketStore::DelOutboxRows(Ops& ops, const std::vector<uint64_t>& seqs,
+                                      size_t* removed) {
+  for (uint64_t seq : seqs) {
+    std::string_view v;
+    Status s = ops.Get(outbox_, codec::TicketKey(seq), &v);
+    if (s.IsNotFound()) continue;
+    if (s.ok()) s = ops.Del(outbox_, codec::TicketKey(seq));
+    if (!s.ok()) return s;
+    ++*removed;
+  }
+  return Status::Ok();
+}
+
+Status LmdbTicketStore::DeleteOutbox(const std::vector<uint64_t>& seqs, size_t* removed) {
+  size_t n = 0;
+  Status st = RunWrite([&](Ops& ops, bool*) {
+    n = 0;
+    return DelOutboxRows(ops, seqs, &n);
+  });
+  *removed = st.ok() ? n : 0;
+  return st;
 }
 
 Status LmdbTicketStore::AddEvents(uint64_t ticket, const std::vector<TicketEvent>& events,

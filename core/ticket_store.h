@@ -369,11 +369,22 @@ class TicketStore {
   // Forgetting a person (core/forget.h): in one transaction, replaces the ticket's own fields with
   // fields (its number, status, counters and creation time are kept), replaces each message of
   // messages and each event of replace_events (matched by seq; an unknown seq is kNotFound), then
-  // appends add_events. kNotFound if no such ticket.
+  // appends add_events and deletes the outbox rows whose seq is in outbox (a row already gone,
+  // sent meanwhile, is skipped; *outbox_removed, when not null, is the number deleted). kNotFound
+  // if no such ticket.
   virtual Status Redact(uint64_t ticket, const Ticket& fields,
                         const std::vector<TicketMessage>& messages,
                         const std::vector<TicketEvent>& replace_events,
-                        const std::vector<TicketEvent>& add_events, int64_t now) = 0;
+                        const std::vector<TicketEvent>& add_events,
+                        const std::vector<uint64_t>& outbox, int64_t now,
+                        size_t* outbox_removed) = 0;
+  // Deletes the outbox rows whose seq is in seqs, in one transaction, without events (forget: mail
+  // outside any changed ticket). A row already gone is skipped; *removed is the number deleted.
+  virtual Status DeleteOutbox(const std::vector<uint64_t>& seqs, size_t* removed) {
+    (void)seqs;
+    *removed = 0;
+    return Status::NotFound("this store has no outbox");
+  }
 };
 
 }  // namespace desk

@@ -104,8 +104,13 @@ int RunAgentState(const std::string& config_path, const std::string& address,
 int RunAssign(const std::string& config_path, uint64_t ticket, const std::string& address);
 int RunQueues(const std::string& config_path, bool json);
 
-// Erases a person's data (core/forget.h); dry_run lists what would go and changes nothing.
-int RunForget(const std::string& config_path, const std::string& address, bool dry_run);
+// Erases a person's data (core/forget.h), queued outbox mail included; dry_run lists what would
+// go and changes nothing; json prints one summary object instead of the lines.
+int RunForget(const std::string& config_path, const std::string& address, bool dry_run,
+              bool json);
+
+// deskctl/outbox.cc: the queued mail (docs/TRIGGERS.md), oldest first; read-only.
+int RunOutbox(const std::string& config_path, bool json);
 
 // deskctl/triggers.cc: the triggers (core/triggers.h, docs/TRIGGERS.md). sort: "id" or "status"
 // (active first). FILE "-" is standard input.

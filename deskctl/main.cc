@@ -8,7 +8,8 @@
 //                             [--since T] [--until T] [--search WORDS] [--sla STATE [DURATION]]
 //   deskctl -c CONFIG ticket N [--json | --pdf FILE] | ticket close N | ticket reopen N
 //   deskctl -c CONFIG attachment get SHA256 [-o FILE] | message get N SEQ [-o FILE]
-//   deskctl -c CONFIG forget ADDRESS [--dry-run]
+//   deskctl -c CONFIG forget ADDRESS [--dry-run] [--json]
+//   deskctl -c CONFIG outbox [--json]
 //   deskctl -c CONFIG stats [--json]
 //   deskctl -c CONFIG quarantine list [--json] | get ID [-o FILE] | purge [--older-than DAYS]
 //   deskctl -c CONFIG purge --closed-before DATE [--dry-run]
@@ -147,6 +148,11 @@ int main(int argc, char** argv) {
       app.add_subcommand("forget", "Erase a person's messages, originals, attachments and PDFs");
   forget_cmd->add_option("address", forget_addr, "The person's address")->required();
   forget_cmd->add_flag("--dry-run", forget_dry, "List what would be removed; change nothing");
+  bool forget_json = false;
+  forget_cmd->add_flag("--json", forget_json, "One JSON summary object instead of the lines");
+  bool outbox_json = false;
+  CLI::App* outbox_cmd = app.add_subcommand("outbox", "List the mail queued for sending");
+  outbox_cmd->add_flag("--json", outbox_json, "One JSON array instead of a table");
   // deskctl/store_admin.cc: quarantine and retention.
   CLI::App* quarantine_cmd =
       app.add_subcommand("quarantine", "Originals of mail whose attachments were stripped");
@@ -259,7 +265,8 @@ int main(int argc, char** argv) {
   if (*tenable) return RunTriggerEnable(config_path, trig_id, true);
   if (*tdisable) return RunTriggerEnable(config_path, trig_id, false);
   if (*tdelete) return RunTriggerDelete(config_path, trig_id);
-  if (*forget_cmd) return RunForget(config_path, forget_addr, forget_dry);
+  if (*forget_cmd) return RunForget(config_path, forget_addr, forget_dry, forget_json);
+  if (*outbox_cmd) return RunOutbox(config_path, outbox_json);
   if (*att_get) return RunAttachmentGet(config_path, att_sha, att_out);
   if (*msg_get) return RunMessageGet(config_path, msg_ticket, msg_seq, msg_out);
   if (*tickets_cmd) {

@@ -352,7 +352,7 @@ TEST(ForgetTest, StoreRedactRewritesInOneTransaction) {
   ASSERT_TRUE(store->GetEvents(r.ticket, &evs).ok());
   ForgetPlan p;
   ASSERT_TRUE(PlanForget("bob@example.com", t, msgs, evs, 20, &p));
-  ASSERT_TRUE(store->Redact(r.ticket, p.fields, p.messages, p.events, {p.note}, 20).ok());
+  ASSERT_TRUE(store->Redact(r.ticket, p.fields, p.messages, p.events, {p.note}, {}, 20, nullptr).ok());
   ASSERT_TRUE(store->GetTicket(r.ticket, &t).ok());
   ASSERT_TRUE(store->GetMessages(r.ticket, &msgs).ok());
   ASSERT_TRUE(store->GetEvents(r.ticket, &evs).ok());
@@ -372,8 +372,108 @@ TEST(ForgetTest, StoreRedactRewritesInOneTransaction) {
   // An unknown message seq is refused and nothing changes.
   TicketMessage ghost = msgs[0];
   ghost.seq = 9;
-  EXPECT_EQ(store->Redact(r.ticket, t, {ghost}, {}, {}, 30).error_class(), ErrorClass::kNotFound);
-  EXPECT_EQ(store->Redact(999, t, {}, {}, {}, 30).error_class(), ErrorClass::kNotFound);
+  EXPECT_EQ(store->Redact(r.ticket, t, {ghost}, {}, {}, {}, 30, nullptr).error_class(), ErrorClass::kNotFound);
+  EXPECT_EQ(store->Redact(999, t, {}, {}, {}, {}, 30, nullptr).error_class(), ErrorClass::kNotFound);
+}
+
+// Queued outbox mail: a ticket from `from` (participants: from and others) with one outbox row
+// per (recipient, raw) pair.
+uint64_t TicketWithOutbox(TicketStore* store, const std::string& id, const std::string& from,
+                          const std::vector<std::string>& others,
+                          const std::vector<std::pair<std::string, std::string>>& mails) {
+  TicketWrite w;
+  w.now = 10;
+  w.new_ticket.title = "From " + from;
+  w.new_ticket.requester = {"", from};
+  w.message = FMsg(0, Direction::kInbound, from, {}, "");
+  w.message.message_id = id;
+  w.participants = {from};
+  for (const std::string& o : others) w.participants.push_back(o);
+  for (const auto& [to, raw] : mails) {
+    OutboxItem item;
+    item.mail.recipients = {to};
+    item.mail.message_id = "out-" + to + "-" + id;
+    item.mail.kind = "automatic";
+    item.mail.raw = raw;
+    w.outbox.push_back(item);
+  }
+  WriteResult r;
+  EXPECT_TRUE(store->Write(w, &r).ok());
+  EXPECT_EQ(r.outbox_queued, mails.size());
+  return r.ticket;
+}
+
+// Privacy hole (issue 14/15): forget rewrote the tickets but left the person's queued automatic
+// answers and notifications in the outbox, still to be sent with their address and text.
+TEST(ForgetTest, ForgetRemovesQueuedOutboxMail) {
+  TempDir dir;
+  LmdbOptions o;
+  o.dir = dir.path() + "/db";
+  std::unique_ptr<TicketStore> store;
+  ASSERT_TRUE(OpenLmdbTicketStore(o, &store).ok());
+  // Bob's own ticket: an answer to Bob and a notification to an agent (it quotes his mail).
+  const uint64_t bobs = TicketWithOutbox(
+      store.get(), "b1@example.com", "bob@example.com", {},
+      {{"bob@example.com", "To: bob@example.com\r\n\r\nThanks\r\n"},
+       {"alice@staff.example", "To: alice@staff.example\r\n\r\nNew ticket\r\n"}});
+  // Carol's ticket with Bob in it: the mail naming Bob goes, the other stays.
+  const uint64_t carols = TicketWithOutbox(
+      store.get(), "c1@example.com", "carol@example.com", {"bob@example.com"},
+      {{"carol@example.com", "To: carol@example.com\r\nCc: BOB@Example.com\r\n\r\nHi\r\n"},
+       {"carol@example.com", "To: carol@example.com\r\nCc: jimbob@example.com\r\n\r\n"
+                             "Write to bob@example.com.evil\r\n"}});
+  // Dave's ticket holds nothing of Bob, but one queued mail goes to Bob.
+  const uint64_t daves = TicketWithOutbox(
+      store.get(), "d1@example.com", "dave@example.com", {},
+      {{"Bob@example.com", "To: Bob@example.com\r\n\r\nFYI\r\n"},
+       {"dave@example.com", "To: dave@example.com\r\n\r\nThanks\r\n"}});
+  std::vector<OutboxMail> outbox;
+  ASSERT_TRUE(store->GetOutbox(&outbox).ok());
+  ASSERT_EQ(outbox.size(), 6u);
+
+  // What deskctl forget does.
+  std::vector<Ticket> tickets;
+  ASSERT_TRUE(store->ListTickets({}, &tickets).ok());
+  std::vector<ForgetPlan> plans;
+  for (const Ticket& t : tickets) {
+    std::vector<TicketMessage> msgs;
+    std::vector<TicketEvent> evs;
+    ASSERT_TRUE(store->GetMessages(t.number, &msgs).ok());
+    ASSERT_TRUE(store->GetEvents(t.number, &evs).ok());
+    ForgetPlan p;
+    if (PlanForget("bob@example.com", t, msgs, evs, 20, &p)) plans.push_back(std::move(p));
+  }
+  ASSERT_EQ(plans.size(), 2u);  // Bob's and Carol's; nothing of Bob is on Dave's ticket
+  const std::vector<uint64_t> other = PlanForgetOutbox("bob@example.com", outbox, &plans);
+  ASSERT_EQ(other.size(), 1u);
+  EXPECT_EQ(other[0], outbox[4].seq);  // Dave's ticket's mail to Bob
+  size_t removed_total = 0;
+  for (const ForgetPlan& p : plans) {
+    EXPECT_EQ(p.outbox.size(), p.ticket == bobs ? 2u : 1u);
+    size_t removed = 99;
+    ASSERT_TRUE(store->Redact(p.ticket, p.fields, p.messages, p.events, {p.note}, p.outbox, 20,
+                              &removed).ok());
+    EXPECT_EQ(removed, p.outbox.size());
+    removed_total += removed;
+  }
+  size_t removed = 99;
+  ASSERT_TRUE(store->DeleteOutbox(other, &removed).ok());
+  EXPECT_EQ(removed, 1u);
+  EXPECT_EQ(removed_total + removed, 4u);
+
+  std::vector<OutboxMail> left;
+  ASSERT_TRUE(store->GetOutbox(&left).ok());
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[0].ticket, carols);
+  EXPECT_EQ(left[0].recipients, std::vector<std::string>{"carol@example.com"});
+  EXPECT_EQ(left[1].ticket, daves);
+  EXPECT_EQ(left[1].recipients, std::vector<std::string>{"dave@example.com"});
+  for (const OutboxMail& m : left) {
+    EXPECT_FALSE(OutboxHoldsPerson("bob@example.com", m));
+  }
+  // Rows already gone (sent meanwhile) are skipped and not counted.
+  ASSERT_TRUE(store->DeleteOutbox(other, &removed).ok());
+  EXPECT_EQ(removed, 0u);
 }
 
 }  // namespace

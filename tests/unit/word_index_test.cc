@@ -198,7 +198,7 @@ TEST_F(WordIndexTest, CreateAppendRedactAndDeleteKeepTheIndexInStep) {
   ASSERT_TRUE(store_->GetMessages(a, &msgs).ok());
   msgs[0].body = "[forgotten]";
   t.title = "[forgotten]";
-  ASSERT_TRUE(store_->Redact(a, t, msgs, {}, {}, 30).ok());
+  ASSERT_TRUE(store_->Redact(a, t, msgs, {}, {}, {}, 30, nullptr).ok());
   EXPECT_EQ(Candidates("kowalski"), std::vector<uint64_t>({b}));
   EXPECT_TRUE(Candidates("printer").empty());
   EXPECT_EQ(Candidates("forgotten"), std::vector<uint64_t>({a}));
