@@ -43,9 +43,9 @@ bool HoldsAddress(const std::string& text, const std::string& person) {
     const size_t end = at + person.size();
     const bool before_ok = at == 0 || !local_char(text[at - 1]);
     // A final '.' ends a sentence, not the domain.
-    const bool after_ok = end == text.size() || !domain_char(text[end]) ||
-                          (text[end] == '.' && (end + 1 == text.size() ||
-                                                !domain_char(text[end + 1])));
+    const bool after_ok =
+        end == text.size() || !domain_char(text[end]) ||
+        (text[end] == '.' && (end + 1 == text.size() || !domain_char(text[end + 1])));
     if (before_ok && after_ok) return true;
   }
   return false;

@@ -45,7 +45,7 @@ struct ForgetPlan {
   // Blobs the removed messages held, as "original:<sha256>" / "attachment:<sha256>", sorted.
   std::vector<std::string> blobs;
   TicketEvent note;                     // the "forgotten" event to add
-  std::vector<uint64_t> outbox;         // seqs of the ticket's outbox rows to delete (sorted)
+  std::vector<uint64_t> outbox;         // seqs of the ticket's outbox rows to delete, sorted
 };
 
 // false when the ticket holds nothing of address (then *plan is untouched).

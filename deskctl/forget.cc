@@ -24,8 +24,7 @@
 
 namespace desk::ctl {
 
-int RunForget(const std::string& config_path, const std::string& address, bool dry_run,
-              bool json) {
+int RunForget(const std::string& config_path, const std::string& address, bool dry_run, bool json) {
   Context ctx;
   int rc = OpenContext(config_path, StoreMode::kIfExists, &ctx);
   if (rc != kExitOk) return rc;
@@ -103,8 +102,8 @@ int RunForget(const std::string& config_path, const std::string& address, bool d
       }
     }
     if (!json) {
-      std::printf("ticket %llu: %sremove %zu message(s)%s", static_cast<unsigned long long>(p.ticket),
-                  would, p.removed_messages.size(),
+      std::printf("ticket %llu: %sremove %zu message(s)%s",
+                  static_cast<unsigned long long>(p.ticket), would, p.removed_messages.size(),
                   p.requester ? ", requester, title and description" : "");
       if (removed > 0) std::printf(", %zu queued outbox mail(s)", removed);
       std::printf("\n");
@@ -122,7 +121,9 @@ int RunForget(const std::string& config_path, const std::string& address, bool d
         return kExitFailure;
       }
     }
-    if (!json) std::printf("outbox: %sremove %zu queued mail(s) of no changed ticket\n", would, removed);
+    if (!json) {
+      std::printf("outbox: %sremove %zu queued mail(s) of no changed ticket\n", would, removed);
+    }
     outbox_removed += removed;
   }
   std::map<std::string, bool> seen;

@@ -56,9 +56,9 @@ int RunOutbox(const std::string& config_path, bool json) {
     char line[1024];
     std::snprintf(line, sizeof line, "%-7llu %-7s %-11s %-21s %8u  %-38s %s\n",
                   static_cast<unsigned long long>(m.seq),
-                  m.ticket == 0 ? "-" : std::to_string(m.ticket).c_str(),
-                  Fit(m.kind, 11).c_str(), IsoTime(m.due_at).c_str(), m.attempts,
-                  Fit(to, 38).c_str(), m.last_error.empty() ? "-" : Fit(m.last_error, 60).c_str());
+                  m.ticket == 0 ? "-" : std::to_string(m.ticket).c_str(), Fit(m.kind, 11).c_str(),
+                  IsoTime(m.due_at).c_str(), m.attempts, Fit(to, 38).c_str(),
+                  m.last_error.empty() ? "-" : Fit(m.last_error, 60).c_str());
     text += line;
   }
   std::fputs(text.c_str(), stdout);

@@ -354,7 +354,8 @@ class TriggersTest(unittest.TestCase):
             to = [r["recipients"] for r in queued]
             self.assertTrue(all(len(r) == 1 and r[0] in customers for r in to), to)
             self.assertEqual(len({r[0] for r in to}), len(to), to)
-            self.assertLessEqual(abs(len(queued) + sent_before - 100), 1, (len(queued), sent_before))
+            self.assertLessEqual(abs(len(queued) + sent_before - 100), 1,
+                                 (len(queued), sent_before))
             for r in queued:
                 self.assertGreater(r["ticket"], 0)
                 self.assertEqual(r["kind"], "automatic")
@@ -388,8 +389,8 @@ class TriggersTest(unittest.TestCase):
             # The outbox is empty again, and the metric says so.
             ph.wait_until(lambda: self.outbox_gauge() == 0, 60, what="deskmilter_outbox_messages 0")
             print(f"\nkill -9: {sent_before} answers sent before the kill; after the restart the "
-                  f"other 99 customers have theirs, {copies - 99} resent copies; the forgotten one's was "
-                  f"deleted from the outbox", file=sys.stderr)
+                  f"other 99 customers have theirs, {copies - 99} resent copies; the forgotten "
+                  f"one's was deleted from the outbox", file=sys.stderr)
         finally:
             self.set_enabled(1, False)
 

@@ -352,7 +352,8 @@ TEST(ForgetTest, StoreRedactRewritesInOneTransaction) {
   ASSERT_TRUE(store->GetEvents(r.ticket, &evs).ok());
   ForgetPlan p;
   ASSERT_TRUE(PlanForget("bob@example.com", t, msgs, evs, 20, &p));
-  ASSERT_TRUE(store->Redact(r.ticket, p.fields, p.messages, p.events, {p.note}, {}, 20, nullptr).ok());
+  ASSERT_TRUE(
+      store->Redact(r.ticket, p.fields, p.messages, p.events, {p.note}, {}, 20, nullptr).ok());
   ASSERT_TRUE(store->GetTicket(r.ticket, &t).ok());
   ASSERT_TRUE(store->GetMessages(r.ticket, &msgs).ok());
   ASSERT_TRUE(store->GetEvents(r.ticket, &evs).ok());
@@ -372,7 +373,8 @@ TEST(ForgetTest, StoreRedactRewritesInOneTransaction) {
   // An unknown message seq is refused and nothing changes.
   TicketMessage ghost = msgs[0];
   ghost.seq = 9;
-  EXPECT_EQ(store->Redact(r.ticket, t, {ghost}, {}, {}, {}, 30, nullptr).error_class(), ErrorClass::kNotFound);
+  EXPECT_EQ(store->Redact(r.ticket, t, {ghost}, {}, {}, {}, 30, nullptr).error_class(),
+            ErrorClass::kNotFound);
   EXPECT_EQ(store->Redact(999, t, {}, {}, {}, {}, 30, nullptr).error_class(), ErrorClass::kNotFound);
 }
 
