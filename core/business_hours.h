@@ -48,9 +48,10 @@ bool IsOpen(const BusinessHours& hours, int64_t now);
 bool BusinessHoursOpen(const QueueConfig& queue, int64_t now);
 
 // The instant `seconds` of open time after start (seconds <= 0: start). 24x7 adds plainly. A due
-// time that lands exactly on a closing time is that closing time. Walks local days from start's;
-// after kMaxBusinessDays without using up `seconds` (hours open a few minutes a year), the rest
-// counts as plain time from where the walk stopped.
+// time that lands exactly on a closing time is that closing time. Walks local days from start's
+// (about 2 us for a 10 h target over a weekend); after kMaxBusinessDays without using up `seconds`
+// (hours open a few minutes a year), the rest counts as plain time after the last open time
+// counted.
 constexpr int kMaxBusinessDays = 3700;
 int64_t AddBusinessSeconds(const BusinessHours& hours, int64_t start, int64_t seconds);
 
