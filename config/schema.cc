@@ -754,7 +754,8 @@ const QueueOption kQueueOptions[] = {
      .field = &QueueConfig::reply_via, .check = CheckReplyVia},
     {.name = "business_hours", .type = Type::kStringArray, .default_value = "[]",
      .doc = "When the desk is open, \"DAY[-DAY] HH:MM-HH:MM\" entries (mon..sun) in time_zone; "
-            "outside them the account status is invisible. Empty: always open.",
+            "outside them the account status is invisible and SLA clocks do not count. Empty: "
+            "always open.",
      .field = &QueueConfig::business_hours, .check = CheckBusinessHours},
     {.name = "time_zone", .type = Type::kString, .default_value = R"("UTC")",
      .doc = "Time zone of business_hours and holidays (an IANA name, e.g. \"Europe/Paris\").",
@@ -787,12 +788,13 @@ const QueueOption kQueueOptions[] = {
      .field = &QueueConfig::address_brands, .check = CheckAddressBrand},
     {.name = "sla_first_response", .type = Type::kInt, .default_value = "0", .min = 0,
      .max = 31536000,
-     .doc = "Seconds from a new ticket to the first agent reply before the SLA is breached "
-            "(0 = no target).",
+     .doc = "Seconds of business time (business_hours; 24x7 without) from a new ticket to the "
+            "first agent reply before the SLA is breached (0 = no target).",
      .field = &QueueConfig::sla_first_response},
     {.name = "sla_next_response", .type = Type::kInt, .default_value = "0", .min = 0,
      .max = 31536000,
-     .doc = "Seconds from a customer's follow-up to the next agent reply (0 = no target).",
+     .doc = "Seconds of business time from a customer's follow-up to the next agent reply "
+            "(0 = no target).",
      .field = &QueueConfig::sla_next_response},
 };
 

@@ -82,8 +82,9 @@ struct QueueConfig {
   // *@domain of the queue) go out as REPLY_VIA (an exact address of the queue or its
   // default_address); lower-cased and checked at load.
   std::vector<std::string> reply_via;
-  // Business hours (core/routing.h BusinessHoursOpen): "mon-fri 09:00-17:00" entries in time_zone
-  // (an IANA name); holidays "YYYY-MM-DD" are closed all day. Empty business_hours: always open.
+  // Business hours (core/business_hours.h, shared by routing and SLA clocks): "mon-fri
+  // 09:00-17:00" entries in time_zone (an IANA name); holidays "YYYY-MM-DD" are closed all day.
+  // Empty business_hours: always open.
   std::vector<std::string> business_hours;
   std::string time_zone;
   std::vector<std::string> holidays;

@@ -5,8 +5,6 @@
 #include <cctype>
 #include <ctime>
 
-#include <glib.h>
-
 #include "core/address.h"
 #include "core/agents.h"
 
@@ -380,87 +378,6 @@ Status AssignWaiting(TicketStore* store, const Config& config, int64_t now,
     }
   }
   return Status::Ok();
-}
-
-namespace {
-
-int DayNumber(std::string_view d) {
-  static const char* const kDays[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
-  for (int i = 0; i < 7; ++i) {
-    if (d == kDays[i]) return i + 1;
-  }
-  return 0;
-}
-
-bool ParseClock(std::string_view t, int* minute) {
-  if (t.size() != 5 || t[2] != ':') return false;
-  for (size_t i : {0, 1, 3, 4}) {
-    if (!std::isdigit(static_cast<unsigned char>(t[i]))) return false;
-  }
-  const int h = (t[0] - '0') * 10 + (t[1] - '0'), m = (t[3] - '0') * 10 + (t[4] - '0');
-  if (h > 24 || m > 59 || (h == 24 && m != 0)) return false;
-  *minute = h * 60 + m;
-  return true;
-}
-
-}  // namespace
-
-bool ParseBusinessHours(std::string_view entry, BusinessSpan* out) {
-  const std::string e = Lower(Trim(entry));
-  const size_t sp = e.find(' ');
-  if (sp == std::string::npos) return false;
-  const std::string days = e.substr(0, sp), hours = Trim(e.substr(sp + 1));
-  BusinessSpan s;
-  const size_t dash = days.find('-');
-  s.first_day = DayNumber(days.substr(0, dash));
-  s.last_day = dash == std::string::npos ? s.first_day : DayNumber(days.substr(dash + 1));
-  if (s.first_day == 0 || s.last_day == 0 || s.first_day > s.last_day) return false;
-  const size_t hd = hours.find('-');
-  if (hd == std::string::npos || !ParseClock(hours.substr(0, hd), &s.start_minute) ||
-      !ParseClock(hours.substr(hd + 1), &s.end_minute) || s.start_minute >= s.end_minute) {
-    return false;
-  }
-  *out = s;
-  return true;
-}
-
-bool KnownTimeZone(const std::string& time_zone) {
-  if (time_zone == "UTC") return true;
-  // glib >= 2.68: NULL for an identifier it cannot load.
-  GTimeZone* tz = g_time_zone_new_identifier(time_zone.c_str());
-  if (tz == nullptr) return false;
-  g_time_zone_unref(tz);
-  return true;
-}
-
-bool BusinessHoursOpen(const QueueConfig& queue, int64_t now) {
-  if (queue.business_hours.empty()) return true;
-  GTimeZone* tz = queue.time_zone.empty() || queue.time_zone == "UTC"
-                      ? g_time_zone_new_utc()
-                      : g_time_zone_new_identifier(queue.time_zone.c_str());
-  if (tz == nullptr) tz = g_time_zone_new_utc();  // refused at load; never reached
-  GDateTime* utc = g_date_time_new_from_unix_utc(now);
-  GDateTime* local = utc != nullptr ? g_date_time_to_timezone(utc, tz) : nullptr;
-  bool open = false;
-  if (local != nullptr) {
-    char date[16];
-    std::snprintf(date, sizeof date, "%04d-%02d-%02d", g_date_time_get_year(local),
-                  g_date_time_get_month(local), g_date_time_get_day_of_month(local));
-    bool holiday = false;
-    for (const std::string& h : queue.holidays) holiday = holiday || h == date;
-    const int day = g_date_time_get_day_of_week(local);  // 1 = Monday
-    const int minute = g_date_time_get_hour(local) * 60 + g_date_time_get_minute(local);
-    for (const std::string& e : queue.business_hours) {
-      BusinessSpan s;
-      if (holiday || !ParseBusinessHours(e, &s)) continue;
-      open = open || (day >= s.first_day && day <= s.last_day && minute >= s.start_minute &&
-                      minute < s.end_minute);
-    }
-    g_date_time_unref(local);
-  }
-  if (utc != nullptr) g_date_time_unref(utc);
-  g_time_zone_unref(tz);
-  return open;
 }
 
 AccountStatus QueueAccountStatus(const Config& config, const QueueConfig& queue,

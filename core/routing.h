@@ -38,6 +38,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/business_hours.h"
 #include "core/config.h"
 #include "core/desk_state.h"
 #include "core/pipeline.h"
@@ -131,18 +132,8 @@ Status AssignTicket(TicketStore* store, const Config& config, uint64_t ticket,
 Status AssignWaiting(TicketStore* store, const Config& config, int64_t now,
                      std::vector<std::pair<uint64_t, std::string>>* assigned);
 
-// Business hours. One entry: DAY[-DAY] HH:MM-HH:MM, days mon..sun, the end after the start (24:00
-// allowed), in the queue's time_zone. ParseBusinessHours is also the config's check.
-struct BusinessSpan {
-  int first_day = 1, last_day = 1;  // 1 = Monday .. 7 = Sunday, first_day <= last_day
-  int start_minute = 0, end_minute = 0;  // minutes after local midnight, start < end <= 1440
-};
-bool ParseBusinessHours(std::string_view entry, BusinessSpan* out);
-// True when time_zone is an IANA zone name this system knows (tzdata), or "UTC".
-bool KnownTimeZone(const std::string& time_zone);
-// Whether the queue is within its business hours at now (seconds since the epoch): no
-// business_hours is always open; a holiday (local date) is closed all day.
-bool BusinessHoursOpen(const QueueConfig& queue, int64_t now);
+// Business hours (BusinessSpan, ParseBusinessHours, KnownTimeZone, BusinessHoursOpen):
+// core/business_hours.h, shared with SLA clocks.
 
 // The desk's account status for a queue: Invisible outside its business hours, else Online (an
 // agent of it available, or the queue has no agents: a shared mailbox) or Away (none available).

@@ -18,42 +18,7 @@ bool IsAgentReply(const TicketMessage& m) {
   return m.direction == Direction::kOutbound && (m.kind == "agent_reply" || m.kind == "agent_new");
 }
 
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-
 }  // namespace
-
-int64_t AddBusinessSeconds(const Schedule& s, int64_t start, int64_t seconds) {
-  if (s.always || seconds <= 0) return start + std::max<int64_t>(seconds, 0);
-  const int64_t open = int64_t{s.open_minute} * 60, close = int64_t{s.close_minute} * 60;
-  if ((s.days & 0x7F) == 0 || close <= open) return start;
-  const int64_t offset = int64_t{s.utc_offset_minutes} * 60;
-  int64_t local = start + offset;
-  int64_t day = FloorDiv(local, kDay);
-  int64_t left = seconds;
-  // Whole weeks first, so a long target does not walk day by day.
-  const int open_days = __builtin_popcount(s.days & 0x7F);
-  const int64_t per_week = open_days * (close - open);
-  if (left > per_week) {
-    const int64_t weeks = (left - 1) / per_week;
-    left -= weeks * per_week;
-    local += weeks * 7 * kDay;
-    day += weeks * 7;
-  }
-  for (;;) {
-    const int weekday = static_cast<int>(((day + 4) % 7 + 7) % 7);  // 1970-01-01 was a Thursday
-    if (s.days & (1u << weekday)) {
-      const int64_t day_start = day * kDay;
-      const int64_t from = std::max(local, day_start + open);
-      const int64_t to = day_start + close;
-      if (from < to) {
-        if (from + left <= to) return from + left - offset;
-        left -= to - from;
-      }
-    }
-    ++day;
-    local = day * kDay;
-  }
-}
 
 SlaState ComputeSla(const SlaTargets& targets, const std::vector<TicketMessage>& messages,
                     const std::vector<TicketEvent>& events, int64_t now) {
@@ -98,7 +63,7 @@ SlaState ComputeSla(const SlaTargets& targets, const std::vector<TicketMessage>&
         SlaClock c;
         c.kind = first ? "first_response" : "next_response";
         c.started_at = s.at;
-        c.due_at = AddBusinessSeconds(targets.schedule, s.at, target);
+        c.due_at = AddBusinessSeconds(targets.hours, s.at, target);
         run = c;
         break;
       }

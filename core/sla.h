@@ -11,8 +11,9 @@
 //    automatic answers) neither start nor stop one.
 //  - Closing the ticket pauses: the running clock stops without being met (its breach, if it was
 //    already late, stays); a customer's mail after reopening starts a next-response clock.
-//  - Time counts in the schedule's business hours. Until queues have schedules (the routing issue)
-//    every queue runs 24x7 (Schedule{}).
+//  - Time counts in the queue's business hours (core/business_hours.h, the same "open" as
+//    routing's account status): its weekly spans in its time zone, summer time included, holidays
+//    closed. A queue without business hours runs 24x7. Due times are instants (UTC seconds).
 //  - A clock is breached when it was met after its due time, or is still running and now is past
 //    its due time. A target of 0 means no clock of that kind.
 //
@@ -24,26 +25,15 @@
 #include <string>
 #include <vector>
 
+#include "core/business_hours.h"
 #include "core/ticket.h"
 
 namespace desk {
 
-// Weekly business hours in a fixed UTC offset. always = 24x7 (the default).
-struct Schedule {
-  bool always = true;
-  int open_minute = 9 * 60;    // minutes after local midnight
-  int close_minute = 17 * 60;  // > open_minute
-  uint8_t days = 0x3E;         // bit d = open on weekday d (0 = Sunday); default Monday..Friday
-  int utc_offset_minutes = 0;
-};
-
-// The time `seconds` business seconds after start. With no open time in the week, start.
-int64_t AddBusinessSeconds(const Schedule& s, int64_t start, int64_t seconds);
-
 struct SlaTargets {
   int64_t first_response = 0;  // seconds; 0 = none
   int64_t next_response = 0;
-  Schedule schedule;
+  BusinessHours hours;  // the queue's (BusinessHoursOf); default: 24x7
 };
 
 struct SlaClock {

@@ -19,6 +19,7 @@ SlaTargets TargetsFor(const Config& config, const std::string& queue) {
     if (q.name != queue) continue;
     t.first_response = q.sla_first_response;
     t.next_response = q.sla_next_response;
+    t.hours = BusinessHoursOf(q);
   }
   return t;
 }

@@ -9,12 +9,15 @@ scripts/install-deps.sh). A missing tool fails the suite, it does not skip.
 """
 
 import base64
+import datetime
 import os
 import quopri
 import shutil
 import subprocess
 import sys
+import time
 import unittest
+import zoneinfo
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import postfix_harness as ph  # noqa: E402
@@ -22,6 +25,11 @@ import postfix_harness as ph  # noqa: E402
 SUPPORT = "support@example.test"
 GLOBEX = "globex@example.test"
 CUSTOMER = "ivan@customer.test"
+PARIS = "paris@example.test"
+PARIS_TZ = zoneinfo.ZoneInfo("Europe/Paris")
+# The next two local dates are holidays, so the business-hours SLA test always crosses one.
+_today = datetime.datetime.fromtimestamp(time.time(), PARIS_TZ).date()
+PARIS_HOLIDAYS = [(_today + datetime.timedelta(days=d)).isoformat() for d in (1, 2)]
 
 CONFIG = """\
 [milter]
@@ -45,7 +53,32 @@ brand_display_name = "Acme Support"
 address_brands = ["globex@example.test=Globex"]
 sla_first_response = 86400
 sla_next_response = 86400
-"""
+
+[[queue]]
+name = "paris"
+addresses = ["%s"]
+business_hours = ["mon-fri 09:00-17:00"]
+time_zone = "Europe/Paris"
+holidays = ["%s", "%s"]
+sla_first_response = 36000
+""" % (PARIS, *PARIS_HOLIDAYS)
+
+
+def paris_due(start, seconds):
+    """The SLA due time by a second reading of the rule (Python's zoneinfo, not GLib): open
+    Monday..Friday 09:00-17:00 Paris time, not on PARIS_HOLIDAYS."""
+    day = datetime.datetime.fromtimestamp(start, PARIS_TZ).date()
+    left = seconds
+    while True:
+        if day.weekday() < 5 and day.isoformat() not in PARIS_HOLIDAYS:
+            at = lambda h: datetime.datetime(day.year, day.month, day.day, h,  # noqa: E731
+                                             tzinfo=PARIS_TZ).timestamp()
+            a, b = max(at(9), start), at(17)
+            if a < b:
+                if b - a >= left:
+                    return int(a + left)
+                left -= b - a
+        day += datetime.timedelta(days=1)
 
 BODIES = {
     "ru": "Здравствуйте! Принтер в бухгалтерии не печатает с понедельника, индикатор мигает.",
@@ -279,6 +312,22 @@ class RecordTest(ph.MilterPostfixCase):
         for lang in ("ru", "ja", "el"):
             self.assertNotIn(squeeze(BODIES[lang]), text)
         self.assertIn("forgotten", text)
+
+    def test_7_sla_counts_the_queue_business_hours(self):
+        # A queue open Mon..Fri 09:00-17:00 Europe/Paris whose next two days are holidays: the 10 h
+        # first-response clock counts only open time (nights, weekends, holidays closed).
+        data = message(7, "Paris printer", "Bonjour, l'imprimante ne marche plus.", "8bit")
+        data = data.replace(SUPPORT.encode(), PARIS.encode()).replace(
+            CUSTOMER.encode(), b"marie@customer.test")
+        self.send(data, rcpt=PARIS)
+        self.pf.wait_delivered(6)
+        [t] = [t for t in self.ctl("tickets", "--json") if t["queue"] == "paris"]
+        t = self.ctl("ticket", str(t["number"]), "--json")
+        start = t["messages"][0]["received_at"]
+        self.assertEqual(t["sla"]["state"], "running")
+        self.assertEqual(t["sla"]["due_at"], paris_due(start, 36000), (start, PARIS_HOLIDAYS))
+        # More than one business day (8 h) from any start: never the 24x7 answer.
+        self.assertGreater(t["sla"]["due_at"] - start, 36000)
 
 
 if __name__ == "__main__":

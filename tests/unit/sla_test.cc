@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "config/loader.h"
+
 namespace desk {
 namespace {
 
@@ -107,10 +109,20 @@ TEST(SlaTest, NoTargetsNoClocks) {
   EXPECT_FALSE(s.breached);
 }
 
+BusinessHours Hours(std::vector<std::string> entries, const std::string& time_zone = "UTC",
+                    std::vector<std::string> holidays = {}) {
+  QueueConfig q = config::DefaultQueueConfig();
+  q.business_hours = std::move(entries);
+  q.time_zone = time_zone;
+  q.holidays = std::move(holidays);
+  BusinessHours h = BusinessHoursOf(q);
+  EXPECT_EQ(h.spans.size(), q.business_hours.size());
+  return h;
+}
+
 TEST(SlaTest, BusinessHours) {
   // Mon..Fri 09:00-17:00 UTC. 2026-11-30 is a Monday; 1795996800 is its midnight UTC.
-  Schedule s;
-  s.always = false;
+  BusinessHours s = Hours({"mon-fri 09:00-17:00"});
   const int64_t monday = 1795996800;
   const int64_t h = 3600;
   struct Case {
@@ -129,21 +141,96 @@ TEST(SlaTest, BusinessHours) {
   for (const Case& c : cases) {
     EXPECT_EQ(AddBusinessSeconds(s, c.start, c.seconds), c.want) << c.name;
   }
-  // A UTC offset moves the opening hours: 09:00 at UTC+2 is 07:00 UTC.
-  s.utc_offset_minutes = 120;
+  // A zone moves the opening hours: 09:00 at UTC+2 (Etc/GMT-2) is 07:00 UTC.
+  s.time_zone = "Etc/GMT-2";
   EXPECT_EQ(AddBusinessSeconds(s, monday + 6 * h, 1 * h), monday + 8 * h);
   // 24x7 adds plainly.
-  EXPECT_EQ(AddBusinessSeconds(Schedule{}, 1000, 50), 1050);
+  EXPECT_EQ(AddBusinessSeconds(BusinessHours{}, 1000, 50), 1050);
 }
 
 TEST(SlaTest, BusinessHoursDueTimeOfAClock) {
   SlaTargets t = Targets(2 * 3600, 0);
-  t.schedule.always = false;
+  t.hours = Hours({"mon-fri 09:00-17:00"});
   const int64_t friday_4pm = 1795996800 + 4 * 86400 + 16 * 3600;
   SlaState s = ComputeSla(t, {In(friday_4pm, "new")}, {}, friday_4pm + 86400);
   ASSERT_TRUE(s.running);
   EXPECT_EQ(s.running->due_at, 1795996800 + 7 * 86400 + 10 * 3600);  // Monday 10:00
   EXPECT_EQ(s.state, "running");  // Saturday: not late
+}
+
+// A queue in Europe/Paris, Mon..Fri 09:00-17:00 local, Easter-like holiday on Monday 2026-03-30.
+// Summer time starts on Sunday 2026-03-29 (CET UTC+1 -> CEST UTC+2), ends Sunday 2026-10-25.
+TEST(SlaTest, QueueHoursNightWeekendHolidayAndSummerTime) {
+  const BusinessHours paris = Hours({"mon-fri 09:00-17:00"}, "Europe/Paris", {"2026-03-30"});
+  const int64_t h = 3600;
+  const int64_t fri_mar27_1500z = 1774623600;  // Friday 16:00 CET
+  const int64_t tue_mar31_1400z = 1774965600;  // Tuesday 16:00 CEST
+  const int64_t wed_apr01_0800z = 1775030400;  // Wednesday 10:00 CEST
+  const int64_t fri_oct23_1400z = 1792764000;  // Friday 16:00 CEST
+  const int64_t mon_oct26_0900z = 1793005200;  // Monday 10:00 CET
+  struct Case {
+    const char* name;
+    int64_t start, seconds, want;
+  } cases[] = {
+      // Friday 1 h (to 17:00 CET = 16:00Z), weekend, the summer-time change, the holiday Monday,
+      // Tuesday 09:00-17:00 CEST (07:00Z-15:00Z) 8 h, the night, Wednesday 09:00 CEST + 1 h.
+      {"night_weekend_holiday_spring", fri_mar27_1500z, 10 * h, wed_apr01_0800z},
+      // One night: Tuesday 16:00-17:00 CEST, then Wednesday 09:00-10:00 CEST.
+      {"one_night", tue_mar31_1400z, 2 * h, wed_apr01_0800z},
+      // Opens at 08:00Z before the change and 07:00Z after it: Friday 09:00 CET + 1 h.
+      {"opening_in_winter_time", fri_mar27_1500z - 7 * h, 1 * h, fri_mar27_1500z - 6 * h},
+      // Summer time ends: Friday 16:00-17:00 CEST, then Monday 09:00 CET (08:00Z) + 1 h.
+      {"weekend_autumn", fri_oct23_1400z, 2 * h, mon_oct26_0900z},
+      // A due time exactly at closing is the closing time, not the next opening.
+      {"ends_at_closing", tue_mar31_1400z, 1 * h, tue_mar31_1400z + 1 * h},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(AddBusinessSeconds(paris, c.start, c.seconds), c.want) << c.name;
+  }
+  // Through the clocks: the customer writes Friday 16:00 CET with a 10 h first-response target.
+  SlaTargets t = Targets(10 * h, 0);
+  t.hours = paris;
+  SlaState s = ComputeSla(t, {In(fri_mar27_1500z, "new")}, {}, wed_apr01_0800z - 60);
+  ASSERT_TRUE(s.running);
+  EXPECT_EQ(s.running->due_at, wed_apr01_0800z);
+  EXPECT_EQ(s.state, "running");  // five wall days later, not late in business time
+  s = ComputeSla(t, {In(fri_mar27_1500z, "new")}, {}, wed_apr01_0800z + 60);
+  EXPECT_EQ(s.state, "breached");
+  // The same queue without business hours runs 24x7: due 10 wall hours later.
+  SlaTargets always = Targets(10 * h, 0);
+  always.hours = BusinessHoursOf(config::DefaultQueueConfig());
+  s = ComputeSla(always, {In(fri_mar27_1500z, "new")}, {}, fri_mar27_1500z);
+  ASSERT_TRUE(s.running);
+  EXPECT_EQ(s.running->due_at, fri_mar27_1500z + 10 * h);
+}
+
+// SLA time and routing's "open" are one definition: minute by minute over the weeks of both
+// summer-time changes, AddBusinessSeconds(start, n minutes) ends right after the n-th minute
+// IsOpen calls open. The Sunday span straddles the skipped hour (spring) and the repeated hour
+// (autumn), a holiday closes a Monday, and "sat 00:00-24:00" runs to midnight.
+TEST(SlaTest, BusinessTimeCountsExactlyTheMinutesIsOpenCallsOpen) {
+  const BusinessHours hours = Hours(
+      {"mon-fri 09:00-12:30", "tue-thu 13:30-18:00", "sat 00:00-24:00", "sun 01:30-03:30"},
+      "Europe/Paris", {"2026-03-30", "2026-10-26"});
+  for (const int64_t start : {int64_t{1774483200}, int64_t{1792627200}}) {  // Thu 26 Mar, 22 Oct
+    int64_t open_minutes = 0;
+    int64_t sunday_minutes = 0;  // Saturday 23:00Z .. Sunday 04:00Z: the Sunday span only
+    const int64_t sunday_from = start + 2 * 86400 + 23 * 3600, sunday_to = sunday_from + 5 * 3600;
+    for (int64_t t = start; t < start + 8 * 86400; t += 60) {
+      if (!IsOpen(hours, t)) continue;
+      ++open_minutes;
+      sunday_minutes += t >= sunday_from && t < sunday_to ? 1 : 0;
+      ASSERT_EQ(AddBusinessSeconds(hours, start, open_minutes * 60), t + 60)
+          << "start " << start << " minute " << open_minutes;
+    }
+    // Spring: 01:30-02:00 CET and 03:00-03:30 CEST (60 min). Autumn: 01:30 CEST .. 03:30 CET
+    // through the repeated hour (180 min). Saturday ends at local midnight, before 23:00Z.
+    EXPECT_EQ(sunday_minutes, start == 1774483200 ? 60 : 180);
+    // Thu, Fri: 3.5 + 8 h and 3.5 h; Sat 24 h; Sun; the holiday Monday none; Tue, Wed 8 h each;
+    // the second Thursday up to 24:00Z (Paris is ahead of UTC, so all of its open time).
+    const int64_t sunday = start == 1774483200 ? 60 : 180;
+    EXPECT_EQ(open_minutes, (8 * 60) * 4 + 210 + 24 * 60 + sunday);
+  }
 }
 
 TEST(SlaTest, ParseDuration) {
