@@ -1110,11 +1110,8 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, ParsedMessage
   return ParseMessage(spool, limits, nullptr, out);
 }
 
-bool HasBareCrLineEnds(std::string_view head) {
-  const size_t lf = head.find('\n');
-  if (lf == std::string_view::npos) return head.find('\r') != std::string_view::npos;
-  const size_t blank = head.find("\r\r");  // the empty line that ends a bare-CR header block
-  return blank != std::string_view::npos && blank < lf;
+bool HasBareCrLineEnds(std::string_view text) {
+  return text.find('\n') == std::string_view::npos && text.find('\r') != std::string_view::npos;
 }
 
 void BareCrToLf(std::string* text) {
@@ -1126,33 +1123,20 @@ void BareCrToLf(std::string* text) {
 
 namespace {
 
-// HasBareCrLineEnds over the spool's header block: read in chunks until an LF (no), the empty
-// line "\r\r" (yes) or max_header_bytes + 3 bytes (more is over the header limit, which
-// CheckHeaderBytes reports). LF mail stops at its first line.
-Status SpoolHasBareCrLineEnds(const Spool& spool, int64_t max_header_bytes, bool* bare_cr) {
+// HasBareCrLineEnds over the whole spool, read in chunks: mail with LFs stops at its first line.
+Status SpoolHasBareCrLineEnds(const Spool& spool, bool* bare_cr) {
   *bare_cr = false;
-  const uint64_t limit = std::min<uint64_t>(
-      spool.size(), static_cast<uint64_t>(std::max<int64_t>(max_header_bytes, 0)) + 3);
-  constexpr size_t kChunk = 8192;
+  constexpr size_t kChunk = 64 * 1024;
   std::string chunk;
   bool cr_seen = false;
-  char last = 0;  // the previous chunk's last byte, for a "\r\r" across chunks
-  for (uint64_t at = 0; at < limit; at += chunk.size()) {
-    Status s = spool.Read(at, static_cast<size_t>(std::min<uint64_t>(kChunk, limit - at)), &chunk);
+  for (uint64_t at = 0; at < spool.size(); at += chunk.size()) {
+    Status s = spool.Read(at, kChunk, &chunk);
     if (!s.ok()) return s;
     if (chunk.empty()) break;
-    const size_t lf = chunk.find('\n');
-    size_t blank = chunk.find("\r\r");
-    if (last == '\r' && chunk[0] == '\r') blank = 0;
-    if (blank != std::string::npos && (lf == std::string::npos || blank < lf)) {
-      *bare_cr = true;
-      return Status::Ok();
-    }
-    if (lf != std::string::npos) return Status::Ok();
+    if (chunk.find('\n') != std::string::npos) return Status::Ok();
     cr_seen = cr_seen || chunk.find('\r') != std::string::npos;
-    last = chunk.back();
   }
-  *bare_cr = cr_seen;  // no LF and no empty line: a header block of CR lines, or one long line
+  *bare_cr = cr_seen;
   return Status::Ok();
 }
 
@@ -1181,7 +1165,7 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, AttachmentVis
   *out = ParsedMessage{};
   out->size_bytes = spool.size();
   bool bare_cr = false;
-  Status s = SpoolHasBareCrLineEnds(spool, limits.max_header_bytes, &bare_cr);
+  Status s = SpoolHasBareCrLineEnds(spool, &bare_cr);
   if (!s.ok()) return s;
   if (bare_cr) {
     // The copy's first line ends in LF, so the call below parses it as it is.

@@ -22,12 +22,14 @@
 // kMalformed Status naming the limit. Mail that GMime cannot parse at all is kMalformed too; mail that
 // is merely odd (no From, no Date, bad charset) parses with empty fields.
 //
-// Line endings: LF and CRLF as GMime reads them. Mail whose header block ends its lines with a
-// bare CR (CR not followed by LF: old Mac OS files; HasBareCrLineEnds) is copied once with every
+// Line endings: LF and CRLF as GMime reads them. Mail whose lines all end with a bare CR (CR not
+// followed by LF, and no LF anywhere: old Mac OS files; HasBareCrLineEnds) is copied once with every
 // bare CR made an LF (one linear pass; in memory when the message is, else in a temp file in
 // ParseLimits::decode_dir) and that copy is parsed: the same length, so every offset is an offset
-// into the original too. ParsedMessage::bare_cr_line_ends says so. A bare CR elsewhere in LF or
-// CRLF mail is left as is.
+// into the original too. ParsedMessage::bare_cr_line_ends says so. A bare CR in mail that has any
+// LF is left as is: mail from an MTA always has LFs (the adapter ends every header with CRLF), so
+// a sender cannot switch its mail to a reading in which bare CRs make lines (a boundary that mail
+// clients do not see would end the MIME structure early and hide later parts from the filter).
 //
 // The text body is cut at exactly max_body_chars code points (never inside one), and
 // ParsedMessage::text_body_truncated tells the caller it was cut.
@@ -79,9 +81,8 @@ Status ParseMessage(const Spool& spool, const ParseLimits& limits, ParsedMessage
 Status ParseMessage(const Spool& spool, const ParseLimits& limits, AttachmentVisitor* visitor,
                     ParsedMessage* out);
 
-// Whether head (the first bytes of a message, its header block at least) has bare CR line ends:
-// a CR and no LF at all, or the empty line "\r\r" before the first LF.
-bool HasBareCrLineEnds(std::string_view head);
+// Whether text (a whole message) has bare CR line ends: a CR and no LF at all.
+bool HasBareCrLineEnds(std::string_view text);
 // Makes every CR that is not followed by LF an LF, in place (a CR at the very end included).
 void BareCrToLf(std::string* text);
 

@@ -580,6 +580,38 @@ TEST_F(MimeParserTest, BodyCharsetAndLineEndings) {
 // Old Mac OS files end lines with a bare CR. Regression (sisimai maildir/mac): GMime saw one header
 // line. Parsed like the LF version, in memory and on disk, with the same offsets; mail whose first
 // line ends in LF or CRLF keeps a stray bare CR as it is.
+// A sender cannot switch SMTP mail to the bare-CR reading: a "\r\r" in the first header once did,
+// and then a "\r--b--\r" inside the first part, which mail clients show as text, closed the
+// multipart for the filter and hid the .exe part after it.
+TEST_F(MimeParserTest, BareCrInCrlfMailCannotHideAPartFromTheFilter) {
+  const std::string raw =
+      "X-Trick: a\r\rb\r\n"
+      "From: mallory@example.net\r\n"
+      "Subject: invoice\r\n"
+      "MIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=\"b\"\r\n"
+      "\r\n"
+      "--b\r\n"
+      "Content-Type: text/plain\r\n"
+      "\r\n"
+      "hello\r--b--\r\n"
+      "--b\r\n"
+      "Content-Type: application/octet-stream; name=\"evil.exe\"\r\n"
+      "Content-Disposition: attachment; filename=\"evil.exe\"\r\n"
+      "Content-Transfer-Encoding: base64\r\n"
+      "\r\n"
+      "TVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAA=\r\n"
+      "--b--\r\n";
+  Spool spool("/tmp", 1 << 20);
+  ASSERT_TRUE(spool.Append(raw).ok());
+  ParsedMessage m;
+  ASSERT_TRUE(ParseMessage(spool, config::DefaultParseLimits(), &m).ok());
+  EXPECT_FALSE(m.bare_cr_line_ends);
+  bool found = false;
+  for (const AttachmentInfo& a : m.attachments) found = found || a.filename == "evil.exe";
+  EXPECT_TRUE(found) << "the .exe part is hidden from the attachment filter";
+}
+
 TEST_F(MimeParserTest, BareCrLineEnds) {
   const std::string lf =
       "From: Alice <alice@example.com>\n"
@@ -641,7 +673,10 @@ TEST_F(MimeParserTest, BareCrLineEnds) {
   };
   const std::vector<Case> cases = {
       {"From: a\rTo: b\r", true},
-      {"From: a\rTo: b\r\rbody\nmore", true},
+      {"From: a\rTo: b\r\rbody", true},
+      // Any LF, even after a bare-CR header block, keeps the ordinary reading.
+      {"From: a\rTo: b\r\rbody\nmore", false},
+      {"X: a\r\rb\r\nTo: b\r\n\r\n", false},
       {"From: a\nTo: b\r", false},
       {"From: a\r\nTo: b", false},
       // A bare CR inside the first line of LF or CRLF mail is not a line end.
