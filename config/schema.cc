@@ -357,6 +357,17 @@ const Option kOptions[] = {
      .min = 100, .max = 10000000,
      .doc = "Characters of text body stored on the ticket; the rest is cut with a visible marker.",
      .field = &Config::max_body_chars},
+    {.name = "limits.archive_memory_mb", .type = Type::kInt, .default_value = "256",
+     .min = 16, .max = 65536,
+     .doc = "Memory, in MiB, that listing one archive attachment may take. Archives are listed "
+            "(libarchive) in a short-lived child process bounded by this; an archive that needs "
+            "more is unreadable, a scan_limit outcome.",
+     .field = &Config::archive_memory_mb},
+    {.name = "limits.archive_time_ms", .type = Type::kInt, .default_value = "10000",
+     .min = 100, .max = 600000,
+     .doc = "Time, in milliseconds, that listing one archive attachment may take; the child "
+            "process is stopped after it and the archive is a scan_limit outcome.",
+     .field = &Config::archive_time_ms},
 
     // [scanner]
     {.name = "scanner.enabled", .type = Type::kBool, .default_value = "true",

@@ -6,7 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
+#include <vector>
+
+#include "core/child_process.h"
 
 namespace desk {
 namespace {
@@ -18,8 +22,13 @@ using ArchivePtr = std::unique_ptr<archive, ArchiveCloser>;
 
 // raw_only: the fallback for a compressed single file (gzip of a non-tar), which no archive format
 // claims. Only used when a real compression filter was found, so plain data never becomes "data".
-ArchivePtr NewReader(bool raw_only) {
+// zip_only: the zip reader alone, no compression filters (ArchiveLimits::zip_only).
+ArchivePtr NewReader(bool raw_only, bool zip_only) {
   ArchivePtr a(archive_read_new());
+  if (zip_only) {
+    archive_read_support_format_zip(a.get());
+    return a;
+  }
   archive_read_support_filter_all(a.get());
   if (raw_only) {
     archive_read_support_format_raw(a.get());
@@ -62,7 +71,7 @@ class Walker {
 
   // Lists one archive level. Status::Malformed only when the very first header cannot be read.
   Status Level(const Source& src, int depth, const std::string& prefix) {
-    ArchivePtr a = NewReader(false);
+    ArchivePtr a = NewReader(false, limits_.zip_only);
     archive_entry* entry = nullptr;
     int r = Open(a.get(), src);
     const bool opened = r == ARCHIVE_OK;
@@ -80,7 +89,8 @@ class Walker {
       if (src.fd >= 0 && (src.fd_start < 0 || lseek(src.fd, src.fd_start, SEEK_SET) < 0)) {
         return not_archive;
       }
-      a = NewReader(true);
+      if (limits_.zip_only) return not_archive;
+      a = NewReader(true, false);
       if (Open(a.get(), src) != ARCHIVE_OK || archive_filter_count(a.get()) < 2) return not_archive;
       r = archive_read_next_header(a.get(), &entry);
       if (r < ARCHIVE_WARN) return Status::Malformed("archive: " + ErrorOf(a.get()));
@@ -203,22 +213,129 @@ class Walker {
   bool stopped_ = false;
 };
 
+// The child's answer: List's Status and listing, as length-prefixed fields (host byte order: the
+// reader is our own parent).
+void PutU64(std::string* out, uint64_t v) { out->append(reinterpret_cast<const char*>(&v), sizeof v); }
+void PutString(std::string* out, std::string_view v) {
+  PutU64(out, v.size());
+  out->append(v);
+}
+
+std::string EncodeResult(const Status& st, const ArchiveListing& l) {
+  std::string out;
+  PutU64(&out, static_cast<uint64_t>(st.error_class()));
+  PutString(&out, st.message());
+  PutString(&out, l.format);
+  PutU64(&out, l.encrypted_headers);
+  PutString(&out, l.incomplete);
+  PutU64(&out, l.entries.size());
+  for (const ArchiveEntry& e : l.entries) {
+    PutString(&out, e.name);
+    PutString(&out, e.path);
+    PutU64(&out, static_cast<uint64_t>(e.depth));
+    PutU64(&out, e.size);
+    PutU64(&out, (e.encrypted ? 1u : 0u) | (e.opened ? 2u : 0u));
+    PutString(&out, e.head);
+  }
+  return out;
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool U64(uint64_t* v) {
+    if (in_.size() < sizeof *v) return false;
+    std::memcpy(v, in_.data(), sizeof *v);
+    in_.remove_prefix(sizeof *v);
+    return true;
+  }
+  bool String(std::string* v) {
+    uint64_t n;
+    if (!U64(&n) || n > in_.size()) return false;
+    v->assign(in_.data(), n);
+    in_.remove_prefix(n);
+    return true;
+  }
+  bool done() const { return in_.empty(); }
+
+ private:
+  std::string_view in_;
+};
+
+Status DecodeResult(std::string_view in, ArchiveListing* l) {
+  Reader r(in);
+  uint64_t cls, flag, count;
+  std::string message;
+  if (!r.U64(&cls) || !r.String(&message) || !r.String(&l->format) || !r.U64(&flag) ||
+      !r.String(&l->incomplete) || !r.U64(&count)) {
+    return Status::Internal("archive listing: truncated result from the child process");
+  }
+  l->encrypted_headers = flag != 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    ArchiveEntry e;
+    uint64_t depth, flags;
+    if (!r.String(&e.name) || !r.String(&e.path) || !r.U64(&depth) || !r.U64(&e.size) ||
+        !r.U64(&flags) || !r.String(&e.head)) {
+      return Status::Internal("archive listing: truncated result from the child process");
+    }
+    e.depth = static_cast<int>(depth);
+    e.encrypted = flags & 1;
+    e.opened = flags & 2;
+    l->entries.push_back(std::move(e));
+  }
+  if (!r.done()) return Status::Internal("archive listing: trailing bytes from the child process");
+  switch (static_cast<ErrorClass>(cls)) {
+    case ErrorClass::kOk: return Status::Ok();
+    case ErrorClass::kMalformed: return Status::Malformed(message);
+    default: return Status::Internal(message);
+  }
+}
+
+// Runs walk in a child process when the limits say so (see ArchiveLimits::child_memory_mb).
+Status Run(const ArchiveLimits& limits, int keep_fd,
+           const std::function<Status(ArchiveListing*)>& walk, ArchiveListing* out) {
+  *out = ArchiveListing();
+  if (limits.child_memory_mb == 0) return walk(out);
+  ChildLimits cl;
+  cl.memory_mb = limits.child_memory_mb;
+  cl.time_ms = limits.child_time_ms;
+  // Every entry's head, names and paths, with room to spare: more is a broken child.
+  cl.max_output = (limits.max_entries + 1) * (limits.head_bytes + 3 * 4096 + 64);
+  std::string result;
+  std::vector<int> keep;
+  if (keep_fd >= 0) keep.push_back(keep_fd);
+  Status st = RunInChild(cl, keep, [&] {
+    ArchiveListing l;
+    Status s = walk(&l);
+    return EncodeResult(s, l);
+  }, &result);
+  if (!st.ok()) {
+    out->incomplete = "archive listing " + st.message();
+    return st.error_class() == ErrorClass::kMalformed ? Status::Malformed(out->incomplete) : st;
+  }
+  st = DecodeResult(result, out);
+  if (st.error_class() == ErrorClass::kInternal) *out = ArchiveListing();
+  return st;
+}
+
 }  // namespace
 
 Status ArchiveInspector::List(std::string_view data, const DescendFn& descend,
                               ArchiveListing* out) const {
-  *out = ArchiveListing();
-  Walker w(limits_, descend, out);
-  return w.Level(Source{data}, 1, "");
+  return Run(limits_, -1, [&](ArchiveListing* l) {
+    Walker w(limits_, descend, l);
+    return w.Level(Source{data}, 1, "");
+  }, out);
 }
 
 Status ArchiveInspector::ListFd(int fd, const DescendFn& descend, ArchiveListing* out) const {
-  *out = ArchiveListing();
-  Source src;
-  src.fd = fd;
-  src.fd_start = lseek(fd, 0, SEEK_CUR);
-  Walker w(limits_, descend, out);
-  return w.Level(src, 1, "");
+  return Run(limits_, fd, [&](ArchiveListing* l) {
+    Source src;
+    src.fd = fd;
+    src.fd_start = lseek(fd, 0, SEEK_CUR);
+    Walker w(limits_, descend, l);
+    return w.Level(src, 1, "");
+  }, out);
 }
 
 }  // namespace desk

@@ -18,6 +18,9 @@
 // encrypted_headers. What the policy makes of all this is decided in attachment_policy.h, never
 // here.
 //
+// Resources: with ArchiveLimits::child_memory_mb set, each List* call forks one short-lived child,
+// which runs the descend predicate too (so it must use only what the calling thread owns).
+//
 // Thread-safety: an ArchiveInspector is immutable; List* may run concurrently from many threads.
 #pragma once
 
@@ -37,6 +40,16 @@ struct ArchiveLimits {
   uint64_t max_bytes = 200ull << 20;        // entry bytes read or declared, every level together
   uint64_t max_nested_bytes = 50ull << 20;  // largest nested archive read into memory to open
   size_t head_bytes = 64 * 1024;            // leading bytes kept per entry for type detection
+  // Where libarchive runs. 0: in the calling process (unit tests, fuzzing). Otherwise in a child
+  // process (core/child_process.h) that may grow by child_memory_mb MiB over the caller and is
+  // stopped after child_time_ms: libarchive 3.6 allocates what a 7z header declares before reading
+  // it, so a small attachment can ask for gigabytes. A child stopped by either limit makes List
+  // return Status::Malformed with the reason, as an archive libarchive cannot read does.
+  uint64_t child_memory_mb = 0;
+  int64_t child_time_ms = 10000;
+  // Only the zip format, without compression filters: how the daemon lists an office document or
+  // a zip whose nested archives it does not open, in its own process (no fork per attachment).
+  bool zip_only = false;
 };
 
 struct ArchiveEntry {

@@ -261,6 +261,14 @@ Status AttachmentPolicy::Describe(FileTypeDetector* detector, const ArchiveInspe
   if (office || inspect || zip) {
     ArchiveLimits limits = inspector.limits();
     limits.max_depth = inspect ? config_.max_archive_depth : 1;
+    if (!inspect) {
+      // An office document or a zip looked at only for its entry names: the zip reader alone,
+      // opening nothing nested, stays in this process. Its allocations follow the bytes it reads;
+      // the readers that allocate what a header declares (7z) run in the child, and a fork per
+      // office attachment would cost milliseconds per 100 MB of the daemon (docs/BENCHMARKS.md).
+      limits.zip_only = true;
+      limits.child_memory_mb = 0;
+    }
     ArchiveInspector levels(limits);
     Status detect_status;
     DescendFn descend = [&](std::string_view name, std::string_view head) {

@@ -143,6 +143,10 @@ Status AttachmentContext::Create(const Config& config, std::shared_ptr<ScannerHo
   std::shared_ptr<AttachmentContext> c(new AttachmentContext());
   for (const QueueConfig& q : config.queues) c->policies_.emplace_back(PolicyFromQueue(q));
   c->store_dir_ = AttachmentStoreDir(config);
+  ArchiveLimits archive_limits;
+  archive_limits.child_memory_mb = static_cast<uint64_t>(config.archive_memory_mb);
+  archive_limits.child_time_ms = config.archive_time_ms;
+  c->inspector_ = ArchiveInspector(archive_limits);
   c->scan_budget_ms_ = config.scanner_message_scan_time_ms;
   c->scan_budget_bytes_ = static_cast<uint64_t>(config.scanner_message_scan_bytes);
   c->fail_on_stale_database_ = config.scanner_on_database_failure == ScannerDatabaseFailure::kFail;

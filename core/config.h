@@ -120,6 +120,8 @@ struct Config {
   int64_t max_mime_depth = 0;
   int64_t max_mime_parts = 0;
   int64_t max_body_chars = 0;  // text body stored on the ticket, in characters
+  int64_t archive_memory_mb = 0;  // bound of the child process that lists one archive
+  int64_t archive_time_ms = 0;
 
   // [scanner] libclamav in process
   bool scanner_enabled = false;

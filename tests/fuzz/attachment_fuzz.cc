@@ -23,6 +23,10 @@ const desk::Engine& FuzzEngine() {
     c->scanner_enabled = false;
     c->spool_threshold = 64 * 1024;
     c->max_mime_parts = 200;
+    // Archives are listed in this process, not in the daemon's bounded child (0 is below the
+    // config's minimum, so only code can ask for it): the fuzzer sees libarchive's coverage and
+    // sanitizer reports. The child itself is tested in tests/unit (ChildProcessTest).
+    c->archive_memory_mb = 0;
     desk::QueueConfig q = desk::config::DefaultQueueConfig();
     q.name = "support";
     q.color = "#000000";

@@ -1,0 +1,186 @@
+// RunInChild: see child_process.h.
+#include "core/child_process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <new>
+#include <vector>
+
+namespace desk {
+namespace {
+
+// How the child tells the parent why it stopped without output.
+constexpr int kExitOutOfMemory = 3;
+constexpr int kExitException = 4;
+constexpr int kExitWrite = 5;
+
+std::string Errno(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+
+// The child's address-space size now, in bytes (first field of /proc/self/statm, in pages); 0 when
+// it cannot be read.
+uint64_t AddressSpaceBytes() {
+  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[128];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  uint64_t pages = 0;
+  for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i) pages = pages * 10 + (buf[i] - '0');
+  return pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+bool WriteAll(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += size_t(n);
+  }
+  return true;
+}
+
+// Closes every descriptor from 3 up except those in keep (sorted): the child must not hold the
+// daemon's sockets, store or another call's pipe.
+void CloseAllBut(std::vector<int> keep) {
+  std::sort(keep.begin(), keep.end());
+  unsigned from = 3;
+  for (int k : keep) {
+    if (k < 3) continue;
+    if (unsigned(k) > from) close_range(from, unsigned(k) - 1, 0);
+    from = std::max(from, unsigned(k) + 1);
+  }
+  close_range(from, ~0U, 0);
+}
+
+[[noreturn]] void ChildMain(const ChildLimits& limits, const std::vector<int>& keep_fds,
+                            const std::function<std::string()>& fn, int out_fd) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  std::vector<int> keep = keep_fds;
+  keep.push_back(out_fd);
+  CloseAllBut(keep);
+  uint64_t base = AddressSpaceBytes();
+  if (base != 0) {
+    rlimit as{};
+    as.rlim_cur = as.rlim_max = base + (limits.memory_mb << 20);
+    setrlimit(RLIMIT_AS, &as);
+  }
+  rlimit cpu{};
+  cpu.rlim_cur = cpu.rlim_max = static_cast<rlim_t>((limits.time_ms + 999) / 1000);
+  setrlimit(RLIMIT_CPU, &cpu);
+  std::string result;
+  try {
+    result = fn();
+  } catch (const std::bad_alloc&) {
+    _exit(kExitOutOfMemory);
+  } catch (...) {
+    _exit(kExitException);
+  }
+  if (!WriteAll(out_fd, result)) _exit(kExitWrite);
+  _exit(0);
+}
+
+std::string WhyStopped(int wstatus, const ChildLimits& limits) {
+  if (WIFSIGNALED(wstatus)) {
+    int sig = WTERMSIG(wstatus);
+    if (sig == SIGXCPU || sig == SIGKILL)
+      return "stopped at its time limit (" + std::to_string(limits.time_ms) + " ms)";
+    return std::string("killed by signal ") + std::to_string(sig) + " (" + strsignal(sig) + ")";
+  }
+  if (WIFEXITED(wstatus)) {
+    switch (WEXITSTATUS(wstatus)) {
+      case kExitOutOfMemory:
+        return "out of memory (limit " + std::to_string(limits.memory_mb) + " MiB)";
+      case kExitException: return "failed with an exception";
+      case kExitWrite: return "could not write its result";
+      default: return "exited with status " + std::to_string(WEXITSTATUS(wstatus));
+    }
+  }
+  return "stopped";
+}
+
+}  // namespace
+
+Status RunInChild(const ChildLimits& limits, const std::vector<int>& keep_fds,
+                  const std::function<std::string()>& fn, std::string* out) {
+  out->clear();
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return Status::Internal(Errno("child process: pipe"));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limits.time_ms);
+  pid_t pid = fork();
+  if (pid < 0) {
+    Status s = Status::Internal(Errno("child process: fork"));
+    close(fds[0]);
+    close(fds[1]);
+    return s;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    ChildMain(limits, keep_fds, fn, fds[1]);
+  }
+  close(fds[1]);
+
+  std::string got;
+  std::string failure;  // why the parent stopped reading early
+  bool timed_out = false;
+  char buf[64 * 1024];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    int r = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1 << 30)));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      failure = Errno("child process: poll");
+      break;
+    }
+    if (r == 0) continue;  // the deadline is checked above
+    ssize_t n = read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      failure = Errno("child process: read");
+      break;
+    }
+    if (n == 0) break;  // the child is done writing
+    got.append(buf, size_t(n));
+    if (got.size() > limits.max_output) {
+      failure = "child process: result over " + std::to_string(limits.max_output) + " bytes";
+      break;
+    }
+  }
+  close(fds[0]);
+  if (timed_out || !failure.empty()) kill(pid, SIGKILL);
+  int wstatus = 0;
+  pid_t w;
+  do {
+    w = waitpid(pid, &wstatus, 0);
+  } while (w < 0 && errno == EINTR);
+  if (!failure.empty()) return Status::Internal(failure);
+  if (timed_out) {
+    return Status::Malformed("child process stopped at its time limit (" +
+                             std::to_string(limits.time_ms) + " ms)");
+  }
+  if (w < 0) return Status::Internal(Errno("child process: waitpid"));
+  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0)
+    return Status::Malformed("child process " + WhyStopped(wstatus, limits));
+  *out = std::move(got);
+  return Status::Ok();
+}
+
+}  // namespace desk
