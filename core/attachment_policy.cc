@@ -279,6 +279,9 @@ Status AttachmentPolicy::Describe(FileTypeDetector* detector, const ArchiveInspe
     };
     Status ls = levels.List(content, inspect ? descend : DescendFn(), &f.listing);
     if (!detect_status.ok()) return detect_status;
+    // Our failure, not the archive's (no child process, limits refused): the internal-error
+    // action, never "unreadable".
+    if (ls.error_class() == ErrorClass::kInternal) return ls;
     f.listed = true;
     if (!ls.ok()) f.list_error = ls.message();
     for (const ArchiveEntry& e : f.listing.entries) {

@@ -23,6 +23,7 @@ namespace {
 constexpr int kExitOutOfMemory = 3;
 constexpr int kExitException = 4;
 constexpr int kExitWrite = 5;
+constexpr int kExitLimits = 6;
 
 std::string Errno(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
@@ -71,15 +72,15 @@ void CloseAllBut(std::vector<int> keep) {
   std::vector<int> keep = keep_fds;
   keep.push_back(out_fd);
   CloseAllBut(keep);
+  // Unbounded is not an option: without its limits the child does nothing (a seccomp filter
+  // that forbids prlimit64, say, makes every call fail instead of silently unbounded).
   uint64_t base = AddressSpaceBytes();
-  if (base != 0) {
-    rlimit as{};
-    as.rlim_cur = as.rlim_max = base + (limits.memory_mb << 20);
-    setrlimit(RLIMIT_AS, &as);
-  }
+  rlimit as{};
+  as.rlim_cur = as.rlim_max = base + (limits.memory_mb << 20);
   rlimit cpu{};
   cpu.rlim_cur = cpu.rlim_max = static_cast<rlim_t>((limits.time_ms + 999) / 1000);
-  setrlimit(RLIMIT_CPU, &cpu);
+  if (base == 0 || setrlimit(RLIMIT_AS, &as) != 0 || setrlimit(RLIMIT_CPU, &cpu) != 0)
+    _exit(kExitLimits);
   std::string result;
   try {
     result = fn();
@@ -105,6 +106,7 @@ std::string WhyStopped(int wstatus, const ChildLimits& limits) {
         return "out of memory (limit " + std::to_string(limits.memory_mb) + " MiB)";
       case kExitException: return "failed with an exception";
       case kExitWrite: return "could not write its result";
+      case kExitLimits: return "could not set its memory and time limits (RLIMIT_AS, RLIMIT_CPU)";
       default: return "exited with status " + std::to_string(WEXITSTATUS(wstatus));
     }
   }
@@ -177,6 +179,11 @@ Status RunInChild(const ChildLimits& limits, const std::vector<int>& keep_fds,
                              std::to_string(limits.time_ms) + " ms)");
   }
   if (w < 0) return Status::Internal(Errno("child process: waitpid"));
+  if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) != 0 &&
+      WEXITSTATUS(wstatus) != kExitOutOfMemory) {
+    // Not the input's doing: our own failure (an exception, a lost pipe, limits refused).
+    return Status::Internal("child process " + WhyStopped(wstatus, limits));
+  }
   if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0)
     return Status::Malformed("child process " + WhyStopped(wstatus, limits));
   *out = std::move(got);

@@ -37,8 +37,9 @@ struct ChildLimits {
 
 // Runs fn in a child process and stores what it returned in *out. The child closes every
 // descriptor from 3 up except keep_fds (an input file fn reads, say). Status::Malformed when the
-// child ran out of memory, out of time, or died (its message says which: the input was more than
-// the limits allow); Status::Internal when no child could be started or its output was too large.
+// child ran out of memory, out of time, or died of a signal (its message says which: the input was
+// more than the limits allow, or crashed the code); Status::Internal when no child could be
+// started, could not set its limits (it never runs fn unbounded), threw, or wrote too much.
 Status RunInChild(const ChildLimits& limits, const std::vector<int>& keep_fds,
                   const std::function<std::string()>& fn, std::string* out);
 

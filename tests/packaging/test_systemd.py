@@ -76,6 +76,33 @@ class SystemdUnitTest(unittest.TestCase):
         self.assertIn(f"exposure level {m.group(1)}", ops,
                       "docs/OPERATIONS.md does not record the current systemd-analyze security score")
 
+    def test_archive_child_may_fork_and_set_its_limits(self):
+        # Archives are listed in a forked child that sets RLIMIT_AS and RLIMIT_CPU with prlimit64
+        # (glibc's setrlimit) and refuses to run unbounded (core/child_process.cc): the unit's
+        # system call filter must allow what that takes.
+        def expand(names):
+            out = set()
+            for name in names.split():
+                if not name.startswith("@"):
+                    out.add(name)
+                    continue
+                r = subprocess.run(["systemd-analyze", "syscall-filter", name],
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                members = [l.strip() for l in r.stdout.splitlines()[1:]
+                           if l.strip() and not l.strip().startswith("#")]
+                out |= expand(" ".join(members))  # groups name groups
+            return out
+
+        allowed, denied = set(), set()
+        for value in unit_values(read(UNIT), "SystemCallFilter"):
+            if value.startswith("~"):
+                denied |= expand(value[1:])
+            else:
+                allowed |= expand(value)
+        for call in ("prlimit64", "clone", "fork", "prctl", "wait4", "pipe2", "close_range"):
+            self.assertIn(call, allowed - denied, f"the unit's SystemCallFilter denies {call}")
+
     def test_notify_type(self):
         text = read(UNIT)
         self.assertEqual(unit_values(text, "Type"), ["notify"])

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstring>
+#include <stdexcept>
 #include <vector>
 
 namespace desk {
@@ -88,6 +90,25 @@ TEST(ChildProcessTest, ChildKeepsOnlyTheDescriptorsItIsGiven) {
   for (int fd : {kept[0], kept[1], other[0], other[1]}) close(fd);
   ASSERT_TRUE(st.ok()) << st.ToString();
   EXPECT_EQ(out, "kept-open other-closed");
+}
+
+TEST(ChildProcessTest, AnExceptionInTheChildIsAnInternalError) {
+  std::string out;
+  Status st = RunInChild(ChildLimits{}, {}, []() -> std::string {
+    throw std::runtime_error("bug");
+  }, &out);
+  EXPECT_EQ(st.error_class(), ErrorClass::kInternal) << st.ToString();
+  EXPECT_NE(st.message().find("exception"), std::string::npos) << st.message();
+}
+
+TEST(ChildProcessTest, ACrashInTheChildIsMalformedAndNamesTheSignal) {
+  std::string out;
+  Status st = RunInChild(ChildLimits{}, {}, []() -> std::string {
+    raise(SIGTERM);  // not SIGSEGV: AddressSanitizer turns that into an abort
+    return "unreached";
+  }, &out);
+  EXPECT_EQ(st.error_class(), ErrorClass::kMalformed) << st.ToString();
+  EXPECT_NE(st.message().find("signal 15"), std::string::npos) << st.message();
 }
 
 }  // namespace
