@@ -1,8 +1,6 @@
 // Automatic answers and the trigger PlanStep (see the header).
 #include "core/auto_answer.h"
 
-#include <glib.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -11,6 +9,7 @@
 #include "core/address.h"
 #include "core/agents.h"
 #include "core/brand.h"
+#include "core/mail_text.h"
 #include "core/sha256.h"
 #include "core/threading.h"
 
@@ -42,34 +41,6 @@ std::string Clean(const std::string& s, bool keep_newlines) {
   return out;
 }
 
-bool Ascii(const std::string& s) {
-  return std::all_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x80; });
-}
-
-std::string Base64(const std::string& s) {
-  gchar* b = g_base64_encode(reinterpret_cast<const guchar*>(s.data()), s.size());
-  std::string out(b);
-  g_free(b);
-  return out;
-}
-
-// A header value of text: as it is when ASCII, else RFC 2047 base64 words of whole UTF-8
-// characters, at most 45 bytes each, folded.
-std::string EncodeWords(const std::string& s) {
-  if (Ascii(s) && s.find("=?") == std::string::npos) return s;
-  std::string out;
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t end = std::min(s.size(), i + 45);
-    while (end < s.size() && end > i && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-    if (end == i) end = std::min(s.size(), i + 45);
-    if (!out.empty()) out += "\r\n ";
-    out += "=?UTF-8?B?" + Base64(s.substr(i, end - i)) + "?=";
-    i = end;
-  }
-  return out;
-}
-
 std::string RfcDate(int64_t now) {
   time_t t = static_cast<time_t>(now);
   struct tm tm;
@@ -77,33 +48,6 @@ std::string RfcDate(int64_t now) {
   char buf[64];
   strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
   return buf;
-}
-
-// The body as CRLF lines, and its transfer encoding: 7bit for short ASCII lines, else base64.
-void EncodeBody(const std::string& text, std::string* body, std::string* cte) {
-  std::string crlf;
-  size_t line = 0, longest = 0;
-  for (char c : text) {
-    if (c == '\n') {
-      crlf += "\r\n";
-      longest = std::max(longest, line);
-      line = 0;
-    } else {
-      crlf.push_back(c);
-      ++line;
-    }
-  }
-  longest = std::max(longest, line);
-  if (!crlf.empty() && crlf.back() != '\n') crlf += "\r\n";
-  if (Ascii(crlf) && longest <= 900) {
-    *cte = "7bit";
-    *body = crlf;
-    return;
-  }
-  *cte = "base64";
-  const std::string b = Base64(crlf);
-  body->clear();
-  for (size_t i = 0; i < b.size(); i += 76) body->append(b, i, 76).append("\r\n");
 }
 
 std::string DomainOf(const std::string& address) {
@@ -209,12 +153,12 @@ OutboxItem BuildAutoAnswer(const AutoAnswer& a) {
   for (char c : a.body) {
     if (c != '\r') text.push_back(c);
   }
-  EncodeBody(text, &body, &cte);
+  EncodeTextBody(text, &body, &cte);
 
   std::string h;
   h += "From: " + FormatFromHeader(Clean(a.from_name, false), a.from_address) + "\r\n";
   h += "To: " + FormatFromHeader(Clean(a.to_name, false), a.to_address) + "\r\n";
-  h += "Subject: " + (tag.empty() ? std::string() : tag + " ") + EncodeWords(subject) + "\r\n";
+  h += "Subject: " + (tag.empty() ? std::string() : tag + " ") + EncodeHeaderText(subject) + "\r\n";
   h += "Date: " + RfcDate(a.now) + "\r\n";
   h += "Message-ID: <" + a.message_id + ">\r\n";
   if (!a.in_reply_to.empty()) h += "In-Reply-To: <" + Clean(a.in_reply_to, false) + ">\r\n";

@@ -55,15 +55,23 @@ bool WriteAll(int fd, const std::string& data) {
 
 // Closes every descriptor from 3 up except those in keep (sorted): the child must not hold the
 // daemon's sockets, store or another call's pipe.
+void CloseRange(unsigned from, unsigned to) {
+  if (close_range(from, to, 0) == 0) return;
+  // No close_range (a kernel before 5.9, a seccomp filter): one by one, up to the fd limit.
+  long max = sysconf(_SC_OPEN_MAX);
+  unsigned last = std::min<unsigned long>(to, max > 0 ? static_cast<unsigned long>(max) : 65536);
+  for (unsigned fd = from; fd <= last && fd >= from; ++fd) close(static_cast<int>(fd));
+}
+
 void CloseAllBut(std::vector<int> keep) {
   std::sort(keep.begin(), keep.end());
   unsigned from = 3;
   for (int k : keep) {
     if (k < 3) continue;
-    if (unsigned(k) > from) close_range(from, unsigned(k) - 1, 0);
+    if (unsigned(k) > from) CloseRange(from, unsigned(k) - 1);
     from = std::max(from, unsigned(k) + 1);
   }
-  close_range(from, ~0U, 0);
+  CloseRange(from, ~0U);
 }
 
 [[noreturn]] void ChildMain(const ChildLimits& limits, const std::vector<int>& keep_fds,

@@ -136,7 +136,7 @@ bool PlanForget(const std::string& address, const Ticket& t,
     }
   }
   for (const TicketEvent& e : events) {
-    const bool mentions = Lower(e.text).find(person) != std::string::npos;
+    const bool mentions = HoldsAddress(Lower(e.text), person);  // not jimbob@ for bob@
     const bool own = p.requester && e.type != "latest_email" && !e.text.empty();
     if (mentions || own) {
       TicketEvent r = e;

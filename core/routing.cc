@@ -7,6 +7,7 @@
 
 #include "core/address.h"
 #include "core/agents.h"
+#include "core/mail_text.h"
 
 namespace desk {
 namespace {
@@ -269,11 +270,14 @@ OutboxItem BuildNoticeMail(const std::string& from, const std::string& to,
   item.mail.message_id = "deskmilter." + id + "." + std::to_string(now) + "@" + host;
   item.mail.kind = "notification";
   item.mail.due_at = now;
-  item.mail.raw = "From: " + from + "\r\nTo: " + to + "\r\nSubject: " + subject +
-                  "\r\nDate: " + date + "\r\nMessage-ID: <" + item.mail.message_id +
+  std::string text, cte;
+  EncodeTextBody(body, &text, &cte);
+  item.mail.raw = "From: " + from + "\r\nTo: " + to + "\r\nSubject: " +
+                  EncodeHeaderText(subject) + "\r\nDate: " + date + "\r\nMessage-ID: <" +
+                  item.mail.message_id +
                   ">\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n"
-                  "Content-Type: text/plain; charset=utf-8\r\n\r\n" +
-                  body;
+                  "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: " +
+                  cte + "\r\n\r\n" + text;
   return item;
 }
 

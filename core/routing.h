@@ -107,8 +107,10 @@ Status ChooseAgent(TicketStore* store, const Config& config, const QueueConfig& 
                    std::string* agent);
 
 // A notification or confirmation queued in the outbox: a complete RFC 5322 message (CRLF) from
-// the null sender to `to`, kind "notification". now gives the Date header; id_part makes the
-// Message-ID unique (with now and hostname).
+// the null sender to `to`, kind "notification". The subject is RFC 2047 encoded when it is not
+// plain ASCII or too long for a line, the body (LF or CRLF lines) base64 when it is not short ASCII
+// lines (core/mail_text.h). now gives the Date header; id_part makes the Message-ID unique (with
+// now and hostname).
 OutboxItem BuildNoticeMail(const std::string& from, const std::string& to,
                             const std::string& subject, const std::string& body, int64_t now,
                             const std::string& hostname, const std::string& id_part);

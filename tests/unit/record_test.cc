@@ -325,6 +325,30 @@ TEST(ForgetTest, OtherTicketLosesOnlyThePersonsMessages) {
   EXPECT_FALSE(PlanForget("dave@example.com", t, msgs, {}, 99, &p));
 }
 
+// Events naming the person as a whole address are blanked; one naming a longer address that
+// merely contains it (jimbob@, bob@example.com.evil) is someone else's record and stays.
+TEST(ForgetTest, EventsAreBlankedOnlyForTheWholeAddress) {
+  Ticket t;
+  t.number = 9;
+  t.requester = {"", "carol@example.com"};
+  t.participants = {"carol@example.com", "bob@example.com"};
+  std::vector<TicketMessage> msgs = {FMsg(1, Direction::kInbound, "carol@example.com",
+                                          {{"", "support@x.example"}}, std::string(64, '5'))};
+  std::vector<TicketEvent> events(4);
+  events[0] = {.seq = 1, .at = 1, .type = "note", .text = "Copied JimBob@example.com"};
+  events[1] = {.seq = 2, .at = 1, .type = "note", .text = "Ask bob@example.com."};
+  events[2] = {.seq = 3, .at = 1, .type = "note", .text = "see bob@example.com.evil.test"};
+  events[3] = {.seq = 4, .at = 1, .type = "note", .text = "<Bob@Example.com> called"};
+  ForgetPlan p;
+  ASSERT_TRUE(PlanForget("bob@example.com", t, msgs, events, 99, &p));
+  std::vector<uint32_t> blanked;
+  for (const TicketEvent& e : p.events) {
+    EXPECT_EQ(e.text, kForgottenText);
+    blanked.push_back(e.seq);
+  }
+  EXPECT_EQ(blanked, (std::vector<uint32_t>{2, 4}));
+}
+
 TEST(ForgetTest, StoreRedactRewritesInOneTransaction) {
   TempDir dir;
   LmdbOptions o;
