@@ -26,6 +26,7 @@
 
 #include <toml++/toml.h>
 
+#include "core/ascii.h"
 #include "config/schema.h"
 #include "core/pipeline.h"
 
@@ -60,13 +61,6 @@ const char* Expected(Type t) {
     case Type::kStringArray: return "an array of strings";
   }
   return "?";
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
 }
 
 std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
@@ -398,7 +392,7 @@ class Loader {
     std::map<std::string, size_t> seen;
     for (size_t i = 0; i < queue->reply_via.size(); ++i) {
       std::string& rv = queue->reply_via[i];
-      rv = Lower(rv);
+      rv = AsciiLower(rv);
       const std::string key = prefix + ".reply_via[" + std::to_string(i) + "]";
       const size_t eq = rv.find('=');
       const std::string from = rv.substr(0, eq), via = rv.substr(eq + 1);
@@ -450,7 +444,7 @@ class Loader {
           return s;
         }
       }
-      agent.address = Lower(agent.address);
+      agent.address = AsciiLower(agent.address);
       queue->agents.push_back(std::move(agent));
     }
     return Status::Ok();
@@ -497,7 +491,7 @@ class Loader {
     std::string first_exact;
     for (size_t j = 0; j < queue->addresses.size(); ++j) {
       std::string& address = queue->addresses[j];
-      address = Lower(address);
+      address = AsciiLower(address);
       if (first_exact.empty() && !address.starts_with("*@")) first_exact = address;
       auto [it, fresh] = owners->emplace(address, std::make_pair(index, j));
       if (!fresh) {
@@ -518,7 +512,7 @@ class Loader {
       queue->default_address = first_exact;
       return Status::Ok();
     }
-    queue->default_address = Lower(queue->default_address);
+    queue->default_address = AsciiLower(queue->default_address);
     const std::string& d = queue->default_address;
     std::string wildcard = "*" + d.substr(d.rfind('@'));
     for (const auto& address : queue->addresses) {

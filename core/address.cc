@@ -3,15 +3,10 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/ascii.h"
+
 namespace desk {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 bool ValidDomain(std::string_view d) {
   if (d.empty() || d.size() > 253 || d.front() == '.' || d.back() == '.') return false;
@@ -68,11 +63,11 @@ std::string NormalizeAddress(std::string_view addr) {
       local.push_back(c);
     }
   }
-  if (at == std::string_view::npos) return Lower(local);
+  if (at == std::string_view::npos) return AsciiLower(local);
   std::string_view domain = addr.substr(at + 1);
   // "support@example.test." names the same host as "support@example.test".
   while (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
-  return Lower(local) + "@" + Lower(domain);
+  return AsciiLower(local) + "@" + AsciiLower(domain);
 }
 
 void SplitPlus(std::string_view normalized, std::string* base, std::string* tag) {

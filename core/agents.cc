@@ -13,21 +13,16 @@
 #include <cstring>
 #include <map>
 
+#include "core/ascii.h"
 #include "core/brand.h"
 #include "core/threading.h"
 
 namespace desk {
 namespace {
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool ContainsNoCase(std::string_view hay, std::string_view needle) {
   if (needle.empty()) return false;
-  return Lower(hay).find(Lower(needle)) != std::string::npos;
+  return AsciiLower(hay).find(AsciiLower(needle)) != std::string::npos;
 }
 
 // A character that can continue an address or login on either side (RFC 5322 atext, '.', '@').
@@ -40,7 +35,7 @@ bool AddressChar(char c) {
 // alice@x, "malice@x" and "alice@x.y" do not. Case-insensitive.
 bool NamesWord(std::string_view hay, std::string_view word) {
   if (word.empty()) return false;
-  const std::string h = Lower(hay), w = Lower(word);
+  const std::string h = AsciiLower(hay), w = AsciiLower(word);
   for (size_t at = h.find(w); at != std::string::npos; at = h.find(w, at + 1)) {
     const size_t end = at + w.size();
     const bool before = at > 0 && AddressChar(h[at - 1]);
@@ -68,7 +63,7 @@ int RemoveMailboxes(InternetAddressList* list, const std::vector<std::string>& p
                                  personal, depth + 1);
     } else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
       const char* addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
-      const std::string a = Lower(addr != nullptr ? addr : "");
+      const std::string a = AsciiLower(addr != nullptr ? addr : "");
       if (std::find(personal.begin(), personal.end(), a) != personal.end()) {
         internet_address_list_remove_at(list, i);
         ++removed;
@@ -90,7 +85,7 @@ bool ScrubAddressList(const std::string& value, const std::vector<std::string>& 
   for (const std::string& p : personal) named = named || NamesWord(value, p);
   if (!named) return false;
   std::vector<std::string> lower;
-  for (const std::string& p : personal) lower.push_back(Lower(p));
+  for (const std::string& p : personal) lower.push_back(AsciiLower(p));
   InternetAddressList* list = internet_address_list_parse(nullptr, value.c_str());
   out->clear();
   if (list == nullptr) return true;
@@ -136,9 +131,9 @@ bool TraceNamesAgent(const std::string& value, const AgentRewrite& r) {
     if (NamesWord(value, p)) return true;
   }
   if (r.agent != nullptr && !r.agent->login.empty()) {
-    const std::string v = Lower(value);
+    const std::string v = AsciiLower(value);
     const std::string key = "authenticated sender: ";
-    const std::string login = Lower(r.agent->login);
+    const std::string login = AsciiLower(r.agent->login);
     for (size_t at = v.find(key); at != std::string::npos; at = v.find(key, at + 1)) {
       const size_t start = at + key.size();
       const size_t end = start + login.size();
@@ -175,7 +170,7 @@ struct HeaderPlan {
   std::vector<HeaderEdit> adds;
 
   void Change(const std::string& name, int index, std::string value) {
-    by_name[Lower(name)].push_back({HeaderEdit::Op::kChange, name, std::move(value), index});
+    by_name[AsciiLower(name)].push_back({HeaderEdit::Op::kChange, name, std::move(value), index});
   }
   void Emit(std::vector<HeaderEdit>* out) {
     for (auto& [n, edits] : by_name) {
@@ -205,13 +200,13 @@ void PlanAgentRewrite(const AgentRewrite& r, const ParsedMessage& msg, Decision*
     display = who + " via " + shown;
   }
   HeaderPlan plan;
-  const bool skip_first = !msg.headers.empty() && Lower(msg.headers.front().first) == "received" &&
+  const bool skip_first = !msg.headers.empty() && AsciiLower(msg.headers.front().first) == "received" &&
                           NamesQueueId(msg.headers.front().second, r.queue_id);
   std::map<std::string, int> seen;  // lower-case name -> count so far
   bool have_from = false, have_reply_to = false, have_subject = false;
   std::string raw_subject;
   for (const auto& [name, value] : msg.headers) {
-    const std::string n = Lower(name);
+    const std::string n = AsciiLower(name);
     const int index = ++seen[n];
     if (n == "from") {
       if (index == 1) {
@@ -271,7 +266,7 @@ void PlanAgentRewrite(const AgentRewrite& r, const ParsedMessage& msg, Decision*
 }
 
 bool InNetworks(const std::vector<std::string>& cidrs, std::string_view addr) {
-  if (addr.size() > 5 && Lower(addr.substr(0, 5)) == "ipv6:") addr.remove_prefix(5);
+  if (addr.size() > 5 && AsciiLower(addr.substr(0, 5)) == "ipv6:") addr.remove_prefix(5);
   if (addr.size() >= 2 && addr.front() == '[' && addr.back() == ']') {
     addr = addr.substr(1, addr.size() - 2);
   }
@@ -309,10 +304,10 @@ AgentIdentity IdentifyAgent(const Config& config, std::string_view auth_user,
                             std::string_view client_addr, std::string_view mail_from) {
   AgentIdentity id;
   if (!auth_user.empty()) {
-    const std::string user = Lower(auth_user);
+    const std::string user = AsciiLower(auth_user);
     for (const QueueConfig& q : config.queues) {
       for (const AgentConfig& a : q.agents) {
-        if (!a.login.empty() && Lower(a.login) == user) {
+        if (!a.login.empty() && AsciiLower(a.login) == user) {
           id.agent = &a;
           id.queue = &q;
           id.via = "auth";

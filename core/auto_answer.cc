@@ -6,6 +6,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "core/ascii.h"
 #include "core/address.h"
 #include "core/agents.h"
 #include "core/brand.h"
@@ -17,11 +18,6 @@ namespace desk {
 namespace {
 
 constexpr size_t kMaxReferences = 10;  // References of an answer: the newest ids only
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // Untrusted text for a header or body we build: control characters (the ticket marker's bytes,
 // CR and LF in a header) become spaces; tabs and, where allowed, newlines stay.
@@ -86,7 +82,7 @@ bool PlainAddress(const std::string& a) {
 }  // namespace
 
 bool IsNoReplyAddress(const std::string& address) {
-  const std::string a = Lower(address);
+  const std::string a = AsciiLower(address);
   const std::string local = a.substr(0, a.rfind('@'));
   std::string bare;  // without '-', '_' and '.'
   for (char c : local) {
@@ -226,8 +222,8 @@ Status TriggerStep::Plan(MessageContext& ctx) const {
   facts.account_status = state_->QueueAccountStatus(queue.name, ctx.now);
   facts.business_hours = state_->WithinBusinessHours(queue.name, ctx.now);
   facts.queue = queue.name;
-  facts.received_at = Lower(ctx.route.address);
-  facts.sender_domain = Lower(DomainOf(ctx.sender));
+  facts.received_at = AsciiLower(ctx.route.address);
+  facts.sender_domain = AsciiLower(DomainOf(ctx.sender));
   facts.ticket_status = "open";
   std::string received_at = ctx.route.address;
   Ticket existing;

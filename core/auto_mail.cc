@@ -10,6 +10,7 @@
 #include <cctype>
 #include <initializer_list>
 
+#include "core/ascii.h"
 #include "core/address.h"
 
 namespace desk {
@@ -22,12 +23,6 @@ constexpr size_t kMaxRuleToken = 40;  // longest header value copied into a rule
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 char LowerChar(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), LowerChar);
-  return out;
-}
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -52,7 +47,7 @@ bool IStartsWith(std::string_view s, std::string_view prefix) {
 // Makes an untrusted header token safe and short for a rule string: lower-case [a-z0-9._/-].
 std::string RuleToken(std::string_view v) {
   std::string out;
-  for (char c : Lower(Trim(v))) {
+  for (char c : AsciiLower(Trim(v))) {
     if (out.size() >= kMaxRuleToken) break;
     if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
         c == '/') {
@@ -173,7 +168,7 @@ void ParsePart(std::string_view part, int depth, std::vector<Part>* out) {
   });
   Part p;
   p.type = content_type.empty() ? "text/plain" : FirstToken(content_type);
-  if (p.type == "multipart/report") p.report_type = Lower(Param(content_type, "report-type"));
+  if (p.type == "multipart/report") p.report_type = AsciiLower(Param(content_type, "report-type"));
   const bool multipart = p.type.rfind("multipart/", 0) == 0;
   out->push_back(std::move(p));
   if (multipart) {
@@ -252,7 +247,7 @@ bool DaemonDisplayName(std::string_view name) {
       "mailer-daemon",          "mailer daemon",   "mail delivery system",
       "mail delivery subsystem", "mail delivery service", "mail administrator",
       "postmaster",             "mail system"};
-  std::string n = Lower(Trim(name));
+  std::string n = AsciiLower(Trim(name));
   if (n.size() >= 2 && n.front() == '"' && n.back() == '"') n = n.substr(1, n.size() - 2);
   for (const char* k : kNames) {
     if (n == k) return true;
@@ -330,7 +325,7 @@ bool BodyHasPhrase(std::string_view body, const std::array<const char*, N>& phra
     std::string_view t = Trim(line);
     if (t.empty() || IStartsWith(t, "content-")) return true;  // blank, a part's MIME header
     if (t.front() == '>' || ++lines > kBodyPhraseLines) return false;  // quoted: not ours
-    const std::string l = Lower(t);
+    const std::string l = AsciiLower(t);
     for (const char* p : phrases) {
       if (l.find(p) != std::string::npos) {
         found = true;
@@ -420,10 +415,10 @@ bool OutOfOfficeBody(std::string_view body) {
 bool LotusAutoReply(const Headers& headers, std::string_view subject, std::string_view body) {
   std::string_view s = Trim(subject);
   if (s.substr(0, 5) != "AUTO:") return false;
-  if (Lower(s).find("out of the office") != std::string::npos) return true;
+  if (AsciiLower(s).find("out of the office") != std::string::npos) return true;
   if (FindHeader(headers, "x-mimetrack") != nullptr) return true;
   if (const std::string* m = FindHeader(headers, "x-mailer")) {
-    if (Lower(*m).find("lotus") != std::string::npos) return true;
+    if (AsciiLower(*m).find("lotus") != std::string::npos) return true;
   }
   return OutOfOfficeBody(body);
 }
@@ -441,7 +436,7 @@ const char* ChallengeResponse(const Headers& headers, const std::string& envelop
   static constexpr auto kServices = std::to_array<const char*>({
       "spamarrest.com", "boxbe.com", "mailblocks.com", "bluebottle.com", "sendio.com",
       "digiportal.com"});
-  const std::string subj = Lower(Trim(subject));
+  const std::string subj = AsciiLower(Trim(subject));
   const bool confirm_subject = subj.find("confirm") != std::string::npos ||
                                subj.find("verif") != std::string::npos ||
                                subj.find("authenticat") != std::string::npos ||
@@ -527,7 +522,7 @@ bool ForwardedEnvelope(const std::string& envelope, std::string* original) {
   original->clear();
   size_t at = envelope.rfind('@');
   if (at == std::string::npos) return false;
-  const std::string local = Lower(envelope.substr(0, at));
+  const std::string local = AsciiLower(envelope.substr(0, at));
   std::string srs;  // "HASH=TT=DOMAIN=LOCAL" once found
   if (size_t plus = local.find('+'); plus != std::string::npos) {
     std::string_view tag = std::string_view(local).substr(plus + 1);
@@ -664,7 +659,7 @@ Facts Gather(const AutoMailInput& in) {
     f.top_type = FirstToken(*ct);
     if (f.top_type == "multipart/report") {
       f.has_report = true;
-      f.report_type = Lower(Param(*ct, "report-type"));
+      f.report_type = AsciiLower(Param(*ct, "report-type"));
     }
     if (f.top_type.rfind("multipart/", 0) == 0) {
       CollectParts(in.raw_body_prefix, Param(*ct, "boundary"), 1, &f.parts);
@@ -746,7 +741,7 @@ bool CheckBounce(const AutoMailInput& in, const Facts& f, AutoVerdict* out) {
   // Amazon SES bounce and complaint notifications delivered by SNS carry the report as JSON.
   if (FindHeader(*f.headers, "x-amz-sns-message-id") != nullptr) {
     // The report may sit inside an escaped JSON string ("Message" : "{\"notificationType\"...").
-    std::string body = Lower(in.raw_body_prefix.substr(0, 4096));
+    std::string body = AsciiLower(in.raw_body_prefix.substr(0, 4096));
     std::erase_if(body, [](char c) { return c == '\\' || IsSpace(c); });
     if (body.find("\"notificationtype\":\"bounce\"") != std::string::npos) {
       return bounce("amazon-sns:bounce");
@@ -789,7 +784,7 @@ bool CheckAutoReply(const AutoMailInput& in, const Facts& f, AutoVerdict* out) {
     return reply("part:message/disposition-notification");
   }
   for (const auto& [name, value] : *f.headers) {
-    const std::string n = Lower(name);
+    const std::string n = AsciiLower(name);
     const std::string token = FirstToken(value);
     if (n == "auto-submitted") {
       if (!token.empty() && token != "no") return reply("auto-submitted:" + RuleToken(token));
@@ -807,7 +802,7 @@ bool CheckAutoReply(const AutoMailInput& in, const Facts& f, AutoVerdict* out) {
     } else if (n == "x-autogenerated") {
       if (token == "reply") return reply("x-autogenerated:reply");
     } else if (n == "x-post-messageclass") {
-      if (Lower(value).find("autoresponder") != std::string::npos) {
+      if (AsciiLower(value).find("autoresponder") != std::string::npos) {
         return reply("x-post-messageclass:autoresponder");
       }
     } else if (n == "delivered-to") {
@@ -842,7 +837,7 @@ bool CheckList(const Facts& f, AutoVerdict* out) {
     if (FindHeader(*f.headers, h) != nullptr) return list(h);
   }
   for (const auto& [name, value] : *f.headers) {
-    const std::string n = Lower(name);
+    const std::string n = AsciiLower(name);
     if (n == "precedence") {
       const std::string token = FirstToken(value);
       if (token == "bulk" || token == "list" || token == "junk") return list("precedence:" + token);

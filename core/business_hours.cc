@@ -10,20 +10,10 @@
 #include <mutex>
 #include <utility>
 
+#include "core/ascii.h"
+
 namespace desk {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return std::string(s);
-}
 
 int DayNumber(std::string_view d) {
   static const char* const kDays[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
@@ -120,10 +110,10 @@ bool LocalToUtc(GTimeZone* tz, GDate* d, int minute, int64_t* out) {
 }  // namespace
 
 bool ParseBusinessHours(std::string_view entry, BusinessSpan* out) {
-  const std::string e = Lower(Trim(entry));
+  const std::string e = AsciiLower(TrimSpace(entry));
   const size_t sp = e.find(' ');
   if (sp == std::string::npos) return false;
-  const std::string days = e.substr(0, sp), hours = Trim(e.substr(sp + 1));
+  const std::string days = e.substr(0, sp), hours = std::string(TrimSpace(e.substr(sp + 1)));
   BusinessSpan s;
   const size_t dash = days.find('-');
   s.first_day = DayNumber(days.substr(0, dash));

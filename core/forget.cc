@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string_view>
 
+#include "core/ascii.h"
 #include "core/address.h"
 
 namespace desk {
@@ -11,13 +12,6 @@ namespace {
 
 bool Is(const std::string& addr, const std::string& person) {
   return !addr.empty() && NormalizeAddress(addr) == person;
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
 }
 
 // Removes person from a mailbox list; true when something was removed.
@@ -71,7 +65,7 @@ bool OutboxHoldsPerson(const std::string& address, const OutboxMail& m) {
   for (const std::string& r : m.recipients) {
     if (Is(r, person)) return true;
   }
-  return HoldsAddress(Lower(m.raw), person);
+  return HoldsAddress(AsciiLower(m.raw), person);
 }
 
 std::vector<uint64_t> PlanForgetOutbox(const std::string& address,
@@ -136,7 +130,7 @@ bool PlanForget(const std::string& address, const Ticket& t,
     }
   }
   for (const TicketEvent& e : events) {
-    const bool mentions = HoldsAddress(Lower(e.text), person);  // not jimbob@ for bob@
+    const bool mentions = HoldsAddress(AsciiLower(e.text), person);  // not jimbob@ for bob@
     const bool own = p.requester && e.type != "latest_email" && !e.text.empty();
     if (mentions || own) {
       TicketEvent r = e;

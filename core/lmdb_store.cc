@@ -51,6 +51,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/ascii.h"
 #include "core/ticket_codec.h"
 #include "core/ticket_view.h"
 
@@ -107,13 +108,6 @@ std::string_view View(const MDB_val& v) {
   return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
 }
 
-std::string Lower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
-
 // Adds lower-cased addresses to list, keeping order and skipping empties and ones already present,
 // until list holds max entries (0: no bound). Linear in the sizes (a hash set of what is there):
 // it runs inside the single writer, where every microsecond stalls all writes.
@@ -123,7 +117,7 @@ void MergeParticipants(const std::vector<std::string>& add, std::vector<std::str
   std::unordered_set<std::string> seen(list->begin(), list->end());
   for (const std::string& a : add) {
     if (max != 0 && list->size() >= max) return;
-    std::string l = Lower(a);
+    std::string l = AsciiLower(a);
     if (l.empty() || !seen.insert(l).second) continue;
     list->push_back(std::move(l));
   }

@@ -60,6 +60,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/ascii.h"
 #include "core/file_type.h"
 #include "core/message_id.h"
 #include "core/mime_scan.h"
@@ -92,19 +93,6 @@ using GString_ = std::unique_ptr<char, GFreeDeleter>;
 
 std::string Str(const char* s) { return s != nullptr ? std::string(s) : std::string(); }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
-
 // Runs of whitespace (folding included) become one space; trimmed. For a subject turned title.
 std::string CollapseSpace(const std::string& s) {
   std::string out;
@@ -128,7 +116,7 @@ std::string Unfold(const char* raw) {
   for (const char* p = raw; *p != '\0'; ++p) {
     if (*p != '\r' && *p != '\n') out.push_back(*p);
   }
-  return std::string(Trim(out));
+  return std::string(TrimBlanks(out));
 }
 
 // An address header value longer than this is not parsed a second time when GMime's list of the
@@ -220,7 +208,7 @@ size_t NthGroupColon(std::string_view v, int n) {
 }
 
 bool IsAddressHeaderName(std::string_view name) {
-  std::string n = Lower(std::string(name));
+  std::string n = AsciiLower(std::string(name));
   if (n.rfind("resent-", 0) == 0) n = n.substr(7);
   return n == "from" || n == "to" || n == "cc" || n == "bcc" || n == "reply-to" || n == "sender";
 }
@@ -244,7 +232,7 @@ std::vector<HiddenHeader> GroupHeavyAddressHeaders(const std::string& block) {
     }
     const std::string_view field(block.data() + pos, end - pos);
     const size_t colon = field.find(':');
-    if (colon != std::string_view::npos && IsAddressHeaderName(Trim(field.substr(0, colon))) &&
+    if (colon != std::string_view::npos && IsAddressHeaderName(TrimBlanks(field.substr(0, colon))) &&
         NthGroupColon(field.substr(colon + 1), kMaxAddressGroups + 1) != std::string_view::npos) {
       out.push_back({pos, std::string(field.substr(0, colon))});
     }
@@ -265,7 +253,7 @@ std::vector<std::string> ExtractMsgIds(std::string_view text) {
       pos = close;
       continue;
     }
-    std::string_view id = Trim(text.substr(pos + 1, close - pos - 1));
+    std::string_view id = TrimBlanks(text.substr(pos + 1, close - pos - 1));
     if (WellFormedMessageId(id)) ids.emplace_back(id);
     pos = close + 1;
   }
@@ -299,7 +287,7 @@ std::string InReplyToParent(std::string_view text, const std::vector<std::string
     }
     std::vector<std::string> one = ExtractMsgIds(text.substr(pos, close - pos + 1));
     if (!one.empty()) {
-      std::string prose = Lower(std::string(text.substr(prose_start, pos - prose_start)));
+      std::string prose = AsciiLower(std::string(text.substr(prose_start, pos - prose_start)));
       bool address = false;
       for (size_t f = prose.find("from"); f != std::string::npos; f = prose.find("from", f + 1)) {
         bool word_start = f == 0 || !std::isalnum(static_cast<unsigned char>(prose[f - 1]));
@@ -358,7 +346,7 @@ void AddMailboxes(InternetAddressList* list, std::vector<Mailbox>* out, bool unf
         name = WithoutCrLf(std::move(name));
         addr = WithoutCrLf(std::move(addr));
       }
-      out->push_back(Mailbox{std::string(Trim(name)), std::move(addr)});
+      out->push_back(Mailbox{std::string(TrimBlanks(name)), std::move(addr)});
     }
   }
 }
@@ -367,7 +355,7 @@ std::string MimeType(GMimeObject* obj) {
   GMimeContentType* ct = g_mime_object_get_content_type(obj);
   if (ct == nullptr) return "application/octet-stream";
   GString_ type(g_mime_content_type_get_mime_type(ct));
-  return Lower(Str(type.get()));
+  return AsciiLower(Str(type.get()));
 }
 
 bool IsAttachmentLike(GMimeObject* obj) {
@@ -523,7 +511,7 @@ void DuplicateParams(GMimeParamList* list, const char* header, const std::string
   for (int i = 0; i < n; ++i) {
     const char* a = g_mime_param_get_name(g_mime_param_list_get_parameter_at(list, i));
     if (a == nullptr) continue;
-    std::string name = Lower(a);
+    std::string name = AsciiLower(a);
     if (!seen.insert(name).second) {
       out->push_back(where + ": duplicate " + name + " parameter in " + header);
     }
@@ -639,13 +627,13 @@ void FindStructureProblems(GMimeObject* obj, const std::string& path,
     GMimeHeader* h = g_mime_header_list_get_header_at(list, i);
     const char* name = g_mime_header_get_name(h);
     if (name == nullptr || g_mime_header_get_offset(h) < 0) continue;
-    std::string value = Lower(Unfold(g_mime_header_get_raw_value(h)));
+    std::string value = AsciiLower(Unfold(g_mime_header_get_raw_value(h)));
     if (SameName(name, "Content-Type") && ParamsWithoutSemicolon(value) &&
         (container || value.find("name") != std::string::npos)) {
       out->push_back(where + ": Content-Type parameters without their ';'");
     }
     if (container && SameName(name, "Content-Transfer-Encoding")) {
-      std::string_view cte = Trim(value);
+      std::string_view cte = TrimBlanks(value);
       if (cte != "7bit" && cte != "8bit" && cte != "binary") {
         out->push_back(where + ": " + (GMIME_IS_MULTIPART(obj) ? "multipart" : "message") +
                        " with Content-Transfer-Encoding " + std::string(cte));
@@ -913,7 +901,7 @@ class Lister {
     info.part_path = parent.part_path + "/" + PathComponent(name);
     info.filename = std::move(name);
     info.other_names = std::move(other_names);
-    info.declared_type = declared.empty() ? "application/octet-stream" : Lower(std::move(declared));
+    info.declared_type = declared.empty() ? "application/octet-stream" : AsciiLower(std::move(declared));
     info.size = content.size();
     Status s = content.Sha256Hex(&info.sha256);
     if (!s.ok()) return s;

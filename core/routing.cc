@@ -5,24 +5,13 @@
 #include <cctype>
 #include <ctime>
 
+#include "core/ascii.h"
 #include "core/address.h"
 #include "core/agents.h"
 #include "core/mail_text.h"
 
 namespace desk {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return std::string(s);
-}
 
 TicketEvent Event(int64_t now, std::string type, std::string text) {
   TicketEvent ev;
@@ -85,7 +74,7 @@ std::vector<StateDef> AgentStateCatalog(const Config& config) {
   for (const std::string& e : config.extra_states) {
     size_t eq = e.find('=');
     if (eq == std::string::npos || eq == 0) continue;
-    const std::string name = Lower(e.substr(0, eq));
+    const std::string name = AsciiLower(e.substr(0, eq));
     if (FindState(out, name) != nullptr || name == kStateClear) continue;
     out.push_back({name, e.substr(eq + 1) == "available", false, false});
   }
@@ -93,7 +82,7 @@ std::vector<StateDef> AgentStateCatalog(const Config& config) {
 }
 
 const StateDef* FindState(const std::vector<StateDef>& catalog, std::string_view name) {
-  const std::string n = Lower(Trim(name));
+  const std::string n = AsciiLower(TrimSpace(name));
   for (const StateDef& s : catalog) {
     if (s.name == n) return &s;
   }
@@ -139,7 +128,7 @@ Status DecideAgentState(const Config& config, const StateRequest& req,
   const std::string old_state = CurrentState(current);
   const StateDef* old_def = FindState(catalog, old_state);
   const bool overridden = old_def != nullptr && old_def->override_state;
-  const std::string requested = Lower(Trim(req.state));
+  const std::string requested = AsciiLower(TrimSpace(req.state));
   AgentStateRecord next;
   next.address = req.address;
   next.since = req.now;

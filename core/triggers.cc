@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/ascii.h"
+
 namespace desk {
 namespace {
 
@@ -17,11 +19,6 @@ const std::set<std::string> kStringFields = {"account_status", "queue", "receive
 const std::set<std::string> kNumberFields = {"waiting_tickets", "since_last_agent_reply"};
 const std::set<std::string> kPlaceholders = {"ticket.id", "ticket.subject", "queue.name",
                                              "requester.name"};
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 Status Bad(const std::string& where, const std::string& why) {
   return Status::Invalid(where + ": " + why);
@@ -58,7 +55,7 @@ Status ParseCondition(const std::string& where, const json& j, TriggerCondition*
   std::set<std::string> ops;
   if (kStringFields.count(f) != 0) {
     if (!v.is_string()) return Bad(where + ".value", "must be a string");
-    c->text = f == "queue" ? v.get<std::string>() : Lower(v.get<std::string>());
+    c->text = f == "queue" ? v.get<std::string>() : AsciiLower(v.get<std::string>());
     ops = {"is", "is_not"};
     if (f == "sender_domain" || f == "received_at") ops.insert("ends_with");
     if (f == "account_status" && c->text != "online" && c->text != "away" &&

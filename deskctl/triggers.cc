@@ -4,6 +4,7 @@
 // same at start), so they exist from the first start whichever runs first. A trigger file is
 // parsed completely before anything is written: a file with an unknown field, condition or action
 // changes nothing and names the field.
+#include "core/ascii.h"
 #include "core/triggers.h"
 
 #include <algorithm>
@@ -116,11 +117,6 @@ nlohmann::json Summary(const Loaded& l) {
   return j;
 }
 
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 void Print(const std::vector<Loaded>& list, bool json) {
   if (json) {
     nlohmann::json arr = nlohmann::json::array();
@@ -160,12 +156,12 @@ int RunTriggerSearch(const std::string& config_path, const std::string& words, b
   std::vector<Loaded> all, found;
   if (rc == kExitOk) rc = Load(ctx, &all);
   if (rc != kExitOk) return rc;
-  std::istringstream in(Lower(words));
+  std::istringstream in(AsciiLower(words));
   std::vector<std::string> want;
   for (std::string w; in >> w;) want.push_back(w);
   for (const Loaded& l : all) {
     if (!l.valid) continue;
-    const std::string hay = Lower(l.trigger.name + " " + l.trigger.description);
+    const std::string hay = AsciiLower(l.trigger.name + " " + l.trigger.description);
     if (std::all_of(want.begin(), want.end(),
                     [&](const std::string& w) { return hay.find(w) != std::string::npos; })) {
       found.push_back(l);
