@@ -3,7 +3,7 @@
 //
 // For library code that trusts its input less than the process around it: libarchive 3.6 takes
 // the counts in a 7z header at their word and allocates for them before reading the entries, so a
-// 3 KB attachment can ask for gigabytes (docs/SECURITY.md, "Archive listing"). Run in the child,
+// 363-byte attachment can ask for gigabytes (docs/SECURITY.md, "Archive listing"). Run in the child,
 // such a request fails there (the address-space limit) or the child is killed, and the caller
 // gets a Status instead of a daemon that the kernel's OOM killer or systemd's MemoryMax stops.
 //

@@ -14,21 +14,27 @@ body pattern; see shared/notes/clamav.md):
     message gets a 4xx, and the new signature is in force afterwards;
   - one log line per attachment decision, with the Postfix queue id;
   - containers: an .exe inside winmail.dat (TNEF) is refused like a direct one; the TNEF part is cut
-    from the delivered copy, the PDF beside the .exe is recorded on the ticket as allowed.
+    from the delivered copy, the PDF beside the .exe is recorded on the ticket as allowed;
+  - archives (a queue with archives = "inspect"): the fuzzer's 7z memory bomb is listed in the
+    bounded child and held as unreadable, the daemon goes on (the next zip's .exe is stripped) and
+    leaves no child behind.
 Limits: needs root, Postfix and swaks (the suite fails otherwise); about 20 s.
 """
 
 import base64
 import email
 import email.policy
+import io
 import os
 import re
 import signal
 import struct
+import subprocess
 import sys
 import threading
 import time
 import unittest
+import zipfile
 from email.message import EmailMessage
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -36,6 +42,9 @@ import postfix_harness as ph  # noqa: E402
 
 SUPPORT = "support@example.test"
 HOLDQ = "hold@example.test"
+ARCHQ = "arch@example.test"
+BOMB_7Z = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz", "regressions",
+                       "archive", "7z-35-million-files-calloc-3gb.7z")
 FAULT = "DESK-E2E-SCANNER-FAULT"
 RELOAD_MARKER = "DESK-E2E-RELOAD-MARKER"
 
@@ -65,6 +74,11 @@ addresses = ["support@example.test"]
 name = "holdq"
 addresses = ["hold@example.test"]
 on_refused_type = "hold"
+
+[[queue]]
+name = "archq"
+addresses = ["arch@example.test"]
+archives = "inspect"
 """
 
 EICAR = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$" + "H+H*").encode()
@@ -295,6 +309,53 @@ class AttachmentsTest(ph.MilterPostfixCase):
         qid = self.pf.queue_id_for(mid)
         self.milter_log(re.escape(qid) + r": attachment=setup\.exe, part=2/setup\.exe, "
                         r".*outcome=refused_type, action=strip")
+
+    def test_7_archive_listing_child_bounds_a_7z_memory_bomb(self):
+        """A 363-byte 7z whose header declares 35 million files (libarchive 3.6 asks for 3 GB) sent to
+        a queue that inspects archives: the daemon lists it in its bounded child (forked from a
+        libmilter worker thread), where the allocation fails; the mail is held as a scan_limit
+        outcome and the daemon carries on: the next zip is listed and its .exe stripped, the
+        same process serves it, and no child is left behind."""
+        pid = self.milter.proc.pid
+        with open(BOMB_7Z, "rb") as f:
+            bomb = f.read()
+        mid = self.mid("bomb")
+        before = set(self.pf.hold_queue())
+        rc, transcript = self.send(ARCHQ, mail(mid, ARCHQ, [
+            ("files.7z", bomb, "application", "x-7z-compressed")]))
+        self.assertEqual(rc, 0, transcript)
+        held = ph.wait_until(lambda: set(self.pf.hold_queue()) - before or None, 10,
+                             what="the 7z mail in the hold queue")
+        qid = self.pf.queue_id_for(mid)
+        self.assertEqual(held, {qid}, self.diag())
+        try:
+            self.milter_log(re.escape(qid) + r": attachment=files\.7z, .*outcome=scan_limit, "
+                            r"action=hold, reason=\"not inspected: archive unreadable: archive: "
+                            r"Couldn't allocate memory\"")
+        except ph.HarnessError:
+            self.fail("\n".join(l for l in self.milter.stderr_text().splitlines() if qid in l))
+
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("report.pdf", PDF)
+            z.writestr("setup.exe", pe())
+        mid = self.mid("zip")
+        rc, transcript = self.send(ARCHQ, mail(mid, ARCHQ, [
+            ("docs.zip", buf.getvalue(), "application", "zip")]))
+        self.assertEqual(rc, 0, transcript)
+        msgs = self.pf.find_delivered(Message_Id=f"<{mid}>")
+        self.assertEqual(len(msgs), 1, self.diag())
+        qid = self.pf.queue_id_for(mid)
+        try:
+            self.milter_log(re.escape(qid) + r": attachment=docs\.zip, .*action=strip, "
+                            r"reason=.*setup\.exe")
+        except ph.HarnessError:
+            self.fail("\n".join(l for l in self.milter.stderr_text().splitlines() if qid in l))
+        self.assertEqual(self.milter.proc.pid, pid)
+        self.assertIsNone(self.milter.proc.poll(), self.diag())
+        children = subprocess.run(["ps", "--ppid", str(pid), "-o", "pid=,stat="],
+                                  capture_output=True, text=True).stdout.split()
+        self.assertEqual(children, [], "children left behind: " + " ".join(children))
 
 
 if __name__ == "__main__":

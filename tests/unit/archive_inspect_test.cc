@@ -330,7 +330,7 @@ TEST(ArchiveInspectTest, MemoryTakenWhileListingIsBoundedByTheChild) {
   EXPECT_TRUE(hog.empty());  // the caller's memory never saw the child's allocations
 }
 
-// Regression (fuzzing, docs/RELIABILITY.md): a 3 KB 7z whose header declares 34,803,969 files.
+// Regression (fuzzing, docs/RELIABILITY.md): a 363-byte 7z whose header declares 34,803,969 files.
 // libarchive 3.6 callocs 88 bytes for each (3 GB) before it finds the header too short for them.
 // Listed in a child limited to 64 MiB the request fails there; the attachment is unreadable (a
 // scan_limit outcome for the policy), never a listing, and the caller carries on.

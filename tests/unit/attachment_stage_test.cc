@@ -298,7 +298,7 @@ TEST_F(AttachmentStageTest, InspectedArchives) {
       << bad.attachments[0].reason;
 }
 
-// Regression (fuzzing): the 3 KB 7z whose header declares 34,803,969 files, attached. Under
+// Regression (fuzzing): the 363-byte 7z whose header declares 34,803,969 files, attached. Under
 // archives = inspect it is listed in the child process of limits.archive_memory_mb (16 MiB here),
 // where libarchive's 3 GB request fails: the archive is unreadable, a scan_limit outcome (held by
 // default), and the next mail's archive lists as usual.
