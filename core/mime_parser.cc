@@ -55,6 +55,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -780,6 +781,10 @@ bool IsMessageLeaf(const AttachmentInfo& info) {
   return false;
 }
 
+// Defined below ParseMessage's bare-CR reading, which they serve first.
+Status SpoolHasBareCrLineEnds(const Spool& spool, bool* bare_cr);
+Status CopyBareCrAsLf(const Spool& spool, Spool* copy);
+
 // Walks the tree GMime built and lists attachments (see the file comment). Containers inside
 // decoded leaves are opened too (Expand): a TNEF stream, a message in any transfer encoding, and
 // uuencode/yEnc/BinHex blocks in text/plain; each file found reaches the visitor like any
@@ -951,10 +956,24 @@ class Lister {
 
   // A message kept as a leaf (base64 or quoted-printable message/rfc822, an .eml): parsed from its
   // decoded bytes and walked like an attached message, its parts at path.1, path.2, ...
-  Status ExpandMessage(const AttachmentInfo& info, const Spool& content, int depth) {
+  Status ExpandMessage(const AttachmentInfo& info, const Spool& decoded, int depth) {
     const std::string& path = info.part_path;
+    // An attached mail with no LF at all is read as the mail itself would be (ParseMessage): every
+    // bare CR a line end. A client that opens the attachment may read it so, and then shows parts
+    // that GMime, reading one long line, would hide from the filter.
+    bool bare_cr = false;
+    Status s = SpoolHasBareCrLineEnds(decoded, &bare_cr);
+    if (!s.ok()) return s;
+    std::optional<Spool> converted;
+    if (bare_cr) {
+      converted.emplace(limits_.decode_dir,
+                        decoded.on_disk() ? limits_.decode_threshold : decoded.size());
+      s = CopyBareCrAsLf(decoded, &*converted);
+      if (!s.ok()) return s;
+    }
+    const Spool& content = bare_cr ? *converted : decoded;
     // The same guard as for the mail itself: GMime's tree is never built for a part bomb.
-    Status s = CheckHeaderBytes(content, limits_.max_header_bytes);
+    s = CheckHeaderBytes(content, limits_.max_header_bytes);
     if (s.ok()) {
       s = ScanMimeStructure(content, limits_.max_mime_parts, limits_.max_mime_depth,
                             limits_.max_header_bytes);

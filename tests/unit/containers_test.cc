@@ -270,6 +270,23 @@ TEST_F(ContainersTest, Base64AttachedMessageIsDescendedInto) {
   EXPECT_NE(Find(m, "2.1"), nullptr);  // the inner text is an attachment of this mail
 }
 
+// An attached mail written with bare CR line ends only (old Mac OS, or a sender's choice) is read
+// as the mail itself would be: a client that opens it may take every CR as a line end and show
+// setup.exe, so the filter must find it too. Before, GMime read one long line and found nothing.
+TEST_F(ContainersTest, BareCrAttachedMessageIsReadLikeABareCrMail) {
+  std::string cr = kInnerMail;
+  std::replace(cr.begin(), cr.end(), '\n', '\r');
+  for (const char* type : {"Content-Type: message/rfc822\nContent-Transfer-Encoding: base64",
+                           "Content-Type: application/octet-stream; name=\"fwd.eml\"\n"
+                           "Content-Transfer-Encoding: base64"}) {
+    ParsedMessage m = MustParse(MailWith(type, Base64(cr)));
+    const AttachmentInfo* exe = Find(m, "2.2");
+    ASSERT_NE(exe, nullptr) << type << "\n" << Paths(m);
+    EXPECT_EQ(exe->filename, "setup.exe");
+    EXPECT_EQ(exe->sha256, Sha256("MZPAYLOAD"));
+  }
+}
+
 TEST_F(ContainersTest, QuotedPrintableAttachedMessageIsDescendedInto) {
   std::string qp = kInnerMail;
   size_t at = qp.find("boundary=");
