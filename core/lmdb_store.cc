@@ -167,6 +167,24 @@ class Cursor {
   MDB_cursor* cursor_ = nullptr;
 };
 
+// Visits the records of dbi in key order: fn(key, value, &stop) for each until fn sets stop or
+// fails (its Status is returned). The views are valid only inside fn.
+Status ForEachRecord(
+    MDB_txn* txn, MDB_dbi dbi,
+    const std::function<Status(std::string_view key, std::string_view value, bool* stop)>& fn) {
+  Cursor cursor;
+  int rc = cursor.Open(txn, dbi);
+  if (rc != 0) return MdbError("mdb_cursor_open", rc);
+  MDB_val k, val;
+  for (rc = cursor.Get(&k, &val, MDB_FIRST); rc == 0; rc = cursor.Get(&k, &val, MDB_NEXT)) {
+    bool stop = false;
+    Status s = fn(View(k), View(val), &stop);
+    if (!s.ok() || stop) return s;
+  }
+  if (rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
+  return Status::Ok();
+}
+
 // Get/Put inside one transaction, with errors as Status. Remembers MDB_MAP_FULL so the caller can
 // grow the map and rerun the transaction.
 class Ops {
@@ -683,18 +701,16 @@ Status LmdbTicketStore::DeleteTickets(const std::vector<uint64_t>& numbers, uint
   }
   // Message-IDs pointing at a deleted ticket (stored or only named): one pass over the index.
   std::vector<std::string> ids;
-  {
-    Cursor cursor;
-    rc = cursor.Open(txn.get(), msgids_);
-    if (rc != 0) return MdbError("mdb_cursor_open", rc);
-    MDB_val k, val;
-    for (rc = cursor.Get(&k, &val, MDB_FIRST); rc == 0; rc = cursor.Get(&k, &val, MDB_NEXT)) {
-      MessageIdEntry e;
-      if (!codec::DecodeMessageIdEntry(View(val), &e).ok()) continue;
-      if (std::binary_search(sorted.begin(), sorted.end(), e.ticket)) ids.emplace_back(View(k));
+  Status scan = ForEachRecord(txn.get(), msgids_, [&](std::string_view key, std::string_view value,
+                                                      bool*) {
+    MessageIdEntry e;
+    if (codec::DecodeMessageIdEntry(value, &e).ok() &&
+        std::binary_search(sorted.begin(), sorted.end(), e.ticket)) {
+      ids.emplace_back(key);
     }
-    if (rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
-  }
+    return Status::Ok();
+  });
+  if (!scan.ok()) return scan;
   for (const std::string& key : ids) {
     Status s = del(msgids_, key);
     if (!s.ok()) return s;
@@ -815,21 +831,18 @@ Status LmdbTicketStore::Count(Ops& ops, const std::string& key, int64_t now, int
 
 Status LmdbTicketStore::PruneCounters(Ops& ops, int64_t now) {
   std::vector<std::string> expired;  // expiry keys; deleted after the cursor is closed
-  {
-    Cursor cursor;
-    int rc = cursor.Open(ops.txn(), expiry_);
-    if (rc != 0) return MdbError("mdb_cursor_open", rc);
-    MDB_val k, val;
-    const std::string limit = ExpiryKey(now, "");
-    for (rc = cursor.Get(&k, &val, MDB_FIRST);
-         rc == 0 && static_cast<int>(expired.size()) < kPrunePerWrite;
-         rc = cursor.Get(&k, &val, MDB_NEXT)) {
-      std::string_view key = View(k);
-      if (key.size() < 8 || key.substr(0, 8) > std::string_view(limit)) break;
+  const std::string limit = ExpiryKey(now, "");
+  Status scan = ForEachRecord(ops.txn(), expiry_, [&](std::string_view key, std::string_view,
+                                                      bool* stop) {
+    if (key.size() < 8 || key.substr(0, 8) > std::string_view(limit)) {
+      *stop = true;
+    } else {
       expired.emplace_back(key);
+      *stop = static_cast<int>(expired.size()) >= kPrunePerWrite;
     }
-    if (rc != 0 && rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
-  }
+    return Status::Ok();
+  });
+  if (!scan.ok()) return scan;
   for (const std::string& e : expired) {
     const std::string counter_key = e.substr(8);
     std::string_view v;
@@ -1155,16 +1168,9 @@ Status LmdbTicketStore::PutRouteMark(Ops& ops, const Ticket& t) {
 Status LmdbTicketStore::GetAgentStates(std::vector<AgentStateRecord>* out) {
   std::vector<AgentStateRecord> got;
   Status s = RunRead([&](Ops& ops) {
-    Cursor cursor;
-    int rc = cursor.Open(ops.txn(), agents_);
-    if (rc != 0) return MdbError("mdb_cursor_open", rc);
-    MDB_val k, val;
-    for (rc = cursor.Get(&k, &val, MDB_FIRST); rc == 0; rc = cursor.Get(&k, &val, MDB_NEXT)) {
-      Status st = codec::DecodeAgentState(View(val), &got.emplace_back());
-      if (!st.ok()) return st;
-    }
-    if (rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
-    return Status::Ok();
+    return ForEachRecord(ops.txn(), agents_, [&](std::string_view, std::string_view value, bool*) {
+      return codec::DecodeAgentState(value, &got.emplace_back());
+    });
   });
   if (!s.ok()) return s;
   std::sort(got.begin(), got.end(),
@@ -1177,18 +1183,15 @@ Status LmdbTicketStore::GetAgentStateEvents(const std::string& address,
                                             std::vector<AgentStateEvent>* out) {
   std::vector<AgentStateEvent> got;
   Status s = RunRead([&](Ops& ops) {
-    Cursor cursor;
-    int rc = cursor.Open(ops.txn(), agent_events_);
-    if (rc != 0) return MdbError("mdb_cursor_open", rc);
-    MDB_val k, val;
-    for (rc = cursor.Get(&k, &val, MDB_FIRST); rc == 0; rc = cursor.Get(&k, &val, MDB_NEXT)) {
-      AgentStateEvent e;
-      Status st = codec::DecodeAgentStateEvent(View(val), &e);
-      if (!st.ok()) return st;
-      if (address.empty() || e.address == address) got.push_back(std::move(e));
-    }
-    if (rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
-    return Status::Ok();
+    return ForEachRecord(ops.txn(), agent_events_,
+                         [&](std::string_view, std::string_view value, bool*) {
+                           AgentStateEvent e;
+                           Status st = codec::DecodeAgentStateEvent(value, &e);
+                           if (st.ok() && (address.empty() || e.address == address)) {
+                             got.push_back(std::move(e));
+                           }
+                           return st;
+                         });
   });
   if (s.ok()) *out = std::move(got);
   return s;
@@ -1427,20 +1430,18 @@ Status LmdbTicketStore::AddMinuteCounts(const std::vector<MinuteCount>& add, int
       if (!s.ok()) return s;
     }
     // Drop what is older than drop_before: the oldest keys come first.
-    Cursor cur;
-    int rc = cur.Open(ops.txn(), minutes_);
-    if (rc != 0) return MdbError("mdb_cursor_open", rc);
     const std::string limit = MinuteKey(drop_before);
     std::vector<std::string> old;
-    MDB_val k, v;
-    for (rc = cur.Get(&k, &v, MDB_FIRST); rc == 0; rc = cur.Get(&k, &v, MDB_NEXT)) {
-      if (View(k) >= std::string_view(limit)) break;
-      old.emplace_back(View(k));
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
+    Status scan = ForEachRecord(ops.txn(), minutes_, [&](std::string_view key, std::string_view,
+                                                         bool* stop) {
+      *stop = key >= std::string_view(limit);
+      if (!*stop) old.emplace_back(key);
+      return Status::Ok();
+    });
+    if (!scan.ok()) return scan;
     for (const std::string& key : old) {
       MDB_val dk = Val(key);
-      rc = mdb_del(ops.txn(), minutes_, &dk, nullptr);
+      int rc = mdb_del(ops.txn(), minutes_, &dk, nullptr);
       if (rc != 0 && rc != MDB_NOTFOUND) return MdbError("mdb_del", rc);
     }
     return Status::Ok();
@@ -1530,16 +1531,9 @@ Status LmdbTicketStore::GetEvents(uint64_t number, std::vector<TicketEvent>* out
 Status LmdbTicketStore::GetOutbox(std::vector<OutboxMail>* out) {
   std::vector<OutboxMail> got;
   Status s = RunRead([&](Ops& ops) {
-    Cursor cursor;
-    int rc = cursor.Open(ops.txn(), outbox_);
-    if (rc != 0) return MdbError("mdb_cursor_open", rc);
-    MDB_val k, val;
-    for (rc = cursor.Get(&k, &val, MDB_FIRST); rc == 0; rc = cursor.Get(&k, &val, MDB_NEXT)) {
-      Status st = codec::DecodeOutboxMail(View(val), &got.emplace_back());
-      if (!st.ok()) return st;
-    }
-    if (rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
-    return Status::Ok();
+    return ForEachRecord(ops.txn(), outbox_, [&](std::string_view, std::string_view value, bool*) {
+      return codec::DecodeOutboxMail(value, &got.emplace_back());
+    });
   });
   if (s.ok()) *out = std::move(got);
   return s;
@@ -1586,21 +1580,17 @@ Status LmdbTicketStore::FinishOutbox(uint64_t seq, const std::vector<TicketEvent
 Status LmdbTicketStore::GetTriggers(std::vector<StoredTrigger>* out) {
   std::vector<StoredTrigger> got;
   Status s = RunRead([&](Ops& ops) {
-    Cursor cursor;
-    int rc = cursor.Open(ops.txn(), triggers_);
-    if (rc != 0) return MdbError("mdb_cursor_open", rc);
-    MDB_val k, val;
-    for (rc = cursor.Get(&k, &val, MDB_FIRST); rc == 0; rc = cursor.Get(&k, &val, MDB_NEXT)) {
-      StoredTrigger t;
-      const std::string_view key = View(k), value = View(val);
-      if (!codec::ParseTicketKey(key, &t.id) || value.empty() || value[0] != 1) {
-        return Status::Store("corrupt record (trigger)");
-      }
-      t.json.assign(value.substr(1));
-      got.push_back(std::move(t));
-    }
-    if (rc != MDB_NOTFOUND) return MdbError("mdb_cursor_get", rc);
-    return Status::Ok();
+    return ForEachRecord(ops.txn(), triggers_,
+                         [&](std::string_view key, std::string_view value, bool*) {
+                           StoredTrigger t;
+                           if (!codec::ParseTicketKey(key, &t.id) || value.empty() ||
+                               value[0] != 1) {
+                             return Status::Store("corrupt record (trigger)");
+                           }
+                           t.json.assign(value.substr(1));
+                           got.push_back(std::move(t));
+                           return Status::Ok();
+                         });
   });
   if (s.ok()) *out = std::move(got);
   return s;
