@@ -127,58 +127,33 @@ def sink_mail(raw):
     return env, msg
 
 
-class TriggersTest(unittest.TestCase):
+class TriggersTest(ph.MilterPostfixCase):
+    """The harness's set-up and teardown; Postfix (with its smtp-sink) is built first, because the
+    config names its SMTP port (the outbox relays through it)."""
+    PREFIX = "desk-e2e-triggers-"
+    REQUIRES = (ph.SMTP_SINK,)
+
     @classmethod
-    def setUpClass(cls):
-        missing = ph.missing_prerequisites(ph.SMTP_SINK)
-        if missing:
-            raise RuntimeError(f"{cls.__name__} cannot run: {missing}")
-        cls.tmp = tempfile.mkdtemp(prefix="desk-e2e-triggers-")
-        cls.milter = cls.pf = None
-        try:
-            for sub in ("store", "spool"):
-                os.makedirs(os.path.join(cls.tmp, "deskmilter", sub), exist_ok=True)
-            mport = ph.free_port()
-            # lost@sink.test: refused by Postfix (5xx), the final failure of an answer.
-            cls.pf = ph.PostfixInstance(
-                cls.tmp, milter=f"inet:127.0.0.1:{mport}", sink=True,
-                extra_main_cf={"smtpd_recipient_restrictions":
-                               "check_recipient_access inline:{ lost@sink.test=REJECT }"})
-            cls.metrics_port = ph.free_port()
-            today = datetime.datetime.now(datetime.timezone.utc).date()
-            holidays = [str(today + datetime.timedelta(days=d)) for d in (-1, 0, 1)]
-            config = (CONFIG.replace("@SMTP_PORT@", str(cls.pf.smtp_port))
-                      .replace("@METRICS_PORT@", str(cls.metrics_port))
-                      .replace("@HOLIDAYS@", json.dumps(holidays)))
-            cls.milter = ph.Milter(cls.tmp, config, port=mport)
-            cls.milter.start()
-            cls.pf.start()
-        except Exception:
-            cls._teardown()
-            raise
-        cls.cfg = cls.milter.config_path
+    def make_milter(cls):
+        mport = ph.free_port()
+        # lost@sink.test: refused by Postfix (5xx), the final failure of an answer.
+        cls.pf = ph.PostfixInstance(
+            cls.tmp, milter=f"inet:127.0.0.1:{mport}", sink=True,
+            extra_main_cf={"smtpd_recipient_restrictions":
+                           "check_recipient_access inline:{ lost@sink.test=REJECT }"})
+        cls.metrics_port = ph.free_port()
+        today = datetime.datetime.now(datetime.timezone.utc).date()
+        holidays = [str(today + datetime.timedelta(days=d)) for d in (-1, 0, 1)]
+        config = (CONFIG.replace("@SMTP_PORT@", str(cls.pf.smtp_port))
+                  .replace("@METRICS_PORT@", str(cls.metrics_port))
+                  .replace("@HOLIDAYS@", json.dumps(holidays)))
         cls.sent = 0
+        return ph.Milter(cls.tmp, config, port=mport)
 
     @classmethod
-    def _teardown(cls):
-        try:
-            if cls.pf is not None:
-                cls.pf.stop()
-                if cls.pf.sink is not None:
-                    cls.pf.sink.stop()
-        finally:
-            try:
-                if cls.milter is not None:
-                    cls.milter.stop()
-            finally:
-                if os.environ.get("DESK_E2E_KEEP"):
-                    print(f"kept {cls.tmp}", file=sys.stderr)
-                else:
-                    shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._teardown()
+    def start_mtas(cls):
+        cls.servers.append(cls.pf)  # its stop() stops the sink too
+        cls.pf.start()
 
     # --- helpers ---
 
