@@ -299,7 +299,8 @@ Status Run(const ArchiveLimits& limits, int keep_fd,
   ChildLimits cl;
   cl.memory_mb = limits.child_memory_mb;
   cl.time_ms = limits.child_time_ms;
-  // Every entry's head, names and paths, with room to spare: more is a broken child.
+  // Every entry's head, name and path of ordinary length, with room to spare. Long names repeated
+  // in every nested path can pass it: Malformed, like the other limits.
   cl.max_output = (limits.max_entries + 1) * (limits.head_bytes + 3 * 4096 + 64);
   std::string result;
   std::vector<int> keep;

@@ -104,9 +104,11 @@ void CloseAllBut(std::vector<int> keep) {
 std::string WhyStopped(int wstatus, const ChildLimits& limits) {
   if (WIFSIGNALED(wstatus)) {
     int sig = WTERMSIG(wstatus);
-    if (sig == SIGXCPU || sig == SIGKILL)
-      return "stopped at its time limit (" + std::to_string(limits.time_ms) + " ms)";
-    return std::string("killed by signal ") + std::to_string(sig) + " (" + strsignal(sig) + ")";
+    if (sig == SIGXCPU) return "stopped at its CPU time limit (SIGXCPU)";
+    // Not our own kill (that is reported as the time limit): RLIMIT_CPU's hard limit, or the
+    // kernel's OOM killer.
+    if (sig == SIGKILL) return "killed (SIGKILL: its CPU time limit, or the kernel)";
+    return "killed by signal " + std::to_string(sig);
   }
   if (WIFEXITED(wstatus)) {
     switch (WEXITSTATUS(wstatus)) {
@@ -143,8 +145,8 @@ Status RunInChild(const ChildLimits& limits, const std::vector<int>& keep_fds,
   close(fds[1]);
 
   std::string got;
-  std::string failure;  // why the parent stopped reading early
-  bool timed_out = false;
+  std::string failure;  // why the parent stopped reading early: our own failure
+  bool timed_out = false, too_much = false;
   char buf[64 * 1024];
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -169,19 +171,23 @@ Status RunInChild(const ChildLimits& limits, const std::vector<int>& keep_fds,
     }
     if (n == 0) break;  // the child is done writing
     got.append(buf, size_t(n));
-    if (got.size() > limits.max_output) {
-      failure = "child process: result over " + std::to_string(limits.max_output) + " bytes";
+    if (got.size() > limits.max_output) {  // what the input made fn produce
+      too_much = true;
       break;
     }
   }
   close(fds[0]);
-  if (timed_out || !failure.empty()) kill(pid, SIGKILL);
+  if (timed_out || too_much || !failure.empty()) kill(pid, SIGKILL);
   int wstatus = 0;
   pid_t w;
   do {
     w = waitpid(pid, &wstatus, 0);
   } while (w < 0 && errno == EINTR);
   if (!failure.empty()) return Status::Internal(failure);
+  if (too_much) {
+    return Status::Malformed("child process result over " + std::to_string(limits.max_output) +
+                             " bytes");
+  }
   if (timed_out) {
     return Status::Malformed("child process stopped at its time limit (" +
                              std::to_string(limits.time_ms) + " ms)");

@@ -31,15 +31,16 @@ struct ChildLimits {
   // Wall time from fork to the end of fn's output; the child is killed (SIGKILL) after it. Its CPU
   // time is bounded alike (RLIMIT_CPU, rounded up to whole seconds).
   int64_t time_ms = 10000;
-  // Largest result accepted; a child writing more is killed and the call fails.
+  // Largest result accepted; a child writing more is killed and the call fails (Malformed: the
+  // input made fn's result that large).
   uint64_t max_output = 256ull << 20;
 };
 
 // Runs fn in a child process and stores what it returned in *out. The child closes every
 // descriptor from 3 up except keep_fds (an input file fn reads, say). Status::Malformed when the
-// child ran out of memory, out of time, or died of a signal (its message says which: the input was
-// more than the limits allow, or crashed the code); Status::Internal when no child could be
-// started, could not set its limits (it never runs fn unbounded), threw, or wrote too much.
+// child ran out of memory or time, wrote more than max_output, or died of a signal (its message
+// says which: the input was more than the limits allow, or crashed the code); Status::Internal
+// when no child could be started, could not set its limits (it never runs fn unbounded) or threw.
 Status RunInChild(const ChildLimits& limits, const std::vector<int>& keep_fds,
                   const std::function<std::string()>& fn, std::string* out);
 
